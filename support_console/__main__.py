@@ -1,0 +1,5 @@
+"""Allow ``python -m support_console``."""
+
+from support_console.cli import main
+
+raise SystemExit(main())
