@@ -1,0 +1,332 @@
+"""Persona files on disk (tmp_path and the bundled folder): load, validate, render, override, suggest."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from support_console.errors import PersonaError
+from support_console.personas import (
+    ModelParams,
+    PersonaProblem,
+    PersonaSet,
+    bundled_personas_dir,
+    check_files,
+    fingerprint,
+    load_personas,
+)
+
+BUNDLED_IDS = {"xbox-support", "billing-refunds", "tech-support"}
+
+
+def persona_file(folder: Path, stem: str, body: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{stem}.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
+
+
+def minimal(name: str = "Test", system: str = "You help.", extra: str = "") -> str:
+    return f'name = "{name}"\nsystem = """{system}"""\n{extra}'
+
+
+def test_bundled_personas_all_load_clean_and_render() -> None:
+    assert bundled_personas_dir() == Path(__file__).resolve().parents[1] / "personas"
+    personas = load_personas()
+    assert personas.problems == ()
+    assert set(personas.personas) == BUNDLED_IDS
+    for persona in personas.ordered():
+        assert persona.source.parent == bundled_personas_dir()
+        assert persona.triggers
+        assert persona.description
+        assert len(persona.system) > 500  # written for real use, not a placeholder
+        rendered = persona.render_system({"name": "Ana"})
+        assert "{{" not in rendered
+        assert "Ana" in rendered
+        assert "password" in rendered  # every bundled persona says never to ask for one
+    assert check_files([bundled_personas_dir()]) == []
+
+
+def test_bundled_persona_parameters_and_variables() -> None:
+    xbox = load_personas().get("xbox-support")
+    assert xbox.params == ModelParams(temperature=0.3, max_tokens=600)
+    assert set(xbox.variables) == {"name", "plan"}
+    rendered = xbox.render_system({})
+    assert "Customer name: not given (greet the customer without a name)\n" in rendered
+    assert "Subscription on file: not on file" in rendered
+    assert xbox.render_system({"plan": "Game Pass Core"}).count("Game Pass Core") == 1
+
+
+def test_defaults_follow_power_automate(tmp_path: Path) -> None:
+    persona_file(tmp_path, "plain", minimal())
+    persona = load_personas([tmp_path]).get("plain")
+    assert persona.params == ModelParams(0.0, 750, 1.0, 0.0, 0.0)
+    assert persona.model is None
+    assert persona.deployment is None
+    assert persona.triggers == ()
+    assert persona.description == ""
+    assert persona.id == "plain"
+
+
+def test_all_fields_are_read(tmp_path: Path) -> None:
+    body = """
+id = "vip"
+name = "VIP Desk"
+description = "For premium customers."
+system = "Hello {{ name }} ({{email}}, {{ external_id }}) on {{ tier }}."
+triggers = ["premium", "vip"]
+model = "gpt-4o"
+deployment = "prod-vip"
+
+[parameters]
+temperature = 1
+max_tokens = 300
+top_p = 0.5
+frequency_penalty = -1.5
+presence_penalty = 2
+
+[variables]
+tier = "Gold"
+"""
+    persona_file(tmp_path, "any-name", body)
+    persona = load_personas([tmp_path]).get("vip")
+    assert persona.params == ModelParams(1.0, 300, 0.5, -1.5, 2.0)
+    assert (persona.name, persona.description, persona.model, persona.deployment) == (
+        "VIP Desk",
+        "For premium customers.",
+        "gpt-4o",
+        "prod-vip",
+    )
+    assert persona.triggers == ("premium", "vip")
+    assert persona.source == tmp_path / "any-name.toml"
+    values = {"name": "Ana", "email": "ana@example.com", "external_id": "C-7"}
+    assert persona.render_system(values) == "Hello Ana (ana@example.com, C-7) on Gold."
+    assert persona.render_system({**values, "tier": "Platinum"}).endswith("on Platinum.")
+
+
+def test_prices_json_and_other_braces_survive_rendering(tmp_path: Path) -> None:
+    system = (
+        'Plan costs $59.99/yr; shell ${x} and $name; JSON {"a": {"b": 1}}; {single} {{ not-an-id }} '
+        "{{{ name }}} {{name}} {{  plan  }}"
+    )
+    persona_file(tmp_path, "prices", f"name = 'P'\nsystem = '''{system}'''\n[variables]\nplan = 'Basic'\n")
+    rendered = load_personas([tmp_path]).get("prices").render_system({"name": "Bo"})
+    assert rendered == (
+        'Plan costs $59.99/yr; shell ${x} and $name; JSON {"a": {"b": 1}}; {single} {{ not-an-id }} '
+        "{Bo} Bo Basic"
+    )
+
+
+def test_values_are_inserted_literally_and_not_expanded_again(tmp_path: Path) -> None:
+    persona_file(
+        tmp_path, "lit", minimal(system="Dear {{ name }}, plan {{ plan }}.", extra="[variables]\nplan='X'\n")
+    )
+    persona = load_personas([tmp_path]).get("lit")
+    assert (
+        persona.render_system({"name": r"{{ plan }} \1 \g<0> $5"}) == r"Dear {{ plan }} \1 \g<0> $5, plan X."
+    )
+    # Missing or empty values fall back to the declared default; undeclared built-ins become empty.
+    assert persona.render_system({"plan": ""}) == "Dear , plan X."
+
+
+BROKEN = [
+    # (file stem, body, field, fragment of the message)
+    ("syntax", 'name = "A"\nsystem = "s"\ntriggers = [\n"x" "y"]\n', "", "line 4"),
+    ("unknown-field", minimal(extra="temprature = 0.5\n"), "temprature", "unknown field"),
+    (
+        "wrong-type",
+        minimal(extra="[parameters]\ntemperature = 'hot'\n"),
+        "parameters.temperature",
+        "expected a number, got 'hot'",
+    ),
+    ("range", minimal(extra="[parameters]\ntop_p = 1.5\n"), "parameters.top_p", "between 0 and 1"),
+    ("nan", minimal(extra="[parameters]\ntemperature = nan\n"), "parameters.temperature", "between 0 and 2"),
+    ("inf", minimal(extra="[parameters]\nmax_tokens = 5\ntop_p = inf\n"), "parameters.top_p", "got inf"),
+    (
+        "penalty",
+        minimal(extra="[parameters]\npresence_penalty = -3\n"),
+        "parameters.presence_penalty",
+        "between -2 and 2",
+    ),
+    ("tokens", minimal(extra="[parameters]\nmax_tokens = 0\n"), "parameters.max_tokens", "at least 1"),
+    (
+        "tokens-float",
+        minimal(extra="[parameters]\nmax_tokens = 1.5\n"),
+        "parameters.max_tokens",
+        "whole number",
+    ),
+    (
+        "bool",
+        minimal(extra="[parameters]\ntemperature = true\n"),
+        "parameters.temperature",
+        "expected a number",
+    ),
+    ("unknown-param", minimal(extra="[parameters]\ntemp = 1\n"), "parameters.temp", "unknown parameter"),
+    ("no-name", 'system = "s"\n', "name", 'is required: add name = "..."'),
+    ("no-system", 'name = "A"\n', "system", "is required"),
+    ("late-system", 'name = "A"\n[variables]\nx = "1"\nsystem = "s"\n', "system", "inside [variables]"),
+    (
+        "late-trigger",
+        minimal(extra="[parameters]\ntriggers = ['x']\n"),
+        "parameters.triggers",
+        "above the first",
+    ),
+    ("empty-name", minimal(name=""), "name", "is empty"),
+    ("triggers-text", minimal(extra="triggers = 'xbox'\n"), "triggers", "expected a list of phrases"),
+    ("triggers-num", minimal(extra="triggers = ['ok', 3]\n"), "triggers", "expected text in quotes, got 3"),
+    ("undeclared", minimal(system="Hi {{ name }}, your {{ plan }}"), "system", "{{ plan }} is not declared"),
+    ("bad-var", minimal(extra="[variables]\nplan = 3\n"), "variables.plan", "expected a default in quotes"),
+    (
+        "bad-var-name",
+        minimal(extra='[variables]\n"my-plan" = "x"\n'),
+        "variables.my-plan",
+        "not a variable name",
+    ),
+    ("bad-id", minimal(extra='id = "Xbox Support"\n'), "id", "'Xbox Support' is not an id"),
+    ("Bad Stem", minimal(), "id", "add id = 'bad-stem' or rename"),
+]
+
+
+@pytest.mark.parametrize(("stem", "body", "field", "fragment"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_broken_files_become_problems_naming_file_and_field(
+    tmp_path: Path, stem: str, body: str, field: str, fragment: str
+) -> None:
+    broken = persona_file(tmp_path, stem, body)
+    persona_file(tmp_path, "healthy", minimal(name="Healthy"))
+    personas = load_personas([tmp_path])
+    assert "healthy" in personas.personas  # the other files still load
+    assert stem not in personas.personas
+    assert len(personas.problems) == 1
+    problem = personas.problems[0]
+    assert problem.path == broken
+    assert problem.field == field
+    assert fragment in problem.message
+    text = str(problem)
+    assert text.startswith(f"{broken}: ")
+    if field:
+        assert f"field '{field}': " in text
+    assert check_files([broken]) == [problem]
+
+
+def test_every_problem_in_a_file_is_reported(tmp_path: Path) -> None:
+    path = persona_file(tmp_path, "many", 'system = "{{ x }}"\ncolour = "red"\n[parameters]\ntop_p = 9\n')
+    fields = [p.field for p in check_files([path])]
+    assert sorted(fields) == ["colour", "name", "parameters.top_p", "system"]
+
+
+def test_problem_str_matches_the_documented_shape() -> None:
+    problem = PersonaProblem(Path("personas/xbox.toml"), "temperature", "expected a number, got 'hot'")
+    assert str(problem) == "personas/xbox.toml: field 'temperature': expected a number, got 'hot'"
+    assert str(PersonaProblem(Path("a.toml"), "", "not valid TOML")) == "a.toml: not valid TOML"
+
+
+def test_id_clash_within_one_folder_is_a_problem(tmp_path: Path) -> None:
+    persona_file(tmp_path, "a", minimal(name="First", extra='id = "same"\n'))
+    second = persona_file(tmp_path, "b", minimal(name="Second", extra='id = "same"\n'))
+    personas = load_personas([tmp_path])
+    assert personas.get("same").name == "First"
+    assert [(p.path, p.field) for p in personas.problems] == [(second, "id")]
+    assert "already used by a.toml" in personas.problems[0].message
+
+
+def test_user_folders_override_bundled_and_earlier_folders_by_id(tmp_path: Path) -> None:
+    first, second = tmp_path / "first", tmp_path / "second"
+    persona_file(first, "xbox-support", minimal(name="Our Xbox"))
+    persona_file(first, "extra", minimal(name="Extra One"))
+    persona_file(second, "renamed", minimal(name="Extra Two", extra='id = "extra"\n'))
+    personas = load_personas([first, second, tmp_path / "missing"])
+    assert personas.problems == ()
+    assert personas.get("xbox-support").name == "Our Xbox"
+    assert personas.get("extra").name == "Extra Two"
+    assert personas.get("billing-refunds").source.parent == bundled_personas_dir()
+    assert set(personas.personas) == BUNDLED_IDS | {"extra"}
+
+
+def test_a_file_where_a_folder_is_expected_is_a_problem(tmp_path: Path) -> None:
+    not_a_folder = persona_file(tmp_path, "single", minimal())
+    personas = load_personas([not_a_folder])
+    assert [p.path for p in personas.problems] == [not_a_folder]
+    assert set(personas.personas) == BUNDLED_IDS
+
+
+def test_hidden_and_non_toml_files_are_ignored(tmp_path: Path) -> None:
+    persona_file(tmp_path, ".#lock", "garbage = [")
+    (tmp_path / "notes.txt").write_text("not a persona", encoding="utf-8")
+    assert load_personas([tmp_path]).problems == ()
+
+
+def test_get_unknown_id_lists_the_known_ones() -> None:
+    with pytest.raises(PersonaError) as info:
+        load_personas().get("nope")
+    message = str(info.value)
+    assert "There is no persona 'nope'" in message
+    assert "billing-refunds, tech-support, xbox-support" in message
+    assert info.value.field == "id"
+
+
+def test_ordered_is_by_name_then_id(tmp_path: Path) -> None:
+    persona_file(tmp_path, "b-id", minimal(name="alpha"))
+    persona_file(tmp_path, "a-id", minimal(name="Alpha"))
+    names = [(p.name, p.id) for p in load_personas([tmp_path]).ordered()]
+    assert names[:2] == [("Alpha", "a-id"), ("alpha", "b-id")]
+    assert [n for n, _ in names[2:]] == ["Billing & Refunds", "Tech Support", "Xbox Support"]
+
+
+def suggestion(personas: PersonaSet, text: str) -> str | None:
+    found = personas.suggest(text)
+    return found.id if found else None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("My XBOX controller won't pair after the update", "xbox-support"),
+        ("I was CHARGED TWICE this month, please refund", "billing-refunds"),
+        ("The app keeps crashing with an error on install", "tech-support"),
+        ("My Game\n  Pass library is empty", "xbox-support"),  # any run of spaces matches a space
+        ("Lovely weather today", None),
+        ("", None),
+    ],
+)
+def test_suggest_with_bundled_triggers(text: str, expected: str | None) -> None:
+    assert suggestion(load_personas(), text) == expected
+
+
+def test_suggest_matches_whole_words_and_counts_matches(tmp_path: Path) -> None:
+    persona_file(tmp_path, "passes", minimal(name="A Passes", extra='triggers = ["pass", "c++", ".net"]\n'))
+    persona_file(tmp_path, "words", minimal(name="B Words", extra='triggers = ["password", "login"]\n'))
+    only_mine = PersonaSet(
+        {k: v for k, v in load_personas([tmp_path]).personas.items() if k in ("passes", "words")}
+    )
+    assert suggestion(only_mine, "forgot my password") == "words"  # "pass" does not fire inside "password"
+    assert suggestion(only_mine, "my c++ build") == "passes"  # triggers with symbols still work
+    assert suggestion(only_mine, "our .NET login") == "passes"  # even at the start of a trigger
+    assert suggestion(only_mine, "pass pass, login") == "passes"  # most matches wins
+    assert suggestion(only_mine, "pass login") == "passes"  # tie: the order of ordered()
+    assert suggestion(only_mine, "passport") is None
+
+
+def test_fingerprint_changes_when_files_change(tmp_path: Path) -> None:
+    before = fingerprint([tmp_path])
+    assert before == fingerprint([tmp_path])
+    assert any(entry[0].endswith("xbox-support.toml") for entry in before)  # bundled files are included
+    path = persona_file(tmp_path, "new", minimal())
+    added = fingerprint([tmp_path])
+    assert added != before
+    path.write_text(minimal(name="Edited, longer"), encoding="utf-8")
+    edited = fingerprint([tmp_path])
+    assert edited != added
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 5_000_000_000))  # same size, newer mtime
+    assert fingerprint([tmp_path]) != edited
+    path.unlink()
+    assert fingerprint([tmp_path]) == before != edited
+
+
+def test_check_files_reports_missing_paths_and_clashes(tmp_path: Path) -> None:
+    persona_file(tmp_path, "a", minimal(extra='id = "dup"\n'))
+    b = persona_file(tmp_path, "b", minimal(extra='id = "dup"\n'))
+    problems = check_files([tmp_path / "a.toml", b, tmp_path / "ghost.toml"])
+    assert [(p.path.name, p.field) for p in problems] == [("ghost.toml", ""), ("b.toml", "id")]
