@@ -1,0 +1,81 @@
+"""What every part of the Store shares: the engine, read and write sessions, and database-error translation.
+
+Writes go through :meth:`StoreBase._write` (one ``BEGIN IMMEDIATE`` transaction: writers queue instead of
+failing), reads through :meth:`StoreBase._read` (a deferred transaction that never takes the write lock).
+Objects returned to callers are detached (``expire_on_commit=False``): plain values that stay readable after
+the session closes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session
+
+from support_console.errors import NotFoundError, StoreError
+from support_console.store.engine import reader
+from support_console.store.models import Conversation
+
+
+class StoreBase:
+    """The engine plus session helpers; the Store's parts (customers, messages, drafts) build on it."""
+
+    engine: Engine
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._reader = reader(engine)
+
+    @contextmanager
+    def _write(self) -> Iterator[Session]:
+        """A session in one write transaction, committed on success and rolled back on any error."""
+        with _translated_errors(), Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield session
+
+    @contextmanager
+    def _read(self) -> Iterator[Session]:
+        """A session for reads only (no write lock; sees a consistent snapshot for its lifetime)."""
+        with _translated_errors(), Session(self._reader, expire_on_commit=False) as session:
+            yield session
+
+    @staticmethod
+    def _conversation(session: Session, conversation_id: int) -> Conversation:
+        """The conversation, or NotFoundError with the id."""
+        conversation = session.get(Conversation, conversation_id)
+        if conversation is None:
+            raise NotFoundError(
+                f"Conversation {conversation_id} does not exist: it may have been deleted; "
+                "reload the customer list."
+            )
+        return conversation
+
+
+@contextmanager
+def _translated_errors() -> Iterator[None]:
+    """Turn driver errors into StoreError sentences (no SQL or parameters: they may hold customer data)."""
+    try:
+        yield
+    except IntegrityError as exc:
+        raise StoreError(
+            f"The database refused the change ({_driver_message(exc)}): it conflicts with existing data."
+        ) from exc
+    except OperationalError as exc:
+        message = _driver_message(exc)
+        if "locked" in message or "busy" in message:
+            raise StoreError(
+                "The database stayed locked by another program for too long: close other support-console "
+                "sessions or imports using the same file, then try again."
+            ) from exc
+        raise StoreError(
+            f"The database could not be used ({message}): check that --db points to a support-console "
+            "database file you can write to."
+        ) from exc
+
+
+def _driver_message(exc: sa.exc.DBAPIError) -> str:
+    """The driver's own one-line message, without SQLAlchemy's statement and parameters."""
+    return str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__

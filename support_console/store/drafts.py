@@ -1,0 +1,148 @@
+"""Drafts: the only road by which a reply becomes ``sent``.
+
+A reply is saved as ``role=agent, state=draft`` while it is being written (by the model or by hand),
+repeatedly as it grows, so a crash loses at most the last few tokens. Nothing counts as sent until
+:meth:`approve_draft`, which records the sent text, who approved it and when, and keeps the model's
+original text next to it.
+"""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from support_console.errors import NotFoundError, StoreError
+from support_console.store.base import StoreBase
+from support_console.store.models import (
+    ROLE_AGENT,
+    STATE_DISCARDED,
+    STATE_DRAFT,
+    STATE_SENT,
+    Message,
+    utcnow,
+)
+
+
+class DraftsMixin(StoreBase):
+    """Draft operations of the Store."""
+
+    def save_draft(
+        self,
+        conversation_id: int,
+        *,
+        draft_id: int | None = None,
+        text: str,
+        original_text: str | None = None,
+        persona_id: str | None = None,
+        model: str | None = None,
+        finish_reason: str | None = None,
+        usage: tuple[int, int] | None = None,
+        error: str | None = None,
+    ) -> int:
+        """Create (``draft_id=None``) or update a draft; return its id.
+
+        Cheap on purpose (one INSERT or one UPDATE), because it is called every fraction of a second while a
+        reply streams in. On update, optional arguments left as None keep their stored value. ``usage`` is
+        (prompt_tokens, completion_tokens). An empty text is allowed: a stream may not have produced any yet.
+        """
+        values: dict[str, object] = {"text": text, "updated_at": utcnow()}
+        optional = {
+            "original_text": original_text, "persona_id": persona_id, "model": model,
+            "finish_reason": finish_reason, "error": error,
+        }  # fmt: skip
+        values.update({k: v for k, v in optional.items() if v is not None})
+        if usage is not None:
+            values["prompt_tokens"], values["completion_tokens"] = usage
+        table = Message.__table__  # type: ignore[attr-defined]
+        with self._write() as session:
+            conn = session.connection()
+            if draft_id is None:
+                self._conversation(session, conversation_id)
+                values.update(conversation_id=conversation_id, role=ROLE_AGENT, state=STATE_DRAFT)
+                values["created_at"] = values["updated_at"]
+                return int(conn.execute(table.insert().values(values).returning(table.c.id)).scalar_one())
+            result = conn.execute(
+                table.update()
+                .where(
+                    table.c.id == draft_id,
+                    table.c.conversation_id == conversation_id,
+                    table.c.state == STATE_DRAFT,
+                )
+                .values(values)
+            )
+            if result.rowcount == 0:
+                self._refuse(session, draft_id, "updated", conversation_id)
+            return draft_id
+
+    def pending_draft(self, conversation_id: int) -> Message | None:
+        """The conversation's newest unsent draft, if any."""
+        stmt = (
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.state == STATE_DRAFT)
+            .order_by(col(Message.id).desc())
+        )
+        with self._read() as session:
+            return session.scalars(stmt).first()
+
+    def approve_draft(self, draft_id: int, sent_text: str, approver: str) -> Message:
+        """Send a draft: ``text`` becomes ``sent_text``; the model's text stays in ``original_text``.
+
+        Refuses an empty text, an anonymous approver, and anything that is not a draft (already sent or
+        discarded). If a model-written draft was saved without ``original_text``, its stored text is kept
+        there.
+        """
+        if not sent_text.strip():
+            raise StoreError("The reply is empty: write the text to send, or discard the draft.")
+        if not approver.strip():
+            raise StoreError("Approving a reply needs the agent's name: set [agent] name in the config file.")
+        with self._write() as session:
+            message = session.get(Message, draft_id)
+            if message is None or message.state != STATE_DRAFT:
+                self._refuse(session, draft_id, "sent")
+            now = utcnow()
+            if message.original_text is None and message.model is not None:
+                message.original_text = message.text
+            message.text = sent_text
+            message.state = STATE_SENT
+            message.approved_by = approver.strip()
+            message.approved_at = now
+            message.updated_at = now
+            message.tokens_o200k = message.tokens_cl100k = None  # the text changed: recount lazily
+            conversation = self._conversation(session, message.conversation_id)
+            conversation.unread_count = 0
+            conversation.last_activity = now
+            conversation.updated_at = now
+            session.flush()
+            return message
+
+    def discard_draft(self, draft_id: int) -> None:
+        """Throw a draft away (kept in the database as ``discarded``, hidden from the conversation)."""
+        table = Message.__table__  # type: ignore[attr-defined]
+        with self._write() as session:
+            result = session.connection().execute(
+                table.update()
+                .where(table.c.id == draft_id, table.c.state.in_((STATE_DRAFT, STATE_DISCARDED)))
+                .values(state=STATE_DISCARDED, updated_at=utcnow())
+            )
+            if result.rowcount == 0:
+                self._refuse(session, draft_id, "discarded")
+
+    @staticmethod
+    def _refuse(
+        session: sa.orm.Session, draft_id: int, verb: str, conversation_id: int | None = None
+    ) -> NoReturn:
+        """Raise the error explaining why message ``draft_id`` cannot be ``verb`` as a draft."""
+        message = session.get(Message, draft_id)
+        if message is None or (conversation_id is not None and message.conversation_id != conversation_id):
+            where = f" in conversation {conversation_id}" if conversation_id is not None else ""
+            raise NotFoundError(f"Draft {draft_id} does not exist{where}: reload the conversation.")
+        if message.state == STATE_SENT:
+            raise StoreError(
+                f"Message {draft_id} was already sent and cannot be {verb}: "
+                "start a new draft for a new reply."
+            )
+        if message.state == STATE_DISCARDED:
+            raise StoreError(f"Draft {draft_id} was discarded and cannot be {verb}: start a new draft.")
+        raise StoreError(f"Message {draft_id} is a {message.role} message, not a draft: it cannot be {verb}.")

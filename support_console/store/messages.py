@@ -1,0 +1,335 @@
+"""Messages: adding customer messages and notes, bulk import, paging, and the history fed to the model.
+
+Token counts are computed lazily, once: every write stores NULL in ``tokens_o200k`` / ``tokens_cl100k`` (so
+writes and bulk imports never pay for tokenising), and :meth:`MessagesMixin.history_newest_first` counts the
+messages it actually yields that have no count yet and writes the counts back. A message's text never changes
+once it can reach the model (customer messages and sent replies are immutable), so a stored count stays right.
+Encodings without a column are counted on the fly and not stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import col, select
+
+from support_console.context import HistoryItem
+from support_console.errors import StoreError
+from support_console.store.base import StoreBase
+from support_console.store.engine import insert_ignoring_duplicates
+from support_console.store.models import (
+    ROLE_AGENT,
+    ROLE_CUSTOMER,
+    ROLE_NOTE,
+    STATE_DISCARDED,
+    STATE_NOTE,
+    STATE_RECEIVED,
+    STATE_SENT,
+    STATUS_PENDING,
+    TOKEN_COLUMNS,
+    Conversation,
+    Message,
+    UTCDateTime,
+    as_utc,
+    utcnow,
+)
+from support_console.tokens import count_text
+
+#: First and largest batch read by history_newest_first: small first (a short history costs little), doubling
+#: so a long walk costs few queries.
+_FIRST_BATCH, _MAX_BATCH = 32, 1024
+
+#: Columns written by add_messages_bulk, in the order of the tuples _bulk_statement builds.
+_BULK_COLUMNS = [
+    "conversation_id", "role", "state", "text", "approved_by", "approved_at", "created_at", "updated_at",
+    "external_id",
+]  # fmt: skip
+
+#: Role/state pairs a bulk import may write (history: no drafts, nothing discarded).
+_BULK_STATES = {ROLE_CUSTOMER: STATE_RECEIVED, ROLE_NOTE: STATE_NOTE, ROLE_AGENT: STATE_SENT}
+
+
+@dataclass(frozen=True, slots=True)
+class NewMessage:
+    """One row for :meth:`MessagesMixin.add_messages_bulk` (importer).
+
+    ``role`` is customer, note or agent; an imported agent message is a reply that was already sent (state
+    ``sent``), with ``approved_by`` naming who sent it if known.
+    """
+
+    conversation_id: int
+    role: str
+    text: str
+    created_at: datetime | None = None
+    external_id: str | None = None
+    approved_by: str | None = None
+
+
+class MessagesMixin(StoreBase):
+    """Message operations of the Store."""
+
+    def add_message(
+        self,
+        conversation_id: int,
+        role: str,
+        text: str,
+        *,
+        created_at: datetime | None = None,
+        external_id: str | None = None,
+    ) -> Message:
+        """Record a customer message or a note. Replies go through save_draft / approve_draft instead.
+
+        With an ``external_id`` already present in the conversation, returns the existing message (idempotent
+        re-import). A customer message reopens a ``pending`` conversation (pending: waiting for the
+        customer).
+        """
+        if role == ROLE_AGENT:
+            raise StoreError(
+                "A reply cannot be added directly: save it with save_draft and send it with approve_draft."
+            )
+        if role not in (ROLE_CUSTOMER, ROLE_NOTE):
+            raise StoreError(f"Unknown message role {role!r}: use 'customer' or 'note'.")
+        if not text.strip():
+            raise StoreError("The message is empty: type some text before adding it.")
+        when = utcnow() if created_at is None else as_utc(created_at)
+        with self._write() as session:
+            conversation = self._conversation(session, conversation_id)
+            if external_id is not None:
+                existing = session.scalars(
+                    select(Message).where(
+                        Message.conversation_id == conversation_id, Message.external_id == external_id
+                    )
+                ).first()
+                if existing is not None:
+                    return existing
+            state = STATE_RECEIVED if role == ROLE_CUSTOMER else STATE_NOTE
+            message = Message(
+                conversation_id=conversation_id, role=role, state=state, text=text,
+                created_at=when, updated_at=when, external_id=external_id,
+            )  # fmt: skip
+            session.add(message)
+            if role == ROLE_CUSTOMER:
+                conversation.unread_count += 1
+                if conversation.status == STATUS_PENDING:
+                    conversation.status = "open"
+            if conversation.last_activity is None or when > conversation.last_activity:
+                conversation.last_activity = when
+            conversation.updated_at = utcnow()
+            session.flush()
+            return message
+
+    def add_messages_bulk(self, rows: Iterable[NewMessage]) -> int:
+        """Insert many messages in one transaction without tokenising; return how many were new.
+
+        Rows whose (conversation_id, external_id) already exists are skipped, so re-importing a file adds
+        nothing twice. The conversations' counters are updated from the rows actually inserted. Rows go to
+        the driver's executemany as plain tuples (no per-row SQLAlchemy processing): this is the importer's
+        hot path.
+        """
+        table = Message.__table__  # type: ignore[attr-defined]
+        with self._write() as session:
+            conn = session.connection()
+            sql, params = _bulk_statement(conn, rows)
+            if not params:
+                return 0
+            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+            try:
+                conn.exec_driver_sql(sql, params)
+            except sa.exc.IntegrityError as exc:
+                raise StoreError(
+                    "The import refers to a conversation that does not exist: create the conversations first "
+                    "(current_conversation), then import their messages."
+                ) from exc
+            inserted = conn.execute(sa.select(sa.func.count()).where(table.c.id > before)).scalar_one()
+            _update_counters_after(conn, before)
+        return int(inserted)
+
+    def page_messages(
+        self, conversation_id: int, before_id: int | None = None, limit: int = 100
+    ) -> list[Message]:
+        """Up to ``limit`` messages older than ``before_id`` (the newest ones if None), oldest first.
+
+        Discarded drafts are left out. Pass the first message's id as ``before_id`` to load the previous page.
+        """
+        stmt = (
+            select(Message)
+            .where(Message.conversation_id == conversation_id, Message.state != STATE_DISCARDED)
+            .order_by(col(Message.id).desc())
+            .limit(limit)
+        )
+        if before_id is not None:
+            stmt = stmt.where(col(Message.id) < before_id)
+        with self._read() as session:
+            page = list(session.scalars(stmt).all())
+        page.reverse()
+        return page
+
+    def count_messages(self, conversation_id: int) -> int:
+        """How many messages page_messages can return for the conversation (discarded drafts excluded)."""
+        stmt = select(sa.func.count()).where(
+            Message.conversation_id == conversation_id, Message.state != STATE_DISCARDED
+        )
+        with self._read() as session:
+            return int(session.scalars(stmt).one())
+
+    def history_newest_first(self, conversation_id: int, encoding: str) -> Iterator[HistoryItem]:
+        """Customer messages and sent replies, newest first, with their token counts in ``encoding``.
+
+        Reads in growing batches by id and holds no transaction between yields, so a consumer that stops early
+        (the context trimmer) costs only what it read. Missing counts are computed and stored once.
+        """
+        column_name = TOKEN_COLUMNS.get(encoding)
+        table = Message.__table__  # type: ignore[attr-defined]
+        count_col = table.c[column_name] if column_name else sa.null()
+        reaches_model = sa.or_(
+            sa.and_(table.c.role == ROLE_CUSTOMER, table.c.state == STATE_RECEIVED),
+            sa.and_(table.c.role == ROLE_AGENT, table.c.state == STATE_SENT),
+        )
+        before: int | None = None
+        batch = _FIRST_BATCH
+        while True:
+            stmt = sa.select(table.c.id, table.c.role, table.c.text, count_col).where(
+                table.c.conversation_id == conversation_id, reaches_model
+            )
+            if before is not None:
+                stmt = stmt.where(table.c.id < before)
+            with self._read() as session:
+                rows = session.connection().execute(stmt.order_by(table.c.id.desc()).limit(batch)).all()
+            counts = self._fill_counts(rows, encoding, column_name)
+            for message_id, role, text, _stored in rows:
+                yield HistoryItem(
+                    message_id=message_id,
+                    role="user" if role == ROLE_CUSTOMER else "assistant",
+                    text=text,
+                    tokens=counts[message_id],
+                )
+            if len(rows) < batch:
+                return
+            before = rows[-1][0]
+            batch = min(batch * 2, _MAX_BATCH)
+
+    def _fill_counts(
+        self, rows: Iterable[Sequence[Any]], encoding: str, column_name: str | None
+    ) -> dict[int, int]:
+        """Token counts for ``rows`` (id, role, text, stored count): stored ones, else computed and saved."""
+        counts: dict[int, int] = {}
+        missing: list[dict[str, int]] = []
+        for row in rows:
+            message_id, text, stored = row[0], row[2], row[3]
+            if stored is None:
+                stored = count_text(text, encoding)
+                missing.append({"mid": message_id, "n": stored})
+            counts[message_id] = int(stored)
+        if missing and column_name is not None:
+            table = Message.__table__  # type: ignore[attr-defined]
+            update = (
+                table.update()
+                .where(table.c.id == sa.bindparam("mid"))
+                .values({column_name: sa.bindparam("n")})
+            )
+            with self._write() as session:
+                session.connection().execute(update, missing)
+        return counts
+
+
+def _bulk_statement(conn: sa.Connection, rows: Iterable[NewMessage]) -> tuple[str, list[Any]]:
+    """The driver-level INSERT (skipping duplicates) and its parameters, validated, in the driver's style."""
+    table = Message.__table__  # type: ignore[attr-defined]
+    compiled = insert_ignoring_duplicates(table, conn).compile(
+        dialect=conn.dialect, column_keys=_BULK_COLUMNS
+    )
+    to_db = UTCDateTime().process_bind_param
+    now = to_db(utcnow(), conn.dialect)
+    values: list[Any] = []
+    for row in rows:
+        state = _BULK_STATES.get(row.role)
+        if state is None:
+            raise StoreError(f"Unknown message role {row.role!r}: use 'customer', 'agent' or 'note'.")
+        when = now if row.created_at is None else to_db(row.created_at, conn.dialect)
+        sent = state == STATE_SENT
+        values.append((
+            row.conversation_id, row.role, state, row.text, row.approved_by if sent else None,
+            when if sent else None, when, when, row.external_id,
+        ))  # fmt: skip
+    if compiled.positiontup is not None:
+        order = [_BULK_COLUMNS.index(name) for name in compiled.positiontup]
+        if order != list(range(len(_BULK_COLUMNS))):
+            values = [tuple(v[i] for i in order) for v in values]
+        return str(compiled), values
+    return str(compiled), [dict(zip(_BULK_COLUMNS, v, strict=True)) for v in values]
+
+
+def _update_counters_after(conn: sa.Connection, before: int) -> None:
+    """Update last_activity / unread_count of the conversations that got messages with id > ``before``.
+
+    Reads only the new rows (primary key range), with a fixed number of statements whatever the number of
+    conversations, so importing in batches stays linear.
+    """
+    m = Message.__table__.c  # type: ignore[attr-defined]
+    c = Conversation.__table__  # type: ignore[attr-defined]
+    new = m.id > before
+    summary = {
+        row[0]: (row[1], row[2])
+        for row in conn.execute(
+            sa.select(
+                m.conversation_id,
+                sa.func.max(m.created_at),
+                sa.func.sum(sa.case((m.role == ROLE_CUSTOMER, 1), else_=0)),
+            )
+            .where(new)
+            .group_by(m.conversation_id)
+        )
+    }
+    if not summary:
+        return
+    last_sent = (
+        sa.select(m.conversation_id, sa.func.max(m.id).label("last_id"))
+        .where(new, m.state == STATE_SENT)
+        .group_by(m.conversation_id)
+        .subquery()
+    )
+    unread_after_sent: dict[int, int] = {
+        row[0]: int(row[1])
+        for row in conn.execute(
+            sa.select(m.conversation_id, sa.func.count())
+            .join(
+                last_sent,
+                sa.and_(last_sent.c.conversation_id == m.conversation_id, m.id > last_sent.c.last_id),
+            )
+            .where(m.role == ROLE_CUSTOMER)
+            .group_by(m.conversation_id)
+        )
+    }
+    replied = set(conn.execute(sa.select(last_sent.c.conversation_id)).scalars())
+    ids = sorted(summary)
+    old: dict[int, tuple[datetime | None, int]] = {}
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        query = sa.select(c.c.id, c.c.last_activity, c.c.unread_count).where(c.c.id.in_(chunk))
+        old.update({row[0]: (row[1], row[2]) for row in conn.execute(query)})
+    now = utcnow()
+    updates = []
+    for conversation_id in ids:
+        newest, new_customer = summary[conversation_id]
+        last_activity, unread = old[conversation_id]
+        if conversation_id in replied:
+            unread = unread_after_sent.get(conversation_id, 0)
+        else:
+            unread += int(new_customer)
+        if last_activity is not None and last_activity > newest:
+            newest = last_activity
+        updates.append({"cid": conversation_id, "la": newest, "unread": unread, "now": now})
+    conn.execute(
+        c.update()
+        .where(c.c.id == sa.bindparam("cid"))
+        .values(
+            last_activity=sa.bindparam("la"),
+            unread_count=sa.bindparam("unread"),
+            updated_at=sa.bindparam("now"),
+        ),
+        updates,
+    )

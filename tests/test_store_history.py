@@ -1,0 +1,166 @@
+"""What reaches the model: history order and exclusions, token counts stored once, bulk import."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from support_console.context import HistoryItem
+from support_console.errors import StoreError, SupportConsoleError
+from support_console.store import NewMessage, Store
+from support_console.tokens import count_text
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'console.db'}")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _new_conversation(store: Store, email: str = "ann@example.com") -> int:
+    customer = store.add_customer("Ann", email)
+    assert customer.id is not None
+    conversation = store.current_conversation(customer.id)
+    assert conversation.id is not None
+    return conversation.id
+
+
+def _stored_counts(store: Store, conversation_id: int) -> list[tuple[int, int | None, int | None]]:
+    with store.engine.connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT id, tokens_o200k, tokens_cl100k FROM messages WHERE conversation_id = ? ORDER BY id",
+            (conversation_id,),
+        ).all()
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+def test_history_is_newest_first_with_only_customer_messages_and_sent_replies(store: Store) -> None:
+    cid = _new_conversation(store)
+    store.add_message(cid, "customer", "My console is broken")
+    store.add_message(cid, "note", "internal: VIP customer")
+    sent = store.approve_draft(
+        store.save_draft(cid, text="Try a restart"), "Have you tried a restart?", "bob"
+    )
+    store.discard_draft(store.save_draft(cid, text="discarded idea"))
+    store.add_message(cid, "customer", "Still broken")
+    store.save_draft(cid, text="pending draft")
+
+    items = list(store.history_newest_first(cid, "o200k_base"))
+    assert [(i.role, i.text) for i in items] == [
+        ("user", "Still broken"),
+        ("assistant", "Have you tried a restart?"),
+        ("user", "My console is broken"),
+    ]
+    assert items[1].message_id == sent.id
+    assert all(i.tokens == count_text(i.text, "o200k_base") for i in items)
+
+
+def test_token_counts_are_computed_once_and_stored_per_encoding(store: Store) -> None:
+    cid = _new_conversation(store)
+    for text in ("hello there", "a longer message about a refund for order 12345"):
+        store.add_message(cid, "customer", text)
+    assert [row[1:] for row in _stored_counts(store, cid)] == [(None, None), (None, None)]  # lazy
+
+    first = list(store.history_newest_first(cid, "cl100k_base"))
+    stored = _stored_counts(store, cid)
+    assert [row[2] for row in stored] == [count_text(i.text, "cl100k_base") for i in reversed(first)]
+    assert [row[1] for row in stored] == [None, None]  # only the encoding asked for
+
+    # Proof the stored value is used, not recomputed: plant a sentinel and read it back.
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE messages SET tokens_cl100k = 999 WHERE id = ?", (stored[0][0],))
+    again = list(store.history_newest_first(cid, "cl100k_base"))
+    assert again[-1].tokens == 999
+
+
+def test_approving_resets_counts_because_the_text_changed(store: Store) -> None:
+    cid = _new_conversation(store)
+    store.add_message(cid, "customer", "hi")
+    draft_id = store.save_draft(cid, text="x")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE messages SET tokens_o200k = 555 WHERE id = ?", (draft_id,))
+    store.approve_draft(draft_id, "A real answer with several tokens in it", "bob")
+    newest = next(store.history_newest_first(cid, "o200k_base"))
+    assert newest.tokens == count_text("A real answer with several tokens in it", "o200k_base")
+
+
+def test_history_stops_reading_when_the_consumer_stops(store: Store) -> None:
+    cid = _new_conversation(store)
+    n = 3000
+    added = store.add_messages_bulk(NewMessage(cid, "customer", f"message {i}") for i in range(n))
+    assert added == n
+    taken = list(itertools.islice(store.history_newest_first(cid, "o200k_base"), 5))
+    assert [i.text for i in taken] == [f"message {i}" for i in range(n - 1, n - 6, -1)]
+    counted = [row for row in _stored_counts(store, cid) if row[1] is not None]
+    assert 5 <= len(counted) <= 64  # one small batch, not the whole history
+    assert all(isinstance(i, HistoryItem) for i in taken)
+
+
+def test_full_history_walk_crosses_batches_in_order(store: Store) -> None:
+    cid = _new_conversation(store)
+    store.add_messages_bulk(NewMessage(cid, "customer", f"m{i}") for i in range(2500))
+    ids = [i.message_id for i in store.history_newest_first(cid, "o200k_base")]
+    assert len(ids) == 2500
+    assert ids == sorted(ids, key=lambda x: -(x or 0))
+    assert len(set(ids)) == 2500
+
+
+def test_unknown_encoding_gives_the_tokenizer_error_and_stores_nothing(store: Store) -> None:
+    cid = _new_conversation(store)
+    store.add_message(cid, "customer", "hello")
+    with pytest.raises(SupportConsoleError, match="Unknown token encoding 'p50k_base'"):
+        list(store.history_newest_first(cid, "p50k_base"))
+    assert [row[1:] for row in _stored_counts(store, cid)] == [(None, None)]
+
+
+def test_bulk_import_is_idempotent_and_updates_the_counters(store: Store) -> None:
+    cid = _new_conversation(store)
+    t0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
+    rows = [
+        NewMessage(cid, "customer", "first", created_at=t0, external_id="e1"),
+        NewMessage(cid, "agent", "answer", created_at=t0 + timedelta(minutes=5), external_id="e2",
+                   approved_by="carol"),
+        NewMessage(cid, "customer", "follow-up", created_at=t0 + timedelta(minutes=9), external_id="e3"),
+        NewMessage(cid, "note", "internal", created_at=t0 + timedelta(minutes=10), external_id="e4"),
+    ]  # fmt: skip
+    assert store.add_messages_bulk(rows) == 4
+    assert store.add_messages_bulk(rows) == 0  # re-import adds nothing
+    more = [*rows, NewMessage(cid, "customer", "third", created_at=t0 + timedelta(hours=1), external_id="e5")]
+    assert store.add_messages_bulk(more) == 1
+
+    conversation = store.get_conversation(cid)
+    assert conversation.unread_count == 2  # follow-up and third came after the last sent reply
+    assert conversation.last_activity == t0 + timedelta(hours=1)
+    page = store.page_messages(cid)
+    assert [(m.role, m.state, m.external_id) for m in page] == [
+        ("customer", "received", "e1"), ("agent", "sent", "e2"), ("customer", "received", "e3"),
+        ("note", "note", "e4"), ("customer", "received", "e5"),
+    ]  # fmt: skip
+    assert (page[1].approved_by, page[1].approved_at) == ("carol", t0 + timedelta(minutes=5))
+    assert [i.text for i in store.history_newest_first(cid, "o200k_base")] == [
+        "third", "follow-up", "answer", "first",
+    ]  # fmt: skip
+
+
+def test_bulk_import_sent_reply_resets_unread(store: Store) -> None:
+    cid = _new_conversation(store)
+    store.add_message(cid, "customer", "hello?")
+    store.add_messages_bulk([NewMessage(cid, "agent", "imported reply")])
+    assert store.get_conversation(cid).unread_count == 0
+
+
+def test_bulk_import_rejects_bad_rows_and_writes_nothing(store: Store) -> None:
+    cid = _new_conversation(store)
+    with pytest.raises(StoreError, match="Unknown message role 'bot'"):
+        store.add_messages_bulk([NewMessage(cid, "customer", "ok"), NewMessage(cid, "bot", "no")])
+    with pytest.raises(StoreError, match="conversation that does not exist"):
+        store.add_messages_bulk([NewMessage(cid, "customer", "ok"), NewMessage(cid + 100, "customer", "x")])
+    assert store.count_messages(cid) == 0
+    assert store.add_messages_bulk([]) == 0
