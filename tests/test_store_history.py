@@ -87,7 +87,7 @@ def test_approving_resets_counts_because_the_text_changed(store: Store) -> None:
     with store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE messages SET tokens_o200k = 555 WHERE id = ?", (draft_id,))
     store.approve_draft(draft_id, "A real answer with several tokens in it", "bob")
-    newest = next(store.history_newest_first(cid, "o200k_base"))
+    newest = next(iter(store.history_newest_first(cid, "o200k_base")))
     assert newest.tokens == count_text("A real answer with several tokens in it", "o200k_base")
 
 
@@ -164,3 +164,23 @@ def test_bulk_import_rejects_bad_rows_and_writes_nothing(store: Store) -> None:
         store.add_messages_bulk([NewMessage(cid, "customer", "ok"), NewMessage(cid + 100, "customer", "x")])
     assert store.count_messages(cid) == 0
     assert store.add_messages_bulk([]) == 0
+
+
+def test_trim_report_counts_every_older_message_left_out(tmp_path: Path) -> None:
+    """The store's history is sized, so the trimmer's `dropped` is exact even though it reads lazily."""
+    from support_console.context import build_messages
+    from support_console.models import resolve_model
+
+    store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
+    try:
+        conversation = store.current_conversation(store.add_customer("Ann", "ann@example.com").id)
+        for i in range(300):
+            store.add_message(conversation.id, "customer", f"message {i} " + "lorem ipsum " * 40)
+        model = resolve_model("gpt-4")  # an 8k window: only a few of the 300 messages fit
+        history = store.history_newest_first(conversation.id, model.encoding)
+        assert len(history) == 300
+        _messages, report = build_messages("You help.", history, model, max_reply_tokens=750)
+        assert 0 < report.kept < 300
+        assert report.kept + report.dropped == 300
+    finally:
+        store.close()

@@ -6,7 +6,7 @@ changes are appended to ``migrations.py``.
 
 from support_console.store.customers import CustomerSummary
 from support_console.store.facade import Store
-from support_console.store.messages import NewMessage
+from support_console.store.messages import History, NewMessage
 from support_console.store.models import (
     ROLE_AGENT,
     ROLE_CUSTOMER,
@@ -45,6 +45,7 @@ __all__ = [
     "Conversation",
     "Customer",
     "CustomerSummary",
+    "History",
     "Message",
     "NewMessage",
     "Store",

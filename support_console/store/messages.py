@@ -176,24 +176,25 @@ class MessagesMixin(StoreBase):
         with self._read() as session:
             return int(session.scalars(stmt).one())
 
-    def history_newest_first(self, conversation_id: int, encoding: str) -> Iterator[HistoryItem]:
+    def history_newest_first(self, conversation_id: int, encoding: str) -> History:
         """Customer messages and sent replies, newest first, with their token counts in ``encoding``.
 
-        Reads in growing batches by id and holds no transaction between yields, so a consumer that stops early
-        (the context trimmer) costs only what it read. Missing counts are computed and stored once.
+        The result is lazy (iterating reads in growing batches and holds no transaction between yields, so a
+        consumer that stops early, like the context trimmer, costs only what it read) and sized (``len()`` is
+        one COUNT query), so the trimmer can report exactly how many older messages it left out. Missing
+        counts are computed and stored once.
         """
+        return History(self, conversation_id, encoding)
+
+    def _history_rows(self, conversation_id: int, encoding: str) -> Iterator[HistoryItem]:
         column_name = TOKEN_COLUMNS.get(encoding)
         table = Message.__table__  # type: ignore[attr-defined]
         count_col = table.c[column_name] if column_name else sa.null()
-        reaches_model = sa.or_(
-            sa.and_(table.c.role == ROLE_CUSTOMER, table.c.state == STATE_RECEIVED),
-            sa.and_(table.c.role == ROLE_AGENT, table.c.state == STATE_SENT),
-        )
         before: int | None = None
         batch = _FIRST_BATCH
         while True:
             stmt = sa.select(table.c.id, table.c.role, table.c.text, count_col).where(
-                table.c.conversation_id == conversation_id, reaches_model
+                table.c.conversation_id == conversation_id, _reaches_model(table)
             )
             if before is not None:
                 stmt = stmt.where(table.c.id < before)
@@ -211,6 +212,14 @@ class MessagesMixin(StoreBase):
                 return
             before = rows[-1][0]
             batch = min(batch * 2, _MAX_BATCH)
+
+    def _history_length(self, conversation_id: int) -> int:
+        table = Message.__table__  # type: ignore[attr-defined]
+        stmt = sa.select(sa.func.count()).where(
+            table.c.conversation_id == conversation_id, _reaches_model(table)
+        )
+        with self._read() as session:
+            return int(session.connection().execute(stmt).scalar_one())
 
     def _fill_counts(
         self, rows: Iterable[Sequence[Any]], encoding: str, column_name: str | None
@@ -333,3 +342,26 @@ def _update_counters_after(conn: sa.Connection, before: int) -> None:
         ),
         updates,
     )
+
+
+def _reaches_model(table: Any) -> sa.ColumnElement[bool]:
+    """Only customer messages and sent replies are ever shown to the model (not notes, drafts, discards)."""
+    return sa.or_(
+        sa.and_(table.c.role == ROLE_CUSTOMER, table.c.state == STATE_RECEIVED),
+        sa.and_(table.c.role == ROLE_AGENT, table.c.state == STATE_SENT),
+    )
+
+
+class History:
+    """A conversation's model-visible history, newest first: lazy to iterate, cheap to size."""
+
+    def __init__(self, store: MessagesMixin, conversation_id: int, encoding: str) -> None:
+        self._store = store
+        self._conversation_id = conversation_id
+        self._encoding = encoding
+
+    def __iter__(self) -> Iterator[HistoryItem]:
+        return self._store._history_rows(self._conversation_id, self._encoding)
+
+    def __len__(self) -> int:
+        return self._store._history_length(self._conversation_id)

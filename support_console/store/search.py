@@ -1,0 +1,451 @@
+"""Full-text search over message text: SQLite FTS5, with a LIKE fallback for other databases.
+
+Why FTS5 and why this shape:
+
+* ``messages_fts`` is an *external-content* FTS5 table over ``messages.text``: the text is stored once (in
+  ``messages``) and the index holds only tokens. Triggers on insert, update of ``text`` and delete keep it in
+  sync on every write, whoever writes (the store, the importer, another process). The migration
+  (:func:`migrate_fts5`, appended to ``store/migrations.py``) also indexes the rows that already exist, so
+  upgrading a database makes its whole history searchable.
+* User input never reaches FTS5 syntax: every term is quoted (:func:`fts_query`), so ``"``, ``*``, ``AND``,
+  ``NEAR`` or ``[bold]`` are searched as words, never parsed as operators. A trailing ``*`` on a term is kept
+  as a prefix search, the one operator worth offering.
+* Highlights come back as character spans (:attr:`SearchHit.highlights`) over a plain snippet, never as
+  markup: the UI styles the spans with ``rich.text.Text``, so customer text is shown literally.
+* Newest first means by message id (insertion order, which is chronological: see ``store/models.py``); FTS5
+  walks its index in descending rowid order, so the first page of a common word costs no sort.
+
+Which messages are searched: customer messages, sent replies and internal notes. Unsent drafts and discarded
+drafts are left out: search is for what happened in a conversation.
+
+On databases other than SQLite (or a SQLite built without FTS5) the migration does nothing and :func:`search`
+falls back to a case-insensitive ``LIKE`` scan with the same results shape: correct, but slow on large tables.
+
+Bulk writes and the triggers: SQLite runs an FTS5 trigger in a sub-transaction per statement, and FTS5 flushes
+its pending index data at each one, so an ``executemany`` of N single-row INSERTs costs N index flushes (about
+ten times slower than without the index). :func:`insert_messages_bulk` inserts a whole batch with one
+``INSERT … SELECT FROM json_each(?)`` statement instead: one flush per batch, and the triggers still do the
+indexing (so there is one way rows get indexed).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from support_console.errors import StoreError
+from support_console.store.engine import insert_ignoring_duplicates, is_sqlite, reader
+from support_console.store.models import (
+    ROLE_CUSTOMER,
+    STATE_NOTE,
+    STATE_RECEIVED,
+    STATE_SENT,
+    Conversation,
+    Customer,
+    Message,
+    UTCDateTime,
+)
+
+if TYPE_CHECKING:
+    from support_console.store.base import StoreBase
+
+FTS_TABLE: Final = "messages_fts"
+#: Message states that search covers (see the module docstring).
+SEARCHED_STATES: Final = (STATE_RECEIVED, STATE_SENT, STATE_NOTE)
+#: Snippet markers: private-use characters, never markup; stripped from the user's query.
+_OPEN, _CLOSE = "\ue000", "\ue001"
+_ELLIPSIS: Final = "…"
+#: Tokens around the match in a snippet (FTS5 allows at most 64).
+_SNIPPET_TOKENS: Final = 16
+_LIKE_CONTEXT: Final = 60
+
+_M = Message.__table__.c  # type: ignore[attr-defined]
+_C = Conversation.__table__.c  # type: ignore[attr-defined]
+_K = Customer.__table__.c  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One matching message: where it is, and a snippet with the matched words as spans.
+
+    ``highlights`` are ``(start, end)`` character offsets into ``snippet``; style them, never interpret them.
+    """
+
+    message_id: int
+    conversation_id: int
+    customer_id: int
+    customer_name: str
+    customer_email: str
+    role: str
+    state: str
+    persona_id: str | None
+    created_at: datetime
+    snippet: str
+    highlights: tuple[tuple[int, int], ...]
+
+
+# ---------------------------------------------------------------------------------------------- migration
+
+
+def migrate_fts5(conn: Connection) -> None:
+    """Migration: the FTS5 index over messages.text, its sync triggers, and the index of existing rows.
+
+    SQLite only; does nothing elsewhere (and on a SQLite built without FTS5), where search uses LIKE.
+    """
+    if not is_sqlite(conn) or not _fts5_compiled(conn):
+        return
+    statements = (
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
+        "text, content='messages', content_rowid='id', tokenize='unicode61 remove_diacritics 2')",
+        f"CREATE TRIGGER IF NOT EXISTS messages_fts_ai AFTER INSERT ON messages BEGIN "
+        f"INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text); END",
+        f"CREATE TRIGGER IF NOT EXISTS messages_fts_ad AFTER DELETE ON messages BEGIN "
+        f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.id, old.text); END",
+        f"CREATE TRIGGER IF NOT EXISTS messages_fts_au AFTER UPDATE OF text ON messages BEGIN "
+        f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, text) VALUES ('delete', old.id, old.text); "
+        f"INSERT INTO {FTS_TABLE}(rowid, text) VALUES (new.id, new.text); END",
+        # Index every row already there: an upgraded database is searchable at once.
+        f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')",
+    )
+    for statement in statements:
+        conn.exec_driver_sql(statement)
+
+
+def _fts5_compiled(conn: Connection) -> bool:
+    """Whether this SQLite library has FTS5 (virtually all builds do; a few minimal ones do not)."""
+    options = {row[0] for row in conn.exec_driver_sql("PRAGMA compile_options").all()}
+    if "ENABLE_FTS5" in options:
+        return True
+    try:  # FTS5 can also be built in without the compile option: ask it directly.
+        conn.exec_driver_sql("CREATE VIRTUAL TABLE temp.support_console_fts5_probe USING fts5(x)")
+    except sa.exc.DBAPIError:
+        return False
+    conn.exec_driver_sql("DROP TABLE temp.support_console_fts5_probe")
+    return True
+
+
+def has_fts(conn: Connection) -> bool:
+    """Whether the FTS5 index exists in this database (it does after migration on SQLite with FTS5)."""
+    if not is_sqlite(conn):
+        return False
+    found = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (FTS_TABLE,)
+    ).first()
+    return found is not None
+
+
+# ------------------------------------------------------------------------------------------------ bulk writes
+
+#: Message columns a bulk insert may set, in the order of each row's values.
+BULK_COLUMNS: Final = (
+    "conversation_id", "role", "state", "text", "original_text", "persona_id", "model", "finish_reason",
+    "prompt_tokens", "completion_tokens", "approved_by", "approved_at", "created_at", "updated_at",
+    "external_id",
+)  # fmt: skip
+
+
+def stored_datetime(value: datetime | None) -> str | None:
+    """The text SQLAlchemy's SQLite DateTime stores for ``value`` (naive UTC), so comparisons stay right."""
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
+def _json_value(value: object) -> object:
+    """json.dumps fallback: datetimes in the stored text form."""
+    if isinstance(value, datetime):
+        return stored_datetime(value)
+    raise TypeError(f"cannot store {type(value).__name__} in a bulk insert")
+
+
+def insert_messages_bulk(conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
+    """Insert ``rows`` (values in BULK_COLUMNS order), skipping (conversation, external id) repeats.
+
+    One statement per batch on SQLite (see the module docstring); a plain executemany elsewhere. Datetimes may
+    be given as datetime or already as :func:`stored_datetime` text (cheaper for many rows).
+    """
+    if not rows:
+        return
+    if not is_sqlite(conn):
+        params = [dict(zip(BULK_COLUMNS, row, strict=True)) for row in rows]
+        conn.execute(insert_ignoring_duplicates(Message.__table__, conn), params)  # type: ignore[attr-defined]
+        return
+    values = ", ".join(f"value ->> {i}" for i in range(len(BULK_COLUMNS)))
+    conn.exec_driver_sql(
+        f"INSERT INTO messages ({', '.join(BULK_COLUMNS)}) SELECT {values} FROM json_each(?) WHERE true "
+        "ON CONFLICT DO NOTHING",
+        (json.dumps(rows, default=_json_value),),
+    )
+
+
+def insert_conversations_bulk(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
+    """Insert conversations (customer_id, status, persona_id, created_at) and return their ids, in order.
+
+    On SQLite one statement per batch: under our write lock new rowids follow the table's maximum in insertion
+    order, which is checked against the customer ids before the ids are trusted. Elsewhere one insert per row.
+    """
+    table = Conversation.__table__  # type: ignore[attr-defined]
+    if not rows:
+        return []
+    if not is_sqlite(conn):
+        keys = [
+            conn.execute(table.insert().values(**r, updated_at=r["created_at"])).inserted_primary_key
+            for r in rows
+        ]
+        return [int(key[0]) for key in keys if key is not None]
+    before = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one())
+    values = [
+        [r["customer_id"], r["status"], r.get("persona_id"), stored_datetime(r["created_at"])] for r in rows
+    ]
+    payload = json.dumps(values)
+    conn.exec_driver_sql(
+        "INSERT INTO conversations (customer_id, status, persona_id, created_at, updated_at, unread_count) "
+        "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 3, 0 FROM json_each(?)",
+        (payload,),
+    )
+    made = conn.execute(
+        sa.select(table.c.id, table.c.customer_id).where(table.c.id > before).order_by(table.c.id)
+    )
+    ids, owners = zip(*made.all(), strict=True) if len(rows) else ((), ())
+    if list(owners) != [r["customer_id"] for r in rows] or list(ids) != list(
+        range(before + 1, before + 1 + len(rows))
+    ):
+        raise StoreError("The new conversations could not be matched to their tickets: run the import again.")
+    return [int(i) for i in ids]
+
+
+def update_counters_bulk(conn: Connection, before: int) -> None:
+    """Set-based upkeep of the conversations' counters after messages with id > ``before`` were inserted.
+
+    Same definitions as ``store/models.py``: ``last_activity`` is the newest message time, ``unread_count``
+    the customer messages after the last sent reply (recounted on the (conversation_id, id) index). One
+    statement on SQLite; elsewhere the store's per-conversation upkeep.
+    """
+    if not is_sqlite(conn):
+        from support_console.store.messages import _update_counters_after
+
+        _update_counters_after(conn, before)
+        return
+    conn.execute(
+        sa.text(
+            "UPDATE conversations SET "
+            "last_activity = max(coalesce(last_activity, n.newest), n.newest), "
+            "unread_count = (SELECT count(*) FROM messages m WHERE m.conversation_id = conversations.id "
+            "  AND m.role = :customer AND m.id > coalesce((SELECT max(s.id) FROM messages s "
+            "  WHERE s.conversation_id = conversations.id AND s.state = :sent), 0)), "
+            "updated_at = :now "
+            "FROM (SELECT conversation_id AS cid, max(created_at) AS newest FROM messages WHERE id > :before "
+            "      GROUP BY conversation_id) AS n "
+            "WHERE conversations.id = n.cid"
+        ),
+        {
+            "customer": ROLE_CUSTOMER,
+            "sent": STATE_SENT,
+            "now": stored_datetime(datetime.now(UTC)),
+            "before": before,
+        },
+    )
+
+
+# ------------------------------------------------------------------------------------------------- query
+
+
+def query_terms(query: str) -> list[tuple[str, bool]]:
+    """The user's words as (term, is_prefix), split on whitespace; words without a letter or digit dropped."""
+    terms: list[tuple[str, bool]] = []
+    for raw in query.replace(_OPEN, " ").replace(_CLOSE, " ").split():
+        prefix = raw.endswith("*")
+        core = raw.strip("*")
+        if any(ch.isalnum() for ch in core):
+            terms.append((core, prefix))
+    return terms
+
+
+def fts_query(query: str) -> str | None:
+    """An FTS5 MATCH expression that finds all of the user's words; None if there is nothing to search.
+
+    Each term becomes a quoted string (``"`` doubled inside), so FTS5 never sees an operator from the user.
+    """
+    parts = []
+    for term, prefix in query_terms(query):
+        quoted = '"' + term.replace('"', '""') + '"'
+        parts.append(quoted + ("*" if prefix else ""))
+    return " ".join(parts) or None
+
+
+def search(
+    store: StoreBase,
+    query: str,
+    customer: str | None = None,
+    persona: str | None = None,
+    since: datetime | None = None,
+    limit: int = 50,
+) -> list[SearchHit]:
+    """Messages containing all words of ``query``, newest first, with highlighted snippets.
+
+    ``customer`` matches the customer's name, email or external id (case-insensitive substring); ``persona``
+    the persona of the message or of its conversation; ``since`` the message time (inclusive).
+    """
+    if not query_terms(query) or limit <= 0:
+        return []
+    filters = _filters(customer, persona, since)
+    with reader(store.engine).connect() as conn:
+        if has_fts(conn):
+            return _search_fts(conn, query, filters, limit)
+        return _search_like(conn, query, filters, limit)
+
+
+def _filters(
+    customer: str | None, persona: str | None, since: datetime | None
+) -> list[sa.ColumnElement[bool]]:
+    """WHERE clauses over messages (``_M``) for the optional filters."""
+    clauses: list[sa.ColumnElement[bool]] = [_M.state.in_(SEARCHED_STATES)]
+    conversation = sa.select(_C.id).where(_C.id == _M.conversation_id)
+    if customer and customer.strip():
+        owners = sa.select(_K.id).where(customer_matches(customer))
+        clauses.append(conversation.where(_C.customer_id.in_(owners)).exists())
+    if persona:
+        in_conversation = conversation.where(_C.persona_id == persona).exists()
+        clauses.append(sa.or_(_M.persona_id == persona, in_conversation))
+    if since is not None:
+        clauses.append(_M.created_at >= sa.literal(since, UTCDateTime()))
+    return clauses
+
+
+def customer_matches(text: str) -> sa.ColumnElement[bool]:
+    """Case-insensitive substring match on a customer's name, email or external id (wildcards literal)."""
+    escaped = text.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    pattern = f"%{escaped}%"
+    return sa.or_(
+        sa.func.lower(_K.name).like(pattern, escape="\\"),
+        sa.func.lower(_K.email).like(pattern, escape="\\"),
+        sa.func.lower(sa.func.coalesce(_K.external_id, "")).like(pattern, escape="\\"),
+    )
+
+
+def _search_fts(
+    conn: Connection, query: str, filters: Sequence[sa.ColumnElement[bool]], limit: int
+) -> list[SearchHit]:
+    """Two steps: matching ids newest first (no snippet work), then snippets for just those ids."""
+    match = fts_query(query)
+    fts = sa.table(FTS_TABLE, sa.column("rowid"))
+    ids_stmt = (
+        sa.select(fts.c.rowid)
+        .select_from(fts.join(Message.__table__, _M.id == fts.c.rowid))  # type: ignore[attr-defined]
+        .where(sa.text(f"{FTS_TABLE} MATCH :match"), *filters)
+        .order_by(fts.c.rowid.desc())
+        .limit(limit)
+    )
+    ids = [int(row[0]) for row in conn.execute(ids_stmt, {"match": match})]
+    if not ids:
+        return []
+    snippet_sql = sa.text(
+        f"SELECT rowid, snippet({FTS_TABLE}, 0, :open, :close, :ellipsis, :tokens) FROM {FTS_TABLE} "
+        f"WHERE {FTS_TABLE} MATCH :match AND rowid IN ({', '.join(str(i) for i in ids)})"
+    )
+    params = {"open": _OPEN, "close": _CLOSE, "ellipsis": _ELLIPSIS, "tokens": _SNIPPET_TOKENS}
+    params["match"] = match
+    snippets = {int(rowid): parse_marked(raw) for rowid, raw in conn.execute(snippet_sql, params)}
+    return _hits(conn, ids, lambda message_id, _text: snippets[message_id])
+
+
+def _search_like(
+    conn: Connection, query: str, filters: Sequence[sa.ColumnElement[bool]], limit: int
+) -> list[SearchHit]:
+    """The portable fallback: every word as a case-insensitive substring, snippet cut in Python."""
+    terms = [term for term, _prefix in query_terms(query)]
+    likes = []
+    for term in terms:
+        escaped = term.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        likes.append(sa.func.lower(_M.text).like(f"%{escaped}%", escape="\\"))
+    stmt = sa.select(_M.id).where(*likes, *filters).order_by(_M.id.desc()).limit(limit)
+    ids = [int(row[0]) for row in conn.execute(stmt)]
+    return _hits(conn, ids, lambda _message_id, text: like_snippet(text, terms))
+
+
+Snippet = tuple[str, tuple[tuple[int, int], ...]]
+
+
+def _hits(conn: Connection, ids: list[int], snippet_of: Callable[[int, str], Snippet]) -> list[SearchHit]:
+    """SearchHits for message ``ids`` (kept in that order), with snippets from ``snippet_of(id, text)``."""
+    stmt = (
+        sa.select(
+            _M.id,
+            _M.conversation_id,
+            _C.customer_id,
+            _K.name,
+            _K.email,
+            _M.role,
+            _M.state,
+            sa.func.coalesce(_M.persona_id, _C.persona_id),
+            _M.created_at,
+            _M.text,
+        )
+        .join_from(Message.__table__, Conversation.__table__, _C.id == _M.conversation_id)  # type: ignore[attr-defined]
+        .join(Customer.__table__, _K.id == _C.customer_id)  # type: ignore[attr-defined]
+        .where(_M.id.in_(ids))
+    )
+    rows = {int(row[0]): row for row in conn.execute(stmt)}
+    hits = []
+    for message_id in ids:
+        row = rows.get(message_id)
+        if row is None:  # deleted between the two queries
+            continue
+        snippet, spans = snippet_of(message_id, row[9])
+        hits.append(SearchHit(
+            message_id=message_id, conversation_id=row[1], customer_id=row[2], customer_name=row[3],
+            customer_email=row[4], role=row[5], state=row[6], persona_id=row[7], created_at=row[8],
+            snippet=snippet, highlights=spans,
+        ))  # fmt: skip
+    return hits
+
+
+# ---------------------------------------------------------------------------------------------- snippets
+
+
+def parse_marked(marked: str) -> Snippet:
+    """Split an FTS5 snippet with our private markers into plain text and highlight spans."""
+    plain: list[str] = []
+    spans: list[tuple[int, int]] = []
+    length = 0
+    start: int | None = None
+    for piece in re.split(f"([{_OPEN}{_CLOSE}])", marked):
+        if piece == _OPEN:
+            start = length
+        elif piece == _CLOSE:
+            if start is not None and length > start:
+                spans.append((start, length))
+            start = None
+        else:
+            plain.append(piece)
+            length += len(piece)
+    return "".join(plain), tuple(spans)
+
+
+def like_snippet(text: str, terms: Sequence[str]) -> Snippet:
+    """A window of ``text`` around the first match of any term, with every term occurrence as a span."""
+    lowered = text.lower()
+    found = [i for i in (lowered.find(t.lower()) for t in terms) if i >= 0]
+    first = min(found) if found else 0
+    start = max(0, first - _LIKE_CONTEXT)
+    end = min(len(text), first + 2 * _LIKE_CONTEXT)
+    prefix = _ELLIPSIS if start > 0 else ""
+    window = prefix + text[start:end] + (_ELLIPSIS if end < len(text) else "")
+    spans = []
+    low_window = window.lower()
+    for term in terms:
+        needle = term.lower()
+        pos = low_window.find(needle)
+        while needle and pos >= 0:
+            spans.append((pos, pos + len(needle)))
+            pos = low_window.find(needle, pos + len(needle))
+    return window, tuple(sorted(spans))
