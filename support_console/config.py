@@ -16,11 +16,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
-from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
+from support_console.config_help import EXAMPLE_CONFIG as EXAMPLE_CONFIG
+from support_console.config_help import config_help_text as config_help_text
 from support_console.errors import ConfigError
+from support_console.urls import safe_url, sqlite_url, url_problem
 
 ProviderKind = Literal["openai", "azure", "compatible"]
 AzureAuth = Literal["key", "entra"]
@@ -79,12 +81,12 @@ class ProviderSettings:
         if self.kind == "openai":
             return f"OpenAI model {model}"
         if self.kind == "compatible":
-            return f"OpenAI-compatible server at {_safe_url(self.base_url)}, model {model}"
+            return f"OpenAI-compatible server at {safe_url(self.base_url)}, model {model}"
         extras = [f"api-version {self.api_version}"] if self.api_version else []
         if self.azure_auth == "entra":
             extras.append("Entra ID sign-in")
         tail = f" ({', '.join(extras)})" if extras else ""
-        return f"Azure OpenAI deployment {model} at {_safe_url(self.azure_endpoint)}{tail}"
+        return f"Azure OpenAI deployment {model} at {safe_url(self.azure_endpoint)}{tail}"
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def default_persona_dir() -> Path:
 
 def default_db_url() -> str:
     """A SQLite file in the platform's per-user data directory."""
-    return _sqlite_url(Path(platformdirs.user_data_dir(APP_NAME)) / "support-console.db")
+    return sqlite_url(Path(platformdirs.user_data_dir(APP_NAME)) / "support-console.db")
 
 
 def load_settings(overrides: CliOverrides | None = None, env: Mapping[str, str] | None = None) -> Settings:
@@ -233,28 +235,17 @@ def _valid_kind(value: str, source: str) -> ProviderKind:
 
 def _env_url(value: str | None, what: str) -> str | None:
     """Flags and variables are checked here; config-file URLs were checked (naming the key) when read."""
-    problem = _url_problem(value) if value else None
+    problem = url_problem(value) if value else None
     if problem:
-        raise ConfigError(f"The {what} {_safe_url(value)!r} {problem}.")
+        raise ConfigError(f"The {what} {safe_url(value)!r} {problem}.")
     return value
-
-
-def _url_problem(value: str) -> str | None:
-    try:
-        parts = urlsplit(value)
-        host = parts.hostname
-    except ValueError:  # e.g. an unclosed IPv6 bracket
-        host = None
-    if not host or parts.scheme not in ("http", "https"):
-        return "is not a URL: it must start with http:// or https://, e.g. http://localhost:8000/v1"
-    return None
 
 
 def _db_url(cli: CliOverrides, environ: Mapping[str, str], file: _FileConfig) -> str:
     if cli.db:
         return _as_db_url(cli.db, "--db")
     if "SUPPORT_CONSOLE_DB" in environ:
-        return _sqlite_url(Path(environ["SUPPORT_CONSOLE_DB"]))
+        return sqlite_url(Path(environ["SUPPORT_CONSOLE_DB"]))
     if "DATABASE_URL" in environ:
         return _as_db_url(environ["DATABASE_URL"], "DATABASE_URL")
     return file.store_url or default_db_url()
@@ -263,7 +254,7 @@ def _db_url(cli: CliOverrides, environ: Mapping[str, str], file: _FileConfig) ->
 def _as_db_url(value: str, source: str) -> str:
     """A value with a scheme is an SQLAlchemy URL (never echoed: it may hold a password); else a file path."""
     if "://" not in value:
-        return _sqlite_url(Path(value))
+        return sqlite_url(Path(value))
     from sqlalchemy.engine import make_url  # a parser only: no engine is created
 
     try:
@@ -273,10 +264,6 @@ def _as_db_url(value: str, source: str) -> str:
             f"{source} is not a valid database URL: use a file path or e.g. sqlite:////abs/path/support-console.db"
         ) from exc
     return value
-
-
-def _sqlite_url(path: Path) -> str:
-    return f"sqlite:///{path.expanduser().resolve()}"
 
 
 def _persona_dirs(cli: CliOverrides, file: _FileConfig) -> tuple[Path, ...]:
@@ -290,18 +277,6 @@ def _persona_dirs(cli: CliOverrides, file: _FileConfig) -> tuple[Path, ...]:
             )
         dirs.append(chosen)
     return tuple(dict.fromkeys(dirs))
-
-
-def _safe_url(url: str | None) -> str:
-    """The URL without user info, query or fragment, any of which may carry credentials."""
-    if not url:
-        return "(no URL set)"
-    try:
-        parts = urlsplit(url)
-        host = f"{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
-    except ValueError:
-        return "(unparseable URL)"
-    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 # --- the config file ---------------------------------------------------------------------------------------
@@ -342,9 +317,9 @@ def _secret(value: object) -> str:
 
 def _url(value: object) -> str:
     text = _text(value)
-    problem = _url_problem(text)
+    problem = url_problem(text)
     if problem:
-        raise _Bad(f"{_safe_url(text)!r} {problem}")
+        raise _Bad(f"{safe_url(text)!r} {problem}")
     return text
 
 
@@ -474,95 +449,4 @@ def _store_url(value: str, config_path: Path) -> str:
             return _as_db_url(value, "url")
         except ConfigError:
             raise _Bad("url: not a valid database URL: use a file path or sqlite:////abs/path/x.db") from None
-    return _sqlite_url(_relative_to(config_path, value))
-
-
-# --- help --------------------------------------------------------------------------------------------------
-
-
-def config_help_text(settings: Settings) -> str:
-    """How to configure a provider, for the no-provider screen and ``support-console config``.
-
-    Plain text (no markup). The example file is kept valid by a test that loads it with load_settings.
-    """
-    status = settings.provider.describe()
-    todo = settings.provider.missing()
-    status_lines = [f"Current provider: {status}."] + [f"  - To do: {item}." for item in todo]
-    return "\n".join(
-        [
-            *status_lines,
-            "",
-            "support-console talks to OpenAI, Azure OpenAI or any OpenAI-compatible server (vLLM,",
-            "llama.cpp, Ollama, LM Studio). Configure one with environment variables or the config file;",
-            "command-line flags (--provider, --model, --base-url, --azure-endpoint, --deployment,",
-            "--api-version) win over both.",
-            "",
-            "OpenAI:",
-            "  export OPENAI_API_KEY=...            (your key from platform.openai.com)",
-            "  export OPENAI_MODEL=gpt-4o-mini      (or set model in a persona file)",
-            "",
-            "Azure OpenAI:",
-            "  export AZURE_OPENAI_ENDPOINT=https://YOUR-RESOURCE.openai.azure.com",
-            '  export AZURE_OPENAI_API_KEY=...      (or azure_auth = "entra" to sign in with Entra ID;',
-            "                                        needs: pip install 'support-console[entra]')",
-            "  export AZURE_OPENAI_DEPLOYMENT=YOUR-DEPLOYMENT",
-            "  export OPENAI_API_VERSION=2024-10-21 (optional: unset, or v1, uses the /openai/v1 API)",
-            "",
-            "OpenAI-compatible server (a key is optional):",
-            "  export OPENAI_BASE_URL=http://localhost:8000/v1",
-            "  export OPENAI_MODEL=YOUR-MODEL",
-            "",
-            "Also: SUPPORT_CONSOLE_PROVIDER (openai, azure or compatible) picks one when several are set;",
-            "SUPPORT_CONSOLE_DB (a file path) or DATABASE_URL sets the database (now: "
-            f"{_safe_db(settings.db_url)});",
-            "SUPPORT_CONSOLE_CONFIG points at another config file.",
-            "",
-            f"Config file: {settings.config_path}"
-            + ("" if settings.config_path.is_file() else " (not created yet)"),
-            "Example (every section is optional):",
-            "",
-            EXAMPLE_CONFIG,
-        ]
-    )
-
-
-def _safe_db(url: str) -> str:
-    """The database URL without a password."""
-    try:
-        from sqlalchemy.engine import make_url
-
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # an unparseable URL was rejected earlier; never show it raw
-        return "(a database URL)"
-
-
-EXAMPLE_CONFIG = """\
-[provider]
-kind = "azure"                 # "openai", "azure" or "compatible"
-azure_endpoint = "https://YOUR-RESOURCE.openai.azure.com"
-deployment = "YOUR-DEPLOYMENT"
-api_version = "2024-10-21"
-azure_auth = "key"             # "key" (AZURE_OPENAI_API_KEY) or "entra"
-# model = "gpt-4o-mini"        # for openai / compatible
-# base_url = "http://localhost:8000/v1"   # for compatible
-# api_key = "..."              # better in the environment; never shown or stored
-timeout = 60                   # seconds
-max_retries = 2
-
-[models."YOUR-DEPLOYMENT"]     # model facts for a name the console does not know
-family = "gpt-4o"
-context_window = 128000
-max_output_tokens = 16384
-
-[agent]
-name = "Your Name"             # recorded as the approver of sent replies
-
-[keys]                         # rebind actions: binding id = key(s)
-generate = "ctrl+g"
-
-[store]
-url = "~/support-console.db"   # a file path or a database URL
-
-[personas]
-dirs = ["~/team-personas"]     # extra persona folders; later ones override earlier ones
-"""
+    return sqlite_url(_relative_to(config_path, value))

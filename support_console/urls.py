@@ -1,0 +1,50 @@
+"""URLs shown to people: checked, and stripped of anything that may carry a credential.
+
+The one home of URL redaction: config errors, the provider description and model-client errors all show
+URLs through :func:`safe_url`, so a key in a query string (``?api-key=…``) or in user info never reaches a
+screen or a log.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+
+def url_problem(value: str) -> str | None:
+    """Why ``value`` is not an http(s) URL with a host, or None when it is one."""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        host = None
+    if not host or parts.scheme not in ("http", "https"):
+        return "is not a URL: it must start with http:// or https://, e.g. http://localhost:8000/v1"
+    return None
+
+
+def safe_url(url: str | None) -> str:
+    """The URL without user info, query or fragment, any of which may carry credentials."""
+    if not url:
+        return "(no URL set)"
+    try:
+        parts = urlsplit(url)
+        host = f"{parts.hostname or ''}{f':{parts.port}' if parts.port else ''}"
+    except ValueError:
+        return "(unparseable URL)"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
+
+
+def sqlite_url(path: Path) -> str:
+    """The SQLAlchemy URL of an SQLite file at ``path`` (absolute, so the URL means the same anywhere)."""
+    return f"sqlite:///{path.expanduser().resolve()}"
+
+
+def safe_db_url(url: str) -> str:
+    """The database URL without a password."""
+    try:
+        from sqlalchemy.engine import make_url  # a parser only: no engine is created
+
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # an unparseable URL was rejected earlier; never show it raw
+        return "(a database URL)"
