@@ -1,0 +1,232 @@
+"""The streaming model client: one request in, text and refusal deltas out, an LLMError that says what to do.
+
+Why this shape: drafting saves the draft as it grows, so the client yields deltas as they arrive and keeps the
+totals (`last_result`) for the end; every failure, even mid-stream, becomes one LLMError carrying the partial
+text, so nothing the model already wrote is lost. What the services really send is handled here: Azure's
+first event without choices, chunks without a delta, the usage-only last chunk, refusals, content-filter
+stops, `{"error": …}` events, dropped connections, and servers that answer a stream request with plain JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncGenerator, Iterator
+from typing import TYPE_CHECKING, Any, cast
+
+from support_console.llm.errors import ErrorKind, LLMError
+from support_console.llm.types import (
+    EMPTY_RESULT,
+    ChatRequest,
+    RefusalDelta,
+    StreamEvent,
+    StreamResult,
+    TextDelta,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from openai import AsyncOpenAI, AsyncStream
+    from openai.types.chat import ChatCompletionChunk
+
+    from support_console.config import ProviderSettings
+
+__all__ = ["ModelClient"]
+
+
+class ModelClient:
+    """Streams chat completions from the configured provider with the official `openai` SDK.
+
+    The SDK client (and the SDK itself) is created on the first request, not here, so building Services stays
+    cheap and offline. One ModelClient may serve many requests; `aclose()` releases its connection pool.
+    """
+
+    def __init__(self, provider: ProviderSettings) -> None:
+        self._provider = provider
+        self._sdk_client: AsyncOpenAI | None = None
+        self._send_stream_options = True  # cleared for good once a server rejects stream_options
+        self.last_result: StreamResult = EMPTY_RESULT
+
+    @property
+    def provider(self) -> ProviderSettings:
+        """The settings this client sends with (describe() is safe to show; the key is never in it)."""
+        return self._provider
+
+    def _client(self) -> AsyncOpenAI:
+        if self._sdk_client is None:
+            from support_console.llm import _sdk
+
+            self._sdk_client = _sdk.build_client(self._provider)
+        return self._sdk_client
+
+    async def aclose(self) -> None:
+        """Close the HTTP connection pool (it belongs to the event loop that used it)."""
+        client, self._sdk_client = self._sdk_client, None
+        if client is not None:
+            await client.close()
+
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
+        """Send ``request`` and yield its deltas as they arrive; afterwards ``last_result`` holds the totals.
+
+        Raises LLMError (with ``partial``) on any failure, including a content-filter stop after partial text.
+        Closing or cancelling the generator closes the HTTP response at once.
+        """
+        import openai
+
+        from support_console.llm import _sdk
+
+        self.last_result = EMPTY_RESULT
+        client = self._client()  # LLMError(NOT_CONFIGURED) when the settings can't make one
+        acc = _Accumulator()
+        try:
+            chunks = await self._open(client, request)
+            async with chunks:
+                acc.started = True
+                if chunks.response.headers.get("content-type", "").startswith("application/json"):
+                    for event in acc.feed_completion(json.loads(await chunks.response.aread())):
+                        yield event
+                else:
+                    async for chunk in chunks:
+                        for event in acc.feed_chunk(chunk):
+                            yield event
+        except openai.OpenAIError as exc:
+            self.last_result = acc.result()
+            raise _sdk.to_llm_error(exc, self._provider, request.model, acc.text, acc.started) from None
+        except ValueError:  # an event that is not JSON
+            self.last_result = acc.result()
+            raise self._broken(acc, "it sent data that is not valid JSON") from None
+        self.last_result = acc.result()
+        self._check_finished(acc)
+
+    async def _open(self, client: AsyncOpenAI, request: ChatRequest) -> AsyncStream[ChatCompletionChunk]:
+        """Start the streamed request; retry once without stream_options if the server rejects them."""
+        import openai
+
+        from support_console.llm import _sdk
+
+        body = request.to_dict()
+        kwargs: dict[str, Any] = {
+            "model": request.model,
+            "messages": body["messages"],
+            "stream": True,
+            "extra_body": dict(request.params),
+        }
+        if self._send_stream_options:
+            try:
+                return cast(
+                    "AsyncStream[ChatCompletionChunk]",
+                    await client.chat.completions.create(**kwargs, stream_options={"include_usage": True}),
+                )
+            except openai.BadRequestError as exc:
+                if not _sdk.mentions_stream_options(exc):
+                    raise
+                self._send_stream_options = False
+        return cast("AsyncStream[ChatCompletionChunk]", await client.chat.completions.create(**kwargs))
+
+    def _check_finished(self, acc: _Accumulator) -> None:
+        """A content-filter stop or a stream that never said it finished is an error, with the text kept."""
+        if acc.finish_reason == "content_filter":
+            about = f" (category: {acc.category})" if acc.category else ""
+            kept = (
+                f" The {len(acc.text)} characters written before it are kept as the draft."
+                if acc.text
+                else ""
+            )
+            raise LLMError(
+                f"The provider's content filter stopped the reply{about}.{kept} Edit the draft by hand, or "
+                "rephrase the persona's instructions and draft again.",
+                kind=ErrorKind.CONTENT_FILTER,
+                partial=acc.text,
+                category=acc.category,
+            )
+        if acc.finish_reason is None:
+            raise self._broken(acc, "the stream ended without a finish reason")
+
+    def _broken(self, acc: _Accumulator, what: str) -> LLMError:
+        kept = f" The {len(acc.text)} characters received so far are kept as the draft." if acc.text else ""
+        return LLMError(
+            f"The reply from the model stopped before it was complete: {what}.{kept} Draft again, or finish "
+            "the draft by hand.",
+            kind=ErrorKind.STREAM_ERROR,
+            partial=acc.text,
+        )
+
+
+class _Accumulator:
+    """Collects one stream's text, refusal, finish reason, usage, served model and filter category.
+
+    Chunks are read defensively (getattr): the SDK builds them without validation, and real services send
+    events without choices (Azure's first), choices without a delta, and a last chunk with only usage.
+    """
+
+    def __init__(self) -> None:
+        self._text: list[str] = []
+        self._refusal: list[str] = []
+        self.finish_reason: str | None = None
+        self.usage: Usage | None = None
+        self.served_model: str | None = None
+        self.category: str | None = None
+        self.started = False  # the HTTP response has begun: later connection errors are stream errors
+
+    @property
+    def text(self) -> str:
+        return "".join(self._text)
+
+    def result(self) -> StreamResult:
+        return StreamResult(
+            text=self.text,
+            refusal="".join(self._refusal),
+            finish_reason=self.finish_reason,
+            usage=self.usage,
+            served_model=self.served_model,
+        )
+
+    def feed_chunk(self, chunk: ChatCompletionChunk) -> Iterator[StreamEvent]:
+        self._note_model_and_usage(getattr(chunk, "model", None), getattr(chunk, "usage", None))
+        for choice in getattr(chunk, "choices", None) or ():
+            if getattr(choice, "index", 0) != 0:
+                continue
+            delta = getattr(choice, "delta", None)
+            yield from self._pieces(getattr(delta, "content", None), getattr(delta, "refusal", None))
+            self._note_finish(getattr(choice, "finish_reason", None), choice)
+
+    def feed_completion(self, body: object) -> Iterator[StreamEvent]:
+        """A plain chat.completion answering a stream request (some servers ignore `stream`)."""
+        if not isinstance(body, dict):
+            raise ValueError("not a chat completion")
+        self._note_model_and_usage(body.get("model"), body.get("usage"))
+        for choice in body.get("choices") or ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            message = choice.get("message") or {}
+            yield from self._pieces(message.get("content"), message.get("refusal"))
+            self._note_finish(choice.get("finish_reason"), choice)
+
+    def _pieces(self, content: object, refusal: object) -> Iterator[StreamEvent]:
+        if isinstance(content, str) and content:
+            self._text.append(content)
+            yield TextDelta(content)
+        if isinstance(refusal, str) and refusal:
+            self._refusal.append(refusal)
+            yield RefusalDelta(refusal)
+
+    def _note_model_and_usage(self, model: object, usage: object) -> None:
+        if isinstance(model, str) and model:
+            self.served_model = model
+        counts = [_field(usage, name) for name in ("prompt_tokens", "completion_tokens", "total_tokens")]
+        if usage is not None and all(isinstance(n, int) for n in counts):
+            self.usage = Usage(*cast("list[int]", counts))
+
+    def _note_finish(self, finish_reason: object, choice: object) -> None:
+        if isinstance(finish_reason, str) and finish_reason:
+            self.finish_reason = finish_reason
+        if finish_reason == "content_filter":
+            from support_console.llm._sdk import content_filter_category
+
+            self.category = content_filter_category(_field(choice, "content_filter_results")) or self.category
+
+
+def _field(obj: object, name: str) -> object:
+    """A field of an SDK object or of a plain dict (extra fields like Azure's stay dicts)."""
+    if isinstance(obj, dict):
+        return obj.get(name)
+    return getattr(obj, name, None)

@@ -1,0 +1,108 @@
+"""The model client's vocabulary: the request we send, the deltas we yield and the result we keep.
+
+Why separate from the client: drafting, the CLI's --dry-run and the UI build and read these without loading
+the `openai` SDK (about a second to import), which only the client needs, and only when it first sends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import TYPE_CHECKING
+
+from support_console.tokens import ChatMessage
+
+if TYPE_CHECKING:
+    from support_console.models import ModelInfo
+    from support_console.personas import ModelParams
+
+__all__ = [
+    "ChatRequest",
+    "RefusalDelta",
+    "StreamEvent",
+    "StreamResult",
+    "TextDelta",
+    "Usage",
+    "make_request",
+]
+
+
+@dataclass(frozen=True)
+class ChatRequest:
+    """One chat-completions request, exactly as it will be sent (minus the streaming flags and the key)."""
+
+    model: str  # model name, or Azure deployment
+    messages: tuple[ChatMessage, ...]
+    params: Mapping[str, float | int]  # exactly what is sent (family-aware)
+
+    def to_dict(self) -> dict[str, object]:
+        """The request body, for --dry-run and for the client itself (one home of the body's shape)."""
+        return {"model": self.model, "messages": [dict(m) for m in self.messages], **self.params}
+
+
+def make_request(model: ModelInfo, messages: Sequence[ChatMessage], params: ModelParams) -> ChatRequest:
+    """Build the request a persona asks for, in the form the model's family accepts.
+
+    Reasoning families (o1, o3, o4-mini, gpt-5) reject `max_tokens` and the sampling parameters, so they get
+    `max_completion_tokens` only. Other families get `max_tokens` and `temperature`; `top_p` and the penalties
+    are sent only when they differ from the service's neutral default (1.0 / 0.0), because sending the neutral
+    value changes nothing and some OpenAI-compatible servers reject parameters they do not implement.
+    """
+    sent: dict[str, float | int] = {}
+    if model.reasoning:
+        sent["max_completion_tokens"] = params.max_tokens
+    else:
+        sent["max_tokens"] = params.max_tokens
+        sent["temperature"] = params.temperature
+        if params.top_p != 1.0:
+            sent["top_p"] = params.top_p
+        if params.frequency_penalty != 0.0:
+            sent["frequency_penalty"] = params.frequency_penalty
+        if params.presence_penalty != 0.0:
+            sent["presence_penalty"] = params.presence_penalty
+    return ChatRequest(
+        model=model.name,
+        messages=tuple(dict(m) for m in messages),
+        params=MappingProxyType(sent),
+    )
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Token counts as the service billed them."""
+
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+@dataclass(frozen=True)
+class TextDelta:
+    """A piece of the reply's text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class RefusalDelta:
+    """A piece of a refusal: the model declined to answer. Shown as a refusal, never as a reply."""
+
+    text: str
+
+
+StreamEvent = TextDelta | RefusalDelta
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """What one stream produced, once it ended."""
+
+    text: str
+    refusal: str
+    finish_reason: str | None  # "stop", "length", "content_filter", … or None when the stream broke off
+    usage: Usage | None  # None when the server sent no usage (e.g. it ignores stream_options)
+    served_model: str | None  # the response's `model` (e.g. "gpt-4o-2024-08-06" behind an Azure deployment)
+
+
+EMPTY_RESULT = StreamResult(text="", refusal="", finish_reason=None, usage=None, served_model=None)

@@ -1,0 +1,283 @@
+"""Scripted replies for the loopback wire server (tests/wire_server.py), in the shapes the services send.
+
+Why a module of its own: tests build replies (replays of the real recordings in tests/wire, synthesised OpenAI
+and Azure streams, HTTP errors and mid-stream faults) without caring how the server plays them.
+Everything here is re-exported by tests.wire_server, which is what tests import.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+import time
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+WIRE_DIR = Path(__file__).resolve().parent / "wire"
+
+SSE_CONTENT_TYPE = "text/event-stream; charset=utf-8"
+JSON_CONTENT_TYPE = "application/json"
+DEFAULT_TEXT = "Thanks for reaching out! I'm looking into this now."
+
+_SAFE = {"filtered": False, "severity": "safe"}
+_CATEGORIES = ("hate", "self_harm", "sexual", "violence")
+
+
+@dataclass
+class Reply:
+    """One scripted response.
+
+    A streaming reply has `events` (each one complete SSE event, `b"data: …\\n\\n"`) and is sent chunked;
+    otherwise `body` is sent with a Content-Length. `drop_after` closes the socket after that many events
+    without finishing the body; `delay` sleeps before each event (the server watches for the client going
+    away meanwhile).
+    """
+
+    status: int = 200
+    content_type: str = JSON_CONTENT_TYPE
+    headers: dict[str, str] = field(default_factory=dict)
+    body: bytes = b""
+    events: list[bytes] | None = None
+    delay: float = 0.0
+    drop_after: int | None = None
+    stall: tuple[int, float] | None = None  # (before event n, seconds): one long pause mid-stream
+
+    @property
+    def streaming(self) -> bool:
+        return self.events is not None
+
+
+def sse_event(data: object) -> bytes:
+    """One `data:` event; `data` is JSON-encoded unless it is already a string (e.g. "[DONE]")."""
+    text = data if isinstance(data, str) else json.dumps(data, separators=(",", ":"))
+    return f"data: {text}\n\n".encode()
+
+
+def split_events(raw: bytes) -> list[bytes]:
+    """Split a recorded SSE body into its events, byte for byte (each keeps its blank-line terminator)."""
+    events = [part + b"\n\n" for part in raw.replace(b"\r\n", b"\n").split(b"\n\n") if part.strip()]
+    return events
+
+
+def _wire_files(name: str) -> tuple[Path, Path]:
+    stem = name
+    for suffix in (".sse", ".json"):
+        if stem.endswith(suffix) and not stem.endswith(".meta.json"):
+            stem = stem[: -len(suffix)]
+    meta = WIRE_DIR / f"{stem}.meta.json"
+    for suffix in (".sse", ".json"):
+        body = WIRE_DIR / f"{stem}{suffix}"
+        if body.exists():
+            return body, meta
+    known = sorted(
+        p.name for p in WIRE_DIR.iterdir() if p.suffix in (".sse", ".json") and ".meta" not in p.name
+    )
+    raise FileNotFoundError(f"no wire sample {name!r} in {WIRE_DIR}; known: {', '.join(known)}")
+
+
+def replay(name: str, *, delay: float = 0.0) -> Reply:
+    """A tests/wire sample (`oai_stream_usage_2025` or with its extension), with its recorded status and
+    Content-Type; `.sse` bodies are played event by event."""
+    body_path, meta_path = _wire_files(name)
+    meta = json.loads(meta_path.read_text())
+    headers = {k.lower(): v[0] for k, v in meta.get("resp_headers", {}).items()}
+    status = int(meta["status"]["code"])
+    content_type = headers.get("content-type", JSON_CONTENT_TYPE)
+    raw = body_path.read_bytes()
+    if body_path.suffix == ".sse":
+        return Reply(status=status, content_type=content_type, events=split_events(raw), delay=delay)
+    return Reply(status=status, content_type=content_type, body=raw, delay=delay)
+
+
+def meta(name: str) -> dict[str, Any]:
+    """The recorded request/response metadata of a tests/wire sample."""
+    _, meta_path = _wire_files(name)
+    result: dict[str, Any] = json.loads(meta_path.read_text())
+    return result
+
+
+def _split_words(text: str) -> list[str]:
+    """Roughly how a model streams: a word with its leading space per chunk."""
+    return re.findall(r"\s*\S+(?:\s+$)?|\s+", text) if text else []
+
+
+class _ChunkMaker:
+    """Builds chat.completion.chunk events in the exact shapes OpenAI and Azure send."""
+
+    def __init__(self, model: str, azure: bool, with_usage: bool) -> None:
+        self.model, self.azure, self.with_usage = model, azure, with_usage
+        self.id = f"chatcmpl-wire{next(_ids):08d}"
+        self.created = int(time.time())
+        self._n = 0
+
+    def _obfuscation(self) -> str:
+        self._n += 1
+        return "x" * (self._n % 13 + 1)
+
+    def chunk(self, delta: dict[str, Any], finish_reason: str | None = None, *, filters: Any = None) -> bytes:
+        choice: dict[str, Any] = {
+            "index": 0,
+            "delta": delta,
+            "logprobs": None,
+            "finish_reason": finish_reason,
+        }
+        if self.azure:
+            choice = {"content_filter_results": filters if filters is not None else {}, **choice}
+        data: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+        }
+        if not self.azure:
+            data["service_tier"] = "default"
+        data["system_fingerprint"] = "fp_wire0000"
+        data["choices"] = [choice]
+        if self.with_usage:
+            data["usage"] = None
+        data["obfuscation"] = self._obfuscation()
+        return sse_event(data)
+
+    def usage_chunk(self, prompt: int, completion: int) -> bytes:
+        data: dict[str, Any] = {
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
+            "model": self.model,
+            "system_fingerprint": "fp_wire0000",
+            "choices": [],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+                "completion_tokens_details": {
+                    "reasoning_tokens": 0,
+                    "audio_tokens": 0,
+                    "accepted_prediction_tokens": 0,
+                    "rejected_prediction_tokens": 0,
+                },
+            },
+            "obfuscation": self._obfuscation(),
+        }
+        return sse_event(data)
+
+
+_ids = itertools.count(1)
+
+
+def azure_prompt_filter_event() -> bytes:
+    """Azure's first event: no choices, empty id/model/object, created 0, and the prompt filter verdicts."""
+    verdicts = {c: dict(_SAFE) for c in _CATEGORIES}
+    verdicts["jailbreak"] = {"filtered": False, "detected": False}
+    return sse_event(
+        {
+            "choices": [],
+            "created": 0,
+            "id": "",
+            "model": "",
+            "object": "",
+            "prompt_filter_results": [{"prompt_index": 0, "content_filter_results": verdicts}],
+        }
+    )
+
+
+def stream_text(
+    text: str,
+    *,
+    chunks: list[str] | None = None,
+    azure: bool = False,
+    finish_reason: str = "stop",
+    usage: tuple[int, int] | None = (10, 20),
+    model: str = "gpt-4o-2024-08-06",
+    delay: float = 0.0,
+    refusal: str | None = None,
+    filter_category: str = "violence",
+) -> Reply:
+    """A synthesised stream in the real shape.
+
+    OpenAI: a role chunk, one chunk per piece (`usage: null` on each when `usage` is given), a chunk with
+    the finish_reason and an empty delta, then a usage-only chunk with `choices: []`, then `data: [DONE]`.
+    azure=True: a first event with `choices: []` and `prompt_filter_results`, `content_filter_results` on
+    every choice (`filter_category` marked filtered on the final chunk when finish_reason is
+    "content_filter"). `refusal` is streamed as `delta.refusal` pieces after the text. `usage=None`: no usage
+    chunk at all (as from a server that ignores `stream_options`).
+    """
+    pieces = list(chunks) if chunks is not None else _split_words(text)
+    if chunks is not None and "".join(chunks) != text:
+        raise ValueError("chunks must join to text")
+    maker = _ChunkMaker(model, azure, usage is not None)
+    safe = {c: dict(_SAFE) for c in _CATEGORIES}
+    events: list[bytes] = []
+    if azure:
+        events.append(azure_prompt_filter_event())
+    events.append(
+        maker.chunk({"role": "assistant", "content": "" if refusal is None else None, "refusal": None})
+    )
+    events.extend(maker.chunk({"content": piece}, filters=safe) for piece in pieces)
+    if refusal is not None:
+        events.extend(maker.chunk({"refusal": piece}, filters=safe) for piece in _split_words(refusal))
+    final_filters: dict[str, Any] = {}
+    if azure and finish_reason == "content_filter":
+        final_filters = {c: dict(_SAFE) for c in _CATEGORIES}
+        final_filters[filter_category] = {"filtered": True, "severity": "medium"}
+    events.append(maker.chunk({}, finish_reason, filters=final_filters))
+    if usage is not None:
+        events.append(maker.usage_chunk(*usage))
+    events.append(sse_event("[DONE]"))
+    return Reply(status=200, content_type=SSE_CONTENT_TYPE, events=events, delay=delay)
+
+
+def completion_json(
+    text: str, *, model: str = "gpt-4o-2024-08-06", usage: tuple[int, int] = (10, 20)
+) -> Reply:
+    """A non-streamed chat.completion (what the server answers a request without `stream: true`)."""
+    body = {
+        "id": f"chatcmpl-wire{next(_ids):08d}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None, "annotations": []},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": usage[0], "completion_tokens": usage[1], "total_tokens": sum(usage)},
+    }
+    return Reply(status=200, content_type=JSON_CONTENT_TYPE, body=json.dumps(body).encode())
+
+
+def error(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Reply:
+    """A plain JSON HTTP error, e.g. error(429, {...}, {"retry-after": "0.1"})."""
+    return Reply(
+        status=status,
+        content_type="application/json; charset=utf-8",
+        headers=dict(headers or {}),
+        body=json.dumps(body).encode(),
+    )
+
+
+def drop_after(reply: Reply, n_events: int) -> Reply:
+    """The same stream, but the connection closes after `n_events` events (no [DONE], body unfinished)."""
+    if reply.events is None:
+        raise ValueError("drop_after needs a streaming reply")
+    return replace(reply, events=list(reply.events), drop_after=n_events)
+
+
+def stall_after(reply: Reply, n_events: int, seconds: float) -> Reply:
+    """The same stream, but the server goes quiet for `seconds` after `n_events` events (a hung upstream)."""
+    if reply.events is None:
+        raise ValueError("stall_after needs a streaming reply")
+    return replace(reply, events=list(reply.events), stall=(n_events, seconds))
+
+
+def error_event_after(reply: Reply, n_events: int, error: dict[str, object]) -> Reply:
+    """The same stream, but after `n_events` events the server sends `data: {"error": …}` and ends it."""
+    if reply.events is None:
+        raise ValueError("error_event_after needs a streaming reply")
+    return replace(reply, events=[*reply.events[:n_events], sse_event({"error": error})])
