@@ -26,7 +26,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal
+from typing import Literal, Protocol
 
 from support_console.errors import SupportConsoleError
 from support_console.models import ModelInfo, chat_format
@@ -36,6 +36,7 @@ __all__ = [
     "TRUNCATION_MARKER",
     "ContextBudgetError",
     "HistoryItem",
+    "SizedHistory",
     "TrimReport",
     "build_messages",
 ]
@@ -60,6 +61,15 @@ class HistoryItem:
     role: Literal["user", "assistant"]
     text: str
     tokens: int  # count_text(text, encoding), precomputed and stored
+
+
+class SizedHistory(Protocol):
+    """A history that iterates lazily yet knows its length (the store's cursor: one COUNT), so the trim
+    report's ``dropped`` is exact without reading what is dropped."""
+
+    def __iter__(self) -> Iterator[HistoryItem]: ...
+
+    def __len__(self) -> int: ...
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from typing import Final
 
 import sqlalchemy as sa
 from sqlmodel import col, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from support_console.errors import NotFoundError, StoreError
 from support_console.store.base import StoreBase
@@ -124,18 +125,19 @@ class CustomersMixin(StoreBase):
 
     # ---- conversations ------------------------------------------------------------------------------------
 
+    def open_conversation(self, customer_id: int) -> Conversation | None:
+        """The customer's newest unresolved (open or pending) conversation, or None; never creates one, so
+        a dry run or a look at a customer writes nothing."""
+        with self._read() as session:
+            return session.scalars(_unresolved(customer_id)).first()
+
     def current_conversation(self, customer_id: int, persona_id: str | None = None) -> Conversation:
         """The customer's newest unresolved (open or pending) conversation, or a new open one.
 
         ``persona_id`` is recorded on a new conversation, and on an existing one that has none yet.
         """
         with self._write() as session:
-            stmt = (
-                select(Conversation)
-                .where(Conversation.customer_id == customer_id, col(Conversation.status).in_(UNRESOLVED))
-                .order_by(col(Conversation.id).desc())
-            )
-            conversation = session.scalars(stmt).first()
+            conversation = session.scalars(_unresolved(customer_id)).first()
             if conversation is None:
                 if session.get(Customer, customer_id) is None:
                     raise NotFoundError(f"Customer {customer_id} does not exist: reload the customer list.")
@@ -179,4 +181,13 @@ def _matches(query: str) -> sa.ColumnElement[bool]:
         sa.func.lower(Customer.name).like(pattern, escape="\\"),
         sa.func.lower(Customer.email).like(pattern, escape="\\"),
         sa.func.lower(sa.func.coalesce(Customer.external_id, "")).like(pattern, escape="\\"),
+    )
+
+
+def _unresolved(customer_id: int) -> SelectOfScalar[Conversation]:
+    """The customer's unresolved conversations, newest first."""
+    return (
+        select(Conversation)
+        .where(Conversation.customer_id == customer_id, col(Conversation.status).in_(UNRESOLVED))
+        .order_by(col(Conversation.id).desc())
     )
