@@ -92,7 +92,7 @@ def migrate_logs_indexes(conn: Connection) -> None:
     """Migration: the index that orders conversations by last activity (see the module docstring)."""
     conn.exec_driver_sql(
         f"CREATE INDEX IF NOT EXISTS {ACTIVITY_INDEX} "
-        "ON conversations (coalesce(last_activity, created_at), id)"
+        "ON conversations ((coalesce(last_activity, created_at)), id)"  # (( )): also valid PostgreSQL
     )
 
 
@@ -180,13 +180,6 @@ def count_conversations(store: StoreBase, filters: LogFilters | None = None) -> 
     stmt = sa.select(sa.func.count()).select_from(Conversation.__table__).where(*where_clauses(filters))  # type: ignore[attr-defined]
     with reader(store.engine).connect() as conn:
         return int(conn.execute(stmt).scalar_one())
-
-
-def persona_ids(store: StoreBase) -> list[str]:
-    """The persona ids that conversations use (for the logs filter), sorted."""
-    stmt = sa.select(_C.persona_id).where(_C.persona_id.is_not(None)).distinct().order_by(_C.persona_id)
-    with reader(store.engine).connect() as conn:
-        return [str(row[0]) for row in conn.execute(stmt)]
 
 
 # --------------------------------------------------------------------------------------------------- stats
@@ -309,14 +302,16 @@ DiffOp = tuple[str, str]  # ("equal" | "insert" | "delete", text)
 def diff_words(original: str, sent: str) -> list[DiffOp]:
     """Word-level diff of the model's text against the sent text, as (op, text) runs in reading order.
 
-    Words keep their trailing whitespace, so joining the "equal" and "insert" runs gives ``sent`` back and
-    joining "equal" and "delete" runs gives ``original`` (within DIFF_CAP characters).
+    Words carry their trailing whitespace but are compared without it (so "word." at the end of the draft
+    still matches "word. More" in the sent text). Joining the "equal" and "insert" runs gives ``sent`` back;
+    "equal" and "delete" runs give ``original`` up to whitespace (within DIFF_CAP characters).
     """
     a, b = _words(original[:DIFF_CAP]), _words(sent[:DIFF_CAP])
+    matcher = difflib.SequenceMatcher(None, [w.strip() for w in a], [w.strip() for w in b], autojunk=False)
     ops: list[DiffOp] = []
-    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
         if tag == "equal":
-            _push(ops, "equal", "".join(a[i1:i2]))
+            _push(ops, "equal", "".join(b[j1:j2]))
         else:
             _push(ops, "delete", "".join(a[i1:i2]))
             _push(ops, "insert", "".join(b[j1:j2]))
@@ -324,9 +319,8 @@ def diff_words(original: str, sent: str) -> list[DiffOp]:
 
 
 def _words(text: str) -> list[str]:
-    """Split into words with their trailing whitespace (lossless)."""
-
-    return re.findall(r"\S+\s*|\s+", text)
+    """Words with their trailing whitespace (leading whitespace is its own token): lossless."""
+    return re.findall(r"^\s+|\S+\s*", text)
 
 
 def _push(ops: list[DiffOp], op: str, text: str) -> None:

@@ -13,7 +13,8 @@ Why FTS5 and why this shape:
 * Highlights come back as character spans (:attr:`SearchHit.highlights`) over a plain snippet, never as
   markup: the UI styles the spans with ``rich.text.Text``, so customer text is shown literally.
 * Newest first means by message id (insertion order, which is chronological: see ``store/models.py``); FTS5
-  walks its index in descending rowid order, so the first page of a common word costs no sort.
+  walks its index in descending rowid order, so the first page of a common word costs no sort, and the
+  snippets are made only for the rows returned.
 
 Which messages are searched: customer messages, sent replies and internal notes. Unsent drafts and discarded
 drafts are left out: search is for what happened in a conversation.
@@ -21,16 +22,15 @@ drafts are left out: search is for what happened in a conversation.
 On databases other than SQLite (or a SQLite built without FTS5) the migration does nothing and :func:`search`
 falls back to a case-insensitive ``LIKE`` scan with the same results shape: correct, but slow on large tables.
 
-Bulk writes and the triggers: SQLite runs an FTS5 trigger in a sub-transaction per statement, and FTS5 flushes
-its pending index data at each one, so an ``executemany`` of N single-row INSERTs costs N index flushes (about
-ten times slower than without the index). :func:`insert_messages_bulk` inserts a whole batch with one
-``INSERT … SELECT FROM json_each(?)`` statement instead: one flush per batch, and the triggers still do the
+Bulk writes and the triggers: SQLite runs an FTS5 trigger in a sub-transaction per statement, and FTS5
+flushes its pending index data at each one, so an ``executemany`` of N single-row INSERTs costs N index
+flushes (about ten times slower than without the index). :func:`insert_messages_bulk` stages a batch in a
+temp table and moves it with one ``INSERT … SELECT``: one flush per batch, and the triggers still do the
 indexing (so there is one way rows get indexed).
 """
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -160,38 +160,46 @@ def stored_datetime(value: datetime | None) -> str | None:
     return value.isoformat(sep=" ", timespec="microseconds")
 
 
-def _json_value(value: object) -> object:
-    """json.dumps fallback: datetimes in the stored text form."""
-    if isinstance(value, datetime):
-        return stored_datetime(value)
-    raise TypeError(f"cannot store {type(value).__name__} in a bulk insert")
-
-
 def insert_messages_bulk(conn: Connection, rows: Sequence[Sequence[Any]]) -> None:
     """Insert ``rows`` (values in BULK_COLUMNS order), skipping (conversation, external id) repeats.
 
-    One statement per batch on SQLite (see the module docstring); a plain executemany elsewhere. Datetimes may
-    be given as datetime or already as :func:`stored_datetime` text (cheaper for many rows).
+    One statement per batch on SQLite (see the module docstring); a plain executemany elsewhere. Datetime
+    columns are given as :func:`stored_datetime` text (formatted once by the caller, not per column here).
     """
     if not rows:
         return
     if not is_sqlite(conn):
         params = [dict(zip(BULK_COLUMNS, row, strict=True)) for row in rows]
+        for p in params:
+            for column in ("approved_at", "created_at", "updated_at"):
+                if p[column] is not None:
+                    p[column] = datetime.fromisoformat(p[column])
         conn.execute(insert_ignoring_duplicates(Message.__table__, conn), params)  # type: ignore[attr-defined]
         return
-    values = ", ".join(f"value ->> {i}" for i in range(len(BULK_COLUMNS)))
-    conn.exec_driver_sql(
-        f"INSERT INTO messages ({', '.join(BULK_COLUMNS)}) SELECT {values} FROM json_each(?) WHERE true "
-        "ON CONFLICT DO NOTHING",
-        (json.dumps(rows, default=_json_value),),
+    columns = ", ".join(BULK_COLUMNS)
+    # Staged in a per-connection temp table (executemany there fires no trigger), then one INSERT … SELECT.
+    conn.exec_driver_sql(f"CREATE TEMP TABLE IF NOT EXISTS messages_import_batch ({columns})")
+    dbapi = conn.connection.driver_connection
+    assert dbapi is not None
+    dbapi.executemany(
+        f"INSERT INTO temp.messages_import_batch VALUES ({', '.join('?' * len(BULK_COLUMNS))})",
+        rows,
     )
+    try:
+        conn.exec_driver_sql(
+            f"INSERT INTO messages ({columns}) SELECT {columns} FROM temp.messages_import_batch WHERE true "
+            "ON CONFLICT DO NOTHING"
+        )
+    finally:
+        conn.exec_driver_sql("DELETE FROM temp.messages_import_batch")
 
 
 def insert_conversations_bulk(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
     """Insert conversations (customer_id, status, persona_id, created_at) and return their ids, in order.
 
-    On SQLite one statement per batch: under our write lock new rowids follow the table's maximum in insertion
-    order, which is checked against the customer ids before the ids are trusted. Elsewhere one insert per row.
+    On SQLite one executemany per batch: under our write lock new rowids follow the table's maximum in
+    insertion order, which is checked against the customer ids before the ids are trusted. Elsewhere one
+    insert per row. (No FTS trigger on this table, so executemany is fast here.)
     """
     table = Conversation.__table__  # type: ignore[attr-defined]
     if not rows:
@@ -203,24 +211,22 @@ def insert_conversations_bulk(conn: Connection, rows: Sequence[dict[str, Any]]) 
         ]
         return [int(key[0]) for key in keys if key is not None]
     before = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one())
-    values = [
-        [r["customer_id"], r["status"], r.get("persona_id"), stored_datetime(r["created_at"])] for r in rows
-    ]
-    payload = json.dumps(values)
-    conn.exec_driver_sql(
-        "INSERT INTO conversations (customer_id, status, persona_id, created_at, updated_at, unread_count) "
-        "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 3, 0 FROM json_each(?)",
-        (payload,),
-    )
+    conn.execute(
+        table.insert(),
+        [
+            {"customer_id": r["customer_id"], "status": r["status"], "persona_id": r.get("persona_id"),
+             "created_at": r["created_at"], "updated_at": r["created_at"], "unread_count": 0}
+            for r in rows
+        ],
+    )  # fmt: skip
     made = conn.execute(
         sa.select(table.c.id, table.c.customer_id).where(table.c.id > before).order_by(table.c.id)
-    )
-    ids, owners = zip(*made.all(), strict=True) if len(rows) else ((), ())
-    if list(owners) != [r["customer_id"] for r in rows] or list(ids) != list(
+    ).all()
+    if [c for _, c in made] != [r["customer_id"] for r in rows] or [i for i, _ in made] != list(
         range(before + 1, before + 1 + len(rows))
     ):
         raise StoreError("The new conversations could not be matched to their tickets: run the import again.")
-    return [int(i) for i in ids]
+    return [int(i) for i, _ in made]
 
 
 def update_counters_bulk(conn: Connection, before: int) -> None:
@@ -235,17 +241,19 @@ def update_counters_bulk(conn: Connection, before: int) -> None:
 
         _update_counters_after(conn, before)
         return
+    newest = (
+        "(SELECT max(m.created_at) FROM messages m "
+        "WHERE m.conversation_id = conversations.id AND m.id > :before)"
+    )
     conn.execute(
         sa.text(
             "UPDATE conversations SET "
-            "last_activity = max(coalesce(last_activity, n.newest), n.newest), "
+            f"last_activity = max(coalesce(last_activity, {newest}), {newest}), "
             "unread_count = (SELECT count(*) FROM messages m WHERE m.conversation_id = conversations.id "
             "  AND m.role = :customer AND m.id > coalesce((SELECT max(s.id) FROM messages s "
             "  WHERE s.conversation_id = conversations.id AND s.state = :sent), 0)), "
             "updated_at = :now "
-            "FROM (SELECT conversation_id AS cid, max(created_at) AS newest FROM messages WHERE id > :before "
-            "      GROUP BY conversation_id) AS n "
-            "WHERE conversations.id = n.cid"
+            "WHERE id IN (SELECT DISTINCT conversation_id FROM messages WHERE id > :before)"
         ),
         {
             "customer": ROLE_CUSTOMER,
@@ -299,9 +307,13 @@ def search(
         return []
     filters = _filters(customer, persona, since)
     with reader(store.engine).connect() as conn:
-        if has_fts(conn):
-            return _search_fts(conn, query, filters, limit)
-        return _search_like(conn, query, filters, limit)
+        if not has_fts(conn):
+            return _search_like(conn, query, filters, limit)
+        prefix = any(is_prefix for _term, is_prefix in query_terms(query))
+        few = _few_conversations(conn, customer) if customer and customer.strip() and not prefix else None
+        if few is not None:  # the conversations already carry the customer filter
+            return _search_fts_within(conn, query, few, _filters(None, persona, since), limit)
+        return _search_fts(conn, query, filters, limit)
 
 
 def _filters(
@@ -335,26 +347,81 @@ def customer_matches(text: str) -> sa.ColumnElement[bool]:
 def _search_fts(
     conn: Connection, query: str, filters: Sequence[sa.ColumnElement[bool]], limit: int
 ) -> list[SearchHit]:
-    """Two steps: matching ids newest first (no snippet work), then snippets for just those ids."""
-    match = fts_query(query)
+    """Matching messages newest first, with their snippets, in one statement.
+
+    FTS5 walks its index in descending rowid order and SQLite stops after ``limit`` rows passing the filters,
+    so ``snippet()`` runs only for the rows returned (no sort step: see tests/test_search.py). A second
+    ``MATCH … AND rowid IN (…)`` query for the snippets would re-run the whole match once per id, which is
+    slow for a prefix query over a common prefix.
+    """
     fts = sa.table(FTS_TABLE, sa.column("rowid"))
-    ids_stmt = (
-        sa.select(fts.c.rowid)
+    snippet = sa.func.snippet(
+        sa.literal_column(FTS_TABLE), 0, _OPEN, _CLOSE, _ELLIPSIS, _SNIPPET_TOKENS, type_=sa.String()
+    )
+    stmt = (
+        sa.select(fts.c.rowid, snippet)
         .select_from(fts.join(Message.__table__, _M.id == fts.c.rowid))  # type: ignore[attr-defined]
         .where(sa.text(f"{FTS_TABLE} MATCH :match"), *filters)
         .order_by(fts.c.rowid.desc())
         .limit(limit)
     )
-    ids = [int(row[0]) for row in conn.execute(ids_stmt, {"match": match})]
-    if not ids:
+    snippets = {
+        int(rowid): parse_marked(raw) for rowid, raw in conn.execute(stmt, {"match": fts_query(query)})
+    }
+    return _hits(conn, list(snippets), lambda message_id, _text: snippets[message_id])
+
+
+#: Up to this many conversations, a customer-filtered search starts from the customer's messages.
+_FEW_CONVERSATIONS: Final = 1000
+
+
+def _few_conversations(conn: Connection, customer: str) -> list[int] | None:
+    """The matching customers' conversation ids, or None when there are too many to start from them."""
+    owners = sa.select(_K.id).where(customer_matches(customer))
+    stmt = sa.select(_C.id).where(_C.customer_id.in_(owners)).limit(_FEW_CONVERSATIONS + 1)
+    ids = [int(i) for i in conn.scalars(stmt)]
+    return ids if len(ids) <= _FEW_CONVERSATIONS else None
+
+
+def _search_fts_within(
+    conn: Connection,
+    query: str,
+    conversations: list[int],
+    filters: Sequence[sa.ColumnElement[bool]],
+    limit: int,
+) -> list[SearchHit]:
+    """A search limited to a few conversations (a customer filter): their messages, each checked in the index.
+
+    Walking the whole index newest first and skipping other customers' messages would read every match of a
+    common word; here each of the few conversations' messages is looked up in the index by rowid (a seek per
+    term). Only for queries without a prefix term: a prefix is re-expanded at every lookup, so those take the
+    index walk instead (see :func:`search`).
+    """
+    if not conversations:
         return []
-    snippet_sql = sa.text(
-        f"SELECT rowid, snippet({FTS_TABLE}, 0, :open, :close, :ellipsis, :tokens) FROM {FTS_TABLE} "
-        f"WHERE {FTS_TABLE} MATCH :match AND rowid IN ({', '.join(str(i) for i in ids)})"
+    match = fts_query(query)
+    in_index = sa.text(
+        f"EXISTS (SELECT 1 FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH :match AND rowid = messages.id)"
     )
-    params = {"open": _OPEN, "close": _CLOSE, "ellipsis": _ELLIPSIS, "tokens": _SNIPPET_TOKENS}
-    params["match"] = match
-    snippets = {int(rowid): parse_marked(raw) for rowid, raw in conn.execute(snippet_sql, params)}
+    stmt = (
+        sa.select(_M.id)
+        .where(_M.conversation_id.in_(conversations), in_index, *filters)
+        .order_by(_M.id.desc())
+        .limit(limit)
+    )
+    ids = [int(i) for i in conn.scalars(stmt, {"match": match})]
+    one = sa.text(
+        f"SELECT snippet({FTS_TABLE}, 0, :open, :close, :ellipsis, :tokens) FROM {FTS_TABLE} "
+        f"WHERE {FTS_TABLE} MATCH :match AND rowid = :id"
+    )
+    params = {
+        "open": _OPEN,
+        "close": _CLOSE,
+        "ellipsis": _ELLIPSIS,
+        "tokens": _SNIPPET_TOKENS,
+        "match": match,
+    }
+    snippets = {i: parse_marked(str(conn.execute(one, {**params, "id": i}).scalar_one())) for i in ids}
     return _hits(conn, ids, lambda message_id, _text: snippets[message_id])
 
 

@@ -1,0 +1,172 @@
+"""Conversation-logs figures on a 1,000,000-message database (built once by make_big_db.py).
+
+Prints: full-text search median (target ≤ 50 ms), the logs screen's first page (target ≤ 300 ms; the store
+queries alone and the real LogsScreen mounted headless), and import speed (target ≥ 20,000 messages/s) for a
+100,000-message JSONL file into a fresh database, then re-importing it. Also prints a CPU calibration figure
+(a fixed pure-Python loop), so figures from different machines can be compared.
+
+Usage: ``python benchmarks/bench_logs.py [--messages N] [--customers N] [--import-rows N]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.make_big_db import CUSTOMER_LINES, REPLY_LINES, ensure_big_db  # noqa: E402
+from support_console.config import CliOverrides, load_settings  # noqa: E402
+from support_console.importer import import_file  # noqa: E402
+from support_console.services import build_services  # noqa: E402
+from support_console.store import Store  # noqa: E402
+from support_console.store.logs import count_conversations, list_conversations  # noqa: E402
+from support_console.store.search import search  # noqa: E402
+
+SEARCHES: list[tuple[str, dict[str, object]]] = [
+    ("controller", {}),
+    ("charged twice", {}),
+    ("refund*", {}),
+    ("grinding noise", {}),
+    ("ticket 4242", {}),
+    ("password", {"persona": "tech-support"}),
+    ("firmware", {"customer": "customer42@"}),
+    ("invoice", {"since": datetime(2025, 6, 1, tzinfo=UTC)}),
+    ("zzzz-no-such-word", {}),
+]
+
+
+def median_ms(action: Callable[[], object], repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        action()
+        times.append((time.perf_counter() - started) * 1000)
+    return statistics.median(times)
+
+
+def calibration_ms() -> float:
+    """A fixed pure-Python workload, to compare machines (the figures scale roughly with it)."""
+    started = time.perf_counter()
+    sum(i * i for i in range(3_000_000))
+    return (time.perf_counter() - started) * 1000
+
+
+def bench_search(store: Store) -> None:
+    medians = []
+    for query, filters in SEARCHES:
+        search(store, query, **filters)  # type: ignore[arg-type]  # warm the page cache once
+        ms = median_ms(lambda q=query, f=filters: search(store, q, **f), repeats=9)  # type: ignore[misc]
+        hits = len(search(store, query, **filters))  # type: ignore[arg-type]
+        medians.append(ms)
+        label = query + (f" {filters}" if filters else "")
+        print(f"  search {label!r}: {ms:.1f} ms median ({hits} hits)")
+    print(f"search median over all queries: {statistics.median(medians):.1f} ms (target ≤ 50)")
+
+
+def bench_first_page(store: Store, db: Path) -> None:
+    def first_page() -> None:
+        count_conversations(store)
+        list_conversations(store, limit=100)
+
+    print(f"logs first page, store queries (count + 100 rows): {median_ms(first_page, 9):.1f} ms median")
+    print(
+        f"logs first page, LogsScreen mounted headless: {asyncio.run(_screen_ms(db)):.0f} ms (target ≤ 300)"
+    )
+
+
+async def _screen_ms(db: Path) -> float:
+    """From pushing LogsScreen to its first page being in the table, in a running headless app."""
+    from textual.app import App
+
+    from support_console.screens.logs import LogsScreen
+    from support_console.widgets.logs_tables import ConversationTable
+
+    with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "config.toml"
+        config.write_text("", encoding="utf-8")
+        services = build_services(load_settings(CliOverrides(db=str(db), config=config), env={}))
+        times = []
+        try:
+            for _ in range(3):
+                app: App[None] = App()
+                async with app.run_test(size=(160, 50)) as pilot:
+                    started = time.perf_counter()
+                    await app.push_screen(LogsScreen(services))
+                    table = app.screen.query_one(ConversationTable)
+                    while table.row_count == 0:
+                        await pilot.pause()
+                    times.append((time.perf_counter() - started) * 1000)
+        finally:
+            services.close()
+    return statistics.median(times)
+
+
+def write_import_file(path: Path, rows: int, customers: int = 2000, per_ticket: int = 10) -> None:
+    rng = random.Random(7)
+    with path.open("w", encoding="utf-8") as out:
+        for i in range(rows):
+            ticket, n = divmod(i, per_ticket)
+            customer = ticket % customers
+            record: dict[str, object] = {
+                "email": f"importer{customer}@example.com", "name": f"Importer {customer}",
+                "ticket": f"IMP-{ticket}", "id": str(n),
+                "timestamp": f"2026-{1 + ticket % 12:02d}-{1 + ticket % 28:02d}T10:{n:02d}:00Z",
+            }  # fmt: skip
+            if n % 2:
+                text = rng.choice(REPLY_LINES)
+                record.update(role="agent", text=text, approved_by="Priya Nair", persona="tech-support")
+                if n % 4 == 1:
+                    record.update(original=text + " Thanks!", model="gpt-4o", finish_reason="stop")
+            else:
+                record.update(text=rng.choice(CUSTOMER_LINES))
+            out.write(json.dumps(record) + "\n")
+
+
+def bench_import(rows: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        source = Path(tmp) / "import.jsonl"
+        write_import_file(source, rows)
+        store = Store.open(f"sqlite:///{Path(tmp) / 'fresh.db'}")
+        try:
+            first = import_file(store, source)
+            again = import_file(store, source)
+        finally:
+            store.close()
+    print(f"import {rows:,} messages into a fresh database: {first.added / first.seconds:,.0f} messages/s "
+          f"({first.seconds:.2f} s; target ≥ 20,000)")  # fmt: skip
+    print(f"re-import of the same file (adds {again.added}): {again.rows / again.seconds:,.0f} rows/s")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--import-rows", type=int, default=100_000)
+    args = parser.parse_args()
+    print(f"CPU calibration (fixed Python loop, lower is faster): {calibration_ms():.0f} ms")
+    db = ensure_big_db(args.messages, args.customers)
+    store = Store.open(f"sqlite:///{db}")
+    try:
+        print(f"database: {db.name}: {count_conversations(store):,} conversations")
+        bench_search(store)
+        bench_first_page(store, db)
+    finally:
+        store.close()
+    bench_import(args.import_rows)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

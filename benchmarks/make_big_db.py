@@ -1,0 +1,187 @@
+"""Build (once) a synthetic support database: 1,000,000 messages across 10,000 customers.
+
+Usage: ``python benchmarks/make_big_db.py [--messages N] [--customers N] [--force]``; prints the path and
+how long it took. Other benchmarks call :func:`ensure_big_db` and reuse the cached file, which lives under
+``/tmp/support-console-bench/`` keyed by the schema version and the sizes: a schema change builds a new one.
+
+The data goes through the same write path as ``support-console import`` (customers, conversations, then
+messages staged per batch with the FTS5 triggers doing the indexing), so the file has exactly the schema,
+indexes, triggers and counters a real database has. Each customer has ten conversations (tickets) of ten
+messages: customer messages, sent replies (half AI-assisted, some edited) and a few internal notes, with
+text drawn from support phrases so full-text search has realistic word frequencies.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import sqlalchemy as sa
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from support_console.store import Store  # noqa: E402
+from support_console.store.engine import insert_ignoring_duplicates  # noqa: E402
+from support_console.store.migrations import latest_version  # noqa: E402
+from support_console.store.models import Customer  # noqa: E402
+from support_console.store.search import (  # noqa: E402
+    insert_conversations_bulk,
+    insert_messages_bulk,
+    stored_datetime,
+    update_counters_bulk,
+)
+
+CACHE_DIR = Path("/tmp/support-console-bench")
+PERSONAS = ("xbox-support", "billing-refunds", "tech-support")
+STATUSES = ("resolved", "resolved", "resolved", "pending", "open")
+AGENTS = ("Priya Nair", "Marcus Webb", "Elena Rossi", "Tom Okafor", "Sam Lee")
+CUSTOMER_LINES = (
+    "my controller keeps disconnecting from the console every few minutes",
+    "I was charged twice for my Game Pass subscription this month",
+    "the app crashes right after the splash screen since the last update",
+    "I can't sign in, it says my password is wrong but I just reset it",
+    "the disc drive makes a grinding noise and won't read any discs",
+    "please refund the order, the game never downloaded",
+    "NAT type is strict and party chat does not work",
+    "wifi drops every few minutes on my laptop but other devices are fine",
+    "I need an invoice with our VAT number for the business purchase",
+    "the console turns off by itself after twenty minutes of playing",
+    "my gamertag change says the name is taken",
+    "install fails at 87 percent with error 0x80070643",
+)
+REPLY_LINES = (
+    "thanks for the details, please update the controller firmware from Settings and try again",
+    "I've refunded the duplicate charge; it takes 3-5 business days to appear on your card",
+    "please repair the app from Settings > Apps > Advanced options, then restart",
+    "for your security use the account recovery form; never share your password with anyone",
+    "this sounds like a hardware fault, so I've started a repair under your warranty",
+    "enable UPnP on your router, restart it and test the NAT type again",
+    "turn off power saving on the wifi adapter in Device Manager",
+    "you can download the VAT invoice from your order history page",
+)
+NOTES = (
+    "checked the order history, charge is a duplicate",
+    "escalated to tier 2",
+    "customer verified by email",
+)
+
+
+def db_path(messages: int, customers: int) -> Path:
+    """The cache file for this schema version and size."""
+    return CACHE_DIR / f"big-v{latest_version()}-{messages}m-{customers}c.db"
+
+
+def _customers(store: Store, count: int, start: datetime) -> list[int]:
+    table = Customer.__table__  # type: ignore[attr-defined]
+    rows = [
+        {"name": f"Customer {i}", "email": f"customer{i}@example.com", "attributes": {"plan": "ultimate"},
+         "created_at": start}
+        for i in range(count)
+    ]  # fmt: skip
+    with store.engine.begin() as conn:
+        for k in range(0, len(rows), 5000):
+            conn.execute(insert_ignoring_duplicates(table, conn), rows[k : k + 5000])
+        return [int(i) for i in conn.scalars(sa.select(table.c.id).order_by(table.c.id))]
+
+
+def _ticket_rows(
+    conversation_id: int, ticket: int, when: datetime, size: int, rng: random.Random
+) -> list[list[object]]:
+    """One ticket's messages in BULK_COLUMNS order: customer and reply alternate; some tickets get a note."""
+    persona = PERSONAS[ticket % len(PERSONAS)]
+    rows: list[list[object]] = []
+    for n in range(size):
+        stamp = stored_datetime(when + timedelta(minutes=7 * n))
+        key = f"/{n}"
+        if n == size - 2 and ticket % 4 == 0:
+            rows.append(
+                [conversation_id, "note", "note", rng.choice(NOTES), *[None] * 7, None, stamp, stamp, key]
+            )
+        elif n % 2 == 0:
+            text = f"{rng.choice(CUSTOMER_LINES)} (ticket {ticket})"
+            rows.append([conversation_id, "customer", "received", text, *[None] * 7, None, stamp, stamp, key])
+        else:
+            rows.append(_reply(conversation_id, persona, stamp, key, rng))
+    return rows
+
+
+def _reply(conversation_id: int, persona: str, stamp: str, key: str, rng: random.Random) -> list[object]:
+    """A sent reply: half AI-assisted (of those, 40% sent unchanged), half hand-written."""
+    text = rng.choice(REPLY_LINES)
+    agent = rng.choice(AGENTS)
+    if rng.random() < 0.5:
+        hand = [None, persona, None, None, None, None, agent]
+        return [conversation_id, "agent", "sent", text, *hand, stamp, stamp, stamp, key]
+    original = text if rng.random() < 0.4 else text.replace("please", "kindly") + " Let me know."
+    ai = [original, persona, "gpt-4o-2024-08-06", "stop", 600, 60, agent]
+    return [conversation_id, "agent", "sent", text, *ai, stamp, stamp, stamp, key]
+
+
+def build(path: Path, messages: int, customers: int, *, per_ticket: int = 10, batch: int = 10_000) -> None:
+    """Write the synthetic database to ``path`` (replacing it)."""
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{path}{suffix}").unlink(missing_ok=True)
+    rng = random.Random(42)
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    tickets = messages // per_ticket
+    span = timedelta(days=700) / max(1, tickets)
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        owners = _customers(store, customers, start)
+        for first in range(0, tickets, batch // per_ticket):
+            chunk = range(first, min(tickets, first + batch // per_ticket))
+            with store.engine.begin() as conn:
+                conversation_ids = insert_conversations_bulk(conn, [
+                    {"customer_id": owners[t % len(owners)], "status": STATUSES[t % len(STATUSES)],
+                     "persona_id": PERSONAS[t % len(PERSONAS)], "created_at": start + span * t}
+                    for t in chunk
+                ])  # fmt: skip
+                before = int(conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM messages")).scalar_one())
+                rows = [r for cid, t in zip(conversation_ids, chunk, strict=True)
+                        for r in _ticket_rows(cid, t, start + span * t, per_ticket, rng)]  # fmt: skip
+                insert_messages_bulk(conn, rows)
+                update_counters_bulk(conn, before)
+    finally:
+        store.close()  # the last connection closing checkpoints the WAL into the file
+
+
+def ensure_big_db(messages: int = 1_000_000, customers: int = 10_000, *, force: bool = False) -> Path:
+    """The cached database of this size, built first if missing (prints the build time)."""
+    path = db_path(messages, customers)
+    if path.exists() and not force:
+        return path
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    building = path.with_suffix(f".building-{os.getpid()}")  # concurrent builders never share a file
+    started = time.perf_counter()
+    build(building, messages, customers)
+    building.rename(path)
+    for suffix in ("-wal", "-shm"):
+        Path(f"{building}{suffix}").unlink(missing_ok=True)
+    seconds = time.perf_counter() - started
+    print(f"built {path} ({messages:,} messages, {customers:,} customers) in {seconds:.1f} s "
+          f"({messages / seconds:,.0f} messages/s)")  # fmt: skip
+    return path
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--messages", type=int, default=1_000_000)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--force", action="store_true", help="rebuild even if the cached file exists")
+    args = parser.parse_args()
+    started = time.perf_counter()
+    path = ensure_big_db(args.messages, args.customers, force=args.force)
+    size = path.stat().st_size / 1e6
+    print(f"database: {path} ({size:,.0f} MB; ready in {time.perf_counter() - started:.1f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

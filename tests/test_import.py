@@ -1,0 +1,255 @@
+"""Importing conversation logs: the shipped sample, JSONL and CSV, idempotency, bad rows by line number,
+continuing tickets, progress, the CLI command, and a concurrent writer that must not be disturbed."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from support_console.cli import main
+from support_console.export import audit_conversation
+from support_console.importer import ImportFileError, import_file
+from support_console.store import Store
+from support_console.store.logs import LogFilters, count_conversations, list_conversations
+from support_console.store.search import search
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE = ROOT / "data" / "sample_conversations.jsonl"
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'import.db'}")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _write_jsonl(path: Path, rows: list[object]) -> Path:
+    path.write_text(
+        "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8"
+    )
+    return path
+
+
+def _count(store: Store, table: str) -> int:
+    with store.engine.connect() as conn:
+        return int(conn.exec_driver_sql(f"SELECT count(*) FROM {table}").scalar_one())
+
+
+def test_the_sample_loads_completely_and_twice_adds_nothing(store: Store) -> None:
+    rows = [json.loads(line) for line in SAMPLE.read_text(encoding="utf-8").splitlines()]
+    first = import_file(store, SAMPLE)
+    assert first.ok
+    assert first.rows == len(rows) == first.added
+    assert first.customers_created == len({r["email"] for r in rows}) >= 30
+    assert first.conversations_created == len({r["ticket"] for r in rows})
+    assert {r["persona"] for r in rows} == {"xbox-support", "billing-refunds", "tech-support"}
+    again = import_file(store, SAMPLE)
+    assert again.ok
+    assert again.added == 0
+    assert again.skipped == len(rows)
+    assert again.customers_created == again.conversations_created == 0
+    assert _count(store, "messages") == len(rows)
+    assert "0 messages added" in again.summary()
+
+
+def test_imported_replies_keep_original_sent_approver_and_status(store: Store) -> None:
+    import_file(store, SAMPLE)
+    [row] = list_conversations(store, LogFilters(customer="ellen.brooks", status="resolved"), limit=10)[-1:]
+    trail = audit_conversation(store, row.conversation_id)
+    reply = next(m for m in trail.messages if m.role == "agent")
+    assert reply.state == "sent"
+    assert reply.approved_by == "Elena Rossi"
+    assert reply.original_text is not None
+    assert "5-7 business days" in reply.original_text
+    assert "3-5 business days" in reply.text
+    assert reply.edited
+    assert (reply.model, reply.finish_reason, reply.persona_id) == (
+        "gpt-4o-2024-08-06",
+        "stop",
+        "billing-refunds",
+    )
+    assert reply.prompt_tokens
+    assert reply.completion_tokens
+    assert [m.role for m in trail.messages] == ["customer", "note", "agent", "customer"]
+    assert count_conversations(store, LogFilters(status="pending")) >= 3
+    assert search(store, "ARN 74987506290001748291003")  # imported text is searchable at once
+
+
+def test_bad_rows_are_reported_by_line_and_good_rows_kept(store: Store, tmp_path: Path) -> None:
+    good = {"email": "a@example.com", "text": "hello", "timestamp": "2026-10-01T10:00:00Z", "ticket": "T1"}
+    path = _write_jsonl(tmp_path / "mixed.jsonl", [
+        good,
+        "{not json",
+        {**good, "email": "", "id": "2"},
+        "",
+        {**good, "timestamp": "yesterday", "id": "3"},
+        {**good, "role": "bot", "id": "4"},
+        {**good, "original": "model text", "id": "5"},
+        ["a", "list"],
+        {**good, "text": "   ", "id": "6"},
+        {**good, "status": "closed", "id": "7"},
+        {**good, "role": "agent", "prompt_tokens": "many", "id": "8"},
+        {**good, "text": "still imported", "id": "9"},
+    ])  # fmt: skip
+    report = import_file(store, path)
+    assert report.added == 2
+    assert report.rows == 11
+    lines = {e.line: e.message for e in report.errors}
+    assert sorted(lines) == [2, 3, 5, 6, 7, 8, 9, 10, 11]
+    assert "JSON" in lines[2]
+    assert "email" in lines[3]
+    assert "ISO 8601" in lines[5]
+    assert "'bot'" in lines[6]
+    assert "agent" in lines[7]
+    assert "object" in lines[8]
+    assert "text" in lines[9]
+    assert "open, pending" in lines[10]
+    assert "whole number" in lines[11]
+    assert "9 bad rows" in report.summary()
+
+
+def test_csv_with_aliases_quotes_and_multiline_text(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(
+        "customer_email,customer_name,created_at,ticket_id,message_id,role,text,approved_by\n"
+        'kim@example.com,Kim Lee,2026-10-01T08:00:00,Z-1,1,customer,"Line one, with a comma\nline two",\n'
+        "kim@example.com,Kim Lee,2026-10-01T08:05:00+02:00,Z-1,2,agent,Thanks Kim,Priya\n"
+        "kim@example.com,,not-a-time,Z-1,3,customer,bad row,\n",
+        encoding="utf-8",
+    )
+    report = import_file(store, path)
+    assert report.added == 2
+    assert [(e.line, "ISO 8601" in e.message) for e in report.errors] == [
+        (5, True)
+    ]  # line 5: after the quoted newline
+    trail = audit_conversation(store, list_conversations(store)[0].conversation_id)
+    assert trail.customer_name == "Kim Lee"
+    assert trail.messages[0].text == "Line one, with a comma\nline two"
+    assert trail.messages[1].approved_by == "Priya"
+    assert trail.messages[1].state == "sent"
+    assert trail.messages[1].created_at.isoformat() == "2026-10-01T06:05:00+00:00"  # offsets become UTC
+
+
+def test_a_later_file_continues_the_same_ticket(store: Store, tmp_path: Path) -> None:
+    base = {"email": "Dana@Example.com", "ticket": "T-9", "timestamp": "2026-10-01T10:00:00Z"}
+    import_file(store, _write_jsonl(tmp_path / "a.jsonl", [{**base, "id": "1", "text": "first"}]))
+    report = import_file(store, _write_jsonl(tmp_path / "b.jsonl", [
+        {**base, "id": "1", "text": "first"},
+        {**base, "email": "dana@example.com", "id": "2", "text": "second", "status": "resolved"},
+        {**base, "ticket": "T-10", "id": "1", "text": "another ticket"},
+    ]))  # fmt: skip
+    assert (report.added, report.skipped, report.conversations_created, report.customers_created) == (
+        2,
+        1,
+        1,
+        0,
+    )
+    conversations = list_conversations(store)
+    assert len(conversations) == 2
+    t9 = next(c for c in conversations if c.messages == 2)
+    assert t9.status == "resolved"
+
+
+def test_rows_without_ids_are_still_idempotent(store: Store, tmp_path: Path) -> None:
+    path = _write_jsonl(tmp_path / "noid.jsonl", [
+        {"email": "x@example.com", "text": "no id, no ticket", "timestamp": "2026-10-01T10:00:00Z"},
+        {"email": "x@example.com", "text": "second", "timestamp": "2026-10-01T10:01:00Z"},
+    ])  # fmt: skip
+    assert import_file(store, path).added == 2
+    assert import_file(store, path).added == 0
+    assert count_conversations(store) == 1
+
+
+def test_progress_is_reported_in_bytes(store: Store) -> None:
+    seen: list[tuple[int, int]] = []
+    import_file(store, SAMPLE, progress=lambda done, total: seen.append((done, total)), batch_rows=25)
+    size = SAMPLE.stat().st_size
+    assert len(seen) >= 4
+    assert seen[-1] == (size, size)
+    assert [d for d, _ in seen] == sorted(d for d, _ in seen)
+
+
+def test_unreadable_files_raise_a_clear_error(store: Store, tmp_path: Path) -> None:
+    with pytest.raises(ImportFileError, match="Cannot read"):
+        import_file(store, tmp_path / "missing.jsonl")
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes(b"email,text,timestamp\ncafe@example.com,caf\xe9,2026-10-01T10:00:00Z\n")
+    with pytest.raises(ImportFileError, match="not UTF-8"):
+        import_file(store, latin)
+
+
+def test_cli_import_exit_code_summary_and_progress(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    db = tmp_path / "cli.db"
+    bad = _write_jsonl(tmp_path / "bad.jsonl", [
+        {"email": "a@example.com", "text": "fine", "timestamp": "2026-10-01T10:00:00Z"},
+        {"email": "a@example.com", "text": "no time"},
+    ])  # fmt: skip
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    argv = ["--db", str(db), "--config", str(config)]
+    assert main([*argv, "import", str(SAMPLE)]) == 0
+    out, err = capsys.readouterr()
+    assert "messages added" in out
+    assert "importing sample_conversations.jsonl: 100%" in err
+    assert main([*argv, "import", str(bad)]) == 1
+    out, err = capsys.readouterr()
+    assert f"{bad}: line 2: field 'timestamp' is missing" in err
+    assert "1 messages added" in out
+    assert "1 bad rows skipped" in out
+
+
+def test_other_writers_are_not_disturbed_by_a_large_import(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'busy.db'}"
+    importer_store, writer_store = Store.open(url), Store.open(url)
+    rows = [
+        {"email": f"bulk{i % 500}@example.com", "ticket": f"B{i // 10}", "id": str(i),
+         "text": f"bulk message {i}", "timestamp": "2026-10-01T10:00:00Z"}
+        for i in range(20_000)
+    ]  # fmt: skip
+    path = _write_jsonl(tmp_path / "big.jsonl", rows)
+    customer = writer_store.add_customer("Live Agent Customer", "live@example.com")
+    assert customer.id is not None
+    conversation = writer_store.current_conversation(customer.id)
+    assert conversation.id is not None
+    errors: list[BaseException] = []
+    written = 0
+    done = threading.Event()
+
+    def live_writer() -> None:
+        nonlocal written
+        try:
+            while not done.is_set() or written < 20:
+                writer_store.add_message(conversation.id, "customer", f"live message {written}")  # type: ignore[arg-type]
+                written += 1
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=live_writer)
+    thread.start()
+    try:
+        report = import_file(importer_store, path)
+    finally:
+        done.set()
+        thread.join()
+    try:
+        assert errors == []
+        assert report.ok
+        assert report.added == len(rows)
+        with writer_store.engine.connect() as conn:
+            live = conn.execute(
+                sa.text("SELECT count(*) FROM messages WHERE conversation_id = :c"), {"c": conversation.id}
+            ).scalar_one()
+        assert live == written >= 20
+    finally:
+        importer_store.close()
+        writer_store.close()

@@ -1,0 +1,251 @@
+"""The logs screen and the audit view, driven with Pilot on a real SQLite file loaded from data/.
+
+The shipped sample (data/sample_conversations.jsonl) is imported for real, so these tests also prove the
+sample loads and that the screen shows what an agent would see.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual.app import App
+from textual.widgets import DataTable, Input, Select, Static
+
+from support_console.importer import import_file
+from support_console.screens.audit import AuditScreen
+from support_console.screens.logs import LogsScreen
+from support_console.services import Services, build_services
+from support_console.store.logs import LogFilters, count_conversations
+from support_console.widgets.logs_stats import StatsScreen
+from support_console.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
+from tests.ui_helpers import ui_settings
+from tests.wire_server import WireServer
+
+SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_conversations.jsonl"
+
+
+class Host(App[None]):
+    """A bare app that shows the logs screen, as the console does on its logs key."""
+
+    def __init__(self, services: Services) -> None:
+        super().__init__()
+        self.services = services
+
+    def on_mount(self) -> None:
+        self.push_screen(LogsScreen(self.services))
+
+
+@pytest.fixture
+def services(tmp_path: Path) -> Iterator[Services]:
+    services = build_services(ui_settings(tmp_path, None))
+    report = import_file(services.store, SAMPLE)
+    assert report.ok, report.errors
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+def _text(static: Static) -> str:
+    content = static.content
+    return content.plain if isinstance(content, Text) else str(content)
+
+
+async def test_lists_every_conversation_newest_first_and_shows_stats(services: Services) -> None:
+    async with Host(services).run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        table = pilot.app.screen.query_one(ConversationTable)
+        assert table.row_count == 36 == table.total
+        first = table.get_row_at(0)
+        assert "Isabel Costa" in str(first[1])  # the ticket with the latest activity (2026-11-10)
+        stamps = [str(table.get_row_at(i)[0]) for i in range(table.row_count)]
+        assert stamps == sorted(stamps, reverse=True)
+        assert "36 conversations" in _text(pilot.app.screen.query_one("#logs-status", Static))
+        await pilot.press("s")  # agent-assist stats for the period
+        await pilot.pause()
+        modal = pilot.app.screen
+        assert isinstance(modal, StatsScreen)
+        personas = [str(modal.query_one("#stats-persona", DataTable).get_row_at(i)[0]) for i in range(3)]
+        assert personas == ["billing-refunds", "tech-support", "xbox-support"]
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, LogsScreen)
+
+
+async def test_filters_by_status_customer_and_dates(services: Services) -> None:
+    async with Host(services).run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        screen = pilot.app.screen
+        table = screen.query_one(ConversationTable)
+        screen.query_one("#filter-status", Select).value = "resolved"
+        await pilot.pause()
+        resolved = count_conversations(services.store, LogFilters(status="resolved"))
+        assert 0 < table.row_count == resolved < 36
+        assert all(str(table.get_row_at(i)[2]) == "resolved" for i in range(table.row_count))
+        screen.query_one("#filter-customer", Input).focus()
+        await pilot.press(*"jordan", "enter")
+        await pilot.pause()
+        assert table.row_count == 1  # Jordan's first ticket is resolved, the second is open
+        assert "Jordan Hale" in str(table.get_row_at(0)[1])
+        screen.query_one("#filter-customer", Input).value = ""
+        screen.query_one("#filter-status", Select).clear()
+        await pilot.pause()
+        screen.query_one("#filter-since", Input).focus()
+        await pilot.press(*"last week", "enter")
+        await pilot.pause()
+        assert any("YYYY-MM-DD" in str(n.message) for n in pilot.app._notifications)
+        assert screen.query_one(ConversationTable).row_count == 36  # the list is unchanged
+        screen.query_one("#filter-since", Input).value = "2026-11-01"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert screen.query_one(ConversationTable).row_count == count_conversations(
+            services.store, LogFilters(since=screen.filters.since)
+        )
+        assert screen.query_one(ConversationTable).row_count < 36
+
+
+async def test_search_shows_highlighted_hits_and_enter_opens_the_audit_at_the_hit(services: Services) -> None:
+    async with Host(services).run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"charged twice", "enter")
+        await pilot.pause()
+        screen = pilot.app.screen
+        hits = screen.query_one(HitsTable)
+        assert hits.display
+        assert not screen.query_one(ConversationTable).display
+        assert hits.row_count == 1
+        snippet = hits.get_row_at(0)[3]
+        assert isinstance(snippet, Text)
+        styled = {snippet.plain[s.start : s.end].lower() for s in snippet.spans if "reverse" in str(s.style)}
+        assert styled == {"charged", "twice"}
+        hits.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        audit = pilot.app.screen
+        assert isinstance(audit, AuditScreen)
+        hit = audit.query_one(".hit", Static)
+        assert "charged twice" in _text(hit)
+        assert hit.id == f"msg-{next(iter(hits.hits.values())).message_id}"
+        await pilot.press("escape")
+        await pilot.press("escape")  # leaves the search results: the list is back
+        await pilot.pause()
+        assert screen.query_one(ConversationTable).display
+
+
+async def test_audit_shows_original_against_sent_with_its_details(services: Services) -> None:
+    async with Host(services).run_test(size=(140, 50)) as pilot:
+        await pilot.pause()
+        screen = pilot.app.screen
+        screen.query_one("#filter-customer", Input).value = "ellen.brooks"
+        screen.query_one("#filter-status", Select).value = "resolved"
+        await pilot.pause()
+        table = screen.query_one(ConversationTable)
+        table.move_cursor(row=table.row_count - 1)  # the older ticket: BL-31102, charged twice
+        table.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        audit = pilot.app.screen
+        assert isinstance(audit, AuditScreen)
+        reply = next(s for s in audit.query(".audit-msg.agent").results(Static) if "Elena" in _text(s))
+        text = reply.content
+        assert isinstance(text, Text)
+        plain = text.plain
+        assert "Reply sent by Elena Rossi" in plain
+        assert "AI-assisted, edited" in plain
+        assert "gpt-4o-2024-08-06" in plain
+        assert "463 prompt / 38 completion" in plain
+        assert "finish reason stop" in plain
+        deleted = "".join(plain[s.start : s.end] for s in text.spans if "strike" in str(s.style))
+        inserted = "".join(plain[s.start : s.end] for s in text.spans if "green" in str(s.style))
+        assert "5-7" in deleted
+        assert "confirm you were charged twice" in deleted  # the model's words, removed
+        assert "3-5" in inserted
+        assert "5-7" not in inserted  # what the agent sent instead
+        await pilot.press("d")
+        await pilot.pause()
+        sent_only = reply.content
+        assert isinstance(sent_only, Text)
+        assert "5-7 business days" not in sent_only.plain
+        assert "3-5 business days" in sent_only.plain
+        await pilot.press("escape")
+        await pilot.pause()
+        assert isinstance(pilot.app.screen, LogsScreen)
+
+
+async def test_markup_and_control_characters_are_shown_literally(services: Services) -> None:
+    store = services.store
+    customer = store.add_customer("Mallory [bold]", "mallory@example.com")
+    assert customer.id is not None
+    conversation = store.current_conversation(customer.id)
+    assert conversation.id is not None
+    nasty = "[bold]boom[/] [link=http://x]y[/link] \x1b[31mred[/] zebra"
+    store.add_message(conversation.id, "customer", nasty)
+    async with Host(services).run_test(size=(140, 40)) as pilot:
+        await pilot.pause()
+        await pilot.press("slash", *"zebra", "enter")
+        await pilot.pause()
+        hits = pilot.app.screen.query_one(HitsTable)
+        assert hits.row_count == 1
+        snippet = hits.get_row_at(0)[3]
+        assert isinstance(snippet, Text)
+        assert "[bold]boom[/]" in snippet.plain
+        assert "\x1b" not in snippet.plain
+        hits.focus()
+        await pilot.press("enter")
+        await pilot.pause()
+        shown = pilot.app.screen.query_one(".hit", Static).content
+        assert isinstance(shown, Text)
+        assert "[link=http://x]y[/link]" in shown.plain
+
+
+async def test_the_list_loads_further_pages_as_the_cursor_moves_down(tmp_path: Path) -> None:
+    services = build_services(ui_settings(tmp_path, None))
+    rows = [
+        {"email": f"c{i}@example.com", "ticket": f"T{i}", "text": f"message {i}",
+         "timestamp": f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z"}
+        for i in range(PAGE_SIZE * 2 + 30)
+    ]  # fmt: skip
+    source = tmp_path / "many.jsonl"
+    source.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    assert import_file(services.store, source).ok
+    try:
+        async with Host(services).run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            table = pilot.app.screen.query_one(ConversationTable)
+            assert table.total == len(rows)
+            assert table.row_count == PAGE_SIZE
+            table.move_cursor(row=PAGE_SIZE - 5)
+            await pilot.pause()
+            assert table.row_count == 2 * PAGE_SIZE
+            await pilot.press("end")
+            await pilot.pause()
+            table.move_cursor(row=table.row_count - 1)
+            await pilot.pause()
+            assert table.row_count == len(rows)
+            assert "c0@example.com" in str(table.get_row_at(table.row_count - 1)[1])  # the oldest is last
+    finally:
+        services.close()
+
+
+async def test_the_console_opens_the_logs_screen(tmp_path: Path, wire_server: WireServer) -> None:
+    from support_console.app import create_app
+
+    settings = ui_settings(tmp_path, wire_server)
+    services = build_services(settings)
+    assert import_file(services.store, SAMPLE).ok
+    app = create_app(settings, services)
+    try:
+        async with app.run_test(size=(140, 40)) as pilot:
+            await pilot.pause()
+            binding = next(b for b in app.BINDINGS if getattr(b, "id", None) == "logs")
+            await pilot.press(binding.key.split(",")[0])  # type: ignore[union-attr]
+            await pilot.pause()
+            assert isinstance(app.screen, LogsScreen)
+            assert app.screen.query_one(ConversationTable).row_count == 36
+    finally:
+        services.close()
+    assert wire_server.requests == []  # browsing logs never calls the model

@@ -1,0 +1,227 @@
+"""Full-text search: FTS5 kept in sync on every write and on upgrade, safe with any user query, filters,
+newest first, highlight spans; and the LIKE fallback giving the same answers where FTS5 is absent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from support_console.store import Store
+from support_console.store.engine import create_engine
+from support_console.store.migrations import MIGRATIONS, migrate
+from support_console.store.search import FTS_TABLE, fts_query, has_fts, parse_marked, search
+
+T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'search.db'}")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _conversation(store: Store, name: str, email: str, persona: str | None = None) -> int:
+    customer = store.add_customer(name, email)
+    assert customer.id is not None
+    conversation = store.current_conversation(customer.id, persona)
+    assert conversation.id is not None
+    return conversation.id
+
+
+def _seed(store: Store) -> dict[str, int]:
+    xbox = _conversation(store, "Jordan Hale", "jordan@example.com", "xbox-support")
+    billing = _conversation(store, "Ellen Brooks", "ellen@example.com", "billing-refunds")
+    store.add_message(xbox, "customer", "My controller keeps disconnecting", created_at=T0)
+    store.add_message(
+        billing, "customer", "I was charged twice for Game Pass", created_at=T0 + timedelta(days=1)
+    )
+    store.add_message(xbox, "customer", "The controller disconnects again after the update",
+                      created_at=T0 + timedelta(days=2))  # fmt: skip
+    return {"xbox": xbox, "billing": billing}
+
+
+def test_migration_creates_the_index_and_search_finds_newest_first(store: Store) -> None:
+    _seed(store)
+    with store.engine.connect() as conn:
+        assert has_fts(conn)
+    hits = search(store, "controller")
+    assert [h.created_at for h in hits] == [T0 + timedelta(days=2), T0]
+    assert hits[0].customer_email == "jordan@example.com"
+    assert hits[0].role == "customer"
+    assert search(store, "charged twice")[0].customer_name == "Ellen Brooks"
+    assert search(store, "charged thrice") == []  # every word must match
+
+
+def test_prefix_search_and_highlight_spans(store: Store) -> None:
+    _seed(store)
+    hits = search(store, "disconnect*")
+    assert len(hits) == 2
+    for hit in hits:
+        words = [hit.snippet[s:e].lower() for s, e in hit.highlights]
+        assert words
+        assert all(w.startswith("disconnect") for w in words)
+
+
+def test_filters_by_customer_persona_and_since(store: Store) -> None:
+    _seed(store)
+    assert {h.customer_name for h in search(store, "the")} == {"Jordan Hale"}
+    assert len(search(store, "controller", customer="JORDAN@")) == 2
+    assert search(store, "controller", customer="ellen") == []
+    assert len(search(store, "charged", persona="billing-refunds")) == 1
+    assert search(store, "charged", persona="xbox-support") == []
+    recent = search(store, "controller", since=T0 + timedelta(days=1))
+    assert [h.created_at for h in recent] == [T0 + timedelta(days=2)]
+    assert len(search(store, "controller", limit=1)) == 1
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"',
+        '""',
+        "*",
+        "AND",
+        "OR NOT",
+        "[bold]",
+        "NEAR(a b)",
+        "-x",
+        "^start",
+        "text:foo",
+        "a'b",
+        "(",
+        "\\",
+        "🙂",
+        "   ",
+    ],
+)
+def test_no_user_query_breaks_fts5_syntax(store: Store, query: str) -> None:
+    conversation = _conversation(store, "Mallory", "mallory@example.com")
+    store.add_message(conversation, "customer", 'Text with [bold] AND "quotes" NEAR(a b) text:foo a\'b 🙂')
+    hits = search(store, query)  # must not raise
+    assert all(h.customer_name == "Mallory" for h in hits)
+
+
+def test_operators_and_markup_are_searched_as_words(store: Store) -> None:
+    conversation = _conversation(store, "Mallory", "mallory@example.com")
+    store.add_message(conversation, "customer", "please [bold]escalate[/] this AND that")
+    store.add_message(conversation, "customer", "unrelated words only")
+    assert [h.snippet for h in search(store, "[bold]")] == ["please [bold]escalate[/] this AND that"]
+    assert len(search(store, "AND")) == 1  # the word "and", not the operator
+    assert fts_query('say "hi" AND *') == '"say" """hi""" "AND"'
+
+
+def test_index_follows_draft_updates_approval_and_deletion(store: Store) -> None:
+    conversation = _conversation(store, "Sam", "sam@example.com")
+    store.add_message(conversation, "customer", "account locked")
+    draft = store.save_draft(
+        conversation, text="Try the recovery form", original_text="Try the recovery form"
+    )
+    assert search(store, "recovery") == []  # unsent drafts are not part of the logs
+    store.save_draft(conversation, draft_id=draft, text="Use the recovery wizard")
+    store.approve_draft(draft, "Please use the account recovery wizard", "priya")
+    hits = search(store, "wizard")
+    assert [h.message_id for h in hits] == [draft]
+    assert hits[0].state == "sent"
+    assert search(store, "form") == []  # the superseded draft text left the index
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM messages WHERE id = :i"), {"i": draft})
+    assert search(store, "wizard") == []
+    with store.engine.connect() as conn:  # the external-content index is consistent with its table
+        conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
+
+
+def test_discarded_drafts_are_not_found(store: Store) -> None:
+    conversation = _conversation(store, "Sam", "sam@example.com")
+    draft = store.save_draft(conversation, text="a hasty reply about refunds")
+    store.discard_draft(draft)
+    assert search(store, "hasty") == []
+
+
+def test_upgrading_an_existing_database_indexes_its_history(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    migrate(engine, MIGRATIONS[:1])  # a database from before full-text search
+    old = Store(engine)
+    conversation = _conversation(old, "Olga", "olga@example.com")
+    old.add_message(conversation, "customer", "printer offline after restart")
+    with engine.connect() as conn:
+        assert not has_fts(conn)
+    engine.dispose()
+    upgraded = Store.open(url)
+    try:
+        hits = search(upgraded, "printer offline")
+        assert len(hits) == 1
+        assert hits[0].customer_name == "Olga"
+    finally:
+        upgraded.close()
+
+
+def test_like_fallback_gives_the_same_hits_without_fts5(tmp_path: Path, store: Store) -> None:
+    engine = create_engine(f"sqlite:///{tmp_path / 'plain.db'}")
+    migrate(engine, MIGRATIONS[:1])  # no FTS table: search must fall back to LIKE
+    plain = Store(engine)
+    try:
+        for target in (store, plain):
+            _seed(target)
+        with engine.connect() as conn:
+            assert not has_fts(conn)
+        for query in ("controller", "charged twice", "[bold]", '"'):
+            fts_hits = [(h.message_id, h.customer_name) for h in search(store, query)]
+            like_hits = [(h.message_id, h.customer_name) for h in search(plain, query)]
+            assert like_hits == fts_hits, query
+        hit = search(plain, "update")[0]
+        assert [hit.snippet[s:e] for s, e in hit.highlights] == ["update"]
+    finally:
+        engine.dispose()
+
+
+def test_parse_marked_turns_markers_into_spans() -> None:
+    plain, spans = parse_marked("a \ue000b\ue001 c \ue000dd\ue001")
+    assert plain == "a b c dd"
+    assert spans == ((2, 3), (6, 8))
+
+
+def test_the_search_walks_the_index_without_sorting(store: Store) -> None:
+    """Newest first must come from the FTS index order: a sort would make snippet() run for every match."""
+    from sqlalchemy import event
+
+    _seed(store)
+    seen: list[tuple[str, object]] = []
+
+    def capture(conn: object, cursor: object, statement: str, params: object, *_: object) -> None:
+        if "snippet(" in statement and "ORDER BY" in statement:
+            seen.append((statement, params))
+
+    event.listen(store.engine, "before_cursor_execute", capture)
+    try:
+        assert search(store, "controller")
+    finally:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    [(statement, params)] = seen
+    with store.engine.connect() as conn:
+        plan = " ".join(
+            str(row[-1]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, params)
+        )
+    assert "VIRTUAL TABLE" in plan
+    assert "TEMP B-TREE" not in plan
+
+
+def test_customer_filter_with_and_without_prefix_terms(store: Store) -> None:
+    _seed(store)
+    other = _conversation(store, "Jordan Other", "jo@example.org")
+    store.add_message(other, "customer", "controller disconnected twice")
+    everyone = [h.message_id for h in search(store, "controller")]
+    jordan = [h.message_id for h in search(store, "controller", customer="jordan@example.com")]
+    assert jordan == [i for i in everyone if i != everyone[0]]
+    assert len(jordan) == 2
+    prefixed = search(store, "disconn*", customer="jordan@example.com")
+    assert [h.message_id for h in prefixed] == jordan
+    assert all(h.highlights for h in search(store, "controller", customer="jordan@"))
+    assert search(store, "controller", customer="nobody") == []

@@ -1,0 +1,170 @@
+"""Agent-assist stats and the logs list queries, on drafts made through the real store API."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from support_console.cli import main
+from support_console.drafting import REFUSAL_NOTE, STOPPED_NOTE
+from support_console.store import Store
+from support_console.store.logs import (
+    LogFilters,
+    count_conversations,
+    diff_words,
+    edit_distance,
+    list_conversations,
+    stats,
+)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    store = Store.open(f"sqlite:///{tmp_path / 'stats.db'}")
+    try:
+        yield store
+    finally:
+        store.close()
+
+
+def _conversation(store: Store, email: str, persona: str) -> int:
+    customer = store.add_customer(email.split("@")[0], email)
+    assert customer.id is not None
+    conversation = store.current_conversation(customer.id, persona)
+    assert conversation.id is not None
+    store.add_message(conversation.id, "customer", "help please")
+    return conversation.id
+
+
+def _ai(store: Store, conversation: int, text: str, persona: str, **kwargs: object) -> int:
+    return store.save_draft(conversation, text=text, original_text=text, persona_id=persona, model="gpt-4o",
+                            **kwargs)  # type: ignore[arg-type]  # fmt: skip
+
+
+def _seed(store: Store) -> None:
+    xbox = _conversation(store, "a@example.com", "xbox-support")
+    billing = _conversation(store, "b@example.com", "billing-refunds")
+    # xbox: one sent unchanged, one edited completely, one content-filtered, one stopped, one discarded
+    store.approve_draft(
+        _ai(store, xbox, "Update the firmware.", "xbox-support"), "Update the firmware.", "priya"
+    )
+    store.approve_draft(_ai(store, xbox, "abc", "xbox-support"), "xyz", "marcus")
+    _ai(store, xbox, "", "xbox-support", finish_reason="content_filter")
+    _ai(store, xbox, "partial", "xbox-support", error=STOPPED_NOTE)
+    store.discard_draft(_ai(store, xbox, "not this", "xbox-support"))
+    # billing: one refused by the model, one failed with a provider error, one edited a little
+    _ai(store, billing, "I can't help with that.", "billing-refunds", error=REFUSAL_NOTE)
+    _ai(store, billing, "", "billing-refunds", error="The model server failed (HTTP 500): try again.")
+    store.approve_draft(_ai(store, billing, "Refund sent.", "billing-refunds"), "Refund sent today.", "priya")
+    # a hand-written reply is not an AI draft
+    hand = store.save_draft(billing, text="Hand-written")
+    store.approve_draft(hand, "Hand-written reply", "marcus")
+
+
+def test_stats_per_persona(store: Store) -> None:
+    _seed(store)
+    rows = {r.key: r for r in stats(store).by_persona}
+    xbox, billing = rows["xbox-support"], rows["billing-refunds"]
+    assert (xbox.drafts, xbox.sent, xbox.unchanged, xbox.content_filtered, xbox.errors) == (5, 2, 1, 1, 0)
+    assert xbox.acceptance == 0.5
+    assert xbox.edit_rate == pytest.approx((0.0 + 1.0) / 2)
+    assert (billing.drafts, billing.sent, billing.unchanged, billing.content_filtered, billing.errors) == (
+        3, 1, 0, 1, 1,
+    )  # fmt: skip
+    assert billing.acceptance == 0.0
+    assert 0 < (billing.edit_rate or 0) < 0.5
+
+
+def test_stats_per_agent_count_only_what_they_sent(store: Store) -> None:
+    _seed(store)
+    rows = {r.key: r for r in stats(store).by_agent}
+    assert set(rows) == {"priya", "marcus"}  # marcus's hand-written reply is not AI-assisted
+    assert (rows["priya"].sent, rows["priya"].unchanged, rows["priya"].drafts) == (2, 1, None)
+    assert (rows["marcus"].sent, rows["marcus"].edit_rate) == (1, 1.0)
+
+
+def test_stats_period(store: Store) -> None:
+    _seed(store)
+    future = datetime.now(UTC) + timedelta(days=1)
+    empty = stats(store, since=future)
+    assert empty.by_persona == []
+    assert empty.by_agent == []
+    assert sum(r.drafts or 0 for r in stats(store, until=future).by_persona) == 8
+
+
+def test_edit_distance_and_word_diff() -> None:
+    assert edit_distance("same", "same") == 0.0
+    assert edit_distance("abc", "xyz") == 1.0
+    assert edit_distance("", "new") == 1.0
+    assert 0 < edit_distance("Refund sent.", "Refund sent today.") < 0.5
+    original, sent = "Please restart the console now.", "Please power-cycle the console today."
+    ops = diff_words(original, sent)
+    assert "".join(t for op, t in ops if op != "delete") == sent
+    assert "".join(t for op, t in ops if op != "insert").split() == original.split()
+    assert ("delete", "restart ") in ops
+    assert ("insert", "power-cycle ") in ops
+    end = diff_words("Give them the ARN 123.", "Give them the ARN 123. Thanks!")
+    assert end == [("equal", "Give them the ARN 123. "), ("insert", "Thanks!")]
+    long = "word " * 5000
+    assert edit_distance(long, long + "x") < 0.01  # capped inputs stay cheap and sensible
+
+
+def test_list_conversations_orders_filters_and_pages(store: Store) -> None:
+    base = datetime(2026, 1, 1, tzinfo=UTC)
+    ids = []
+    for i in range(7):
+        customer = store.add_customer(f"C{i}", f"c{i}@example.com")
+        assert customer.id is not None
+        conversation = store.current_conversation(customer.id, "tech-support" if i % 2 else "xbox-support")
+        assert conversation.id is not None
+        store.add_message(conversation.id, "customer", f"message {i}", created_at=base + timedelta(days=i))
+        ids.append(conversation.id)
+    store.set_status(ids[3], "resolved")
+    rows = list_conversations(store, limit=3)
+    assert [r.conversation_id for r in rows] == [ids[6], ids[5], ids[4]]
+    assert rows[0].preview == "message 6"
+    assert rows[0].messages == 1
+    assert rows[0].customer_email == "c6@example.com"
+    assert [r.conversation_id for r in list_conversations(store, offset=3, limit=3)] == [
+        ids[3],
+        ids[2],
+        ids[1],
+    ]
+    assert count_conversations(store, LogFilters(persona="tech-support")) == 3
+    assert [r.conversation_id for r in list_conversations(store, LogFilters(status="resolved"))] == [ids[3]]
+    window = LogFilters(since=base + timedelta(days=2), until=base + timedelta(days=4))
+    assert [r.conversation_id for r in list_conversations(store, window)] == [ids[3], ids[2]]
+    assert [r.conversation_id for r in list_conversations(store, LogFilters(customer="C5"))] == [ids[5]]
+    assert list_conversations(store, LogFilters(customer="%")) == []  # wildcards are literal
+
+
+def test_list_uses_the_activity_index(store: Store) -> None:
+    from support_console.store.logs import ACTIVITY_INDEX
+
+    with store.engine.connect() as conn:
+        plan = " ".join(
+            str(row[-1])
+            for row in conn.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM conversations "
+                "ORDER BY coalesce(last_activity, created_at) DESC, id DESC LIMIT 50"
+            )
+        )
+    assert ACTIVITY_INDEX in plan
+    assert "TEMP B-TREE" not in plan
+
+
+def test_cli_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = tmp_path / "cli.db"
+    config = tmp_path / "config.toml"
+    config.write_text("", encoding="utf-8")
+    seeded = Store.open(f"sqlite:///{db}")
+    _seed(seeded)
+    seeded.close()
+    assert main(["--db", str(db), "--config", str(config), "stats"]) == 0
+    out = capsys.readouterr().out
+    assert "xbox-support     5       2     1          50%" in out
+    assert main(["--db", str(db), "--config", str(config), "stats", "--json", "--since", "1d"]) == 0
+    assert '"key": "xbox-support"' in capsys.readouterr().out
