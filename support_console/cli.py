@@ -34,6 +34,11 @@ if TYPE_CHECKING:
     from support_console.services import Services
 
 EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_CONFIG, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
+EXIT_CODES_HELP = (
+    "exit codes: 0 ok, 1 other failure, 2 usage, 3 configuration or provider (no provider, bad key, unknown "
+    "model or deployment, broken persona files), 4 model error (content filter, rate limit, dropped stream), "
+    "130 stopped with Ctrl+C; errors are one 'error:' line on stderr"
+)
 _CONFIG_KINDS = (ErrorKind.NOT_CONFIGURED, ErrorKind.AUTH, ErrorKind.NOT_FOUND)  # fixed by configuration
 
 Handler = Callable[[argparse.Namespace, Settings], int]
@@ -73,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[common],
         description="Draft customer-support replies with an LLM; nothing is sent until you approve it. "
         "With no command, start the console.",
+        epilog=EXIT_CODES_HELP,
     )
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
 
@@ -87,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = add(sub, "draft", cmd_draft, "record a customer's message and draft a reply (stored unsent)",
             description="Record the customer's message in their open conversation and stream a draft reply. "
-            "The draft is stored unsent: approve it in the console.")  # fmt: skip
+            "The draft is stored unsent: approve it in the console.", epilog=EXIT_CODES_HELP)  # fmt: skip
     d.add_argument("customer", metavar="CUSTOMER", help="the customer's email (new: created) or external id")
     d.add_argument("--message", "-m", metavar="TEXT", help="the customer's message ('-' or absent: stdin)")
     d.add_argument("--persona", metavar="ID", help="persona to use (default: suggested from the message)")

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from support_console.errors import SupportConsoleError
+from support_console.urls import safe_db_url
 
 if TYPE_CHECKING:
     from support_console.config import Settings
@@ -102,7 +103,7 @@ def settings_text(settings: Settings) -> str:
         f"API key:       {'set' if provider.api_key else 'not set'}",
         f"Ready:         {'yes' if provider.configured else 'no — ' + '; '.join(provider.missing())}",
         f"Config file:   {settings.config_path}{'' if settings.config_path.is_file() else ' (not present)'}",
-        f"Database:      {settings.db_url}",
+        f"Database:      {safe_db_url(settings.db_url)}",
         f"Persona dirs:  {', '.join(str(d) for d in settings.persona_dirs) or '(none)'} (+ bundled)",
         f"Agent:         {settings.agent_name}",
     ]

@@ -12,7 +12,7 @@ import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Literal, cast, get_args
@@ -22,7 +22,7 @@ import platformdirs
 from support_console.config_help import EXAMPLE_CONFIG as EXAMPLE_CONFIG
 from support_console.config_help import config_help_text as config_help_text
 from support_console.errors import ConfigError
-from support_console.urls import safe_url, sqlite_url, url_problem
+from support_console.urls import safe_db_url, safe_url, sqlite_url, url_problem
 
 ProviderKind = Literal["openai", "azure", "compatible"]
 AzureAuth = Literal["key", "entra"]
@@ -104,12 +104,18 @@ class Settings:
     """The resolved configuration; immutable so the CLI, the services and the UI can share it."""
 
     provider: ProviderSettings
-    db_url: str
+    db_url: str  # may hold a database password: shown only through urls.safe_db_url (see __repr__)
     config_path: Path
     persona_dirs: tuple[Path, ...]
     model_overrides: Mapping[str, ModelOverride]
     keys: Mapping[str, str]
     agent_name: str
+
+    def __repr__(self) -> str:
+        """The dataclass repr, with the database URL's password masked (repr reaches logs and tracebacks)."""
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "db_url"}
+        parts = [f"{name}={value!r}" for name, value in shown.items()]
+        return f"Settings(db_url={safe_db_url(self.db_url)!r}, {', '.join(parts)})"
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Literal, Protocol
+from typing import Literal, NamedTuple, Protocol, runtime_checkable
 
 from support_console.errors import SupportConsoleError
 from support_console.models import ModelInfo, chat_format
@@ -34,6 +34,7 @@ from support_console.tokens import ChatMessage, count_text, get_encoding
 
 __all__ = [
     "TRUNCATION_MARKER",
+    "BudgetAware",
     "ContextBudgetError",
     "HistoryItem",
     "SizedHistory",
@@ -52,9 +53,13 @@ class ContextBudgetError(SupportConsoleError):
     """The reply limit and margin leave no room for the conversation in the model's window."""
 
 
-@dataclass(frozen=True, slots=True)  # slots: a long history walks thousands of these per request
-class HistoryItem:
-    """One message that may be sent to the model, with its precomputed token count."""
+class HistoryItem(NamedTuple):
+    """One message that may be sent to the model, with its precomputed token count.
+
+    A named tuple rather than a frozen dataclass: a long history builds thousands of these per request, and
+    the store builds them straight from its rows (``HistoryItem._make``) at a fraction of a dataclass's cost.
+    Immutable, with the same fields and constructor.
+    """
 
     message_id: int | None
     # customer -> user; sent agent reply -> assistant (notes and drafts never reach the model)
@@ -70,6 +75,17 @@ class SizedHistory(Protocol):
     def __iter__(self) -> Iterator[HistoryItem]: ...
 
     def __len__(self) -> int: ...
+
+
+@runtime_checkable
+class BudgetAware(Protocol):
+    """A history that can size its reads to the consumer's budget (the store's: fewer, right-sized queries).
+
+    :func:`build_messages` calls ``expect_tokens(budget)`` before iterating when the history has it; it is a
+    hint only: the history must still yield every item asked for.
+    """
+
+    def expect_tokens(self, tokens: int) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -173,6 +189,8 @@ def build_messages(
     encoding = model.encoding
     fmt = chat_format(model)
     tally = _Tally(_overheads(encoding, fmt.tokens_per_message), used=fmt.reply_priming)
+    if isinstance(history_newest_first, BudgetAware):
+        history_newest_first.expect_tokens(budget)
     items = iter(history_newest_first)
     newer, user = _find_newest_user(items)
 

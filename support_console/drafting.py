@@ -19,7 +19,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 
 from support_console.config import ProviderSettings
-from support_console.context import HistoryItem, SizedHistory, TrimReport, build_messages
+from support_console.context import BudgetAware, HistoryItem, SizedHistory, TrimReport, build_messages
 from support_console.errors import ConfigError
 from support_console.llm import (
     ChatRequest,
@@ -176,9 +176,12 @@ class Drafter:
     # -- preparing -------------------------------------------------------------------------------------------
 
     def resolve_model(self, persona: Persona) -> ModelInfo:
-        """The model facts for the model this persona drafts with, honouring ``[models]`` overrides."""
+        """The model facts for the model this persona drafts with, honouring ``[models]`` overrides and what
+        the service said it served for that name before (an Azure deployment's real model)."""
         settings = self._services.settings
-        return resolve_model(model_name_for(persona, settings.provider), settings.model_overrides)
+        name = model_name_for(persona, settings.provider)
+        served = self._services.store.served_model_for(name)
+        return resolve_model(name, settings.model_overrides, served_model=served)
 
     def prepare(self, conversation_id: int, persona_id: str) -> PreparedDraft:
         """Build the trimmed request for the conversation as stored; sends nothing."""
@@ -297,6 +300,8 @@ class Drafter:
         served_model: str | None = None,
         error: str | None = None,
     ) -> None:
+        if served_model:
+            self._services.store.remember_served_model(prepared.model.name, served_model)
         self.draft_id = self._services.store.save_draft(
             prepared.conversation_id,
             draft_id=self.draft_id,
@@ -322,6 +327,11 @@ class _Prepended:
     def __init__(self, newest: HistoryItem, stored: SizedHistory) -> None:
         self._newest = newest
         self._stored = stored
+
+    def expect_tokens(self, tokens: int) -> None:
+        """Pass the trimmer's budget on to the stored history, so its reads are sized to it too."""
+        if isinstance(self._stored, BudgetAware):
+            self._stored.expect_tokens(tokens - self._newest.tokens)
 
     def __iter__(self) -> Iterator[HistoryItem]:
         return itertools.chain([self._newest], self._stored)

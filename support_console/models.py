@@ -30,6 +30,7 @@ __all__ = [
     "ModelInfo",
     "chat_format",
     "family_of",
+    "instructions_role",
     "resolve_model",
 ]
 
@@ -213,6 +214,19 @@ def resolve_model(
         max_output_tokens=min(max_output_tokens, context_window),
         reasoning=facts.reasoning,
     )
+
+
+#: Families that refuse a "system" message (HTTP 400 "does not support 'system' with this model"): their
+#: instructions go first as a "user" message. Later reasoning models take "system" (as a developer message).
+_NO_SYSTEM_ROLE = frozenset({"o1-mini", "o1-preview"})
+
+
+def instructions_role(model: ModelInfo) -> str:
+    """The role the persona's instructions are sent with: "system", or "user" where the family has none.
+
+    Every role name is one token in both encodings, so token counts do not depend on it.
+    """
+    return "user" if model.family in _NO_SYSTEM_ROLE else "system"
 
 
 def chat_format(model: ModelInfo) -> ChatFormat:

@@ -210,6 +210,21 @@ class _Bad(Exception):
         self.field = field
 
 
+class _AllBad(Exception):
+    """Several entries of one table are unusable: each is reported, so one run of `check` shows them all."""
+
+    def __init__(self, problems: Sequence[_Bad]) -> None:
+        super().__init__(f"{len(problems)} problems")
+        self.problems = tuple(problems)
+
+
+def _raise_collected(problems: Sequence[_Bad]) -> None:
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise _AllBad(problems)
+
+
 _TOP_FIELDS = (
     "id",
     "name",
@@ -229,11 +244,19 @@ def _load_file(path: Path) -> tuple[Persona | None, list[PersonaProblem]]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         return None, [PersonaProblem(path, "", f"not valid TOML: {exc}; fix the syntax there")]
-    except (OSError, UnicodeDecodeError) as exc:
-        return None, [PersonaProblem(path, "", f"cannot be read ({exc.__class__.__name__}): check the file")]
+    except UnicodeDecodeError as exc:
+        where = f"byte {exc.start}"
+        return None, [PersonaProblem(path, "", f"is not UTF-8 text ({where}): save it as UTF-8")]
+    except OSError as exc:
+        reason = exc.strerror or exc.__class__.__name__
+        return None, [
+            PersonaProblem(path, "", f"cannot be read ({reason}): check the file and its permissions")
+        ]
     fields = _FieldReader(path, data)
     for key in data:
-        if key not in _TOP_FIELDS:
+        if key in _PARAMETER_NAMES:
+            fields.problem(key, f"is a model parameter: move it under a [parameters] table ({_PARAMS_HINT})")
+        elif key not in _TOP_FIELDS:
             fields.problem(key, f"unknown field: the fields are {', '.join(_TOP_FIELDS)}")
     persona_id = fields.get("id", _slug, default=path.stem if _SLUG.fullmatch(path.stem) else None)
     if persona_id is None and "id" not in data:
@@ -280,8 +303,14 @@ class _FieldReader:
         try:
             return check(self.data[name])
         except _Bad as exc:
-            self.problem(f"{name}.{exc.field}" if exc.field else name, str(exc))
-            return None
+            self._bad(name, exc)
+        except _AllBad as exc:
+            for bad in exc.problems:
+                self._bad(name, bad)
+        return None
+
+    def _bad(self, name: str, exc: _Bad) -> None:
+        self.problem(f"{name}.{exc.field}" if exc.field else name, str(exc))
 
 
 _MISPLACED = "; it is inside a [table]: move it above the first [table] header"
@@ -336,12 +365,17 @@ def _variables(value: object) -> dict[str, str]:
     if not isinstance(value, dict):
         raise _Bad("", 'expected a [variables] table of name = "default" lines')
     out: dict[str, str] = {}
+    bad: list[_Bad] = []
     for name, default in value.items():
         if not _IDENTIFIER.fullmatch(name):
-            raise _Bad(name, "is not a variable name: use letters, digits and _, starting with a letter")
-        if not isinstance(default, str):
-            raise _Bad(name, f"expected a default in quotes, got {_shown(default)}")
-        out[name] = default
+            bad.append(
+                _Bad(name, "is not a variable name: use letters, digits and _, starting with a letter")
+            )
+        elif not isinstance(default, str):
+            bad.append(_Bad(name, f"expected a default in quotes, got {_shown(default)}"))
+        else:
+            out[name] = default
+    _raise_collected(bad)
     return out
 
 
@@ -351,25 +385,33 @@ _RANGES: dict[str, tuple[float, float]] = {
     "frequency_penalty": (-2.0, 2.0),
     "presence_penalty": (-2.0, 2.0),
 }
+_PARAMETER_NAMES = (*_RANGES, "max_tokens")
+_PARAMS_HINT = "after the top-level fields: [parameters] then temperature = 0.3"
 
 
 def _params(value: object) -> ModelParams:
     if not isinstance(value, dict):
         raise _Bad("", "expected a [parameters] table")
     known = (*_RANGES, "max_tokens")
+    bad: list[_Bad] = []
     for key in value:
         if key not in known:
             hint = _MISPLACED if key in _TOP_FIELDS else ""
-            raise _Bad(key, f"unknown parameter: the parameters are {', '.join(known)}{hint}")
+            bad.append(_Bad(key, f"unknown parameter: the parameters are {', '.join(known)}{hint}"))
     checked: dict[str, Any] = {}
     for key, (low, high) in _RANGES.items():
         if key in value:
-            checked[key] = _number(key, value[key], low, high)
+            try:
+                checked[key] = _number(key, value[key], low, high)
+            except _Bad as exc:
+                bad.append(exc)
     if "max_tokens" in value:
         tokens = value["max_tokens"]
         if isinstance(tokens, bool) or not isinstance(tokens, int) or tokens < 1:
-            raise _Bad("max_tokens", f"expected a whole number of at least 1, got {_shown(tokens)}")
-        checked["max_tokens"] = tokens
+            bad.append(_Bad("max_tokens", f"expected a whole number of at least 1, got {_shown(tokens)}"))
+        else:
+            checked["max_tokens"] = tokens
+    _raise_collected(bad)
     return ModelParams(**checked)
 
 

@@ -412,6 +412,15 @@ def test_argparse_usage_error_is_exit_2(env: dict[str, str], capsys: pytest.Capt
     assert "CUSTOMER" in err
 
 
+def test_help_documents_the_exit_codes(env: dict[str, str], capsys: pytest.CaptureFixture[str]) -> None:
+    for argv in (["--help"], ["draft", "--help"]):
+        code, out, _ = run(capsys, *argv)
+        assert code == 0
+        out = " ".join(out.split())
+        assert "exit codes: 0 ok, 1 other failure, 2 usage, 3 configuration or provider" in out
+        assert "4 model error" in out
+
+
 # ------------------------------------------------------------------------------- customers, personas, config
 
 
@@ -484,6 +493,12 @@ def test_config_shows_settings_without_the_key(
     assert "API key:       set" in out
     assert "OPENAI_BASE_URL" in out  # the how-to-configure text
     assert KEY not in out
+
+    monkeypatch.setenv("DATABASE_URL", "postgresql://support:db-Pa55word@db.internal/console")
+    code, out, err = run(capsys, "config")
+    assert code == 0
+    assert "Database:      postgresql://support:***@db.internal/console" in out
+    assert "db-Pa55word" not in out + err
 
 
 # ---------------------------------------------------------------------------------------------- subprocess
@@ -561,6 +576,9 @@ def test_error_reply_never_echoes_the_key(
     draft = store.pending_draft(store.current_conversation(customer.id).id or 0)
     assert draft is not None
     assert KEY not in (draft.error or "")
+    for path in (db, db.with_name(db.name + "-wal")):  # not anywhere in the database files either
+        if path.exists():
+            assert KEY.encode() not in path.read_bytes()
 
 
 def test_missing_model_is_exit_3_before_anything_is_recorded(

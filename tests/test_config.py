@@ -324,6 +324,14 @@ def test_api_key_never_appears_in_repr_describe_help_or_errors(tmp_path: Path) -
         assert "api_key" in str(info.value) or "line" in str(info.value) or "bogus" in str(info.value)
 
 
+def test_a_database_password_is_never_shown(tmp_path: Path) -> None:
+    settings = load(env={"DATABASE_URL": f"postgresql://support:{SECRET}@db.internal/console"})
+    assert settings.db_url == f"postgresql://support:{SECRET}@db.internal/console"  # used as given
+    for text in (repr(settings), str(settings), config_help_text(settings)):
+        assert SECRET not in text
+    assert "postgresql://support:***@db.internal/console" in repr(settings)
+
+
 def test_describe_hides_credentials_in_urls() -> None:
     provider = ProviderSettings(kind="azure", azure_endpoint="https://u:pw@r.openai.azure.com/?sig=abc",
                                 azure_deployment="d", api_version="2024-10-21")  # fmt: skip

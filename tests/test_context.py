@@ -247,3 +247,18 @@ def test_random_histories_are_counted_exactly(seed: int) -> None:
     if users:
         sent = [m["content"] for m in messages if m["role"] == "user"]
         assert users[0].text in sent or (report.truncated and TRUNCATION_MARKER in sent[-1])
+
+
+class BudgetedHistory(list[HistoryItem]):
+    """A sized history that, like the store's, wants to know the budget before it is read."""
+
+    expected: int | None = None
+
+    def expect_tokens(self, tokens: int) -> None:
+        self.expected = tokens
+
+
+def test_a_budget_aware_history_is_told_the_budget_before_it_is_read() -> None:
+    history = BudgetedHistory(conversation(50))
+    _messages, report = build_messages(SYSTEM, history, GPT4, max_reply_tokens=700)
+    assert history.expected == report.budget == 8192 - 700 - 64

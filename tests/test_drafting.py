@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import aclosing
 from pathlib import Path
 
@@ -100,7 +100,7 @@ def conversation(services: Services) -> int:
     return record_customer_message(services.store, customer.id, "My invoice is wrong.", "plain")
 
 
-async def collect(drafter: Drafter, stream: AsyncIterator[StreamEvent]) -> str:
+async def collect(drafter: Drafter, stream: AsyncGenerator[StreamEvent, None]) -> str:
     async with aclosing(stream) as events:
         return "".join([event.text async for event in events])
 
@@ -163,6 +163,39 @@ def test_azure_uses_the_persona_deployment_else_the_provider_one(
         assert drafter.prepare(conversation, "plain").request.model == "prod-chat"
     finally:
         services.close()
+
+
+async def test_an_azure_deployment_is_trimmed_for_the_model_it_was_served_by(
+    tmp_path: Path, personas_dir: Path, wire_server: WireServer
+) -> None:
+    services = make_services(
+        tmp_path, personas_dir, {"AZURE_OPENAI_API_KEY": KEY}, azure_endpoint=wire_server.azure_endpoint,
+        deployment="prod-chat", api_version="2024-10-21",
+    )  # fmt: skip
+    try:
+        customer = services.store.add_customer("Al", "al@example.com")
+        assert customer.id is not None
+        conversation = record_customer_message(services.store, customer.id, "hi", "plain")
+        drafter = Drafter(services)
+        before = drafter.prepare(conversation, "plain")
+        assert (before.model.family, before.model.context_window) == ("unknown", 8192)
+        assert "temperature" in before.request.params
+        wire_server.enqueue(stream_text("Hello Al", azure=True, model="o3-mini-2025-01-31"))
+        await collect(drafter, drafter.stream(before))
+
+        after = Drafter(services).prepare(conversation, "plain")  # the service said what runs behind it
+        assert after.request.model == "prod-chat"
+        assert (after.model.family, after.model.context_window) == ("o3-mini", 200_000)
+        assert after.request.params == {"max_completion_tokens": 750}  # reasoning family: no sampling
+        env = {"AZURE_OPENAI_API_KEY": KEY}
+        endpoint = wire_server.azure_endpoint
+        reopened = make_services(tmp_path, personas_dir, env, azure_endpoint=endpoint, deployment="prod-chat")
+        try:  # remembered in the database, so the next process (a CLI run) knows it too
+            assert Drafter(reopened).prepare(conversation, "plain").model.family == "o3-mini"
+        finally:
+            reopened.close()
+    finally:
+        await services.aclose()
 
 
 def test_preview_writes_nothing_and_counts_the_pending_message(services: Services, conversation: int) -> None:

@@ -15,6 +15,7 @@ import pytest
 from support_console.llm import ErrorKind, ModelClient, RefusalDelta, TextDelta, Usage, make_request
 from support_console.models import resolve_model
 from support_console.personas import ModelParams
+from support_console.tokens import count_chat
 from tests.llm_helpers import API_VERSION, FAKE_KEY, ROUTES, collect, failure, provider, request_for
 from tests.wire_server import WIRE_DIR, WireServer, replay, sse_event, stream_text
 from tests.wire_server import Reply as WireReply
@@ -162,6 +163,18 @@ def test_neutral_sampling_values_are_not_sent() -> None:
     assert dict(request.params) == {"max_tokens": 750, "temperature": 0.0}
     assert request.to_dict()["messages"] == [{"role": "user", "content": "hi"}]
     assert FAKE_KEY not in str(request.to_dict())
+
+
+def test_families_without_a_system_role_get_the_instructions_as_the_first_user_message() -> None:
+    messages = [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Refund?"}]
+    for name in ("o1-mini", "o1-preview-2024-09-12"):
+        model = resolve_model(name)
+        request = make_request(model, messages, ModelParams())
+        assert [m["role"] for m in request.messages] == ["user", "user"]
+        assert request.messages[0]["content"] == "Be brief."
+        assert count_chat(request.messages, model) == count_chat(messages, model)  # the report stays exact
+    for name in ("o1", "o3-mini", "gpt-5", "gpt-4o"):
+        assert make_request(resolve_model(name), messages, ModelParams()).messages[0]["role"] == "system"
 
 
 async def test_refusal_is_collected_separately(wire_server: WireServer) -> None:

@@ -128,6 +128,7 @@ async def test_429_after_the_retries_says_how_long_to_wait(wire_server: WireServ
     assert exc.kind is ErrorKind.RATE_LIMIT
     assert exc.retry_after == pytest.approx(0.05)
     assert "wait about 1 second," in str(exc)
+    assert "gave up after 1 retry." in str(exc)
     assert len(wire_server.requests) == 2
 
 
@@ -136,6 +137,20 @@ async def test_429_retry_after_is_reported_in_seconds(wire_server: WireServer) -
     exc = await _fail(wire_server)
     assert exc.retry_after == 17
     assert "wait about 17 seconds" in str(exc)
+
+
+async def test_429_with_a_long_retry_after_gives_up_at_once_and_says_how_long(
+    wire_server: WireServer,
+) -> None:
+    limited = error(429, {"error": {"message": "Rate limit reached"}}, {"retry-after": "600"})
+    wire_server.enqueue(limited, limited, limited)
+    started = time.monotonic()
+    exc = await _fail(wire_server, max_retries=2)
+    assert time.monotonic() - started < 5  # no pointless retries after a few seconds' backoff
+    assert len(wire_server.requests) == 1
+    assert exc.retry_after == 600
+    assert "wait about 10 minutes" in str(exc)
+    assert "gave up" not in str(exc)
 
 
 async def test_5xx_is_a_server_error(wire_server: WireServer) -> None:

@@ -216,6 +216,30 @@ def test_every_problem_in_a_file_is_reported(tmp_path: Path) -> None:
     assert sorted(fields) == ["colour", "name", "parameters.top_p", "system"]
 
 
+def test_a_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
+    path = tmp_path / "latin.toml"
+    path.write_bytes('name = "Café"\nsystem = "Olá"\n'.encode("latin-1"))
+    [problem] = check_files([path])
+    assert str(problem) == f"{path}: is not UTF-8 text (byte 11): save it as UTF-8"
+
+
+def test_every_bad_entry_of_a_table_is_reported_and_misplaced_parameters_are_explained(
+    tmp_path: Path,
+) -> None:
+    body = minimal(
+        system="{{ plan }}",
+        extra='temperature = 0.2\n[parameters]\ntemperature = "hot"\nmax_tokens = -5\ntop_p = 3\nseed = 1\n'
+        '[variables]\nplan = 5\n9x = "a"\n',
+    )
+    problems = {p.field: p.message for p in check_files([persona_file(tmp_path, "bad", body)])}
+    assert sorted(problems) == [
+        "parameters.max_tokens", "parameters.seed", "parameters.temperature", "parameters.top_p",
+        "temperature", "variables.9x", "variables.plan",
+    ]  # fmt: skip
+    assert "move it under a [parameters] table" in problems["temperature"]
+    assert problems["parameters.temperature"] == "expected a number, got 'hot'"
+
+
 def test_problem_str_matches_the_documented_shape() -> None:
     problem = PersonaProblem(Path("personas/xbox.toml"), "temperature", "expected a number, got 'hot'")
     assert str(problem) == "personas/xbox.toml: field 'temperature': expected a number, got 'hot'"

@@ -408,3 +408,22 @@ def test_timestamps_are_stored_as_utc_whatever_zone_they_come_in(store: Store) -
     with store.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT created_at FROM messages ORDER BY id").scalars().all()
     assert stored == ["2024-06-01 10:00:00.000000", "2024-06-01 11:30:00.000000"]  # text order = time order
+
+
+def test_served_models_are_remembered_per_name_and_survive_reopen(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'served.db'}"
+    store = Store.open(url)
+    try:
+        assert store.served_model_for("prod-chat") is None
+        store.remember_served_model("prod-chat", "gpt-4o-2024-08-06")
+        store.remember_served_model("prod-chat", "gpt-4o-2024-08-06")  # no change: no second row, no error
+        store.remember_served_model("gpt-4o", "gpt-4o")  # the name itself says it all: nothing to keep
+        store.remember_served_model("prod-chat", "gpt-4.1-2025-04-14")  # the deployment was upgraded
+    finally:
+        store.close()
+    reopened = Store.open(url)
+    try:
+        assert reopened.served_model_for("prod-chat") == "gpt-4.1-2025-04-14"
+        assert reopened.served_model_for("gpt-4o") is None
+    finally:
+        reopened.close()

@@ -36,6 +36,22 @@ def _work(store: Store, worker: str, shared_conversation: int | None) -> None:
         if shared_conversation is not None:
             store.add_message(shared_conversation, "customer", f"{worker} shared {i}")
         store.list_customers()
+        if i % 5 == 4:  # read histories while the others write (counts are computed and stored meanwhile)
+            if shared_conversation is not None:
+                _check_history(store, shared_conversation)
+            mine = [item.text for item in store.history_newest_first(conversation.id, "o200k_base")]
+            assert mine[:2] == [f"{worker} answer {i}.", f"{worker} question {i}"]
+            assert len(mine) == 2 * (i + 1)
+
+
+def _check_history(store: Store, conversation_id: int) -> None:
+    """A history read while others write is one consistent view: its length is what iterating it yields."""
+    history = store.history_newest_first(conversation_id, "o200k_base")
+    items = list(history)
+    assert len(items) == len(history)
+    ids = [item.message_id or 0 for item in items]
+    assert ids == sorted(ids, reverse=True)
+    assert all(item.tokens > 0 for item in items)
 
 
 def _process_main(url: str, worker: str, start: object, errors: object) -> None:

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from support_console.context import HistoryItem
+from support_console.context import HistoryItem, TrimReport, build_messages
 from support_console.errors import StoreError, SupportConsoleError
+from support_console.models import resolve_model
 from support_console.store import NewMessage, Store
 from support_console.tokens import count_text
 
@@ -73,10 +74,15 @@ def test_token_counts_are_computed_once_and_stored_per_encoding(store: Store) ->
     assert [row[2] for row in stored] == [count_text(i.text, "cl100k_base") for i in reversed(first)]
     assert [row[1] for row in stored] == [None, None]  # only the encoding asked for
 
-    # Proof the stored value is used, not recomputed: plant a sentinel and read it back.
+    # Proof the stored value is used, not recomputed: plant a sentinel and read it back from another Store
+    # (this one remembers what it read; the database is what another console or a restart sees).
     with store.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE messages SET tokens_cl100k = 999 WHERE id = ?", (stored[0][0],))
-    again = list(store.history_newest_first(cid, "cl100k_base"))
+    other = Store.open(store.engine.url.render_as_string(hide_password=False))
+    try:
+        again = list(other.history_newest_first(cid, "cl100k_base"))
+    finally:
+        other.close()
     assert again[-1].tokens == 999
 
 
@@ -173,14 +179,116 @@ def test_trim_report_counts_every_older_message_left_out(tmp_path: Path) -> None
 
     store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
     try:
-        conversation = store.current_conversation(store.add_customer("Ann", "ann@example.com").id)
+        cid = _new_conversation(store)
         for i in range(300):
-            store.add_message(conversation.id, "customer", f"message {i} " + "lorem ipsum " * 40)
+            store.add_message(cid, "customer", f"message {i} " + "lorem ipsum " * 40)
         model = resolve_model("gpt-4")  # an 8k window: only a few of the 300 messages fit
-        history = store.history_newest_first(conversation.id, model.encoding)
+        history = store.history_newest_first(cid, model.encoding)
         assert len(history) == 300
         _messages, report = build_messages("You help.", history, model, max_reply_tokens=750)
         assert 0 < report.kept < 300
         assert report.kept + report.dropped == 300
     finally:
         store.close()
+
+
+def _trace_selects(store: Store) -> list[str]:
+    """Every SELECT on messages that SQLite runs from now on, seen through sqlite3's trace hook."""
+    import sqlite3
+
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def on_connect(dbapi_connection: sqlite3.Connection, _record: object) -> None:
+        dbapi_connection.set_trace_callback(
+            lambda sql: seen.append(sql) if sql.lstrip().upper().startswith("SELECT") else None
+        )
+
+    store.engine.dispose()  # new connections from here on get the hook
+    event.listen(store.engine, "connect", on_connect)
+    return seen
+
+
+def _build(store: Store, cid: int, model_name: str) -> tuple[list[dict[str, str]], TrimReport]:
+    """A real build_messages over the stored history."""
+    model = resolve_model(model_name)
+    return build_messages(
+        "You help.", store.history_newest_first(cid, model.encoding), model, max_reply_tokens=500
+    )
+
+
+def _reopened(store: Store) -> Store:
+    return Store.open(store.engine.url.render_as_string(hide_password=False))
+
+
+def test_reads_are_sized_to_the_budget_and_len_costs_no_extra_count(store: Store) -> None:
+    cid = _new_conversation(store)
+    store.add_messages_bulk(NewMessage(cid, "customer", f"message number {i} " * 6) for i in range(6000))
+    _build(store, cid, "gpt-4.1")  # store every count
+    fresh = _reopened(store)  # nothing cached
+    try:
+        selects = _trace_selects(fresh)
+        _messages, report = _build(fresh, cid, "gpt-4o")  # 128k window: some thousands of messages fit
+    finally:
+        fresh.close()
+    walks = [sql for sql in selects if "messages.text" in sql]
+    counts = [sql for sql in selects if "count(" in sql.lower()]
+    assert 1000 < report.kept < 6000
+    assert report.kept + report.dropped == 6000
+    assert len(walks) <= 3  # a small first read, then one sized to the rest of the budget
+    assert len(counts) == 1  # the exact length (trim report), made once when iterating starts
+
+
+def test_drafting_again_reads_only_what_changed(store: Store) -> None:
+    cid = _new_conversation(store)
+    store.add_messages_bulk(NewMessage(cid, "customer", f"message number {i} " * 6) for i in range(3000))
+    older_draft = store.save_draft(cid, text="an older draft, approved later")
+    store.add_messages_bulk(NewMessage(cid, "customer", f"later message {i}") for i in range(100))
+    first = _build(store, cid, "gpt-4o")
+    selects = _trace_selects(store)
+
+    assert _build(store, cid, "gpt-4o") == first  # unchanged: nothing but the length is read
+    assert [sql for sql in selects if "messages.text" in sql] == []
+
+    store.add_message(cid, "customer", "One more question")  # the usual change: a newer message
+    selects.clear()
+    messages, report = _build(store, cid, "gpt-4o")
+    assert messages[-1] == {"role": "user", "content": "One more question"}
+    assert len([sql for sql in selects if "messages.text" in sql]) == 1  # just the new message
+    fresh = _reopened(store)
+    try:
+        assert _build(fresh, cid, "gpt-4o") == (messages, report)
+
+        store.approve_draft(older_draft, "an older reply, sent now", "bob")  # an older change: read afresh
+        messages, report = _build(store, cid, "gpt-4o")
+        assert {"role": "assistant", "content": "an older reply, sent now"} in messages
+        assert _build(fresh, cid, "gpt-4o") == (messages, report)
+        assert report.kept + report.dropped == 3102
+    finally:
+        fresh.close()
+
+
+def test_a_history_read_on_a_broken_database_is_a_store_error(store: Store) -> None:
+    cid = _new_conversation(store)
+    store.add_message(cid, "customer", "hello")
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE messages RENAME TO messages_gone")
+    with pytest.raises(StoreError, match="could not be used"):
+        list(store.history_newest_first(cid, "o200k_base"))
+
+
+def test_every_history_statement_walks_the_partial_index(store: Store) -> None:
+    cid = _new_conversation(store)
+    store.add_messages_bulk(NewMessage(cid, "customer", f"message {i}") for i in range(300))
+    store.add_message(cid, "note", "internal")
+    selects = _trace_selects(store)
+    _build(store, cid, "gpt-4")
+    store.add_message(cid, "customer", "and another")
+    _build(store, cid, "gpt-4")
+    history_selects = [sql for sql in selects if "FROM messages" in sql and "conversation_id =" in sql]
+    assert len(history_selects) >= 3  # length and sums, the walk, the newer messages
+    with store.engine.connect() as conn:
+        for sql in history_selects:
+            plan = " ".join(row[3] for row in conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+            assert "USING INDEX ix_messages_to_model" in plan, (sql, plan)

@@ -175,9 +175,7 @@ def test_stream_text_azure_shape_and_content_filter() -> None:
 def test_stream_text_refusal_and_explicit_chunks() -> None:
     events = _data(stream_text("", refusal="I can't help with that.").events or [])
     refusals = [
-        e["choices"][0]["delta"].get("refusal")  # type: ignore[index]
-        for e in events
-        if isinstance(e, dict) and e["choices"]
+        e["choices"][0]["delta"].get("refusal") for e in events if isinstance(e, dict) and e["choices"]
     ]
     assert "".join(r for r in refusals if r) == "I can't help with that."
     with pytest.raises(ValueError, match="join"):

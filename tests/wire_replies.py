@@ -11,6 +11,7 @@ import itertools
 import json
 import re
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -252,7 +253,7 @@ def completion_json(
     return Reply(status=200, content_type=JSON_CONTENT_TYPE, body=json.dumps(body).encode())
 
 
-def error(status: int, body: dict[str, object], headers: dict[str, str] | None = None) -> Reply:
+def error(status: int, body: Mapping[str, object], headers: dict[str, str] | None = None) -> Reply:
     """A plain JSON HTTP error, e.g. error(429, {...}, {"retry-after": "0.1"})."""
     return Reply(
         status=status,
@@ -276,7 +277,7 @@ def stall_after(reply: Reply, n_events: int, seconds: float) -> Reply:
     return replace(reply, events=list(reply.events), stall=(n_events, seconds))
 
 
-def error_event_after(reply: Reply, n_events: int, error: dict[str, object]) -> Reply:
+def error_event_after(reply: Reply, n_events: int, error: Mapping[str, object]) -> Reply:
     """The same stream, but after `n_events` events the server sends `data: {"error": …}` and ends it."""
     if reply.events is None:
         raise ValueError("error_event_after needs a streaming reply")

@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
+from openai._constants import MAX_RETRY_AFTER_DELAY
 
 from support_console.config import ProviderSettings
 from support_console.llm.errors import ErrorKind, LLMError
@@ -311,12 +312,23 @@ def _rate_limited(
             partial=partial,
         )
     wait = retry_after_seconds(exc.response.headers)
-    seconds = max(1, round(wait)) if wait is not None else None
-    advice = f"wait about {seconds} second{'s' * (seconds != 1)}" if seconds else "wait a minute"
-    tries = f"; gave up after {provider.max_retries} retries" if provider.max_retries else ""
+    advice = f"wait about {_duration(wait)}" if wait is not None else "wait a minute"
+    # The SDK retries (honouring retry-after) only when the wait is short; a longer one it returns at once.
+    retried = provider.max_retries if wait is None or wait <= MAX_RETRY_AFTER_DELAY else 0
+    tries = f"; gave up after {retried} retr{'y' if retried == 1 else 'ies'}" if retried else ""
     return LLMError(
         f"{where} is rate-limiting requests (HTTP 429){tries}.{note} Please {advice}, then draft again.",
         kind=ErrorKind.RATE_LIMIT,
         partial=partial,
         retry_after=wait,
     )
+
+
+def _duration(seconds: float) -> str:
+    """A wait as people say it: "1 second", "45 seconds", "3 minutes", "2 hours"."""
+    for unit, size in (("hour", 3600), ("minute", 60)):
+        if seconds >= 2 * size:
+            count = round(seconds / size)
+            return f"{count} {unit}s"
+    count = max(1, round(seconds))
+    return f"{count} second{'s' * (count != 1)}"

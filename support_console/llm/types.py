@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from support_console.models import instructions_role
 from support_console.tokens import ChatMessage
 
 if TYPE_CHECKING:
@@ -45,9 +46,11 @@ def make_request(model: ModelInfo, messages: Sequence[ChatMessage], params: Mode
     """Build the request a persona asks for, in the form the model's family accepts.
 
     Reasoning families (o1, o3, o4-mini, gpt-5) reject `max_tokens` and the sampling parameters, so they get
-    `max_completion_tokens` only. Other families get `max_tokens` and `temperature`; `top_p` and the penalties
-    are sent only when they differ from the service's neutral default (1.0 / 0.0), because sending the neutral
-    value changes nothing and some OpenAI-compatible servers reject parameters they do not implement.
+    `max_completion_tokens` only; o1-mini and o1-preview also refuse a system message, so the persona's
+    instructions go to them as the first user message (models.instructions_role). Other families get
+    `max_tokens` and `temperature`; `top_p` and the penalties are sent only when they differ from the
+    service's neutral default (1.0 / 0.0), because sending the neutral value changes nothing and some
+    OpenAI-compatible servers reject parameters they do not implement.
     """
     sent: dict[str, float | int] = {}
     if model.reasoning:
@@ -61,9 +64,10 @@ def make_request(model: ModelInfo, messages: Sequence[ChatMessage], params: Mode
             sent["frequency_penalty"] = params.frequency_penalty
         if params.presence_penalty != 0.0:
             sent["presence_penalty"] = params.presence_penalty
+    role = instructions_role(model)
     return ChatRequest(
         model=model.name,
-        messages=tuple(dict(m) for m in messages),
+        messages=tuple({**m, "role": role} if m.get("role") == "system" else dict(m) for m in messages),
         params=MappingProxyType(sent),
     )
 

@@ -6,7 +6,8 @@ changes are appended to ``migrations.py``.
 
 from support_console.store.customers import CustomerSummary
 from support_console.store.facade import Store
-from support_console.store.messages import History, NewMessage
+from support_console.store.history import History
+from support_console.store.messages import NewMessage
 from support_console.store.models import (
     ROLE_AGENT,
     ROLE_CUSTOMER,

@@ -33,13 +33,13 @@ class StoreBase:
     @contextmanager
     def _write(self) -> Iterator[Session]:
         """A session in one write transaction, committed on success and rolled back on any error."""
-        with _translated_errors(), Session(self.engine, expire_on_commit=False) as session, session.begin():
+        with translated_errors(), Session(self.engine, expire_on_commit=False) as session, session.begin():
             yield session
 
     @contextmanager
     def _read(self) -> Iterator[Session]:
         """A session for reads only (no write lock; sees a consistent snapshot for its lifetime)."""
-        with _translated_errors(), Session(self._reader, expire_on_commit=False) as session:
+        with translated_errors(), Session(self._reader, expire_on_commit=False) as session:
             yield session
 
     @staticmethod
@@ -55,7 +55,7 @@ class StoreBase:
 
 
 @contextmanager
-def _translated_errors() -> Iterator[None]:
+def translated_errors() -> Iterator[None]:  # also used by messages.py's raw-cursor reads
     """Turn driver errors into StoreError sentences (no SQL or parameters: they may hold customer data)."""
     try:
         yield

@@ -21,6 +21,7 @@ from support_console.store.models import (
     STATE_DRAFT,
     STATE_SENT,
     Message,
+    ServedModel,
     utcnow,
 )
 
@@ -128,6 +129,33 @@ class DraftsMixin(StoreBase):
             )
             if result.rowcount == 0:
                 self._refuse(session, draft_id, "discarded")
+
+    def remember_served_model(self, name: str, served_model: str) -> None:
+        """Record that requests for ``name`` (a model or Azure deployment) are served by ``served_model``."""
+        if (
+            not name
+            or not served_model
+            or name == served_model
+            or self.served_model_for(name) == served_model
+        ):
+            return  # nothing new: no write (this runs after every draft)
+        table = ServedModel.__table__  # type: ignore[attr-defined]
+        values = {"served_model": served_model, "updated_at": utcnow()}
+        with self._write() as session:  # BEGIN IMMEDIATE: update-then-insert cannot race another writer
+            conn = session.connection()
+            if conn.execute(table.update().where(table.c.name == name).values(values)).rowcount == 0:
+                conn.execute(table.insert().values(name=name, **values))
+
+    def served_model_for(self, name: str) -> str | None:
+        """The model the service last said it served for ``name``, if it ever did."""
+        table = ServedModel.__table__  # type: ignore[attr-defined]
+        with self._read() as session:
+            found = (
+                session.connection()
+                .execute(sa.select(table.c.served_model).where(table.c.name == name))
+                .scalar_one_or_none()
+            )
+        return None if found is None else str(found)
 
     @staticmethod
     def _refuse(

@@ -9,7 +9,7 @@ Encodings without a column are counted on the fly and not stored.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -17,10 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from support_console.context import HistoryItem
 from support_console.errors import StoreError
 from support_console.store.base import StoreBase
 from support_console.store.engine import insert_ignoring_duplicates
+from support_console.store.history import History, HistoryReader
 from support_console.store.models import (
     ROLE_AGENT,
     ROLE_CUSTOMER,
@@ -30,18 +30,12 @@ from support_console.store.models import (
     STATE_RECEIVED,
     STATE_SENT,
     STATUS_PENDING,
-    TOKEN_COLUMNS,
     Conversation,
     Message,
     UTCDateTime,
     as_utc,
     utcnow,
 )
-from support_console.tokens import count_text
-
-#: First and largest batch read by history_newest_first: small first (a short history costs little), doubling
-#: so a long walk costs few queries.
-_FIRST_BATCH, _MAX_BATCH = 32, 1024
 
 #: Columns written by add_messages_bulk, in the order of the tuples _bulk_statement builds.
 _BULK_COLUMNS = [
@@ -179,70 +173,34 @@ class MessagesMixin(StoreBase):
     def history_newest_first(self, conversation_id: int, encoding: str) -> History:
         """Customer messages and sent replies, newest first, with their token counts in ``encoding``.
 
-        The result is lazy (iterating reads in growing batches and holds no transaction between yields, so a
-        consumer that stops early, like the context trimmer, costs only what it read) and sized (``len()`` is
-        one COUNT query), so the trimmer can report exactly how many older messages it left out. Missing
-        counts are computed and stored once.
+        The result is lazy (iterating reads in batches sized to the consumer's budget and holds no transaction
+        between yields, so a consumer that stops early, like the context trimmer, costs only what it read) and
+        sized (``len()`` is one COUNT query), so the trimmer can report exactly how many older messages it
+        left out. Missing counts are computed and stored once. See ``store/history.py``.
         """
-        return History(self, conversation_id, encoding)
-
-    def _history_rows(self, conversation_id: int, encoding: str) -> Iterator[HistoryItem]:
-        column_name = TOKEN_COLUMNS.get(encoding)
-        table = Message.__table__  # type: ignore[attr-defined]
-        count_col = table.c[column_name] if column_name else sa.null()
-        before: int | None = None
-        batch = _FIRST_BATCH
-        while True:
-            stmt = sa.select(table.c.id, table.c.role, table.c.text, count_col).where(
-                table.c.conversation_id == conversation_id, _reaches_model(table)
+        reader: HistoryReader | None = self.__dict__.get("_history_reader")
+        if reader is None:
+            reader = self.__dict__.setdefault(
+                "_history_reader", HistoryReader(self.engine, self._save_counts)
             )
-            if before is not None:
-                stmt = stmt.where(table.c.id < before)
-            with self._read() as session:
-                rows = session.connection().execute(stmt.order_by(table.c.id.desc()).limit(batch)).all()
-            counts = self._fill_counts(rows, encoding, column_name)
-            for message_id, role, text, _stored in rows:
-                yield HistoryItem(
-                    message_id=message_id,
-                    role="user" if role == ROLE_CUSTOMER else "assistant",
-                    text=text,
-                    tokens=counts[message_id],
-                )
-            if len(rows) < batch:
-                return
-            before = rows[-1][0]
-            batch = min(batch * 2, _MAX_BATCH)
+        return History(reader, conversation_id, encoding)
 
-    def _history_length(self, conversation_id: int) -> int:
+    def _save_counts(self, column: str, counts: list[dict[str, int]]) -> None:
+        """Store token counts computed by the history reader (``counts``: {"mid": id, "n": count}).
+
+        Thousands of rows the first time a long history is read, so they go to the driver's executemany as
+        plain parameters (SQLAlchemy's per-row parameter processing cost more than the UPDATEs).
+        """
         table = Message.__table__  # type: ignore[attr-defined]
-        stmt = sa.select(sa.func.count()).where(
-            table.c.conversation_id == conversation_id, _reaches_model(table)
-        )
-        with self._read() as session:
-            return int(session.connection().execute(stmt).scalar_one())
-
-    def _fill_counts(
-        self, rows: Iterable[Sequence[Any]], encoding: str, column_name: str | None
-    ) -> dict[int, int]:
-        """Token counts for ``rows`` (id, role, text, stored count): stored ones, else computed and saved."""
-        counts: dict[int, int] = {}
-        missing: list[dict[str, int]] = []
-        for row in rows:
-            message_id, text, stored = row[0], row[2], row[3]
-            if stored is None:
-                stored = count_text(text, encoding)
-                missing.append({"mid": message_id, "n": stored})
-            counts[message_id] = int(stored)
-        if missing and column_name is not None:
-            table = Message.__table__  # type: ignore[attr-defined]
-            update = (
-                table.update()
-                .where(table.c.id == sa.bindparam("mid"))
-                .values({column_name: sa.bindparam("n")})
-            )
-            with self._write() as session:
-                session.connection().execute(update, missing)
-        return counts
+        update = table.update().where(table.c.id == sa.bindparam("mid")).values({column: sa.bindparam("n")})
+        with self._write() as session:
+            conn = session.connection()
+            compiled = update.compile(dialect=conn.dialect)
+            if compiled.positiontup is None:
+                conn.exec_driver_sql(str(compiled), counts)
+            else:
+                order = compiled.positiontup
+                conn.exec_driver_sql(str(compiled), [tuple(row[name] for name in order) for row in counts])
 
 
 def _bulk_statement(conn: sa.Connection, rows: Iterable[NewMessage]) -> tuple[str, list[Any]]:
@@ -342,26 +300,3 @@ def _update_counters_after(conn: sa.Connection, before: int) -> None:
         ),
         updates,
     )
-
-
-def _reaches_model(table: Any) -> sa.ColumnElement[bool]:
-    """Only customer messages and sent replies are ever shown to the model (not notes, drafts, discards)."""
-    return sa.or_(
-        sa.and_(table.c.role == ROLE_CUSTOMER, table.c.state == STATE_RECEIVED),
-        sa.and_(table.c.role == ROLE_AGENT, table.c.state == STATE_SENT),
-    )
-
-
-class History:
-    """A conversation's model-visible history, newest first: lazy to iterate, cheap to size."""
-
-    def __init__(self, store: MessagesMixin, conversation_id: int, encoding: str) -> None:
-        self._store = store
-        self._conversation_id = conversation_id
-        self._encoding = encoding
-
-    def __iter__(self) -> Iterator[HistoryItem]:
-        return self._store._history_rows(self._conversation_id, self._encoding)
-
-    def __len__(self) -> int:
-        return self._store._history_length(self._conversation_id)

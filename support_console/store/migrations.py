@@ -32,9 +32,10 @@ from sqlmodel import SQLModel
 
 from support_console.errors import StoreError
 from support_console.store.engine import create_rollup_triggers
+from support_console.store.history import create_history_index
 from support_console.store.logs import migrate_logs_indexes
-from support_console.store.models import Conversation, Customer, Message
-from support_console.store.search import migrate_fts5
+from support_console.store.models import Conversation, Customer, Message, ServedModel
+from support_console.store.search import migrate_fts5, migrate_fts_deferral
 
 Migration = Callable[[Connection], None]
 
@@ -48,11 +49,19 @@ def _v1_core_schema(conn: Connection) -> None:
     create_rollup_triggers(conn)
 
 
+def _v5_served_models(conn: Connection) -> None:
+    """Version 5: the served_models table (which model a deployment name really runs as)."""
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[ServedModel.__tablename__]])
+
+
 #: The ordered migrations. Append only (see the module docstring).
 MIGRATIONS: list[Migration] = [
     _v1_core_schema,
     migrate_fts5,  # v2: FTS5 index over messages.text + sync triggers (store/search.py)
     migrate_logs_indexes,  # v3: conversations by last activity, for the logs screen (store/logs.py)
+    create_history_index,  # v4: partial index of the messages that reach the model (store/history.py)
+    _v5_served_models,
+    migrate_fts_deferral,  # v6: bulk writers index a batch at once (store/search.py deferred_fts)
 ]
 
 

@@ -213,3 +213,18 @@ def customer_rollup(customer_id: sa.ColumnElement[int]) -> sa.Update:
             .scalar_subquery(),
         )
     )
+
+
+class ServedModel(SQLModel, table=True):
+    """What model a requested name really ran as, from the responses' ``model`` field (schema version 5).
+
+    Azure deployment names are arbitrary ("prod-chat"): only the service knows that it serves
+    ``gpt-4o-2024-08-06``. Remembering it lets the next request for that deployment be trimmed and
+    parameterised for the right family (``models.resolve_model(..., served_model=...)``).
+    """
+
+    __tablename__ = "served_models"
+
+    name: str = Field(primary_key=True)  # the model or deployment name requests use
+    served_model: str
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
