@@ -34,7 +34,14 @@ from support_console.models import ModelInfo, resolve_model
 from support_console.personas import Persona, PersonaSet
 from support_console.services import Services
 from support_console.store import Store
-from support_console.store.models import ROLE_CUSTOMER, STATE_DRAFT, Conversation, Customer
+from support_console.store.models import (
+    REFUSAL_NOTE,
+    ROLE_CUSTOMER,
+    STATE_DRAFT,
+    STOPPED_NOTE,
+    Conversation,
+    Customer,
+)
 from support_console.tokens import count_text
 
 DEFAULT_PERSONA_ID = "tech-support"
@@ -44,9 +51,6 @@ NO_CONVERSATION = 0
 """``PreparedDraft.conversation_id`` of a preview for a customer without a conversation (ids start at 1)."""
 
 _RETRY_WINDOW = 20  # recent messages scanned for the same customer message (failed drafts sit on top of it)
-
-REFUSAL_NOTE = "The model refused to write this reply; edit the draft by hand or try another persona."
-STOPPED_NOTE = "Drafting was stopped before the model finished; edit the partial draft or draft again."
 
 
 @dataclass(frozen=True)

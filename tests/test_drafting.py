@@ -13,8 +13,6 @@ from support_console.config import CliOverrides, load_settings
 from support_console.context import TRUNCATION_MARKER
 from support_console.drafting import (
     NO_CONVERSATION,
-    REFUSAL_NOTE,
-    STOPPED_NOTE,
     Drafter,
     choose_persona,
     record_customer_message,
@@ -22,6 +20,7 @@ from support_console.drafting import (
 from support_console.errors import ConfigError, PersonaError
 from support_console.llm import ErrorKind, LLMError, StreamEvent
 from support_console.services import Services, build_services
+from support_console.store.models import REFUSAL_NOTE, STOPPED_NOTE
 from support_console.tokens import count_chat
 from tests.wire_server import WireServer, drop_after, error_event_after, stream_text
 

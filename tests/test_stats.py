@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from support_console.cli import main
-from support_console.drafting import REFUSAL_NOTE, STOPPED_NOTE
 from support_console.store import Store
 from support_console.store.logs import (
     LogFilters,
@@ -19,6 +18,7 @@ from support_console.store.logs import (
     list_conversations,
     stats,
 )
+from support_console.store.models import REFUSAL_NOTE, STOPPED_NOTE
 
 
 @pytest.fixture

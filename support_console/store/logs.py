@@ -33,9 +33,11 @@ from sqlalchemy.engine import Connection
 
 from support_console.store.engine import reader
 from support_console.store.models import (
+    REFUSAL_NOTE,
     ROLE_AGENT,
     STATE_DISCARDED,
     STATE_SENT,
+    STOPPED_NOTE,
     Conversation,
     Customer,
     Message,
@@ -232,8 +234,6 @@ class _Acc:
 
 def is_content_filtered(finish_reason: str | None, error: str | None) -> bool:
     """A content filter (provider) or a refusal (model) ended the draft."""
-    from support_console.drafting import REFUSAL_NOTE
-
     if finish_reason == "content_filter":
         return True
     if error is None:
@@ -244,8 +244,6 @@ def is_content_filtered(finish_reason: str | None, error: str | None) -> bool:
 
 def stats(store: StoreBase, since: datetime | None = None, until: datetime | None = None) -> LogStats:
     """Per persona and per agent: drafts, sent, unchanged (acceptance), edit rate, content filter, errors."""
-    from support_console.drafting import STOPPED_NOTE
-
     ai = sa.and_(_M.role == ROLE_AGENT, sa.or_(_M.original_text.is_not(None), _M.model.is_not(None)))
     clauses: list[sa.ColumnElement[bool]] = [ai]
     if since is not None:

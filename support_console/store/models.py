@@ -44,6 +44,10 @@ STATUS_OPEN: Final = "open"
 STATUS_PENDING: Final = "pending"
 STATUS_RESOLVED: Final = "resolved"
 STATUSES: Final = (STATUS_OPEN, STATUS_PENDING, STATUS_RESOLVED)
+
+#: What a draft's ``error`` says when no model error ended it: stats tell these apart from real errors.
+REFUSAL_NOTE: Final = "The model refused to write this reply; edit the draft by hand or try another persona."
+STOPPED_NOTE: Final = "Drafting was stopped before the model finished; edit the partial draft or draft again."
 #: Statuses of a conversation that still needs the agent (counted as "open" in the customer list).
 UNRESOLVED: Final = (STATUS_OPEN, STATUS_PENDING)
 
