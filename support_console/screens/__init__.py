@@ -1,0 +1,1 @@
+"""Screens of the agent console: the main console and its modals."""

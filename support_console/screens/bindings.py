@@ -1,0 +1,28 @@
+"""The console's key bindings, one home for them: the main screen uses them, the app lists them in the help
+screen and the command palette, and every one has an id so ``[keys]`` in the config file can rebind it."""
+
+from __future__ import annotations
+
+from textual.binding import Binding
+
+MAIN_BINDINGS: list[Binding] = [
+    Binding("ctrl+g", "generate", "Generate", id="generate"),
+    Binding("escape", "stop", "Stop", id="stop"),
+    Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
+    Binding("ctrl+s", "approve", "Approve & send", id="approve"),
+    Binding("f8", "discard", "Discard", id="discard"),
+    Binding("ctrl+n", "write", "Write by hand", id="write", show=False),
+    Binding("ctrl+o", "persona", "Persona", id="persona"),
+    Binding("ctrl+t", "accept_suggestion", "Use suggested persona", id="accept_suggestion", show=False),
+    Binding("f5", "add_message", "Add customer msg", id="add_message"),
+    Binding("f4", "add_note", "Add note", id="add_note", show=False),
+    Binding("alt+o", "set_status('open')", "Mark open", id="status_open", show=False),
+    Binding("alt+p", "set_status('pending')", "Mark pending", id="status_pending", show=False),
+    Binding("alt+r", "set_status('resolved')", "Mark resolved", id="status_resolved", show=False),
+    Binding("ctrl+f", "find_customer", "Find customer", id="find_customer", show=False),
+    Binding("f2", "add_customer", "New customer", id="add_customer", show=False),
+    Binding("ctrl+up", "load_earlier", "Load earlier messages", id="load_earlier", show=False),
+]
+
+
+BINDINGS_BY_ID = {binding.id: binding for binding in MAIN_BINDINGS if binding.id}

@@ -1,0 +1,52 @@
+"""The help screen: every action and the key it is on now (after any [keys] rebinding in the config)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import ClassVar
+
+from rich.table import Table
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+HelpRow = tuple[str, str, str]  # (keys, action description, binding id)
+
+
+def help_table(rows: Sequence[HelpRow]) -> Table:
+    table = Table(box=None, expand=True, show_header=True, header_style="bold")
+    table.add_column("Key", no_wrap=True)
+    table.add_column("Action")
+    table.add_column("Config id ([keys])", style="dim", no_wrap=True)
+    for keys, description, binding_id in rows:
+        table.add_row(keys, description, binding_id)
+    return table
+
+
+class HelpScreen(ModalScreen[None]):
+    """Escape, q, F1 or ? closes it."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q,f1,question_mark", "close", "Close", id="help_close")
+    ]
+
+    def __init__(self, rows: Sequence[HelpRow]) -> None:
+        super().__init__()
+        self._rows = list(rows)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="help-dialog", classes="dialog"):
+            yield Static("Keys", classes="dialog-title", markup=False)
+            with VerticalScroll(id="help-body"):
+                yield Static(help_table(self._rows), id="help-table")
+            yield Static(
+                'Rebind any key in the config file\'s [keys] table, e.g. generate = "ctrl+g". '
+                "ctrl+p opens the command palette with every action and persona.",
+                classes="dialog-hint",
+                markup=False,
+            )
+
+    def action_close(self) -> None:
+        self.dismiss(None)

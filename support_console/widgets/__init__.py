@@ -1,0 +1,1 @@
+"""Widgets of the agent console. Each shows one thing and posts past-tense messages nested in itself."""

@@ -1,0 +1,35 @@
+"""The draft's status line: how the model finished and what it cost, in words an agent understands."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from support_console.llm import StreamResult
+
+FINISH_WORDS = {
+    "stop": "Finished",
+    "length": "Cut off at the reply length limit (finish: length): edit it or raise max_tokens",
+    "content_filter": "Stopped by the content filter (finish: content_filter): edit the draft by hand",
+    "tool_calls": "The model asked for a tool (finish: tool_calls)",
+}
+
+
+def finish_status(result: StreamResult | None) -> str:
+    """'Finished · 812 prompt + 143 reply tokens · gpt-4o-2024-08-06' and friends."""
+    if result is None:
+        return "Finished."
+    if result.refusal and not result.text.strip():
+        head = "The model refused: the refusal is shown; write the reply by hand or try another persona"
+    else:
+        head = FINISH_WORDS.get(
+            result.finish_reason or "", f"Finished ({result.finish_reason or 'no reason'})"
+        )
+    parts = [head]
+    if result.usage is not None:
+        parts.append(
+            f"{result.usage.prompt_tokens:,} prompt + {result.usage.completion_tokens:,} reply tokens"
+        )
+    if result.served_model:
+        parts.append(result.served_model)
+    return " · ".join(parts)

@@ -1,0 +1,111 @@
+"""The conversation side of the console: notes, status keys, and a long transcript that loads page by page
+with a marker where the model's context starts. Real store, loopback model server."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support_console.app import SupportConsoleApp, create_app
+from support_console.screens.main import MainScreen
+from support_console.services import Services
+from tests.ui_helpers import (
+    notifications,
+    paste,
+    seed_customer,
+    seed_history,
+    services_for,
+    ui_settings,
+    wait_for,
+)
+from tests.wire_server import WireServer
+
+
+@pytest.fixture
+def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
+    built = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+async def open_first_customer(pilot: object, app: SupportConsoleApp) -> MainScreen:
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    await pilot.pause()
+    await pilot.press("enter")
+    main = app.main_screen
+    assert main is not None
+    await wait_for(pilot, lambda: main.customer is not None, what="the customer to open")
+    return main
+
+
+async def test_note_and_status_keys(services: Services, wire_server: WireServer) -> None:
+    _, conversation_id = seed_customer(services, messages=("Hi",))
+    app = create_app(services.settings, services)
+    async with app.run_test(size=(100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await paste(pilot, "incoming-text", "VIP customer")
+        await pilot.press("f4")
+        roles = [(m.role, m.state, m.text) for m in services.store.page_messages(conversation_id)]
+        assert roles[-1] == ("note", "note", "VIP customer")
+        await pilot.press("alt+p")
+        assert services.store.get_conversation(conversation_id).status == "pending"
+        await pilot.press("alt+r")
+        assert services.store.get_conversation(conversation_id).status == "resolved"
+        await pilot.press("alt+o")
+        assert services.store.get_conversation(conversation_id).status == "open"
+        assert "open" in str(main.query_one("#conversation-title").render())
+        # An empty box is refused with a clear message, nothing is stored.
+        await pilot.press("f5")
+        assert any("empty" in message for _, message in notifications(app))
+        assert len(services.store.page_messages(conversation_id)) == 2
+    assert wire_server.requests == []
+    assert main.customer is not None
+
+
+async def test_transcript_pages_and_context_marker(tmp_path: Path, wire_server: WireServer) -> None:
+    settings = ui_settings(
+        tmp_path,
+        wire_server,
+        config_text='[agent]\nname = "alice"\n[models."tiny"]\n'
+        'family = "gpt-4o"\ncontext_window = 1400\nmax_output_tokens = 100\n',
+        model="tiny",
+    )
+    services = services_for(settings)
+    try:
+        _, conversation_id = seed_customer(services)
+        seed_history(services, conversation_id, 249, text="Message number {i} " + "lorem ipsum " * 10)
+        services.store.add_message(conversation_id, "customer", "The newest question")
+        app = create_app(settings, services)
+        async with app.run_test(size=(100, 30)) as pilot:
+            main = await open_first_customer(pilot, app)
+            transcript = main.transcript
+            assert len(transcript.query(".message")) == 100
+            assert transcript.earlier == 150
+            await pilot.press("ctrl+up")
+            assert len(transcript.query(".message")) == 200
+            assert transcript.earlier == 50
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: not main.streaming and main.draft.text != "")
+            markers = transcript.query(".context-marker")
+            assert len(markers) == 1
+            marker_text = str(markers.first().render())
+            # 200 messages are loaded; those above the marker are counted, "+" because 50 are not loaded yet.
+            above = 0
+            for child in transcript.children:
+                if child is markers.first():
+                    break
+                above += "message" in child.classes
+            assert f"{above:,}+ earlier messages not sent to the model" in marker_text
+            assert 0 < above < 200
+            assert "trimmed to the newest" in str(main.query_one("#draft-header").render())
+            kept_text = wire_server.last.json["messages"][1]["content"]
+            first_kept = transcript.children[transcript.children.index(markers.first()) + 1]
+            assert kept_text in str(first_kept.render())
+    finally:
+        services.close()

@@ -1,0 +1,202 @@
+"""Whole agent flows in the console, pressing keys as an agent would, against the loopback model server and a
+real SQLite file. Nothing of ours is patched: the app is built by create_app from real Services."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from support_console.app import SupportConsoleApp, create_app
+from support_console.screens.confirm import ConfirmScreen
+from support_console.screens.main import MainScreen
+from support_console.services import Services
+from tests.ui_helpers import (
+    notifications,
+    paste,
+    seed_customer,
+    services_for,
+    ui_settings,
+    wait_for,
+)
+from tests.wire_replies import stall_after, stream_text
+from tests.wire_server import WireServer
+
+SLOW_TEXT = " ".join(f"word{i}" for i in range(200))
+
+
+@pytest.fixture
+def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
+    built = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def main_of(app: SupportConsoleApp) -> MainScreen:
+    assert app.main_screen is not None
+    return app.main_screen
+
+
+async def open_first_customer(pilot: object, app: SupportConsoleApp) -> MainScreen:
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    await pilot.pause()
+    await pilot.press("enter")  # the customer list has focus, first customer highlighted
+    main = main_of(app)
+    await wait_for(pilot, lambda: main.customer is not None, what="the customer to open")
+    return main
+
+
+async def test_add_message_generate_stop_edit_approve(services: Services, wire_server: WireServer) -> None:
+    customer_id, _ = seed_customer(services, conversation=False)
+    wire_server.enqueue(stall_after(stream_text(SLOW_TEXT), 8, 10.0))  # 7 words, then a hung upstream
+    app = create_app(services.settings, services)
+    async with app.run_test(size=(100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        assert main.conversation is None  # a new customer has no conversation until a message arrives
+        # The agent pastes the customer's message and adds it.
+        await paste(pilot, "incoming-text", "My order never came")
+        await pilot.press("f5")
+        assert main.conversation is not None
+        assert main.conversation.id is not None
+        conversation_id = main.conversation.id
+        stored = services.store.page_messages(conversation_id)
+        assert [(m.role, m.text) for m in stored] == [("customer", "My order never came")]
+
+        # Generate, let some text arrive, then stop.
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: main.draft.text.count("word") == 7, what="some streamed text")
+        assert main.streaming
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not main.streaming, what="the stream to stop")
+        partial = main.draft.text
+        assert partial.startswith("word0 word1")
+        assert len(partial) < len(SLOW_TEXT)
+        assert "Stopped" in str(main.query_one("#draft-status").render())
+
+        # The agent edits the partial draft and approves it.
+        await pilot.press("ctrl+n", "space", "o", "k")  # the cursor waits at the end of the draft
+        await pilot.press("ctrl+s")
+        sent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"]
+        assert len(sent) == 1
+        assert sent[0].state == "sent"
+        assert sent[0].text == partial + " ok"
+        assert sent[0].original_text == partial
+        assert sent[0].approved_by == "alice"
+        assert sent[0].approved_at is not None
+        assert app.clipboard == partial + " ok"
+        assert main.draft.text == ""
+        assert services.store.pending_draft(conversation_id) is None
+        assert ("information", "Reply approved and copied to the clipboard.") in notifications(app)
+    assert len(wire_server.requests) == 1
+    body = wire_server.last.json
+    assert body["stream"] is True
+    assert body["messages"][-1] == {"role": "user", "content": "My order never came"}
+    assert customer_id
+
+
+async def test_full_stream_lands_in_pane_and_status_shows_usage(
+    services: Services, wire_server: WireServer
+) -> None:
+    seed_customer(services, messages=("Where is my parcel?",))
+    text = "Line one.\nLine two, with a tab\there."
+    wire_server.enqueue(stream_text(text, usage=(123, 45)))
+    app = create_app(services.settings, services)
+    async with app.run_test(size=(100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: main.draft.text == text and not main.streaming, what="the whole reply")
+        status = str(main.query_one("#draft-status").render())
+        assert "Finished" in status
+        assert "123 prompt + 45 reply tokens" in status
+        header = str(main.query_one("#draft-header").render())
+        assert "Tech Support" in header
+        assert "gpt-4o" in header
+        assert "prompt" in header
+        assert "/" in header
+        assert main.conversation is not None
+        assert main.conversation.id is not None
+        draft = services.store.pending_draft(main.conversation.id)
+        assert draft is not None
+        assert draft.text == text
+        assert draft.finish_reason == "stop"
+
+
+async def test_regenerate_over_edits_asks_first(services: Services, wire_server: WireServer) -> None:
+    seed_customer(services, messages=("Hello?",))
+    wire_server.enqueue(stream_text("First answer."), stream_text("Second answer."))
+    app = create_app(services.settings, services)
+    async with app.run_test(size=(100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: main.draft.text == "First answer." and not main.streaming)
+        # Unedited: regenerate replaces it without asking.
+        await pilot.press("ctrl+n", "space", "x")
+        assert main.draft.edited
+        await pilot.press("ctrl+r")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert main.draft.text == "First answer. x"
+        assert len(wire_server.requests) == 1
+        await pilot.press("ctrl+r")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: main.draft.text == "Second answer." and not main.streaming)
+        assert main.conversation is not None
+        assert main.conversation.id is not None
+        drafts = [m for m in services.store.page_messages(main.conversation.id) if m.role == "agent"]
+        assert [(m.state, m.text) for m in drafts] == [("draft", "Second answer.")]  # same row, replaced
+
+
+async def test_discard_asks_and_keeps_nothing(services: Services, wire_server: WireServer) -> None:
+    seed_customer(services, messages=("Hello?",))
+    wire_server.enqueue(stream_text("Unwanted answer."))
+    app = create_app(services.settings, services)
+    async with app.run_test(size=(100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: not main.streaming and main.draft.text == "Unwanted answer.")
+        draft_id = main.draft.draft_id
+        await pilot.press("f8")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        assert main.draft.text == ""
+        assert main.conversation is not None
+        assert main.conversation.id is not None
+        assert services.store.pending_draft(main.conversation.id) is None
+        states = {m.id: m.state for m in services.store.page_messages(main.conversation.id)}
+        assert draft_id not in states  # discarded drafts are hidden from the conversation
+
+
+async def test_ctrl_c_never_quits_and_quit_mid_draft_asks(
+    services: Services, wire_server: WireServer
+) -> None:
+    seed_customer(services, messages=("Hello?",))
+    wire_server.enqueue(stall_after(stream_text(SLOW_TEXT), 8, 10.0))
+    app = create_app(services.settings, services)
+    async with app.run_test(size=(100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "word6" in main.draft.text)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert app.is_running
+        assert main.streaming
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        assert app.is_running
+        assert main.streaming
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not main.streaming)
+        assert main.conversation is not None
+        assert main.conversation.id is not None
+        saved = services.store.pending_draft(main.conversation.id)
+        assert saved is not None
+        assert saved.text == main.draft.text
+        await pilot.press("ctrl+q")
+        await pilot.pause()
+        assert not app.is_running

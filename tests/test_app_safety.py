@@ -1,0 +1,125 @@
+"""Literal text, the no-provider start, hand-written replies, adding customers, help and rebinding keys.
+
+Customer and model text must never style or break the screen: markup-like text stays literal and control
+characters are shown as symbols. Real store, real persona files, loopback model server."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support_console.app import create_app
+from support_console.screens.no_provider import NoProviderScreen
+from tests.ui_helpers import (
+    notifications,
+    paste,
+    screen_text,
+    seed_customer,
+    services_for,
+    ui_settings,
+    wait_for,
+)
+from tests.wire_replies import stream_text
+from tests.wire_server import WireServer
+
+NASTY = "[bold]x[/] and [/] and [link=http://x]y[/link] \x1b[31mred\x1b[0m bell\x07 nul\x00 end"
+NASTY_NAME = "[bold red]Mallory[/]"
+
+
+async def test_markup_and_escape_codes_are_shown_literally(tmp_path: Path, wire_server: WireServer) -> None:
+    services = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        _, conversation_id = seed_customer(services, NASTY_NAME, "m@example.com", messages=(NASTY,))
+        services.store.add_message(conversation_id, "note", "note with [i]markup[/i]")
+        wire_server.enqueue(stream_text("Reply [b]bold?[/b] \x1b[2J cleared?"))
+        app = create_app(services.settings, services)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.press("enter")
+            main = app.main_screen
+            assert main is not None
+            await wait_for(pilot, lambda: main.customer is not None)
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: not main.streaming and "cleared?" in main.draft.text)
+            shown = screen_text(app)
+            assert NASTY_NAME in shown  # customer list and title: brackets and all
+            assert "[bold]x[/] and [/] and [link=http://x]y[/link]" in shown
+            assert "␛[31mred␛[0m bell␇ nul␀ end" in shown
+            assert "note with [i]markup[/i]" in shown
+            assert "Reply [b]bold?[/b] ␛[2J cleared?" in shown
+            assert "\x1b" not in shown
+            assert "\x07" not in shown
+            assert "\x00" not in shown
+            # The same text through the incoming box, a notification and a persona-free approval.
+            await paste(pilot, "incoming-text", "[/] again \x1b[1m")
+            assert "\x1b" not in screen_text(app)  # not even while it sits in the text box
+            await pilot.press("f5")
+            assert "[/] again ␛[1m" in screen_text(app)
+            await pilot.press("ctrl+s")
+            sent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"][-1]
+            assert sent.state == "sent"
+            assert sent.text == "Reply [b]bold?[/b] ␛[2J cleared?"
+            # The model's own text (with the real escape) is what the store keeps as the original.
+            assert sent.original_text == "Reply [b]bold?[/b] \x1b[2J cleared?"
+    finally:
+        services.close()
+
+
+async def test_no_provider_explains_and_hand_written_replies_still_work(tmp_path: Path) -> None:
+    services = services_for(ui_settings(tmp_path, None))
+    try:
+        assert services.client is None
+        _, conversation_id = seed_customer(services, messages=("Can you help?",))
+        app = create_app(services.settings, services)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.pause()
+            assert isinstance(app.screen, NoProviderScreen)
+            shown = screen_text(app)
+            assert "No model provider is configured" in shown
+            assert "OPENAI_API_KEY" in shown
+            assert "AZURE_OPENAI_ENDPOINT" in shown
+            await pilot.press("enter")
+            main = app.main_screen
+            assert main is not None
+            assert app.screen is main
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: main.customer is not None)
+            await pilot.press("ctrl+g")
+            errors = [m for severity, m in notifications(app) if severity == "error"]
+            assert errors
+            assert "no model provider" in errors[0].lower()
+            assert "by hand" in errors[0]
+            await pilot.press("ctrl+n")
+            assert app.focused is main.draft.editor
+            await paste(pilot, "draft-editor", "Yes, we can.")
+            await pilot.press("ctrl+s")
+            sent = services.store.page_messages(conversation_id)[-1]
+            assert (sent.role, sent.state, sent.text) == ("agent", "sent", "Yes, we can.")
+            assert sent.original_text is None
+            assert sent.model is None
+            assert sent.approved_by == "alice"
+            assert app.clipboard == "Yes, we can."
+    finally:
+        services.close()
+
+
+async def test_hand_written_draft_is_saved_as_typed(tmp_path: Path) -> None:
+    services = services_for(ui_settings(tmp_path, None))
+    try:
+        _, conversation_id = seed_customer(services, messages=("Hello",))
+        app = create_app(services.settings, services)
+        async with app.run_test(size=(100, 30)) as pilot:
+            await pilot.press("enter", "enter")
+            main = app.main_screen
+            assert main is not None
+            await wait_for(pilot, lambda: main.customer is not None)
+            await paste(pilot, "draft-editor", "Half a reply")
+            await wait_for(
+                pilot,
+                lambda: services.store.pending_draft(conversation_id) is not None,
+                what="the typed draft to be saved",
+            )
+            draft = services.store.pending_draft(conversation_id)
+            assert draft is not None
+            assert draft.text == "Half a reply"
+            assert draft.model is None
+    finally:
+        services.close()

@@ -1,0 +1,92 @@
+"""Snapshots of the console (pytest-textual-snapshot): the main screen at 80x24 and wide, the persona
+picker, a model error, and the no-provider screen. Data, times and model replies are fixed; nothing on screen
+depends on the clock, the temporary path or the server's port. Regenerate with ``pytest --snapshot-update``
+and review the SVGs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+
+from support_console.app import create_app
+from support_console.services import Services
+from tests.ui_helpers import seed_customer, services_for, ui_settings, wait_for
+from tests.wire_replies import replay, stream_text
+from tests.wire_server import WireServer
+
+SnapCompare = Callable[..., bool]
+
+REPLY = (
+    "Hi Jane,\n\nI'm sorry you were charged twice for your subscription. I have passed your refund request "
+    "to our billing team with the date and amount you gave; they usually decide within 3 business days.\n\n"
+    "Best regards,\nAlice"
+)
+
+
+def seed(services: Services) -> None:
+    seed_customer(
+        services,
+        messages=(
+            "Hello, my Series X stopped reading discs.",
+            "Also: I was charged twice for my subscription this month. Can I get a refund?",
+        ),
+    )
+    seed_customer(services, "Bob Stone", "bob@example.com", messages=("Is there a [bold]sale[/] on?",))
+    seed_customer(services, "Carla Diaz", "carla@example.com", conversation=False)
+
+
+@pytest.fixture
+def console(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
+    services = services_for(ui_settings(tmp_path, wire_server))
+    seed(services)
+    try:
+        yield services
+    finally:
+        services.close()
+
+
+async def open_and_generate(pilot: Pilot[Any]) -> None:
+    await pilot.press("enter")
+    main = pilot.app.main_screen  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: main.customer is not None)
+    await pilot.press("ctrl+g")
+    await wait_for(pilot, lambda: main.draft.draft_id is not None and not main.streaming)
+    await pilot.pause()
+
+
+def test_main_screen_80x24(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
+    wire_server.enqueue(stream_text(REPLY, usage=(412, 58)))
+    assert snap_compare(create_app(console.settings, console), run_before=open_and_generate)
+
+
+def test_main_screen_wide(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
+    wire_server.enqueue(stream_text(REPLY, usage=(412, 58)))
+    app = create_app(console.settings, console)
+    assert snap_compare(app, run_before=open_and_generate, terminal_size=(160, 40))
+
+
+def test_persona_picker(snap_compare: SnapCompare, console: Services) -> None:
+    async def open_picker(pilot: Pilot[Any]) -> None:
+        await pilot.press("enter")
+        await pilot.pause()
+        await pilot.press("ctrl+o")
+
+    assert snap_compare(create_app(console.settings, console), run_before=open_picker)
+
+
+def test_error_state(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
+    wire_server.enqueue(replay("az_400_content_filter_stream_2025"))
+    assert snap_compare(create_app(console.settings, console), run_before=open_and_generate)
+
+
+def test_no_provider_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
+    services = services_for(ui_settings(tmp_path, None))
+    try:
+        seed(services)
+        assert snap_compare(create_app(services.settings, services))
+    finally:
+        services.close()

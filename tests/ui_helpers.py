@@ -1,0 +1,158 @@
+"""Helpers for the console's Pilot tests: hermetic settings on a temporary SQLite file, the loopback server.
+
+Settings are built with ``load_settings(CliOverrides(...), env={...})`` and a config path that does not exist,
+so nothing reads the real user's config, environment or database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from support_console.config import CliOverrides, Settings, load_settings
+from support_console.services import Services, build_services
+from tests.wire_server import WireServer
+
+T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+
+
+def ui_settings(
+    tmp_path: Path,
+    server: WireServer | None,
+    *,
+    model: str = "gpt-4o",
+    db_name: str = "console.db",
+    keys: Mapping[str, str] | None = None,
+    personas: Path | None = None,
+    config_text: str | None = None,
+) -> Settings:
+    """Settings for a compatible server at ``server`` (or no provider at all when ``server`` is None)."""
+    config = tmp_path / "config.toml"
+    text = config_text if config_text is not None else '[agent]\nname = "alice"\n'
+    if keys:
+        text += "\n[keys]\n" + "".join(f'{k} = "{v}"\n' for k, v in keys.items())
+    config.write_text(text, encoding="utf-8")
+    overrides = CliOverrides(
+        base_url=server.base_url if server else None,
+        model=model if server else None,
+        db=str(tmp_path / db_name),
+        config=config,
+        personas=personas,
+    )
+    env = {"OPENAI_API_KEY": "sk-test-not-a-real-key"} if server else {}
+    return load_settings(overrides, env=env)
+
+
+def seed_customer(
+    services: Services,
+    name: str = "Jane Doe",
+    email: str = "jane@example.com",
+    messages: tuple[str, ...] = (),
+    *,
+    conversation: bool = True,
+) -> tuple[int, int]:
+    """A customer with an open conversation holding ``messages`` (customer role), at fixed times;
+    with ``conversation=False`` just the customer (the conversation id returned is then 0)."""
+    store = services.store
+    customer = store.add_customer(name, email)
+    assert customer.id is not None
+    if not conversation:
+        return customer.id, 0
+    conversation = store.current_conversation(customer.id)
+    assert conversation.id is not None
+    for i, text in enumerate(messages):
+        store.add_message(conversation.id, "customer", text, created_at=T0 + timedelta(minutes=i))
+    return customer.id, conversation.id
+
+
+def seed_history(services: Services, conversation_id: int, count: int, *, text: str = "Message {i}") -> None:
+    """``count`` alternating customer messages and sent replies in one bulk insert, at fixed times."""
+    from support_console.store import NewMessage
+
+    rows = [
+        NewMessage(
+            conversation_id=conversation_id,
+            role="customer" if i % 2 == 0 else "agent",
+            text=text.format(i=i),
+            created_at=T0 + timedelta(seconds=i),
+            external_id=f"seed-{i}",
+            approved_by=None if i % 2 == 0 else "bob",
+        )
+        for i in range(count)
+    ]
+    services.store.add_messages_bulk(rows)
+
+
+async def paste(pilot: object, widget_id: str, text: str) -> None:
+    """Paste ``text`` into a widget as a terminal does (bracketed paste), after focusing it."""
+    from textual import events
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    widget = pilot.app.screen.query_one(f"#{widget_id}")
+    widget.focus()
+    pilot.app.post_message(events.Paste(text))  # as the driver does: the app routes it to the focus
+    await pilot.pause()
+
+
+def services_for(settings: Settings) -> Services:
+    return build_services(settings)
+
+
+async def wait_for(pilot: object, condition: object, within: float = 5.0, what: str = "condition") -> None:
+    """Let the app run until ``condition()`` holds (AssertionError after ``within`` seconds)."""
+    import time
+
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    assert callable(condition)
+    deadline = time.monotonic() + within
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await pilot.pause(0.02)
+
+
+def notifications(app: object) -> list[tuple[str, str]]:
+    """(severity, message) of the notifications the app has shown and not yet expired."""
+    from textual.app import App
+
+    assert isinstance(app, App)
+    return [(n.severity, n.message) for n in app._notifications]
+
+
+def screen_text(app: object) -> str:
+    """The current screen as lines of plain text, exactly as composited (no styles)."""
+    from textual.app import App
+
+    assert isinstance(app, App)
+    strips = app.screen._compositor.render_strips()
+    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+
+async def crash_child(db: str, base_url: str, config: str) -> None:
+    """For the crash test, in a child process: open the console, start a draft, wait for SIGKILL."""
+    import asyncio
+
+    from support_console.app import create_app
+
+    settings = load_settings(
+        CliOverrides(base_url=base_url, model="gpt-4o", db=db, config=Path(config)),
+        env={"OPENAI_API_KEY": "sk-test-not-a-real-key"},
+    )
+    app = create_app(settings)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        await pilot.press("ctrl+g")
+        await asyncio.sleep(60)
+
+
+if __name__ == "__main__":  # python -m tests.ui_helpers crash-child DB BASE_URL CONFIG
+    import asyncio
+    import sys
+
+    if sys.argv[1:2] == ["crash-child"]:
+        asyncio.run(crash_child(*sys.argv[2:5]))
