@@ -39,7 +39,6 @@ from support_console.store.models import (
     ROLE_CUSTOMER,
     STATE_DRAFT,
     STOPPED_NOTE,
-    Conversation,
     Customer,
 )
 from support_console.tokens import count_text
@@ -84,11 +83,6 @@ def name_from_email(email: str) -> str:
 def new_customer_values(email: str, name: str | None = None) -> dict[str, str]:
     """The persona values for a customer not stored yet (a dry run for a new email)."""
     return {"name": name or name_from_email(email), "email": email, "external_id": ""}
-
-
-def open_conversation(store: Store, customer_id: int) -> Conversation | None:
-    """Deprecated alias of :meth:`Store.open_conversation` (the UI still calls it; removed once it moves)."""
-    return store.open_conversation(customer_id)
 
 
 def record_customer_message(store: Store, customer_id: int, text: str, persona_id: str) -> int:

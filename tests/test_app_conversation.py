@@ -95,15 +95,14 @@ async def test_transcript_pages_and_context_marker(tmp_path: Path, wire_server: 
             markers = transcript.query(".context-marker")
             assert len(markers) == 1
             marker_text = str(markers.first().render())
-            # 200 messages are loaded; those above the marker are counted, "+" because 50 are not loaded yet.
-            above = 0
-            for child in transcript.children:
-                if child is markers.first():
-                    break
-                above += "message" in child.classes
-            assert f"{above:,}+ earlier messages not sent to the model" in marker_text
-            assert 0 < above < 200
-            assert "trimmed to the newest" in str(main.query_one("#draft-header").render())
+            # Exact, counted over the whole history (its 50 unloaded messages too), not just what is shown.
+            kept = len(wire_server.last.json["messages"]) - 1
+            total = len(services.store.history_newest_first(conversation_id, "o200k_base"))
+            dropped = total - kept
+            assert total == 250
+            assert 50 < dropped < 250
+            assert f"{dropped:,} earlier messages not sent to the model" in marker_text
+            assert f"{dropped:,} older messages trimmed" in str(main.query_one("#draft-header").render())
             kept_text = wire_server.last.json["messages"][1]["content"]
             first_kept = transcript.children[transcript.children.index(markers.first()) + 1]
             assert kept_text in str(first_kept.render())

@@ -204,7 +204,7 @@ class DraftActions(Screen[None]):
 
     def _show_prepared(self, prepared: PreparedDraft) -> None:
         report = prepared.report
-        meter = Meter(report.prompt_tokens, report.budget, report.kept, report.dropped > 0, report.truncated)
+        meter = Meter(report.prompt_tokens, report.budget, report.kept, report.dropped, report.truncated)
         self.draft.show_context(prepared.persona.name, prepared.model.name, meter)
         self.transcript.set_context(report.first_kept_id, report.dropped)
 

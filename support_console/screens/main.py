@@ -14,7 +14,7 @@ from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Footer, Header, Static
 
-from support_console.drafting import Drafter, choose_persona, open_conversation
+from support_console.drafting import Drafter, choose_persona
 from support_console.errors import SupportConsoleError
 from support_console.screens.bindings import MAIN_BINDINGS
 from support_console.screens.draft_actions import DraftActions
@@ -142,7 +142,7 @@ class MainScreen(DraftActions):
         store = self.services.store
         try:
             self.customer = store.get_customer(customer_id)
-            self.conversation = open_conversation(store, customer_id)
+            self.conversation = store.open_conversation(customer_id)
         except SupportConsoleError as error:
             self.notify(str(error), severity="error", markup=False)
             return

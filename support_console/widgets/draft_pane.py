@@ -35,13 +35,13 @@ class Meter:
     prompt_tokens: int
     budget: int
     kept: int
-    trimmed: bool
+    dropped: int
     truncated: bool
 
     def render(self) -> str:
         parts = [f"prompt {self.prompt_tokens:,} / {self.budget:,} tokens"]
-        if self.trimmed:
-            parts.append(f"trimmed to the newest {self.kept:,} message{'s' if self.kept != 1 else ''}")
+        if self.dropped:
+            parts.append(f"{self.dropped:,} older message{'s' if self.dropped != 1 else ''} trimmed")
         if self.truncated:
             parts.append("one message truncated")
         return " · ".join(parts)

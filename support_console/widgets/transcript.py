@@ -166,11 +166,7 @@ class Transcript(VerticalScroll):
         self.call_after_refresh(self.scroll_end, animate=False)
 
     def set_context(self, first_kept_id: int | None, dropped: int) -> None:
-        """Mark where the model's context starts: the messages above it were not sent.
-
-        ``dropped`` from a lazily read history is only a lower bound, so the marker counts the customer
-        messages and sent replies shown above it instead (with "+" while older pages are not loaded).
-        """
+        """Mark where the model's context starts: the ``dropped`` messages above it were not sent."""
         self._trim_context = (first_kept_id, dropped) if first_kept_id is not None and dropped else None
         self._place_context_marker()
 
@@ -180,19 +176,10 @@ class Transcript(VerticalScroll):
             self._context_marker = None
         if self._trim_context is None:
             return
-        first_kept_id, _ = self._trim_context
+        first_kept_id, dropped = self._trim_context
         view = self._views.get(first_kept_id)
         if view is None:
             return
-        above = 0
-        for child in self.children:
-            if child is view:
-                break
-            if isinstance(child, MessageView) and child.reaches_model:
-                above += 1
-        count = f"{above:,}+" if self.earlier else f"{above:,}"
-        label = (
-            f"── {count} earlier message{'s' if above != 1 or self.earlier else ''} not sent to the model ──"
-        )
+        label = f"── {dropped:,} earlier message{'s' if dropped != 1 else ''} not sent to the model ──"
         self._context_marker = Static(label, classes="context-marker", markup=False)
         self.mount(self._context_marker, before=view)
