@@ -5,7 +5,7 @@ queries alone and the real LogsScreen mounted headless), and import speed (targe
 100,000-message JSONL file into a fresh database, then re-importing it. Also prints a CPU calibration figure
 (a fixed pure-Python loop), so figures from different machines can be compared.
 
-Usage: ``python benchmarks/bench_logs.py [--messages N] [--customers N] [--import-rows N]``.
+Usage: ``python benchmarks/bench_logs.py [--messages N] [--customers N] [--import-rows N] [--import-only]``.
 """
 
 from __future__ import annotations
@@ -154,8 +154,12 @@ def main() -> int:
     parser.add_argument("--messages", type=int, default=1_000_000)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--import-rows", type=int, default=100_000)
+    parser.add_argument("--import-only", action="store_true", help="bench only the import (no 1M database)")
     args = parser.parse_args()
     print(f"CPU calibration (fixed Python loop, lower is faster): {calibration_ms():.0f} ms")
+    if args.import_only:
+        bench_import(args.import_rows)
+        return 0
     db = ensure_big_db(args.messages, args.customers)
     store = Store.open(f"sqlite:///{db}")
     try:

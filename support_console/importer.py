@@ -1,82 +1,60 @@
 """Import conversation logs from JSONL or CSV: fast, idempotent, and honest about bad rows.
 
-The format is documented for users in README.md, section "Conversation logs: search, export, import" (the
-one home of the field list): one message per JSONL line or CSV row; ``email``, ``text`` and ``timestamp`` are
-required; ``ticket`` groups messages into conversations; ``id`` is the message's external id; ``role`` is
-customer, agent (a sent reply, optionally with ``original``, ``model``, tokens, ``approved_by``) or note.
-Field names are read by :data:`_FIELDS` and :data:`_ALIASES` below.
+The format is documented for users in README.md, section "Conversation logs: search, export, import";
+``import_rows.py`` reads and checks it. One message per JSONL line or CSV row; ``email``, ``text`` and
+``timestamp`` are required; ``ticket`` groups messages into conversations; ``id`` is the message's external
+id; ``role`` is customer, agent (a sent reply, optionally with ``original``, ``model``, tokens,
+``approved_by``) or note.
 
 Why it is shaped like this:
 
 * **Idempotent**: every message is stored with the external id ``TICKET/ID`` (``/ID`` without a ticket), and
   the store skips a message whose (conversation, external id) exists. A ticket's conversation is found again
   from those ids, so re-importing a file, or a later file that continues a ticket, adds only what is new.
-* **Fast**: rows are read in batches of a few thousand and written set-based (one short transaction per
-  batch, no tokenising: the store counts tokens lazily).
+* **Fast**: rows come in batches of a few thousand, each written in one short transaction, set-based
+  (``store/search.py``: multi-row INSERTs, search index built per batch, counters in one UPDATE; no
+  tokenising: the store counts tokens lazily). For a large file the parsing runs in a child process
+  (``import_rows.batches_from_child``), one batch ahead of the writing here.
 * **Bad rows** are reported by line number and skipped; the good rows around them are imported.
 * **Other writers unaffected**: transactions are per batch and short, and the store's busy timeout makes
   writers queue rather than fail.
-
-Writes go through the set-based helpers in ``store/search.py`` (conversations, messages, counters) rather
-than ``Store.add_messages_bulk``: that one runs an executemany, and with the FTS5 triggers every row would
-flush the index (see ``store/search.py``); it also cannot carry a reply's original draft, model or tokens.
 """
 
 from __future__ import annotations
 
-import codecs
-import csv
-import hashlib
-import json
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Final
 
 import sqlalchemy as sa
 
 from support_console.errors import SupportConsoleError
-from support_console.store import (
-    ROLE_AGENT,
-    ROLE_CUSTOMER,
-    ROLE_NOTE,
-    ROLES,
-    STATE_NOTE,
-    STATE_RECEIVED,
-    STATE_SENT,
-    STATUSES,
-    Conversation,
-    Customer,
-    Message,
-    Store,
+from support_console.import_rows import (
+    ChildFailed,
+    DecodeProblem,
+    First,
+    Key,
+    batches_from_child,
+    parse_batches,
 )
+from support_console.store import Conversation, Customer, Message, Store
 from support_console.store.engine import insert_ignoring_duplicates, reader
 from support_console.store.search import (
-    insert_conversations_bulk,
+    bulk_writing,
+    insert_conversations_counted,
     insert_messages_bulk,
-    stored_datetime,
+    reserve_conversation_ids,
     update_counters_bulk,
 )
 
 #: Rows per batch: big enough to amortise a transaction, small enough to keep other writers' waits short.
-BATCH_ROWS: Final = 2000
+BATCH_ROWS: Final = 3000
+#: Files at least this large are parsed in a child process (starting it costs about a tenth of a second).
+CHILD_PARSE_BYTES: Final = 1_000_000
 ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
-
-_ALIASES: Final = {
-    "customer_email": "email", "customer_name": "name", "created_at": "timestamp", "ticket_id": "ticket",
-    "external_id": "id", "message_id": "id",
-}  # fmt: skip
-_AGENT_ONLY: Final = (
-    "original", "model", "approved_by", "finish_reason", "prompt_tokens", "completion_tokens",
-)  # fmt: skip
-_TOKEN_FIELDS: Final = ("prompt_tokens", "completion_tokens")
-_EXTRA_FIELDS: Final = ("persona", "status", *_AGENT_ONLY)
-_EXTRA_SET: Final = frozenset(_EXTRA_FIELDS)
-_FIELDS: Final = frozenset({"email", "name", "text", "timestamp", "ticket", "id", "role", *_EXTRA_FIELDS})
-
-_STATES: Final = {ROLE_CUSTOMER: STATE_RECEIVED, ROLE_AGENT: STATE_SENT, ROLE_NOTE: STATE_NOTE}
 
 _M = Message.__table__.c  # type: ignore[attr-defined]
 _C = Conversation.__table__  # type: ignore[attr-defined]
@@ -128,290 +106,117 @@ class ImportReport:
         return line
 
 
-@dataclass(frozen=True)
-class _Row:
-    """A validated row."""
-
-    line: int
-    email: str
-    name: str
-    text: str
-    timestamp: datetime
-    ticket: str
-    external_id: str
-    role: str
-    extra: dict[str, str]  # persona, original, model, approved_by, finish_reason, status (those given)
-
-
-# ------------------------------------------------------------------------------------------------ reading
-
-
-def _counting(fh: Any, counter: list[int]) -> Iterator[bytes]:
-    """Yield the file's lines (bytes) while counting the bytes read (progress without a second pass)."""
-    for raw in fh:
-        counter[0] += len(raw)
-        yield raw
-
-
-def _records(path: Path, fh: Any, counter: list[int]) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, record) for each row; a string record is that row's error."""
-    lines = _counting(fh, counter)
-    if _is_jsonl(path):
-        for number, raw in enumerate(lines, start=1):
-            stripped = raw.strip()
-            if not stripped:
-                continue
-            try:
-                record = json.loads(stripped.decode())
-            except (ValueError, UnicodeDecodeError) as exc:
-                yield number, f"not valid JSON ({exc}); each line must be one JSON object"
-                continue
-            yield number, record if isinstance(record, dict) else 'not a JSON object; write {"email": …}'
-        return
-    reader_ = csv.DictReader(codecs.iterdecode(lines, "utf-8-sig"))
-    if reader_.fieldnames is None:
-        return
-    for record in reader_:
-        if None in record:
-            yield reader_.line_num, "more values than header columns; quote fields that contain commas"
-            continue
-        yield reader_.line_num, {k: v for k, v in record.items() if v not in (None, "")}
-
-
-def _is_jsonl(path: Path) -> bool:
-    """JSONL for .jsonl/.ndjson/.json, CSV for .csv, otherwise by the first non-blank character."""
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson", ".json"):
-        return True
-    if suffix == ".csv":
-        return False
-    with path.open("rb") as fh:
-        head = fh.read(4096).lstrip(b"\xef\xbb\xbf \t\r\n")
-    return head.startswith(b"{")
-
-
-# --------------------------------------------------------------------------------------------- validation
-
-
-def _canonical(record: dict[str, Any]) -> dict[str, Any]:
-    """Field names lower-cased, trimmed and de-aliased (only when needed: the common case is already so)."""
-    if _FIELDS.issuperset(record):
-        return record
-    return {_ALIASES.get(str(k).strip().lower(), str(k).strip().lower()): v for k, v in record.items()}
-
-
-def _texts(record: dict[str, Any]) -> dict[str, str] | str:
-    """The known fields as text (numbers accepted, empty values dropped), or what is wrong."""
-    values: dict[str, str] = {}
-    for key in _FIELDS.intersection(record):
-        value = record[key]
-        if type(value) is str:
-            if value:
-                values[key] = value
-        elif isinstance(value, int | float) and not isinstance(value, bool):
-            values[key] = str(value)
-        elif value is not None:
-            return f"field '{key}' must be text, not {type(value).__name__}"
-    return values
-
-
-def _validate(line: int, record: dict[str, Any]) -> _Row | str:
-    """A _Row, or a sentence saying what is wrong with the record and how to fix it."""
-    values = _texts(_canonical(record))
-    if isinstance(values, str):
-        return values
-    get = values.get
-    email = get("email", "").strip()
-    if "@" not in email:
-        return (
-            "field 'email' is missing or not an email address" if not email else f"'{email}' is not an email"
-        )
-    text = get("text", "")
-    if not text.strip():
-        return "field 'text' is missing or empty"
-    stamp = _timestamp(get("timestamp", ""))
-    if isinstance(stamp, str):
-        return stamp
-    role = get("role", "customer").strip().lower()
-    if role not in ROLES:
-        return f"field 'role' is {role!r}: use customer, agent or note"
-    extra = {k: v for k in _EXTRA_SET.intersection(values) if (v := values[k].strip())}
-    if extra:
-        problem = _check_extra(role, extra)
-        if problem:
-            return problem
-    ticket = get("ticket", "").strip()
-    message_id = get("id", "").strip() or _row_hash(email, role, stamp, text)
-    name = get("name", "").strip() or email.split("@", 1)[0]
-    return _Row(line, email, name, text, stamp, ticket, f"{ticket}/{message_id}", role, extra)
-
-
-def _check_extra(role: str, extra: dict[str, str]) -> str | None:
-    """What is wrong with the optional fields, if anything."""
-    status = extra.get("status")
-    if status is not None:
-        extra["status"] = status = status.lower()
-        if status not in STATUSES:
-            return f"field 'status' is {status!r}: use open, pending or resolved"
-    if role != ROLE_AGENT and any(k in extra for k in _AGENT_ONLY):
-        return f"fields {', '.join(_AGENT_ONLY)} belong to agent replies (role agent)"
-    for key in _TOKEN_FIELDS:
-        if key in extra and not extra[key].isdigit():
-            return f"field '{key}' is {extra[key]!r}: give a whole number of tokens"
-    return None
-
-
-def _timestamp(value: str) -> datetime | str:
-    if not value.strip():
-        return "field 'timestamp' is missing: give an ISO 8601 time such as 2026-10-02T18:04:00Z"
-    try:
-        stamp = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return f"field 'timestamp' is {value!r}, not an ISO 8601 time such as 2026-10-02T18:04:00Z"
-    return stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
-
-
-def _row_hash(email: str, role: str, stamp: datetime, text: str) -> str:
-    """A stable id for a row without one, so that re-importing it is still recognised."""
-    digest = hashlib.sha256("\x1f".join((email.lower(), role, stamp.isoformat(), text)).encode()).hexdigest()
-    return "h" + digest[:20]
-
-
 # ------------------------------------------------------------------------------------------------ writing
 
 
 class _Writer:
     """Writes batches of valid rows; remembers customers and conversations across batches."""
 
-    def __init__(self, store: Store, report: ImportReport) -> None:
+    def __init__(self, store: Store, conn: sa.Connection, report: ImportReport) -> None:
         self.store = store
+        self.conn = conn  # the import's own connection: one transaction per batch
         self.report = report
         self.customers: dict[str, int] = {}  # lower(email) -> id
-        self.conversations: dict[tuple[int, str], int] = {}  # (customer id, ticket) -> conversation id
-        self.seen: set[tuple[int, str]] = set()  # (conversation id, external id) imported in this run
-        self.new_customers: set[int] = set()  # created by this run: they have no earlier conversations
+        self.conversations: dict[Key, int] = {}  # (lower(email), ticket) -> conversation id
+        self.new_customers: set[str] = set()  # created by this run: they have no earlier conversations
 
-    def write(self, rows: list[_Row]) -> None:
-        """One batch: customers and conversations first, then the messages in one short transaction."""
-        self._resolve_customers(rows)
-        self._resolve_conversations(rows)
-        fresh = self._unseen(rows)
-        self.report.skipped += len(rows) - len(fresh)
-        if not fresh:
-            return
-        with self.store.engine.begin() as conn:
-            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(_M.id), 0))).scalar_one()
-            insert_messages_bulk(conn, [_message_values(conv, row) for conv, row in fresh])
-            touched = {
-                int(c) for c in conn.scalars(sa.select(_M.conversation_id).where(_M.id > before).distinct())
-            }
-            added = conn.execute(sa.select(sa.func.count()).where(_M.id > before)).scalar_one()
-            update_counters_bulk(conn, before)
-            statuses = {conv: row.extra["status"] for conv, row in fresh if "status" in row.extra}
-            self._set_statuses(conn, {c: st for c, st in statuses.items() if c in touched})
-        self.report.added += int(added)
-        self.report.skipped += len(fresh) - int(added)
+    def write(
+        self, rows: list[tuple[Key, tuple[Any, ...]]], firsts: dict[Key, First], statuses: dict[Key, str]
+    ) -> None:
+        """One batch in one short write transaction: new customers, the messages, then new conversations.
 
-    def _unseen(self, rows: list[_Row]) -> list[tuple[int, _Row]]:
-        """Rows with their conversation ids, minus repeats earlier in this file (the DB skips the rest)."""
-        fresh = []
-        for row in rows:
-            conv = self.conversations[(self.customers[row.email.lower()], row.ticket)]
-            if (conv, row.external_id) not in self.seen:
-                self.seen.add((conv, row.external_id))
-                fresh.append((conv, row))
-        return fresh
+        New conversations are inserted after their messages, with their counters (one customer roll-up each
+        instead of two); the foreign keys are checked at commit. One transaction also means a ticket's new
+        conversation is never committed without its messages.
+        """
+        new = {key: first for key, first in firsts.items() if key not in self.conversations}
+        if new:
+            self._find_existing(new)
+        known = self.conversations
+        with self.conn.begin():
+            created = self._create(new, statuses) if new else []
+            before = int(self.conn.execute(_MAX_MESSAGE_ID).scalar_one())
+            added = insert_messages_bulk(self.conn, [(known[key], *values) for key, values in rows])
+            insert_conversations_counted(self.conn, created)
+            if added:
+                update_counters_bulk(self.conn, before, up_to=created[0]["id"] - 1 if created else None)
+                older = {known[k]: st for k, st in statuses.items() if k not in new}
+                if older:
+                    self._set_statuses(self.conn, before, older)
+        self.report.added += added
+        self.report.skipped += len(rows) - added
 
     @staticmethod
-    def _set_statuses(conn: sa.Connection, statuses: dict[int, str]) -> None:
+    def _set_statuses(conn: sa.Connection, before: int, statuses: dict[int, str]) -> None:
         """A row's status applies only where this import added messages: re-imports change nothing."""
-        if statuses:
-            conn.execute(
-                _C.update().where(_C.c.id == sa.bindparam("cid")).values(status=sa.bindparam("st")),
-                [{"cid": cid, "st": st} for cid, st in statuses.items()],
-            )
+        touched = {
+            int(c) for c in conn.scalars(sa.select(_M.conversation_id).where(_M.id > before).distinct())
+        }
+        wanted = [{"cid": cid, "st": st} for cid, st in statuses.items() if cid in touched]
+        if wanted:
+            update = _C.update().where(_C.c.id == sa.bindparam("cid")).values(status=sa.bindparam("st"))
+            conn.execute(update, wanted)
 
-    def _resolve_customers(self, rows: list[_Row]) -> None:
-        """Customer ids for the batch's emails, creating the missing customers in one insert."""
-        wanted = {row.email.lower(): row for row in rows if row.email.lower() not in self.customers}
-        if not wanted:
-            return
-        self.customers.update(self._lookup_customers(list(wanted)))
-        missing = [row for key, row in wanted.items() if key not in self.customers]
-        if missing:
-            with self.store.engine.begin() as conn:
-                before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(_K.c.id), 0))).scalar_one()
-                conn.execute(
-                    insert_ignoring_duplicates(_K, conn),
-                    [
-                        {"name": r.name, "email": r.email, "attributes": {}, "created_at": r.timestamp}
-                        for r in missing
-                    ],
-                )
-                created = conn.execute(sa.select(sa.func.count()).where(_K.c.id > before)).scalar_one()
-            self.report.customers_created += int(created)
-            found = self._lookup_customers([r.email.lower() for r in missing])
-            self.customers.update(found)
-            self.new_customers.update(cid for cid in found.values() if cid > before)
+    def _find_existing(self, new: dict[Key, First]) -> None:
+        """Customers and ticket conversations that earlier imports made (read without the write lock)."""
+        emails = list({email for email, _ticket in new if email not in self.customers})
+        with reader(self.store.engine).connect() as conn:
+            if emails:
+                self.customers.update(self._lookup_customers(conn, emails))
+            for key in list(new):
+                email, ticket = key
+                if email in self.customers and email not in self.new_customers:
+                    where = _ticket_range(self.customers[email], ticket)
+                    found = conn.execute(_TICKET_LOOKUP, where).scalar()
+                    if found is not None:
+                        self.conversations[key] = int(found)
+                        del new[key]
 
-    def _lookup_customers(self, emails: list[str]) -> dict[str, int]:
+    @staticmethod
+    def _lookup_customers(conn: sa.Connection, emails: list[str]) -> dict[str, int]:
         stmt = sa.select(sa.func.lower(_K.c.email), _K.c.id).where(sa.func.lower(_K.c.email).in_(emails))
-        with reader(self.store.engine).connect() as conn:
-            return {str(email): int(cid) for email, cid in conn.execute(stmt)}
+        return {str(email): int(cid) for email, cid in conn.execute(stmt)}
 
-    def _resolve_conversations(self, rows: list[_Row]) -> None:
-        """Conversation ids for the batch's (customer, ticket) pairs: from earlier imports, or new ones."""
-        firsts: dict[tuple[int, str], _Row] = {}
-        for row in rows:
-            key = (self.customers[row.email.lower()], row.ticket)
-            if key not in self.conversations and key not in firsts:
-                firsts[key] = row
-        if not firsts:
-            return
-        with reader(self.store.engine).connect() as conn:
-            for key in [k for k in firsts if k[0] not in self.new_customers]:
-                found = conn.execute(_TICKET_LOOKUP, _ticket_range(*key)).scalar()
-                if found is not None:
-                    self.conversations[key] = int(found)
-                    del firsts[key]
-        if not firsts:
-            return
-        personas: dict[tuple[int, str], str] = {}
-        for row in rows:
-            key = (self.customers[row.email.lower()], row.ticket)
-            if key in firsts and "persona" in row.extra:
-                personas.setdefault(key, row.extra["persona"])
-        keys = list(firsts)
-        values = [
-            {
-                "customer_id": k[0],
-                "status": "open",
-                "persona_id": personas.get(k),
-                "created_at": firsts[k].timestamp,
-            }
-            for k in keys
-        ]
-        with self.store.engine.begin() as conn:
-            ids = insert_conversations_bulk(conn, values)
-        self.conversations.update(zip(keys, ids, strict=True))
-        self.report.conversations_created += len(firsts)
+    def _create(self, new: dict[Key, First], statuses: dict[Key, str]) -> list[dict[str, Any]]:
+        """The missing customers (named and dated by their first row), and ids for the new conversations.
 
-
-def _message_values(conversation_id: int, row: _Row) -> list[Any]:
-    """The messages-table values (BULK_COLUMNS order) of one row: an agent reply was sent at its time."""
-    sent = row.role == ROLE_AGENT
-    get = row.extra.get
-    when = stored_datetime(row.timestamp)
-    return [
-        conversation_id, row.role, _STATES[row.role], row.text, get("original"),
-        get("persona") if sent else None,
-        get("model"), get("finish_reason"), _int(get("prompt_tokens")), _int(get("completion_tokens")),
-        get("approved_by"), when if sent else None, when, when, row.external_id,
-    ]  # fmt: skip
+        The conversations themselves are inserted after their messages, with their counters (returned for
+        insert_conversations_counted). On an error the whole import stops, so ids handed out in a
+        transaction that rolls back are never used.
+        """
+        conn = self.conn
+        missing: dict[str, First] = {}
+        for (email, _ticket), first in new.items():
+            if email not in self.customers:
+                missing.setdefault(email, first)
+        if missing:
+            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(_K.c.id), 0))).scalar_one()
+            conn.execute(insert_ignoring_duplicates(_K, conn), [
+                {"name": name.strip() or email.split("@", 1)[0], "email": email, "attributes": {},
+                 "created_at": datetime.fromisoformat(stamp)}
+                for email, name, stamp, _persona in missing.values()
+            ])  # fmt: skip
+            found = self._lookup_customers(conn, list(missing))
+            self.customers.update(found)
+            created = {email for email, cid in found.items() if cid > before}
+            self.new_customers |= created
+            self.report.customers_created += len(created)
+        keys = [key for key in new if key not in self.conversations]
+        if not keys:
+            return []
+        first_id = reserve_conversation_ids(conn)
+        self.conversations.update((key, first_id + i) for i, key in enumerate(keys))
+        self.report.conversations_created += len(keys)
+        # A new conversation's status is its rows' (it gets messages: its first row is new).
+        return [
+            {"id": first_id + i, "customer_id": self.customers[key[0]], "status": statuses.get(key, "open"),
+             "persona_id": new[key][3] or None, "created_at": datetime.fromisoformat(new[key][2])}
+            for i, key in enumerate(keys)
+        ]  # fmt: skip
 
 
-def _int(value: str | None) -> int | None:
-    return None if value is None else int(value.strip())
+#: The largest message id (new messages get larger ones: see store/models.py).
+_MAX_MESSAGE_ID: Final = sa.select(sa.func.coalesce(sa.func.max(_M.id), 0))
 
 
 #: The conversation of a customer holding a message imported from a ticket: external ids ``TICKET/…`` form a
@@ -435,55 +240,53 @@ def _ticket_range(customer_id: int, ticket: str) -> dict[str, object]:
 
 
 def import_file(
-    store: Store, path: Path | str, progress: ProgressCallback | None = None, batch_rows: int = BATCH_ROWS
+    store: Store,
+    path: Path | str,
+    progress: ProgressCallback | None = None,
+    batch_rows: int = BATCH_ROWS,
+    *,
+    parse_in_child: bool | None = None,
 ) -> ImportReport:
     """Import the JSONL or CSV file at ``path`` into ``store``; bad rows are reported, good rows kept.
 
     ``progress(bytes_read, total_bytes)`` is called after each batch. Raises ImportFileError only when the
-    file itself cannot be read; row problems are in ``report.errors``.
+    file itself cannot be read; row problems are in ``report.errors``. ``parse_in_child`` chooses where the
+    file is parsed (None: in a child process for files of CHILD_PARSE_BYTES or more).
     """
     path = Path(path)
     report = ImportReport(path=path)
     started = time.perf_counter()
     try:
         total = path.stat().st_size
-        fh = path.open("rb")
+        path.open("rb").close()
     except OSError as exc:
         raise ImportFileError(f"Cannot read {path}: {exc.strerror}. Check the path and try again.") from exc
-    writer = _Writer(store, report)
-    with fh:
-        try:
-            counter = [0]
-            rows = _batches(_records(path, fh, counter), report, batch_rows, counter)
-            for batch, done in rows:
-                writer.write(batch)
+    in_child = total >= CHILD_PARSE_BYTES if parse_in_child is None else parse_in_child
+    batches = batches_from_child(path, batch_rows) if in_child else parse_batches(path, batch_rows)
+    try:
+        with store.engine.connect() as conn, bulk_writing(conn):
+            writer = _Writer(store, conn, report)
+            for rows, firsts, statuses, errors, count, done in batches:
+                report.rows += count
+                report.errors.extend(RowError(line, message) for line, message in errors)
+                if rows:
+                    writer.write(rows, firsts, statuses)
                 if progress is not None:
                     progress(done, total)
-        except UnicodeDecodeError as exc:
-            raise ImportFileError(
-                f"{path} is not UTF-8 text ({exc.reason} at byte {exc.start}): save it as UTF-8 and import "
-                "again; the rows before the problem were imported."
-            ) from exc
+    except DecodeProblem as problem:
+        raise ImportFileError(
+            f"{path} is not UTF-8 text ({problem.reason} at byte {problem.start}): save it as UTF-8 and "
+            "import again; the rows before the problem were imported."
+        ) from problem
+    except ChildFailed as failure:
+        raise ImportFileError(
+            f"Reading {path} failed ({failure}); the rows before the problem were imported: "
+            "import the file again to add the rest."
+        ) from failure
+    finally:
+        if isinstance(batches, Iterator):
+            batches.close()  # type: ignore[attr-defined]
     if progress is not None:
         progress(total, total)
     report.seconds = time.perf_counter() - started
     return report
-
-
-def _batches(
-    records: Iterable[tuple[int, dict[str, Any] | str]], report: ImportReport, size: int, counter: list[int]
-) -> Iterator[tuple[list[_Row], int]]:
-    """Valid rows in batches of ``size`` with the bytes read so far; bad rows go to ``report.errors``."""
-    batch: list[_Row] = []
-    for line, record in records:
-        report.rows += 1
-        row = record if isinstance(record, str) else _validate(line, record)
-        if isinstance(row, str):
-            report.errors.append(RowError(line, row))
-            continue
-        batch.append(row)
-        if len(batch) >= size:
-            yield batch, counter[0]
-            batch = []
-    if batch:
-        yield batch, counter[0]

@@ -11,12 +11,22 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from support_console import import_rows
 from support_console.cli import main
 from support_console.export import audit_conversation
 from support_console.importer import ImportFileError, import_file
-from support_console.store import Store
+from support_console.store import (
+    ROLE_AGENT,
+    ROLE_CUSTOMER,
+    ROLE_NOTE,
+    STATE_NOTE,
+    STATE_RECEIVED,
+    STATE_SENT,
+    STATUSES,
+    Store,
+)
 from support_console.store.logs import LogFilters, count_conversations, list_conversations
-from support_console.store.search import search
+from support_console.store.search import search, update_counters_bulk
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample_conversations.jsonl"
@@ -250,6 +260,114 @@ def test_other_writers_are_not_disturbed_by_a_large_import(tmp_path: Path) -> No
                 sa.text("SELECT count(*) FROM messages WHERE conversation_id = :c"), {"c": conversation.id}
             ).scalar_one()
         assert live == written >= 20
+        _index_consistent(writer_store)
+        assert len(search(writer_store, "live message")) == min(written, 50)  # one page of results
+        assert search(writer_store, "bulk message 19999")
     finally:
         importer_store.close()
         writer_store.close()
+
+
+def _index_consistent(store: Store) -> None:
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
+        assert conn.exec_driver_sql("SELECT count(*) FROM fts_deferred").scalar_one() == 0
+
+
+def _snapshot(store: Store) -> list[object]:
+    """Everything an import writes, without ids' accidents or the time of the import (updated_at)."""
+    with store.engine.connect() as conn:
+        return [
+            conn.exec_driver_sql(sql).all()
+            for sql in (
+                "SELECT name, email, created_at, open_conversations, unread, last_activity FROM customers",
+                "SELECT customer_id, status, persona_id, created_at, last_activity, unread_count "
+                "FROM conversations",
+                "SELECT id, conversation_id, role, state, text, original_text, persona_id, model, "
+                "finish_reason, prompt_tokens, completion_tokens, approved_by, approved_at, created_at, "
+                "external_id FROM messages",
+            )
+        ]
+
+
+def _mixed_rows() -> list[object]:
+    base = {"email": "Mo@Example.com", "ticket": "M-1", "timestamp": "2026-10-01T10:00:00Z"}
+    return [
+        {**base, "id": "1", "text": "printer offline", "name": "Mo"},
+        {**base, "id": "2", "role": "agent", "text": "Restart it", "original": "Restart it.",
+         "model": "gpt-4o", "prompt_tokens": 12, "completion_tokens": "3", "approved_by": "Priya",
+         "persona": "tech-support"},
+        "{broken",
+        {**base, "id": "3", "text": "works now", "timestamp": "2026-10-01T12:30:00+02:00",
+         "status": "resolved"},
+        {**base, "ticket": "M-2", "id": "1", "text": "week date", "timestamp": "2026-W40-4T09:15:00Z"},
+        {**base, "ticket": "M-2", "id": "2", "text": "naive time", "timestamp": "2026-10-02 09:15:00.250"},
+        {"email": "mo@example.com", "ticket": "M-1", "id": "4", "text": "no time"},
+        {"email": "other@example.com", "text": "no id, no ticket", "timestamp": "2026-10-03T08:00:00-05:00"},
+        {**base, "id": "1", "text": "printer offline"},  # repeated in the file
+    ]  # fmt: skip
+
+
+def test_parsing_in_a_child_process_gives_the_same_import(tmp_path: Path) -> None:
+    path = _write_jsonl(tmp_path / "mixed.jsonl", _mixed_rows())
+    stores = [Store.open(f"sqlite:///{tmp_path / f'{mode}.db'}") for mode in ("child", "here")]
+    try:
+        seen: list[tuple[int, int]] = []
+        child = import_file(stores[0], path, progress=lambda d, t: seen.append((d, t)), parse_in_child=True)
+        here = import_file(stores[1], path, parse_in_child=False)
+        assert [(e.line, e.message) for e in child.errors] == [(e.line, e.message) for e in here.errors]
+        assert [e.line for e in child.errors] == [3, 7]
+        assert (child.rows, child.added, child.skipped) == (here.rows, here.added, here.skipped) == (9, 6, 1)
+        assert _snapshot(stores[0]) == _snapshot(stores[1])
+        assert seen[-1] == (path.stat().st_size, path.stat().st_size)
+        for store in stores:
+            assert import_file(store, path, parse_in_child=True).added == 0
+            _index_consistent(store)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def test_times_are_stored_as_utc_whatever_their_iso_form(store: Store, tmp_path: Path) -> None:
+    import_file(store, _write_jsonl(tmp_path / "times.jsonl", _mixed_rows()))
+    with store.engine.connect() as conn:
+        stamps = dict(conn.exec_driver_sql("SELECT text, created_at FROM messages").all())
+    assert stamps["printer offline"] == "2026-10-01 10:00:00.000000"
+    assert stamps["works now"] == "2026-10-01 10:30:00.000000"
+    assert stamps["week date"] == "2026-10-01 09:15:00.000000"
+    assert stamps["naive time"] == "2026-10-02 09:15:00.250000"
+    assert stamps["no id, no ticket"] == "2026-10-03 13:00:00.000000"
+
+
+def test_imported_counters_match_the_store_definitions(store: Store, tmp_path: Path) -> None:
+    """Conversations get their counters as they are created; recounting them must change nothing."""
+    import_file(store, SAMPLE)
+    import_file(store, _write_jsonl(tmp_path / "more.jsonl", _mixed_rows()))
+    before = _snapshot(store)
+    with store.engine.begin() as conn:
+        update_counters_bulk(conn, 0)  # recount every conversation (and so every customer's roll-up)
+    assert _snapshot(store) == before
+    with store.engine.connect() as conn:
+        unread = conn.exec_driver_sql("SELECT sum(unread_count) FROM conversations").scalar_one()
+    assert unread > 0
+
+
+def test_the_parser_uses_the_stores_roles_states_and_statuses() -> None:
+    assert import_rows.STATES == {
+        ROLE_CUSTOMER: STATE_RECEIVED,
+        ROLE_AGENT: STATE_SENT,
+        ROLE_NOTE: STATE_NOTE,
+    }
+    assert import_rows.STATUSES == STATUSES
+    assert import_rows.AGENT == ROLE_AGENT
+
+
+def test_a_file_that_is_not_utf8_is_refused_from_the_child_too(store: Store, tmp_path: Path) -> None:
+    latin = tmp_path / "latin.csv"
+    good = "".join(f"a{i}@example.com,hello {i},2026-10-01T10:00:00Z\n" for i in range(5))
+    latin.write_bytes(
+        b"email,text,timestamp\n" + good.encode() + b"cafe@example.com,caf\xe9,2026-10-01T10:00:00Z\n"
+    )
+    with pytest.raises(ImportFileError, match="not UTF-8"):
+        import_file(store, latin, parse_in_child=True, batch_rows=2)
+    assert _count(store, "messages") == 5  # every row before the problem

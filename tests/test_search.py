@@ -11,9 +11,16 @@ import pytest
 import sqlalchemy as sa
 
 from support_console.store import Store
-from support_console.store.engine import create_engine
+from support_console.store.engine import create_engine, reader
 from support_console.store.migrations import MIGRATIONS, migrate
-from support_console.store.search import FTS_TABLE, fts_query, has_fts, parse_marked, search
+from support_console.store.search import (
+    FTS_TABLE,
+    deferred_fts,
+    fts_query,
+    has_fts,
+    parse_marked,
+    search,
+)
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
@@ -225,3 +232,99 @@ def test_customer_filter_with_and_without_prefix_terms(store: Store) -> None:
     assert [h.message_id for h in prefixed] == jordan
     assert all(h.highlights for h in search(store, "controller", customer="jordan@"))
     assert search(store, "controller", customer="nobody") == []
+
+
+# ------------------------------------------------------------------------------- bulk writes (deferred FTS)
+
+
+def assert_index_consistent(store: Store) -> None:
+    """FTS5's own check of the external-content index against messages, and no deferral marker left."""
+    with store.engine.connect() as conn:
+        conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
+        assert conn.exec_driver_sql("SELECT count(*) FROM fts_deferred").scalar_one() == 0
+
+
+def _insert_raw(conn: sa.Connection, conversation: int, text: str) -> None:
+    """A message written as bulk writers do, with plain SQL (not through the Store)."""
+    conn.execute(
+        sa.text(
+            "INSERT INTO messages (conversation_id, role, state, text, created_at, updated_at) "
+            "VALUES (:c, 'customer', 'received', :t, :at, :at)"
+        ),
+        {"c": conversation, "t": text, "at": "2026-10-01 09:00:00.000000"},
+    )
+
+
+def _fail_inside_deferral(store: Store, conversation: int, text: str, *, commit: bool) -> None:
+    """Insert ``text`` in a deferred_fts block that raises; the caller's transaction commits or not."""
+    with store.engine.begin() as conn:
+        try:
+            with deferred_fts(conn):
+                _insert_raw(conn, conversation, text)
+                raise LookupError("the block fails")
+        except LookupError:
+            if not commit:
+                raise
+
+
+def test_interactive_writes_keep_the_index_consistent(store: Store) -> None:
+    conversation = _conversation(store, "Sam", "sam@example.com")
+    store.add_message(conversation, "customer", "my headset crackles")
+    draft = store.save_draft(conversation, text="Try another cable")
+    store.save_draft(conversation, draft_id=draft, text="Try another USB cable please")
+    store.approve_draft(draft, "Please try another USB cable", "priya")
+    discarded = store.save_draft(conversation, text="a discarded thought")
+    store.discard_draft(discarded)
+    store.add_message(conversation, "note", "escalate if it persists")
+    assert_index_consistent(store)
+    assert [h.message_id for h in search(store, "USB cable")] == [draft]
+    assert len(search(store, "headset")) == 1
+
+
+def test_deferred_fts_indexes_the_block_at_its_end_and_no_one_sees_the_marker(store: Store) -> None:
+    conversation = _conversation(store, "Bulk", "bulk@example.com")
+    store.add_message(conversation, "customer", "before the bulk write")
+    with store.engine.begin() as conn:
+        with deferred_fts(conn) as before:
+            _insert_raw(conn, conversation, "zebra crossing")
+            pending = conn.exec_driver_sql(
+                f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH 'zebra'"
+            ).scalar_one()
+            assert pending == 0  # the trigger stood aside
+            with reader(store.engine).connect() as other:  # another connection: no marker committed
+                assert other.exec_driver_sql("SELECT count(*) FROM fts_deferred").scalar_one() == 0
+        assert before >= 1
+        found = conn.exec_driver_sql(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH 'zebra'")
+        assert found.scalar_one() == 1
+    assert len(search(store, "zebra")) == 1
+    store.add_message(conversation, "customer", "after the bulk write: quokka")  # the trigger is back
+    assert len(search(store, "quokka")) == 1
+    assert_index_consistent(store)
+
+
+def test_deferred_fts_leaves_a_consistent_index_when_its_block_fails(store: Store) -> None:
+    conversation = _conversation(store, "Bulk", "bulk@example.com")
+    _fail_inside_deferral(store, conversation, "walrus", commit=True)  # the caller goes on and commits
+    assert len(search(store, "walrus")) == 1
+    assert_index_consistent(store)
+    with pytest.raises(LookupError, match="the block fails"):
+        _fail_inside_deferral(store, conversation, "narwhal", commit=False)  # rolled back
+    assert search(store, "narwhal") == []
+    assert_index_consistent(store)
+
+
+def test_upgrading_to_deferred_indexing_keeps_the_index(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'v5.db'}"
+    engine = create_engine(url)
+    migrate(engine, MIGRATIONS[:5])  # before deferred indexing
+    old = Store(engine)
+    conversation = _conversation(old, "Olga", "olga@example.com")
+    old.add_message(conversation, "customer", "scanner jams on page two")
+    engine.dispose()
+    upgraded = Store.open(url)
+    try:
+        upgraded.add_message(conversation, "customer", "scanner fixed")
+        assert len(search(upgraded, "scanner")) == 2
+        assert_index_consistent(upgraded)
+    finally:
+        upgraded.close()
