@@ -28,15 +28,15 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from support_console.store import Store  # noqa: E402
-from support_console.store.engine import insert_ignoring_duplicates  # noqa: E402
-from support_console.store.migrations import latest_version  # noqa: E402
-from support_console.store.models import Customer  # noqa: E402
-from support_console.store.search import (  # noqa: E402
+from support_console.store.bulk import (  # noqa: E402
     insert_conversations_bulk,
     insert_messages_bulk,
     stored_datetime,
     update_counters_bulk,
 )
+from support_console.store.engine import insert_ignoring_duplicates  # noqa: E402
+from support_console.store.migrations import latest_version  # noqa: E402
+from support_console.store.models import Customer  # noqa: E402
 
 CACHE_DIR = Path("/tmp/support-console-bench")
 PERSONAS = ("xbox-support", "billing-refunds", "tech-support")

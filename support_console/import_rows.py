@@ -72,7 +72,7 @@ def parse_batches(path: Path, batch_rows: int) -> Iterator[tuple[Any, ...]]:
     """The file in batches of ``batch_rows`` valid rows; raises DecodeProblem. A batch is a plain tuple
     (cheap to pickle) of:
 
-    ``rows``: list of (key, values), values in ``store.search.BULK_COLUMNS[1:]`` order with ``""`` for NULL;
+    ``rows``: list of (key, values), values in ``store.bulk.BULK_COLUMNS[1:]`` order with ``""`` for NULL;
     ``firsts``: {key: First} for each conversation key met for the first time in the file;
     ``statuses``: {key: status} given by the batch's rows (the last one wins);
     ``errors``: list of (line number, what is wrong); ``count``: records read; ``done``: bytes read so far.
@@ -358,7 +358,7 @@ def _extra(role: str, values: dict[str, str]) -> dict[str, Any] | str:
 
 
 def _stored_stamp(value: str) -> str:
-    """The stored text (naive UTC, as ``store.search.stored_datetime``) of an ISO time, or an error sentence.
+    """The stored text (naive UTC, as ``store.bulk.stored_datetime``) of an ISO time, or an error sentence.
 
     Formats with ``isoformat`` and cuts the "+00:00" off instead of making a naive copy: this runs per row.
     """

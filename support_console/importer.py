@@ -41,14 +41,14 @@ from support_console.import_rows import (
     parse_batches,
 )
 from support_console.store import Conversation, Customer, Message, Store
-from support_console.store.engine import insert_ignoring_duplicates, reader
-from support_console.store.search import (
+from support_console.store.bulk import (
     bulk_writing,
     insert_conversations_counted,
     insert_messages_bulk,
     reserve_conversation_ids,
     update_counters_bulk,
 )
+from support_console.store.engine import insert_ignoring_duplicates, reader
 
 #: Rows per batch: big enough to amortise a transaction, small enough to keep other writers' waits short.
 BATCH_ROWS: Final = 3000

@@ -25,8 +25,9 @@ from support_console.store import (
     STATUSES,
     Store,
 )
+from support_console.store.bulk import update_counters_bulk
 from support_console.store.logs import LogFilters, count_conversations, list_conversations
-from support_console.store.search import search, update_counters_bulk
+from support_console.store.search import search
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample_conversations.jsonl"

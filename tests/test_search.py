@@ -11,11 +11,11 @@ import pytest
 import sqlalchemy as sa
 
 from support_console.store import Store
+from support_console.store.bulk import deferred_fts
 from support_console.store.engine import create_engine, reader
 from support_console.store.migrations import MIGRATIONS, migrate
 from support_console.store.search import (
     FTS_TABLE,
-    deferred_fts,
     fts_query,
     has_fts,
     parse_marked,

@@ -61,7 +61,7 @@ MIGRATIONS: list[Migration] = [
     migrate_logs_indexes,  # v3: conversations by last activity, for the logs screen (store/logs.py)
     create_history_index,  # v4: partial index of the messages that reach the model (store/history.py)
     _v5_served_models,
-    migrate_fts_deferral,  # v6: bulk writers index a batch at once (store/search.py deferred_fts)
+    migrate_fts_deferral,  # v6: bulk writers index a batch at once (store/bulk.py deferred_fts)
 ]
 
 
