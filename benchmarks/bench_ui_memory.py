@@ -111,7 +111,7 @@ def child(kind: str, db: str = "") -> tuple[float, str]:
 
 
 def main() -> None:
-    from benchmarks.bench_ui_data import long_conversation_db, message_count
+    from benchmarks.ui_data import long_conversation_db, message_count
 
     db = long_conversation_db()
     bare, _ = child("bare")

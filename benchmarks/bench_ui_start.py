@@ -35,7 +35,7 @@ from textual.pilot import Pilot
 from textual.widgets import Footer, Header, Input, OptionList, Static, TextArea
 from textual.widgets.option_list import Option
 
-from benchmarks.bench_ui_data import big_db, message_count
+from benchmarks.ui_data import big_db, message_count
 from support_console.app import SupportConsoleApp, create_app
 from support_console.config import CliOverrides, Settings, load_settings
 
