@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from support_console.app import SupportConsoleApp, create_app
-from support_console.screens.main import MainScreen
+from support_console.app import create_app
 from support_console.services import Services
 from tests.ui_helpers import (
     notifications,
+    open_first_customer,
     paste,
     seed_customer,
     seed_history,
@@ -30,18 +30,6 @@ def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
         yield built
     finally:
         built.close()
-
-
-async def open_first_customer(pilot: object, app: SupportConsoleApp) -> MainScreen:
-    from textual.pilot import Pilot
-
-    assert isinstance(pilot, Pilot)
-    await pilot.pause()
-    await pilot.press("enter")
-    main = app.main_screen
-    assert main is not None
-    await wait_for(pilot, lambda: main.customer is not None, what="the customer to open")
-    return main
 
 
 async def test_note_and_status_keys(services: Services, wire_server: WireServer) -> None:

@@ -8,7 +8,14 @@ from pathlib import Path
 import pytest
 
 from support_console.app import create_app
-from tests.ui_helpers import notifications, seed_customer, services_for, ui_settings, wait_for
+from tests.ui_helpers import (
+    notifications,
+    open_first_customer,
+    seed_customer,
+    services_for,
+    ui_settings,
+    wait_for,
+)
 from tests.wire_replies import Reply, drop_after, error, replay, stream_text
 from tests.wire_server import WireServer
 
@@ -75,10 +82,7 @@ async def test_model_errors_notify_and_keep_the_partial_draft(
         wire_server.enqueue(reply)
         app = create_app(services.settings, services)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("enter")
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: main.customer is not None)
+            main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: not main.streaming and main.draft.draft_id is not None)
             await wait_for(pilot, lambda: any(s == "error" for s, _ in notifications(app)), what="the error")
@@ -123,10 +127,7 @@ async def test_a_refusal_is_shown_as_the_draft_and_flagged(tmp_path: Path, wire_
         wire_server.enqueue(stream_text("", chunks=[], refusal="I can't help with that."))
         app = create_app(services.settings, services)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("enter")
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: main.customer is not None)
+            main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: not main.streaming and main.draft.text != "")
             assert main.draft.text == "I can't help with that."

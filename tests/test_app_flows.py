@@ -14,6 +14,7 @@ from support_console.screens.main import MainScreen
 from support_console.services import Services
 from tests.ui_helpers import (
     notifications,
+    open_first_customer,
     paste,
     seed_customer,
     services_for,
@@ -38,17 +39,6 @@ def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
 def main_of(app: SupportConsoleApp) -> MainScreen:
     assert app.main_screen is not None
     return app.main_screen
-
-
-async def open_first_customer(pilot: object, app: SupportConsoleApp) -> MainScreen:
-    from textual.pilot import Pilot
-
-    assert isinstance(pilot, Pilot)
-    await pilot.pause()
-    await pilot.press("enter")  # the customer list has focus, first customer highlighted
-    main = main_of(app)
-    await wait_for(pilot, lambda: main.customer is not None, what="the customer to open")
-    return main
 
 
 async def test_add_message_generate_stop_edit_approve(services: Services, wire_server: WireServer) -> None:

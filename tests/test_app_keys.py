@@ -8,7 +8,15 @@ from pathlib import Path
 from support_console.app import create_app
 from support_console.screens.add_customer import AddCustomerScreen
 from support_console.screens.help import HelpScreen
-from tests.ui_helpers import paste, screen_text, seed_customer, services_for, ui_settings, wait_for
+from tests.ui_helpers import (
+    open_first_customer,
+    paste,
+    screen_text,
+    seed_customer,
+    services_for,
+    ui_settings,
+    wait_for,
+)
 from tests.wire_replies import stream_text
 from tests.wire_server import WireServer
 
@@ -74,10 +82,7 @@ async def test_help_lists_every_action_and_keys_rebind_from_config(
             assert "^b" in shown
             assert "generate" in shown
             await pilot.press("escape")
-            await pilot.press("enter")
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: main.customer is not None)
+            main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+g")  # no longer bound
             await pilot.pause()
             assert wire_server.requests == []

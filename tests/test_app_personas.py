@@ -8,7 +8,15 @@ from pathlib import Path
 from support_console.app import create_app
 from support_console.screens.persona_picker import PersonaPicker
 from support_console.widgets.suggestion import SuggestionBanner
-from tests.ui_helpers import notifications, paste, seed_customer, services_for, ui_settings, wait_for
+from tests.ui_helpers import (
+    notifications,
+    open_first_customer,
+    paste,
+    seed_customer,
+    services_for,
+    ui_settings,
+    wait_for,
+)
 from tests.wire_replies import stream_text
 from tests.wire_server import WireServer
 
@@ -32,10 +40,7 @@ async def test_picker_switches_persona_and_the_request_uses_it(
         wire_server.enqueue(stream_text("Ahoy."))
         app = create_app(services.settings, services)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("enter")
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: main.customer is not None)
+            main = await open_first_customer(pilot, app)
             assert main.persona_id == "tech-support"
             await pilot.press("ctrl+o")
             assert isinstance(app.screen, PersonaPicker)
@@ -61,10 +66,7 @@ async def test_trigger_suggestion_is_accepted_with_one_key(tmp_path: Path, wire_
         _, conversation_id = seed_customer(services, messages=("Hello",))
         app = create_app(services.settings, services)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("enter")
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: main.customer is not None)
+            main = await open_first_customer(pilot, app)
             banner = main.query_one(SuggestionBanner)
             assert not banner.display
             await paste(pilot, "incoming-text", BILLING_MESSAGE)
@@ -90,10 +92,7 @@ async def test_reopening_a_customer_suggests_from_their_last_message(
         seed_customer(services, messages=("My Xbox controller keeps disconnecting",))
         app = create_app(services.settings, services)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("enter")
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: main.customer is not None)
+            main = await open_first_customer(pilot, app)
             assert main.query_one(SuggestionBanner).persona_id == "xbox-support"
     finally:
         services.close()
@@ -105,10 +104,7 @@ async def test_command_palette_lists_personas_and_actions(tmp_path: Path, wire_s
         seed_customer(services, messages=("Hello",))
         app = create_app(services.settings, services)
         async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("enter")
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: main.customer is not None)
+            main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+p")
             await pilot.press(*"billing")
             await pilot.pause(0.3)

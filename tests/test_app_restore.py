@@ -11,7 +11,13 @@ import time
 from pathlib import Path
 
 from support_console.app import create_app
-from tests.ui_helpers import notifications, seed_customer, services_for, ui_settings, wait_for
+from tests.ui_helpers import (
+    notifications,
+    open_first_customer,
+    seed_customer,
+    services_for,
+    ui_settings,
+)
 from tests.wire_replies import stall_after, stream_text
 from tests.wire_server import WireServer
 
@@ -75,10 +81,7 @@ def test_killed_mid_stream_then_restored_without_a_request(tmp_path: Path, wire_
         try:
             app = create_app(settings, services)
             async with app.run_test(size=(100, 30)) as pilot:
-                await pilot.press("enter")
-                main = app.main_screen
-                assert main is not None
-                await wait_for(pilot, lambda: main.customer is not None)
+                main = await open_first_customer(pilot, app)
                 assert main.draft.text == restored_text
                 assert main.draft.draft_id == draft.id
                 assert not main.streaming

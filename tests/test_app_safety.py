@@ -11,6 +11,7 @@ from support_console.app import create_app
 from support_console.screens.no_provider import NoProviderScreen
 from tests.ui_helpers import (
     notifications,
+    open_first_customer,
     paste,
     screen_text,
     seed_customer,
@@ -33,10 +34,7 @@ async def test_markup_and_escape_codes_are_shown_literally(tmp_path: Path, wire_
         wire_server.enqueue(stream_text("Reply [b]bold?[/b] \x1b[2J cleared?"))
         app = create_app(services.settings, services)
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.press("enter")
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: main.customer is not None)
+            main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: not main.streaming and "cleared?" in main.draft.text)
             shown = screen_text(app)

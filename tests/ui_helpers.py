@@ -9,10 +9,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from support_console.config import CliOverrides, Settings, load_settings
 from support_console.services import Services, build_services
 from tests.wire_server import WireServer
+
+if TYPE_CHECKING:
+    from support_console.screens.main import MainScreen
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -113,6 +117,22 @@ async def wait_for(pilot: object, condition: object, within: float = 5.0, what: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         await pilot.pause(0.02)
+
+
+async def open_first_customer(pilot: object, app: object) -> MainScreen:
+    """Open the highlighted (first) customer with Enter, as an agent would; the main screen once open."""
+    from textual.pilot import Pilot
+
+    from support_console.app import SupportConsoleApp
+
+    assert isinstance(pilot, Pilot)
+    assert isinstance(app, SupportConsoleApp)
+    await pilot.pause()
+    await pilot.press("enter")  # the customer list has focus, first customer highlighted
+    main = app.main_screen
+    assert main is not None
+    await wait_for(pilot, lambda: main.customer is not None, what="the customer to open")
+    return main
 
 
 def notifications(app: object) -> list[tuple[str, str]]:
