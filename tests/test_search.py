@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from support_console.store import Store
+from support_console.store import NewMessage, Store
 from support_console.store.bulk import deferred_fts
 from support_console.store.engine import create_engine, reader
 from support_console.store.migrations import MIGRATIONS, migrate
@@ -279,6 +279,18 @@ def test_interactive_writes_keep_the_index_consistent(store: Store) -> None:
     assert_index_consistent(store)
     assert [h.message_id for h in search(store, "USB cable")] == [draft]
     assert len(search(store, "headset")) == 1
+
+
+def test_store_bulk_path_indexes_its_rows_and_keeps_the_index_consistent(store: Store) -> None:
+    conversation = _conversation(store, "Lee", "lee@example.com")
+    added = store.add_messages_bulk(
+        NewMessage(conversation, "customer", f"gamepad number {i} drifts", external_id=str(i))
+        for i in range(50)
+    )
+    again = store.add_messages_bulk([NewMessage(conversation, "customer", "gamepad again", external_id="0")])
+    assert (added, again) == (50, 0)
+    assert_index_consistent(store)
+    assert len(search(store, "gamepad", limit=100)) == 50
 
 
 def test_deferred_fts_indexes_the_block_at_its_end_and_no_one_sees_the_marker(store: Store) -> None:

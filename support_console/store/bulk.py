@@ -22,7 +22,7 @@ from sqlalchemy.engine import Connection
 
 from support_console.errors import StoreError
 from support_console.store.engine import insert_ignoring_duplicates, is_sqlite
-from support_console.store.models import ROLE_CUSTOMER, STATE_SENT, Conversation, Message
+from support_console.store.models import ROLE_CUSTOMER, STATE_SENT, Conversation, Message, utcnow
 from support_console.store.search import FTS_TABLE
 
 #: Message columns a bulk insert may set, in the order of each row's values.
@@ -221,9 +221,7 @@ def update_counters_bulk(conn: Connection, before: int, up_to: int | None = None
     upkeep.
     """
     if not is_sqlite(conn):
-        from support_console.store.messages import _update_counters_after
-
-        _update_counters_after(conn, before)
+        _update_counters_portable(conn, before)
         return
     newest = _newest_sql("conversations.id", ":before")
     conn.execute(
@@ -288,3 +286,75 @@ _COUNTED_INSERT: Final = (
     "last_activity) SELECT v.column1, v.column2, v.column3, NULLIF(v.column4, ''), v.column5, v.column6, "
     f"{_unread_sql('v.column1')}, {_newest_sql('v.column1')}"
 )
+
+
+def _update_counters_portable(conn: Connection, before: int) -> None:
+    """update_counters_bulk on databases other than SQLite: the same counters, per conversation.
+
+    Reads only the new rows (primary key range), with a fixed number of statements whatever the number of
+    conversations, so importing in batches stays linear.
+    """
+    m = Message.__table__.c  # type: ignore[attr-defined]
+    c = Conversation.__table__  # type: ignore[attr-defined]
+    new = m.id > before
+    summary = {
+        row[0]: (row[1], row[2])
+        for row in conn.execute(
+            sa.select(
+                m.conversation_id,
+                sa.func.max(m.created_at),
+                sa.func.sum(sa.case((m.role == ROLE_CUSTOMER, 1), else_=0)),
+            )
+            .where(new)
+            .group_by(m.conversation_id)
+        )
+    }
+    if not summary:
+        return
+    last_sent = (
+        sa.select(m.conversation_id, sa.func.max(m.id).label("last_id"))
+        .where(new, m.state == STATE_SENT)
+        .group_by(m.conversation_id)
+        .subquery()
+    )
+    unread_after_sent: dict[int, int] = {
+        row[0]: int(row[1])
+        for row in conn.execute(
+            sa.select(m.conversation_id, sa.func.count())
+            .join(
+                last_sent,
+                sa.and_(last_sent.c.conversation_id == m.conversation_id, m.id > last_sent.c.last_id),
+            )
+            .where(m.role == ROLE_CUSTOMER)
+            .group_by(m.conversation_id)
+        )
+    }
+    replied = set(conn.execute(sa.select(last_sent.c.conversation_id)).scalars())
+    ids = sorted(summary)
+    old: dict[int, tuple[datetime | None, int]] = {}
+    for start in range(0, len(ids), 1000):
+        chunk = ids[start : start + 1000]
+        query = sa.select(c.c.id, c.c.last_activity, c.c.unread_count).where(c.c.id.in_(chunk))
+        old.update({row[0]: (row[1], row[2]) for row in conn.execute(query)})
+    now = utcnow()
+    updates = []
+    for conversation_id in ids:
+        newest, new_customer = summary[conversation_id]
+        last_activity, unread = old[conversation_id]
+        if conversation_id in replied:
+            unread = unread_after_sent.get(conversation_id, 0)
+        else:
+            unread += int(new_customer)
+        if last_activity is not None and last_activity > newest:
+            newest = last_activity
+        updates.append({"cid": conversation_id, "la": newest, "unread": unread, "now": now})
+    conn.execute(
+        c.update()
+        .where(c.c.id == sa.bindparam("cid"))
+        .values(
+            last_activity=sa.bindparam("la"),
+            unread_count=sa.bindparam("unread"),
+            updated_at=sa.bindparam("now"),
+        ),
+        updates,
+    )

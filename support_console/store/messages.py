@@ -19,7 +19,7 @@ from sqlmodel import col, select
 
 from support_console.errors import StoreError
 from support_console.store.base import StoreBase
-from support_console.store.engine import insert_ignoring_duplicates
+from support_console.store.bulk import insert_messages_bulk, stored_datetime, update_counters_bulk
 from support_console.store.history import History, HistoryReader
 from support_console.store.models import (
     ROLE_AGENT,
@@ -32,16 +32,9 @@ from support_console.store.models import (
     STATUS_PENDING,
     Conversation,
     Message,
-    UTCDateTime,
     as_utc,
     utcnow,
 )
-
-#: Columns written by add_messages_bulk, in the order of the tuples _bulk_statement builds.
-_BULK_COLUMNS = [
-    "conversation_id", "role", "state", "text", "approved_by", "approved_at", "created_at", "updated_at",
-    "external_id",
-]  # fmt: skip
 
 #: Role/state pairs a bulk import may write (history: no drafts, nothing discarded).
 _BULK_STATES = {ROLE_CUSTOMER: STATE_RECEIVED, ROLE_NOTE: STATE_NOTE, ROLE_AGENT: STATE_SENT}
@@ -124,23 +117,25 @@ class MessagesMixin(StoreBase):
         the driver's executemany as plain tuples (no per-row SQLAlchemy processing): this is the importer's
         hot path.
         """
+        values = [_bulk_values(row) for row in rows]
+        if not values:
+            return 0
         table = Message.__table__  # type: ignore[attr-defined]
+        wanted = {row[0] for row in values}
         with self._write() as session:
             conn = session.connection()
-            sql, params = _bulk_statement(conn, rows)
-            if not params:
-                return 0
-            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
-            try:
-                conn.exec_driver_sql(sql, params)
-            except sa.exc.IntegrityError as exc:
+            found = conn.execute(
+                sa.select(Conversation.__table__.c.id).where(Conversation.__table__.c.id.in_(wanted))  # type: ignore[attr-defined]
+            ).scalars()
+            if wanted - set(found):
                 raise StoreError(
                     "The import refers to a conversation that does not exist: create the conversations first "
                     "(current_conversation), then import their messages."
-                ) from exc
-            inserted = conn.execute(sa.select(sa.func.count()).where(table.c.id > before)).scalar_one()
-            _update_counters_after(conn, before)
-        return int(inserted)
+                )
+            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
+            added = insert_messages_bulk(conn, values)
+            update_counters_bulk(conn, int(before))
+        return added
 
     def page_messages(
         self, conversation_id: int, before_id: int | None = None, limit: int = 100
@@ -203,100 +198,14 @@ class MessagesMixin(StoreBase):
                 conn.exec_driver_sql(str(compiled), [tuple(row[name] for name in order) for row in counts])
 
 
-def _bulk_statement(conn: sa.Connection, rows: Iterable[NewMessage]) -> tuple[str, list[Any]]:
-    """The driver-level INSERT (skipping duplicates) and its parameters, validated, in the driver's style."""
-    table = Message.__table__  # type: ignore[attr-defined]
-    compiled = insert_ignoring_duplicates(table, conn).compile(
-        dialect=conn.dialect, column_keys=_BULK_COLUMNS
-    )
-    to_db = UTCDateTime().process_bind_param
-    now = to_db(utcnow(), conn.dialect)
-    values: list[Any] = []
-    for row in rows:
-        state = _BULK_STATES.get(row.role)
-        if state is None:
-            raise StoreError(f"Unknown message role {row.role!r}: use 'customer', 'agent' or 'note'.")
-        when = now if row.created_at is None else to_db(row.created_at, conn.dialect)
-        sent = state == STATE_SENT
-        values.append((
-            row.conversation_id, row.role, state, row.text, row.approved_by if sent else None,
-            when if sent else None, when, when, row.external_id,
-        ))  # fmt: skip
-    if compiled.positiontup is not None:
-        order = [_BULK_COLUMNS.index(name) for name in compiled.positiontup]
-        if order != list(range(len(_BULK_COLUMNS))):
-            values = [tuple(v[i] for i in order) for v in values]
-        return str(compiled), values
-    return str(compiled), [dict(zip(_BULK_COLUMNS, v, strict=True)) for v in values]
-
-
-def _update_counters_after(conn: sa.Connection, before: int) -> None:
-    """Update last_activity / unread_count of the conversations that got messages with id > ``before``.
-
-    Reads only the new rows (primary key range), with a fixed number of statements whatever the number of
-    conversations, so importing in batches stays linear.
-    """
-    m = Message.__table__.c  # type: ignore[attr-defined]
-    c = Conversation.__table__  # type: ignore[attr-defined]
-    new = m.id > before
-    summary = {
-        row[0]: (row[1], row[2])
-        for row in conn.execute(
-            sa.select(
-                m.conversation_id,
-                sa.func.max(m.created_at),
-                sa.func.sum(sa.case((m.role == ROLE_CUSTOMER, 1), else_=0)),
-            )
-            .where(new)
-            .group_by(m.conversation_id)
-        )
-    }
-    if not summary:
-        return
-    last_sent = (
-        sa.select(m.conversation_id, sa.func.max(m.id).label("last_id"))
-        .where(new, m.state == STATE_SENT)
-        .group_by(m.conversation_id)
-        .subquery()
-    )
-    unread_after_sent: dict[int, int] = {
-        row[0]: int(row[1])
-        for row in conn.execute(
-            sa.select(m.conversation_id, sa.func.count())
-            .join(
-                last_sent,
-                sa.and_(last_sent.c.conversation_id == m.conversation_id, m.id > last_sent.c.last_id),
-            )
-            .where(m.role == ROLE_CUSTOMER)
-            .group_by(m.conversation_id)
-        )
-    }
-    replied = set(conn.execute(sa.select(last_sent.c.conversation_id)).scalars())
-    ids = sorted(summary)
-    old: dict[int, tuple[datetime | None, int]] = {}
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        query = sa.select(c.c.id, c.c.last_activity, c.c.unread_count).where(c.c.id.in_(chunk))
-        old.update({row[0]: (row[1], row[2]) for row in conn.execute(query)})
-    now = utcnow()
-    updates = []
-    for conversation_id in ids:
-        newest, new_customer = summary[conversation_id]
-        last_activity, unread = old[conversation_id]
-        if conversation_id in replied:
-            unread = unread_after_sent.get(conversation_id, 0)
-        else:
-            unread += int(new_customer)
-        if last_activity is not None and last_activity > newest:
-            newest = last_activity
-        updates.append({"cid": conversation_id, "la": newest, "unread": unread, "now": now})
-    conn.execute(
-        c.update()
-        .where(c.c.id == sa.bindparam("cid"))
-        .values(
-            last_activity=sa.bindparam("la"),
-            unread_count=sa.bindparam("unread"),
-            updated_at=sa.bindparam("now"),
-        ),
-        updates,
-    )
+def _bulk_values(row: NewMessage) -> tuple[Any, ...]:
+    """A NewMessage as a row for bulk.insert_messages_bulk (BULK_COLUMNS order; None is NULL)."""
+    state = _BULK_STATES.get(row.role)
+    if state is None:
+        raise StoreError(f"Unknown message role {row.role!r}: use 'customer', 'agent' or 'note'.")
+    when = stored_datetime(row.created_at or utcnow())
+    sent = state == STATE_SENT
+    return (
+        row.conversation_id, row.role, state, row.text, None, None, None, None, None, None,
+        row.approved_by if sent else None, when if sent else None, when, when, row.external_id,
+    )  # fmt: skip
