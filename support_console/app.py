@@ -9,10 +9,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import ClassVar
 
+from rich.text import Text
+from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
 from support_console.config import Settings, config_help_text
+from support_console.errors import SupportConsoleError
 from support_console.personas import fingerprint
 from support_console.screens.bindings import MAIN_BINDINGS
 from support_console.screens.help import HelpRow, HelpScreen
@@ -52,12 +55,29 @@ class SupportConsoleApp(App[None]):
         self.set_keymap(dict(self.settings.keys))
         self.main_screen = MainScreen(self.services)
         self.push_screen(self.main_screen)
+        self.call_after_refresh(self._open_store)  # after the first frame: see Services
         self._report_persona_problems()
         self.set_interval(PERSONA_POLL_SECONDS, self.check_personas)
         if not self.settings.provider.configured:
             from support_console.screens.no_provider import NoProviderScreen
 
             self.push_screen(NoProviderScreen(config_help_text(self.settings)))
+
+    @work(thread=True, exclusive=True, group="store", exit_on_error=False)
+    def _open_store(self) -> None:
+        """Open the store in a thread (the first frame did not need it); a failure ends the console."""
+        try:
+            self.services.open_store()
+        except SupportConsoleError as error:
+            self.call_from_thread(self._store_failed, error)
+            return
+        except RuntimeError:  # the services closed first: the console is quitting
+            return
+        if self.main_screen is not None:
+            self.call_from_thread(self.main_screen.store_opened)
+
+    def _store_failed(self, error: SupportConsoleError) -> None:
+        self.exit(return_code=1, message=Text(f"error: {error}"))  # literal, never markup
 
     async def on_unmount(self) -> None:
         if self._owns_services:
@@ -148,5 +168,5 @@ class SupportConsoleApp(App[None]):
 def create_app(settings: Settings, services: Services | None = None) -> SupportConsoleApp:
     """The one app factory: with ``services`` None they are built here and closed when the app exits."""
     if services is None:
-        return SupportConsoleApp(build_services(settings), owns_services=True)
+        return SupportConsoleApp(build_services(settings, open_store=False), owns_services=True)
     return SupportConsoleApp(services)

@@ -295,7 +295,7 @@ def run_console(settings: Settings, parser: argparse.ArgumentParser) -> int:
         return EXIT_OK
     from support_console.services import build_services
 
-    services = build_services(settings)
+    services = build_services(settings, open_store=False)  # opened after the first frame
 
     async def run() -> int:
         try:

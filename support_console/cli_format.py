@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from support_console.drafting import Drafter, PreparedDraft
     from support_console.llm import StreamResult
     from support_console.personas import Persona
-    from support_console.store import CustomerSummary
+    from support_console.store import CustomerRecord, CustomerSummary
     from support_console.store.models import Customer
 
 
@@ -116,7 +116,7 @@ def settings_text(settings: Settings) -> str:
 # -------------------------------------------------------------------------------------------- customers
 
 
-def customer_dict(customer: Customer) -> dict[str, Any]:
+def customer_dict(customer: Customer | CustomerRecord) -> dict[str, Any]:
     return {
         "id": customer.id,
         "name": customer.name,

@@ -17,6 +17,7 @@ import time
 from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from support_console.config import ProviderSettings
 from support_console.context import BudgetAware, HistoryItem, SizedHistory, TrimReport, build_messages
@@ -32,16 +33,12 @@ from support_console.llm import (
 )
 from support_console.models import ModelInfo, resolve_model
 from support_console.personas import Persona, PersonaSet
-from support_console.services import Services
-from support_console.store import Store
-from support_console.store.models import (
-    REFUSAL_NOTE,
-    ROLE_CUSTOMER,
-    STATE_DRAFT,
-    STOPPED_NOTE,
-    Customer,
-)
+from support_console.store.vocabulary import REFUSAL_NOTE, ROLE_CUSTOMER, STATE_DRAFT, STOPPED_NOTE
 from support_console.tokens import count_text
+
+if TYPE_CHECKING:
+    from support_console.services import Services
+    from support_console.store import Customer, Store
 
 DEFAULT_PERSONA_ID = "tech-support"
 """The persona used when neither trigger phrases nor the conversation choose one (else the first persona)."""

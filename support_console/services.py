@@ -4,26 +4,63 @@ The CLI and the UI both receive a :class:`Services` instead of building engines 
 test (or the console) decides once which database file and which provider are used, and nothing is created at
 import time. The model client is ``None`` when no provider is configured: the console still starts, the store
 and personas still work, and drafting says clearly that a provider is needed.
+
+The console builds its services with ``open_store=False``: SQLAlchemy and sqlmodel cost about half a second
+to import on a cold start, so the console draws its first frame from :meth:`Services.first_customers` (a
+plain read of the SQLite file) and opens the store in a thread right after. Whoever needs the store before
+then simply waits for it: :attr:`Services.store` opens it on first use, once, under a lock.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from typing import TYPE_CHECKING
 
 from support_console.config import Settings
 from support_console.llm import ModelClient
 from support_console.personas import PersonaSet, load_personas
-from support_console.store import Store
+from support_console.store.customer_list import CustomerSummary, read_first_page
+
+if TYPE_CHECKING:
+    from support_console.store import Store
 
 
-@dataclass
 class Services:
     """Everything long-lived that the CLI and the app share, built once by :func:`build_services`."""
 
-    settings: Settings
-    store: Store
-    personas: PersonaSet
-    client: ModelClient | None
+    def __init__(self, settings: Settings, personas: PersonaSet, client: ModelClient | None) -> None:
+        self.settings = settings
+        self.personas = personas
+        self.client = client
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def store(self) -> Store:
+        """The store, opened on first use (a call from another thread waits for the one opening it)."""
+        return self._store if self._store is not None else self.open_store()
+
+    @property
+    def store_is_open(self) -> bool:
+        return self._store is not None
+
+    def open_store(self) -> Store:
+        """Open the store (import SQLAlchemy, connect, migrate) unless it is open; safe from any thread."""
+        with self._store_lock:
+            if self._store is None:
+                if self._closed:
+                    raise RuntimeError("These services are closed.")
+                from support_console.store import Store
+
+                self._store = Store.open(self.settings.db_url)
+            return self._store
+
+    def first_customers(self, limit: int) -> list[CustomerSummary]:
+        """The unfiltered customer list; while the store is still closed, read without SQLAlchemy."""
+        if self._store is None and (rows := read_first_page(self.settings.db_url, limit)) is not None:
+            return rows
+        return self.store.list_customers("", limit=limit)
 
     def reload_personas(self) -> PersonaSet:
         """Re-read the persona files, so an edited persona takes effect without restarting the console."""
@@ -37,24 +74,26 @@ class Services:
         self.close()
 
     def close(self) -> None:
-        """Close the store.
+        """Close the store (waiting for a thread that is opening it); it is not opened again after this.
 
         The model client is asynchronous; close it with :meth:`aclose` inside the event loop that used it.
         Its pool holds no open request once a stream has finished, so a plain ``close`` at exit loses nothing.
         """
-        self.store.close()
+        with self._store_lock:
+            self._closed = True
+            if self._store is not None:
+                self._store.close()
 
 
-def build_services(settings: Settings) -> Services:
-    """Open the store and load the personas; create the model client only when a provider is configured.
+def build_services(settings: Settings, *, open_store: bool = True) -> Services:
+    """Load the personas, open the store (now, or on first use with ``open_store=False``), and create the
+    model client only when a provider is configured.
 
     The client builds its SDK object lazily, so this never touches the network.
     """
-    store = Store.open(settings.db_url)
-    try:
-        personas = load_personas(settings.persona_dirs)
-    except BaseException:
-        store.close()
-        raise
-    client = ModelClient(settings.provider) if settings.provider.configured else None
-    return Services(settings=settings, store=store, personas=personas, client=client)
+    services = Services(settings, load_personas(settings.persona_dirs), None)
+    if open_store:
+        services.open_store()
+    if settings.provider.configured:
+        services.client = ModelClient(settings.provider)
+    return services

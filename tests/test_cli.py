@@ -18,7 +18,7 @@ import pytest
 from support_console.cli import main
 from support_console.models import resolve_model
 from support_console.store import Store
-from support_console.store.models import REFUSAL_NOTE, STOPPED_NOTE
+from support_console.store.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
 from support_console.tokens import count_chat
 from tests.wire_server import WireServer, drop_after, error, replay, stream_text
 

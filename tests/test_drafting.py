@@ -20,7 +20,7 @@ from support_console.drafting import (
 from support_console.errors import ConfigError, PersonaError
 from support_console.llm import ErrorKind, LLMError, StreamEvent
 from support_console.services import Services, build_services
-from support_console.store.models import REFUSAL_NOTE, STOPPED_NOTE
+from support_console.store.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
 from support_console.tokens import count_chat
 from tests.wire_server import WireServer, drop_after, error_event_after, stream_text
 

@@ -18,7 +18,7 @@ from support_console.store.logs import (
     list_conversations,
     stats,
 )
-from support_console.store.models import REFUSAL_NOTE, STOPPED_NOTE
+from support_console.store.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
 
 
 @pytest.fixture

@@ -18,7 +18,13 @@ from support_console.drafting import Drafter, choose_persona
 from support_console.errors import SupportConsoleError
 from support_console.screens.bindings import MAIN_BINDINGS
 from support_console.screens.draft_actions import DraftActions
-from support_console.store import ROLE_CUSTOMER, ROLE_NOTE, STATUS_OPEN, STATUS_PENDING, STATUS_RESOLVED
+from support_console.store.vocabulary import (
+    ROLE_CUSTOMER,
+    ROLE_NOTE,
+    STATUS_OPEN,
+    STATUS_PENDING,
+    STATUS_RESOLVED,
+)
 from support_console.widgets.customer_list import CustomerList
 from support_console.widgets.draft_pane import DraftPane, Meter
 from support_console.widgets.incoming import IncomingBox
@@ -73,7 +79,13 @@ class MainScreen(DraftActions):
             )
 
     def _load_customers(self, query: str) -> list[CustomerSummary]:
+        if not query.strip():  # the first frame's list: needs no open store (see Services)
+            return self.services.first_customers(CUSTOMER_LIMIT)
         return self.services.store.list_customers(query, limit=CUSTOMER_LIMIT)
+
+    def store_opened(self) -> None:
+        """The store finished opening after the first frame: show what needed it (the served model)."""
+        self._show_persona()
 
     # -- what is shown ---------------------------------------------------------------------------------
 
@@ -97,7 +109,7 @@ class MainScreen(DraftActions):
         if self.persona_id and self.persona_id in personas.personas:
             persona = personas.personas[self.persona_id]
             name = persona.name
-            if self.services.client is not None:
+            if self.services.client is not None and self.services.store_is_open:
                 try:
                     model = Drafter(self.services).resolve_model(persona).name
                 except SupportConsoleError:

@@ -7,8 +7,6 @@ write), never the large ``messages`` table, so it stays fast with millions of me
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Final
 
 import sqlalchemy as sa
@@ -17,37 +15,12 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from support_console.errors import NotFoundError, StoreError
 from support_console.store.base import StoreBase
-from support_console.store.models import (
-    STATUS_OPEN,
-    STATUSES,
-    UNRESOLVED,
-    Conversation,
-    Customer,
-    utcnow,
-)
+from support_console.store.customer_list import LIST_ORDER_SQL, CustomerRecord, CustomerSummary
+from support_console.store.models import Conversation, Customer, utcnow
+from support_console.store.vocabulary import STATUS_OPEN, STATUSES, UNRESOLVED
 
-
-@dataclass(frozen=True)
-class CustomerSummary:
-    """One row of the customer list.
-
-    ``open_conversations`` counts unresolved (open or pending) conversations; ``unread`` is the number of
-    customer messages in them that arrived after the last sent reply; ``last_activity`` is the newest message
-    time over all the customer's conversations (None if there are none).
-    """
-
-    customer: Customer
-    open_conversations: int
-    unread: int
-    last_activity: datetime | None
-
-
-#: The customer list's order, spelled exactly as the ``ix_customers_list`` index so SQLite walks the index.
-LIST_ORDER: Final = (
-    sa.text("(customers.open_conversations > 0) DESC"),
-    sa.text("customers.last_activity DESC"),
-    sa.text("customers.id DESC"),
-)
+LIST_ORDER: Final = tuple(sa.text(term) for term in LIST_ORDER_SQL)
+"""The customer list's order as SQLAlchemy terms (see ``customer_list.LIST_ORDER_SQL``)."""
 
 
 class CustomersMixin(StoreBase):
@@ -110,7 +83,9 @@ class CustomersMixin(StoreBase):
             stmt = stmt.where(_matches(query.strip()))
         with self._read() as session:
             customers = session.scalars(stmt).all()
-        return [CustomerSummary(c, c.open_conversations, c.unread, c.last_activity) for c in customers]
+        return [
+            CustomerSummary(record_of(c), c.open_conversations, c.unread, c.last_activity) for c in customers
+        ]
 
     @staticmethod
     def _by_email(session: sa.orm.Session, email: str) -> Customer | None:
@@ -190,4 +165,17 @@ def _unresolved(customer_id: int) -> SelectOfScalar[Conversation]:
         select(Conversation)
         .where(Conversation.customer_id == customer_id, col(Conversation.status).in_(UNRESOLVED))
         .order_by(col(Conversation.id).desc())
+    )
+
+
+def record_of(customer: Customer) -> CustomerRecord:
+    """The plain value of a customer row, for the customer list."""
+    assert customer.id is not None  # read from the database
+    return CustomerRecord(
+        id=customer.id,
+        name=customer.name,
+        email=customer.email,
+        external_id=customer.external_id,
+        attributes=dict(customer.attributes or {}),
+        created_at=customer.created_at,
     )

@@ -32,18 +32,15 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from support_console.store.engine import reader
-from support_console.store.models import (
+from support_console.store.models import Conversation, Customer, Message, UTCDateTime
+from support_console.store.search import customer_matches
+from support_console.store.vocabulary import (
     REFUSAL_NOTE,
     ROLE_AGENT,
     STATE_DISCARDED,
     STATE_SENT,
     STOPPED_NOTE,
-    Conversation,
-    Customer,
-    Message,
-    UTCDateTime,
 )
-from support_console.store.search import customer_matches
 
 if TYPE_CHECKING:
     from support_console.store.base import StoreBase

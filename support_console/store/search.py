@@ -37,15 +37,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from support_console.store.engine import is_sqlite, reader
-from support_console.store.models import (
-    STATE_NOTE,
-    STATE_RECEIVED,
-    STATE_SENT,
-    Conversation,
-    Customer,
-    Message,
-    UTCDateTime,
-)
+from support_console.store.models import Conversation, Customer, Message, UTCDateTime
+from support_console.store.vocabulary import STATE_NOTE, STATE_RECEIVED, STATE_SENT
 
 if TYPE_CHECKING:
     from support_console.store.base import StoreBase

@@ -1,0 +1,121 @@
+"""The console's start: its first frame needs no SQLAlchemy (the customer list is read from the SQLite file
+with the standard library) and the store opens in a thread right after. Real files, real subprocesses."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from support_console.app import create_app
+from support_console.services import build_services
+from support_console.store import STATUS_RESOLVED, Store
+from support_console.store.customer_list import read_first_page
+from support_console.urls import sqlite_url
+from tests.ui_helpers import open_first_customer, screen_text, seed_customer, ui_settings, wait_for
+from tests.wire_server import WireServer
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _varied_store(path: Path) -> Store:
+    """Customers in every state the list orders by: open with unread, resolved, none, with attributes."""
+    store = Store.open(sqlite_url(path))
+    t0 = datetime(2026, 2, 1, 9, 0, tzinfo=UTC)
+    store.add_customer("Quiet [bold]", "quiet@example.com", attributes={"tier": "gold", "since": "2019"})
+    for i, email in enumerate(("a@example.com", "b@example.com", "c@example.com")):
+        customer = store.add_customer(f"Customer {i}", email, external_id=f"crm-{i}")
+        assert customer.id is not None
+        conversation = store.current_conversation(customer.id)
+        assert conversation.id is not None
+        for j in range(i + 1):
+            store.add_message(
+                conversation.id, "customer", f"m{j}", created_at=t0 + timedelta(hours=i, minutes=j)
+            )
+        if i == 1:
+            store.set_status(conversation.id, STATUS_RESOLVED)
+    return store
+
+
+def test_first_page_reads_exactly_what_the_store_lists(tmp_path: Path) -> None:
+    db = tmp_path / "list.db"
+    store = _varied_store(db)
+    try:
+        expected = store.list_customers("", limit=10)
+        assert read_first_page(sqlite_url(db), 10) == expected
+        assert read_first_page(sqlite_url(db), 2) == expected[:2]
+        assert [s.customer.email for s in expected][:2] == ["c@example.com", "a@example.com"]  # open first
+    finally:
+        store.close()
+
+
+def test_first_page_declines_what_it_cannot_read_so_the_store_opens_instead(tmp_path: Path) -> None:
+    assert read_first_page(sqlite_url(tmp_path / "missing.db"), 10) is None
+    assert read_first_page("sqlite://", 10) is None
+    assert read_first_page("postgresql://u:p@localhost/db", 10) is None
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE notes (x)")
+    conn.close()
+    assert read_first_page(sqlite_url(other), 10) is None
+    garbage = tmp_path / "garbage.db"
+    garbage.write_bytes(b"not a database at all" * 100)
+    assert read_first_page(sqlite_url(garbage), 10) is None
+
+
+def test_starting_the_console_imports_no_sqlalchemy_before_its_first_frame() -> None:
+    code = (
+        "import sys; import support_console.cli, support_console.app, support_console.screens.main; "
+        "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'openai') if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+async def test_first_frame_lists_customers_from_the_file_then_the_store_opens_behind_it(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    settings = ui_settings(tmp_path, wire_server)
+    seeded = build_services(settings)
+    seed_customer(seeded, "Jane Doe", "jane@example.com", ("My console will not start.",))
+    seeded.close()
+
+    services = build_services(settings, open_store=False)
+    assert not services.store_is_open
+    app = create_app(settings, services)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            main = app.main_screen
+            assert main is not None
+            await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+            await wait_for(pilot, lambda: services.store_is_open, what="the store to open")
+            main = await open_first_customer(pilot, app)
+            assert main.customer is not None
+            assert main.customer.email == "jane@example.com"
+            await pilot.pause()
+            assert "My console will not start." in screen_text(app)
+    finally:
+        await services.aclose()
+
+
+async def test_a_database_the_store_refuses_ends_the_console_with_its_error(tmp_path: Path) -> None:
+    settings = ui_settings(tmp_path, None)
+    seeded = build_services(settings)
+    seed_customer(seeded, "Jane Doe", "jane@example.com")
+    seeded.close()
+    db = tmp_path / "console.db"
+    with sqlite3.connect(db) as conn:  # as if a newer support-console had migrated it
+        conn.execute("INSERT INTO schema_version (version) VALUES (999)")
+    conn.close()
+
+    services = build_services(settings, open_store=False)
+    app = create_app(settings, services)
+    try:
+        async with app.run_test(size=(120, 40)) as pilot:
+            await wait_for(pilot, lambda: app.return_code is not None, what="the console to stop")
+        assert app.return_code == 1
+        assert not services.store_is_open
+    finally:
+        await services.aclose()
