@@ -223,10 +223,10 @@ def _draft(services: Services, args: argparse.Namespace, text: str) -> int:
         Drafter,
         choose_persona,
         customer_values,
-        name_from_email,
         new_customer_values,
         record_customer_message,
     )
+    from support_console.store.customer_list import name_from_email
 
     store = services.store
     customer = store.find_customer(args.customer)

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 import time
 from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
 from contextlib import aclosing
@@ -33,6 +32,7 @@ from support_console.llm import (
 )
 from support_console.models import ModelInfo, resolve_model
 from support_console.personas import Persona, PersonaSet
+from support_console.store.customer_list import name_from_email
 from support_console.store.vocabulary import REFUSAL_NOTE, ROLE_CUSTOMER, STATE_DRAFT, STOPPED_NOTE
 from support_console.tokens import count_text
 
@@ -68,13 +68,6 @@ def customer_values(customer: Customer) -> dict[str, str]:
     values = {str(k): str(v) for k, v in (customer.attributes or {}).items()}
     values.update(name=customer.name, email=customer.email, external_id=customer.external_id or "")
     return values
-
-
-def name_from_email(email: str) -> str:
-    """A readable name for a customer first seen by email: ``jane.doe@x`` -> ``Jane Doe``."""
-    local = email.partition("@")[0]
-    words = [w for w in re.split(r"[._+\-]+", local) if w]
-    return " ".join(w.capitalize() for w in words) or email
 
 
 def new_customer_values(email: str, name: str | None = None) -> dict[str, str]:

@@ -48,6 +48,7 @@ from support_console.store.bulk import (
     reserve_conversation_ids,
     update_counters_bulk,
 )
+from support_console.store.customer_list import name_from_email
 from support_console.store.engine import insert_ignoring_duplicates, reader
 
 #: Rows per batch: big enough to amortise a transaction, small enough to keep other writers' waits short.
@@ -192,7 +193,7 @@ class _Writer:
         if missing:
             before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(_K.c.id), 0))).scalar_one()
             conn.execute(insert_ignoring_duplicates(_K, conn), [
-                {"name": name.strip() or email.split("@", 1)[0], "email": email, "attributes": {},
+                {"name": name.strip() or name_from_email(email), "email": email, "attributes": {},
                  "created_at": datetime.fromisoformat(stamp)}
                 for email, name, stamp, _persona in missing.values()
             ])  # fmt: skip

@@ -26,6 +26,7 @@ from support_console.store import (
     Store,
 )
 from support_console.store.bulk import update_counters_bulk
+from support_console.store.customer_list import name_from_email
 from support_console.store.logs import LogFilters, count_conversations, list_conversations
 from support_console.store.search import search
 
@@ -177,6 +178,19 @@ def test_rows_without_ids_are_still_idempotent(store: Store, tmp_path: Path) -> 
     assert import_file(store, path).added == 2
     assert import_file(store, path).added == 0
     assert count_conversations(store) == 1
+
+
+def test_a_customer_without_a_name_is_named_as_draft_names_one(store: Store, tmp_path: Path) -> None:
+    path = _write_jsonl(tmp_path / "names.jsonl", [
+        {"email": "jane.doe@example.com", "text": "hi", "timestamp": "2026-10-01T10:00:00Z"},
+        {"email": "kim@example.com", "name": "Kim Lee", "text": "hi", "timestamp": "2026-10-01T10:00:00Z"},
+    ])  # fmt: skip
+    assert import_file(store, path).ok
+    jane, kim = store.find_customer("jane.doe@example.com"), store.find_customer("kim@example.com")
+    assert jane is not None
+    assert jane.name == name_from_email("jane.doe@example.com") == "Jane Doe"
+    assert kim is not None
+    assert kim.name == "Kim Lee"
 
 
 def test_progress_is_reported_in_bytes(store: Store) -> None:

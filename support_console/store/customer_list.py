@@ -1,4 +1,5 @@
-"""The customer list's rows, and the one read of them that needs no SQLAlchemy: the console's first page.
+"""The customer list's rows, the name a customer first seen by email gets, and the one read of the list
+that needs no SQLAlchemy: the console's first page.
 
 The console shows its first frame before it imports SQLAlchemy and sqlmodel (about half a second on a cold
 start): :func:`read_first_page` reads the unfiltered list straight from the SQLite file with the standard
@@ -9,6 +10,7 @@ library, in the order of the ``ix_customers_list`` index (:data:`LIST_ORDER_SQL`
 from __future__ import annotations
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -54,6 +56,14 @@ class CustomerSummary:
     open_conversations: int
     unread: int
     last_activity: datetime | None
+
+
+def name_from_email(email: str) -> str:
+    """The name of a customer known only by email (a draft for a new address, an import row without a
+    name): ``jane.doe@x`` -> ``Jane Doe``."""
+    local = email.partition("@")[0]
+    words = [w for w in re.split(r"[._+\-]+", local) if w]
+    return " ".join(w.capitalize() for w in words) or email
 
 
 def sqlite_file(db_url: str) -> Path | None:
