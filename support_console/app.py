@@ -21,7 +21,7 @@ from support_console.screens.bindings import MAIN_BINDINGS
 from support_console.screens.help import HelpRow, HelpScreen
 from support_console.screens.main import MainScreen
 from support_console.screens.palette import ConsoleCommands
-from support_console.services import Services, build_services
+from support_console.services import Services, ServicesClosed, build_services
 
 PERSONA_POLL_SECONDS = 2.0
 
@@ -71,7 +71,7 @@ class SupportConsoleApp(App[None]):
         except SupportConsoleError as error:
             self.call_from_thread(self._store_failed, error)
             return
-        except RuntimeError:  # the services closed first: the console is quitting
+        except ServicesClosed:  # the console is quitting
             return
         if self.main_screen is not None:
             self.call_from_thread(self.main_screen.store_opened)

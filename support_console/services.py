@@ -25,6 +25,10 @@ if TYPE_CHECKING:
     from support_console.store import Store
 
 
+class ServicesClosed(RuntimeError):
+    """The services were closed (the console is quitting): the store is not opened again."""
+
+
 class Services:
     """Everything long-lived that the CLI and the app share, built once by :func:`build_services`."""
 
@@ -50,7 +54,7 @@ class Services:
         with self._store_lock:
             if self._store is None:
                 if self._closed:
-                    raise RuntimeError("These services are closed.")
+                    raise ServicesClosed("These services are closed.")
                 from support_console.store import Store
 
                 self._store = Store.open(self.settings.db_url)

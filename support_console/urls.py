@@ -35,9 +35,21 @@ def safe_url(url: str | None) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
+_SQLITE = "sqlite:///"
+
+
 def sqlite_url(path: Path) -> str:
     """The SQLAlchemy URL of an SQLite file at ``path`` (absolute, so the URL means the same anywhere)."""
-    return f"sqlite:///{path.expanduser().resolve()}"
+    return f"{_SQLITE}{path.expanduser().resolve()}"
+
+
+def sqlite_file(db_url: str) -> Path | None:
+    """The file of a plain ``sqlite:///`` URL (as :func:`sqlite_url` makes); None for anything else (in
+    memory, URI options, other databases), which the Store alone opens."""
+    if not db_url.startswith(_SQLITE) or "?" in db_url:
+        return None
+    path = db_url[len(_SQLITE) :]
+    return Path(path) if path and path != ":memory:" else None
 
 
 def safe_db_url(url: str) -> str:

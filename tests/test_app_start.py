@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from support_console.app import create_app
+from support_console.config import Settings
 from support_console.services import build_services
 from support_console.store import STATUS_RESOLVED, Store
 from support_console.store.customer_list import read_first_page
@@ -37,6 +38,15 @@ def _varied_store(path: Path) -> Store:
         if i == 1:
             store.set_status(conversation.id, STATUS_RESOLVED)
     return store
+
+
+def _seed_jane(settings: Settings, *messages: str) -> None:
+    """The console's database with one customer, Jane, her messages in an open conversation."""
+    seeded = build_services(settings)
+    try:
+        seed_customer(seeded, "Jane Doe", "jane@example.com", messages)
+    finally:
+        seeded.close()
 
 
 def test_first_page_reads_exactly_what_the_store_lists(tmp_path: Path) -> None:
@@ -78,9 +88,7 @@ async def test_first_frame_lists_customers_from_the_file_then_the_store_opens_be
     tmp_path: Path, wire_server: WireServer
 ) -> None:
     settings = ui_settings(tmp_path, wire_server)
-    seeded = build_services(settings)
-    seed_customer(seeded, "Jane Doe", "jane@example.com", ("My console will not start.",))
-    seeded.close()
+    _seed_jane(settings, "My console will not start.")
 
     services = build_services(settings, open_store=False)
     assert not services.store_is_open
@@ -102,9 +110,7 @@ async def test_first_frame_lists_customers_from_the_file_then_the_store_opens_be
 
 async def test_a_database_the_store_refuses_ends_the_console_with_its_error(tmp_path: Path) -> None:
     settings = ui_settings(tmp_path, None)
-    seeded = build_services(settings)
-    seed_customer(seeded, "Jane Doe", "jane@example.com")
-    seeded.close()
+    _seed_jane(settings)
     db = tmp_path / "console.db"
     with sqlite3.connect(db) as conn:  # as if a newer support-console had migrated it
         conn.execute("INSERT INTO schema_version (version) VALUES (999)")

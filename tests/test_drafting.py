@@ -78,6 +78,21 @@ def make_services(tmp_path: Path, personas_dir: Path, env: dict[str, str], **fla
     return build_services(load_settings(overrides, env=env))
 
 
+def azure_services(tmp_path: Path, personas_dir: Path, wire_server: WireServer) -> Services:
+    """Services on the loopback server as Azure OpenAI, deployment ``prod-chat``."""
+    return make_services(
+        tmp_path, personas_dir, {"AZURE_OPENAI_API_KEY": KEY}, azure_endpoint=wire_server.azure_endpoint,
+        deployment="prod-chat", api_version="2024-10-21",
+    )  # fmt: skip
+
+
+def al_says_hi(services: Services) -> int:
+    """A new customer Al whose conversation holds one customer message; its conversation id."""
+    customer = services.store.add_customer("Al", "al@example.com")
+    assert customer.id is not None
+    return record_customer_message(services.store, customer.id, "hi", "plain")
+
+
 @pytest.fixture
 async def services(tmp_path: Path, personas_dir: Path, wire_server: WireServer) -> AsyncIterator[Services]:
     """Services on the loopback server; the client is closed in the test's own event loop."""
@@ -149,14 +164,9 @@ def test_persona_model_overrides_provider_model_and_config_overrides_apply(
 def test_azure_uses_the_persona_deployment_else_the_provider_one(
     tmp_path: Path, personas_dir: Path, wire_server: WireServer
 ) -> None:
-    services = make_services(
-        tmp_path, personas_dir, {"AZURE_OPENAI_API_KEY": KEY}, azure_endpoint=wire_server.azure_endpoint,
-        deployment="prod-chat", api_version="2024-10-21",
-    )  # fmt: skip
+    services = azure_services(tmp_path, personas_dir, wire_server)
     try:
-        customer = services.store.add_customer("Al", "al@example.com")
-        assert customer.id is not None
-        conversation = record_customer_message(services.store, customer.id, "hi", "plain")
+        conversation = al_says_hi(services)
         drafter = Drafter(services)
         assert drafter.prepare(conversation, "mini").request.model == "mini-deploy"
         assert drafter.prepare(conversation, "plain").request.model == "prod-chat"
@@ -167,14 +177,9 @@ def test_azure_uses_the_persona_deployment_else_the_provider_one(
 async def test_an_azure_deployment_is_trimmed_for_the_model_it_was_served_by(
     tmp_path: Path, personas_dir: Path, wire_server: WireServer
 ) -> None:
-    services = make_services(
-        tmp_path, personas_dir, {"AZURE_OPENAI_API_KEY": KEY}, azure_endpoint=wire_server.azure_endpoint,
-        deployment="prod-chat", api_version="2024-10-21",
-    )  # fmt: skip
+    services = azure_services(tmp_path, personas_dir, wire_server)
     try:
-        customer = services.store.add_customer("Al", "al@example.com")
-        assert customer.id is not None
-        conversation = record_customer_message(services.store, customer.id, "hi", "plain")
+        conversation = al_says_hi(services)
         drafter = Drafter(services)
         before = drafter.prepare(conversation, "plain")
         assert (before.model.family, before.model.context_window) == ("unknown", 8192)
@@ -186,9 +191,7 @@ async def test_an_azure_deployment_is_trimmed_for_the_model_it_was_served_by(
         assert after.request.model == "prod-chat"
         assert (after.model.family, after.model.context_window) == ("o3-mini", 200_000)
         assert after.request.params == {"max_completion_tokens": 750}  # reasoning family: no sampling
-        env = {"AZURE_OPENAI_API_KEY": KEY}
-        endpoint = wire_server.azure_endpoint
-        reopened = make_services(tmp_path, personas_dir, env, azure_endpoint=endpoint, deployment="prod-chat")
+        reopened = azure_services(tmp_path, personas_dir, wire_server)
         try:  # remembered in the database, so the next process (a CLI run) knows it too
             assert Drafter(reopened).prepare(conversation, "plain").model.family == "o3-mini"
         finally:

@@ -13,10 +13,12 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote
+
+from support_console.store.times import from_stored
+from support_console.urls import sqlite_file
 
 #: The customer list's order, spelled exactly as the ``ix_customers_list`` index so SQLite walks the index:
 #: customers with unresolved conversations first, then the newest activity.
@@ -66,16 +68,6 @@ def name_from_email(email: str) -> str:
     return " ".join(w.capitalize() for w in words) or email
 
 
-def sqlite_file(db_url: str) -> Path | None:
-    """The file of a plain ``sqlite:///`` URL; None for anything else (in memory, URI options, other
-    databases), which the Store alone opens."""
-    prefix = "sqlite:///"
-    if not db_url.startswith(prefix) or "?" in db_url:
-        return None
-    path = db_url[len(prefix) :]
-    return Path(path) if path and path != ":memory:" else None
-
-
 def read_first_page(db_url: str, limit: int) -> list[CustomerSummary] | None:
     """The first ``limit`` rows of the unfiltered list, read-only; None when the file cannot answer (no
     file yet, not a support-console database, locked), so the caller opens the Store, which says why."""
@@ -102,12 +94,11 @@ def _summary(row: tuple[Any, ...]) -> CustomerSummary:
         name=name,
         email=email,
         external_id=external_id,
-        attributes=json.loads(attributes) if attributes else {},
+        attributes=json.loads(attributes or "null") or {},  # as record_of: a JSON null is no attributes
         created_at=_utc(created_at),
     )
     return CustomerSummary(record, open_conversations, unread, _utc(last_activity))
 
 
 def _utc(text: str | None) -> datetime | None:
-    """A stored timestamp (naive UTC text, see ``models.UTCDateTime``) as an aware UTC datetime."""
-    return None if text is None else datetime.fromisoformat(text).replace(tzinfo=UTC)
+    return None if text is None else from_stored(text)

@@ -15,7 +15,8 @@ from sqlmodel import col, select
 
 from support_console.errors import NotFoundError, StoreError
 from support_console.store.base import StoreBase
-from support_console.store.models import Message, ServedModel, utcnow
+from support_console.store.models import Message, ServedModel
+from support_console.store.times import utcnow
 from support_console.store.vocabulary import ROLE_AGENT, STATE_DISCARDED, STATE_DRAFT, STATE_SENT
 
 

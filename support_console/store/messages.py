@@ -21,7 +21,8 @@ from support_console.errors import StoreError
 from support_console.store.base import StoreBase
 from support_console.store.bulk import insert_messages_bulk, stored_datetime, update_counters_bulk
 from support_console.store.history import History, HistoryReader
-from support_console.store.models import Conversation, Message, as_utc, utcnow
+from support_console.store.models import Conversation, Message
+from support_console.store.times import as_utc, utcnow
 from support_console.store.vocabulary import (
     ROLE_AGENT,
     ROLE_CUSTOMER,

@@ -20,13 +20,14 @@ All timestamps are timezone-aware UTC in Python; SQLite stores them as naive UTC
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import JSON, Field, SQLModel
 
+from support_console.store.times import as_utc, from_stored, to_stored, utcnow
 from support_console.store.vocabulary import ROLES, STATES, STATUS_OPEN, STATUSES, UNRESOLVED
 
 #: Encoding name -> the Message column caching its token count.
@@ -37,16 +38,6 @@ def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
     """A CHECK that keeps typos in role/state/status out of the database, whoever writes to it."""
     allowed = ", ".join(f"'{v}'" for v in values)
     return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"ck_{column}_known")
-
-
-def utcnow() -> datetime:
-    """Now, timezone-aware UTC: the one clock of the store."""
-    return datetime.now(UTC)
-
-
-def as_utc(value: datetime) -> datetime:
-    """``value`` as aware UTC; a naive datetime is taken to be UTC already (the only unambiguous reading)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class _SQLiteDateTimeText(sa.types.UserDefinedType[str]):
@@ -78,15 +69,14 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
     def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | str | None:
         if value is None:
             return None
-        value = as_utc(value).replace(tzinfo=None)
         if dialect.name == "sqlite":
-            return value.isoformat(sep=" ", timespec="microseconds")
-        return value
+            return to_stored(value)
+        return as_utc(value).replace(tzinfo=None)
 
     def process_result_value(self, value: datetime | str | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return as_utc(datetime.fromisoformat(value) if isinstance(value, str) else value)
+        return from_stored(value) if isinstance(value, str) else as_utc(value)
 
 
 class Customer(SQLModel, table=True):
