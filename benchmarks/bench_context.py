@@ -23,9 +23,9 @@ from typing import Literal
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support_console.context import HistoryItem, build_messages
-from support_console.models import ModelInfo, resolve_model
-from support_console.tokens import count_text, get_encoding
+from support_console.core.model_facts import ModelInfo, resolve_model
+from support_console.core.tokens import count_text, get_encoding
+from support_console.core.trimming import HistoryItem, build_messages
 
 N_MESSAGES = 10_000
 MAX_REPLY = 1_000

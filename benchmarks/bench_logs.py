@@ -27,12 +27,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks.make_big_db import CUSTOMER_LINES, REPLY_LINES, ensure_big_db  # noqa: E402
-from support_console.config import CliOverrides, load_settings  # noqa: E402
-from support_console.importer import import_file  # noqa: E402
-from support_console.services import build_services  # noqa: E402
+from support_console.config.settings import CliOverrides, load_settings  # noqa: E402
 from support_console.store import Store  # noqa: E402
-from support_console.store.logs import count_conversations, list_conversations  # noqa: E402
+from support_console.store.conversation_list import count_conversations, list_conversations  # noqa: E402
 from support_console.store.search import search  # noqa: E402
+from support_console.workflows.importer import import_file  # noqa: E402
+from support_console.workflows.services import build_services  # noqa: E402
 
 SEARCHES: list[tuple[str, dict[str, object]]] = [
     ("controller", {}),
@@ -90,8 +90,8 @@ async def _screen_ms(db: Path) -> float:
     """From pushing LogsScreen to its first page being in the table, in a running headless app."""
     from textual.app import App
 
-    from support_console.screens.logs import LogsScreen
-    from support_console.widgets.logs_tables import ConversationTable
+    from support_console.ui.screens.logs import LogsScreen
+    from support_console.ui.widgets.logs_tables import ConversationTable
 
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "config.toml"

@@ -27,16 +27,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-for entry in (ROOT, ROOT / "benchmarks"):
-    if str(entry) not in sys.path:
-        sys.path.insert(0, str(entry))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from bench_context import MAX_REPLY, N_MESSAGES, SYSTEM, realistic_history  # noqa: E402
-
-from support_console.context import build_messages  # noqa: E402
-from support_console.models import ModelInfo, resolve_model  # noqa: E402
+from benchmarks.bench_context import MAX_REPLY, N_MESSAGES, SYSTEM, realistic_history  # noqa: E402
+from support_console.core.model_facts import ModelInfo, resolve_model  # noqa: E402
+from support_console.core.tokens import get_encoding  # noqa: E402
+from support_console.core.trimming import build_messages  # noqa: E402
 from support_console.store import NewMessage, Store  # noqa: E402
-from support_console.tokens import get_encoding  # noqa: E402
 
 BIG_CACHE = Path("/tmp/support-console-bench")
 

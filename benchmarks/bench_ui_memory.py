@@ -56,8 +56,8 @@ async def measure_bare() -> float:
 async def measure_console(db: str, load_all: bool, meter: bool = False) -> float:
     from textual.pilot import Pilot
 
-    from support_console.app import create_app
-    from support_console.config import CliOverrides, load_settings
+    from support_console.config.settings import CliOverrides, load_settings
+    from support_console.ui.app import create_app
 
     config = Path(tempfile.mkdtemp()) / "config.toml"
     config.write_text('[agent]\nname = "bench"\n', encoding="utf-8")

@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 if TYPE_CHECKING:
-    from support_console.config import Settings
+    from support_console.config.settings import Settings
 
 # The console's own modules are imported inside the functions that need them, so a fresh "bare" or
 # "widgets" child process pays for Textual's imports and nothing of ours.
@@ -59,7 +59,7 @@ class BareApp(App[None]):
 class WidgetsOnlyApp(App[None]):
     """The console's widgets and stylesheet without the console: Textual's floor for this screen."""
 
-    CSS_PATH = str(ROOT / "support_console" / "app.tcss")
+    CSS_PATH = str(ROOT / "support_console" / "ui" / "app.tcss")
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -79,7 +79,7 @@ class WidgetsOnlyApp(App[None]):
 
 
 def console_settings(db: Path) -> Settings:
-    from support_console.config import CliOverrides, load_settings
+    from support_console.config.settings import CliOverrides, load_settings
 
     config = Path(tempfile.mkdtemp()) / "config.toml"
     config.write_text('[agent]\nname = "bench"\n', encoding="utf-8")
@@ -116,7 +116,7 @@ async def widgets_frame() -> float:
 
 
 async def console_frame(db: Path, settings: Settings | None = None) -> float:
-    from support_console.app import create_app
+    from support_console.ui.app import create_app
 
     app = create_app(settings or console_settings(db))
 

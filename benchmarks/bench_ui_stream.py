@@ -28,9 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import openai
 
-from support_console.app import create_app
-from support_console.config import CliOverrides, load_settings
-from support_console.services import build_services
+from support_console.config.settings import CliOverrides, load_settings
+from support_console.ui.app import create_app
+from support_console.workflows.services import build_services
 
 ROOT = Path(__file__).resolve().parents[1]
 

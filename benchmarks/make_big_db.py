@@ -31,12 +31,12 @@ from support_console.store import Store  # noqa: E402
 from support_console.store.bulk import (  # noqa: E402
     insert_conversations_bulk,
     insert_messages_bulk,
-    stored_datetime,
     update_counters_bulk,
 )
 from support_console.store.engine import insert_ignoring_duplicates  # noqa: E402
 from support_console.store.migrations import latest_version  # noqa: E402
-from support_console.store.models import Customer  # noqa: E402
+from support_console.store.tables import Customer  # noqa: E402
+from support_console.store.times import to_stored  # noqa: E402
 
 CACHE_DIR = Path("/tmp/support-console-bench")
 PERSONAS = ("xbox-support", "billing-refunds", "tech-support")
@@ -98,7 +98,7 @@ def _ticket_rows(
     persona = PERSONAS[ticket % len(PERSONAS)]
     rows: list[list[object]] = []
     for n in range(size):
-        stamp = stored_datetime(when + timedelta(minutes=7 * n))
+        stamp = to_stored(when + timedelta(minutes=7 * n))
         key = f"/{n}"
         if n == size - 2 and ticket % 4 == 0:
             rows.append(

@@ -1,5 +1,5 @@
 """Allow ``python -m support_console``."""
 
-from support_console.cli import main
+from support_console.cli.main import main
 
 raise SystemExit(main())

@@ -10,10 +10,10 @@ from dataclasses import replace
 
 import pytest
 
-from support_console.config import ProviderSettings
+from support_console.config.settings import ProviderSettings
+from support_console.core.model_facts import resolve_model
+from support_console.core.personas import ModelParams
 from support_console.llm import ChatRequest, LLMError, ModelClient, StreamEvent, make_request
-from support_console.models import resolve_model
-from support_console.personas import ModelParams
 from tests.wire_server import WireServer
 
 FAKE_KEY = "sk-test-FAKEKEY-7f3a9c2e1b"  # distinctive: must never appear in any error text

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from support_console.app import create_app
-from support_console.services import Services
+from support_console.ui.app import create_app
+from support_console.workflows.services import Services
 from tests.ui_helpers import (
     notifications,
     open_first_customer,

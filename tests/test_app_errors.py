@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from support_console.app import create_app
+from support_console.ui.app import create_app
 from tests.ui_helpers import (
     notifications,
     open_first_customer,

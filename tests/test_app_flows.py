@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from support_console.app import SupportConsoleApp, create_app
-from support_console.screens.confirm import ConfirmScreen
-from support_console.screens.main import MainScreen
-from support_console.services import Services
+from support_console.ui.app import SupportConsoleApp, create_app
+from support_console.ui.screens.confirm import ConfirmScreen
+from support_console.ui.screens.main import MainScreen
+from support_console.workflows.services import Services
 from tests.ui_helpers import (
     notifications,
     open_first_customer,

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support_console.app import create_app
-from support_console.screens.add_customer import AddCustomerScreen
-from support_console.screens.help import HelpScreen
+from support_console.ui.app import create_app
+from support_console.ui.screens.add_customer import AddCustomerScreen
+from support_console.ui.screens.help import HelpScreen
 from tests.ui_helpers import (
     open_first_customer,
     paste,
+    screen_of,
     screen_text,
     seed_customer,
     services_for,
@@ -47,7 +48,7 @@ async def test_add_customer_validates_and_keeps_what_was_typed(tmp_path: Path) -
             await pilot.press("ctrl+s")
             main = app.main_screen
             assert main is not None
-            assert app.screen is main
+            assert screen_of(app) is main
             customer = services.store.find_customer("new@example.com")
             assert customer is not None
             assert customer.name == "New Person"

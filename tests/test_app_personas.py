@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support_console.app import create_app
-from support_console.screens.persona_picker import PersonaPicker
-from support_console.widgets.suggestion import SuggestionBanner
+from support_console.ui.app import create_app
+from support_console.ui.screens.persona_picker import PersonaPicker
+from support_console.ui.widgets.suggestion import SuggestionBanner
 from tests.ui_helpers import (
     notifications,
     open_first_customer,

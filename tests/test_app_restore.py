@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-from support_console.app import create_app
+from support_console.ui.app import create_app
 from tests.ui_helpers import (
     notifications,
     open_first_customer,

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support_console.app import create_app
-from support_console.screens.no_provider import NoProviderScreen
+from support_console.ui.app import create_app
+from support_console.ui.screens.no_provider import NoProviderScreen
 from tests.ui_helpers import (
     notifications,
     open_first_customer,
     paste,
+    screen_of,
     screen_text,
     seed_customer,
     services_for,
@@ -77,7 +78,7 @@ async def test_no_provider_explains_and_hand_written_replies_still_work(tmp_path
             await pilot.press("enter")
             main = app.main_screen
             assert main is not None
-            assert app.screen is main
+            assert screen_of(app) is main
             await pilot.press("enter")
             await wait_for(pilot, lambda: main.customer is not None)
             await pilot.press("ctrl+g")

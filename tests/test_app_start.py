@@ -9,12 +9,12 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from support_console.app import create_app
-from support_console.config import Settings
-from support_console.services import build_services
+from support_console.config.settings import Settings
+from support_console.core.urls import sqlite_url
 from support_console.store import STATUS_RESOLVED, Store
-from support_console.store.customer_list import read_first_page
-from support_console.urls import sqlite_url
+from support_console.store.first_page import read_first_page
+from support_console.ui.app import create_app
+from support_console.workflows.services import build_services
 from tests.ui_helpers import open_first_customer, screen_text, seed_customer, ui_settings, wait_for
 from tests.wire_server import WireServer
 
@@ -77,7 +77,8 @@ def test_first_page_declines_what_it_cannot_read_so_the_store_opens_instead(tmp_
 
 def test_starting_the_console_imports_no_sqlalchemy_before_its_first_frame() -> None:
     code = (
-        "import sys; import support_console.cli, support_console.app, support_console.screens.main; "
+        "import sys; import support_console.cli.main, support_console.ui.app, "
+        "support_console.ui.screens.main; "
         "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'openai') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from support_console.app import create_app
-from support_console.screens.persona_picker import PersonaPicker
+from support_console.ui.app import create_app
+from support_console.ui.screens.persona_picker import PersonaPicker
 from tests.ui_helpers import open_first_customer, seed_customer, services_for, ui_settings, wait_for
 from tests.wire_replies import stream_text
 from tests.wire_server import WireServer

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from support_console.cli import main
-from support_console.models import resolve_model
+from support_console.cli.main import main
+from support_console.core.model_facts import resolve_model
+from support_console.core.tokens import count_chat
+from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
 from support_console.store import Store
-from support_console.store.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
-from support_console.tokens import count_chat
 from tests.wire_server import WireServer, drop_after, error, replay, stream_text
 
 ROOT = Path(__file__).resolve().parents[1]

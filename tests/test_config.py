@@ -9,17 +9,17 @@ from pathlib import Path
 import platformdirs
 import pytest
 
-from support_console.config import (
+from support_console.config.settings import (
     EXAMPLE_CONFIG,
     CliOverrides,
-    ModelOverride,
     ProviderSettings,
     Settings,
     config_help_text,
     default_config_path,
     load_settings,
 )
-from support_console.errors import ConfigError
+from support_console.core.errors import ConfigError
+from support_console.core.model_facts import ModelOverride
 
 SECRET = "sk-TESTSECRET-9f8e7d6c5b4a"
 

@@ -12,17 +12,16 @@ from typing import Literal
 
 import pytest
 
-from support_console.config import ModelOverride
-from support_console.context import (
+from support_console.core.errors import SupportConsoleError
+from support_console.core.model_facts import ModelInfo, ModelOverride, resolve_model
+from support_console.core.tokens import ChatMessage, count_chat, count_text
+from support_console.core.trimming import (
     TRUNCATION_MARKER,
     ContextBudgetError,
     HistoryItem,
     TrimReport,
     build_messages,
 )
-from support_console.errors import SupportConsoleError
-from support_console.models import ModelInfo, resolve_model
-from support_console.tokens import ChatMessage, count_chat, count_text
 
 SYSTEM = "You are Ada, a friendly support agent for Contoso. Answer in the customer's language."
 GPT4O = resolve_model("gpt-4o")

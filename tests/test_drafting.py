@@ -9,19 +9,19 @@ from pathlib import Path
 
 import pytest
 
-from support_console.config import CliOverrides, load_settings
-from support_console.context import TRUNCATION_MARKER
-from support_console.drafting import (
+from support_console.config.settings import CliOverrides, load_settings
+from support_console.core.errors import ConfigError, PersonaError
+from support_console.core.tokens import count_chat
+from support_console.core.trimming import TRUNCATION_MARKER
+from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
+from support_console.llm import ErrorKind, LLMError, StreamEvent
+from support_console.workflows.drafting import (
     NO_CONVERSATION,
     Drafter,
     choose_persona,
     record_customer_message,
 )
-from support_console.errors import ConfigError, PersonaError
-from support_console.llm import ErrorKind, LLMError, StreamEvent
-from support_console.services import Services, build_services
-from support_console.store.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
-from support_console.tokens import count_chat
+from support_console.workflows.services import Services, build_services
 from tests.wire_server import WireServer, drop_after, error_event_after, stream_text
 
 KEY = "sk-test-drafting-0123456789"

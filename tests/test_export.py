@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from support_console.cli import main
-from support_console.export import ExportError, audit_conversation, export
-from support_console.importer import import_file
+from support_console.cli.main import main
 from support_console.store import Store
+from support_console.workflows.export import ExportError, audit_conversation, export
+from support_console.workflows.importer import import_file
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_conversations.jsonl"
 SECRET = "sk-live-THIS-KEY-MUST-NEVER-APPEAR-0123456789"

@@ -5,16 +5,13 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from support_console import import_rows
-from support_console.cli import main
-from support_console.export import audit_conversation
-from support_console.importer import ImportFileError, import_file
+from support_console.cli.main import main
 from support_console.store import (
     ROLE_AGENT,
     ROLE_CUSTOMER,
@@ -26,9 +23,12 @@ from support_console.store import (
     Store,
 )
 from support_console.store.bulk import update_counters_bulk
-from support_console.store.customer_list import name_from_email
-from support_console.store.logs import LogFilters, count_conversations, list_conversations
+from support_console.store.conversation_list import LogFilters, count_conversations, list_conversations
+from support_console.store.first_page import name_from_email
 from support_console.store.search import search
+from support_console.workflows import import_rows
+from support_console.workflows.export import audit_conversation
+from support_console.workflows.importer import ImportFileError, import_file
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "data" / "sample_conversations.jsonl"
@@ -43,7 +43,7 @@ def store(tmp_path: Path) -> Iterator[Store]:
         store.close()
 
 
-def _write_jsonl(path: Path, rows: list[object]) -> Path:
+def _write_jsonl(path: Path, rows: Sequence[object]) -> Path:
     path.write_text(
         "".join((r if isinstance(r, str) else json.dumps(r)) + "\n" for r in rows), encoding="utf-8"
     )
@@ -346,7 +346,7 @@ def test_parsing_in_a_child_process_gives_the_same_import(tmp_path: Path) -> Non
 def test_times_are_stored_as_utc_whatever_their_iso_form(store: Store, tmp_path: Path) -> None:
     import_file(store, _write_jsonl(tmp_path / "times.jsonl", _mixed_rows()))
     with store.engine.connect() as conn:
-        stamps = dict(conn.exec_driver_sql("SELECT text, created_at FROM messages").all())
+        stamps: dict[str, str] = dict(conn.exec_driver_sql("SELECT text, created_at FROM messages").all())
     assert stamps["printer offline"] == "2026-10-01 10:00:00.000000"
     assert stamps["works now"] == "2026-10-01 10:30:00.000000"
     assert stamps["week date"] == "2026-10-01 09:15:00.000000"

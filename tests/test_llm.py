@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from support_console.core.model_facts import resolve_model
+from support_console.core.personas import ModelParams
+from support_console.core.tokens import count_chat
 from support_console.llm import ErrorKind, ModelClient, RefusalDelta, TextDelta, Usage, make_request
-from support_console.models import resolve_model
-from support_console.personas import ModelParams
-from support_console.tokens import count_chat
 from tests.llm_helpers import API_VERSION, FAKE_KEY, ROUTES, collect, failure, provider, request_for
 from tests.wire_server import WIRE_DIR, WireServer, replay, sse_event, stream_text
 from tests.wire_server import Reply as WireReply
@@ -230,7 +230,7 @@ async def test_one_client_serves_many_requests(wire_server: WireServer) -> None:
 def test_importing_and_constructing_does_not_load_the_sdk() -> None:
     code = (
         "import sys\n"
-        "from support_console.config import ProviderSettings\n"
+        "from support_console.config.settings import ProviderSettings\n"
         "from support_console.llm import ModelClient\n"
         "ModelClient(ProviderSettings(kind='openai', model='gpt-4o', api_key='k'))\n"
         "assert 'openai' not in sys.modules, 'openai imported too early'\n"

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 import pytest
 
-from support_console.config import ProviderSettings
+from support_console.config.settings import ProviderSettings
 from support_console.llm import ErrorKind, LLMError, ModelClient, TextDelta
 from tests.llm_helpers import FAKE_KEY, collect, failure, provider, request_for
 from tests.wire_server import Reply as WireReply

@@ -15,13 +15,13 @@ from rich.text import Text
 from textual.app import App
 from textual.widgets import DataTable, Input, Select, Static
 
-from support_console.importer import import_file
-from support_console.screens.audit import AuditScreen
-from support_console.screens.logs import LogsScreen
-from support_console.services import Services, build_services
-from support_console.store.logs import LogFilters, count_conversations
-from support_console.widgets.logs_stats import StatsScreen
-from support_console.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
+from support_console.store.conversation_list import LogFilters, count_conversations
+from support_console.ui.screens.audit import AuditScreen
+from support_console.ui.screens.logs import LogsScreen
+from support_console.ui.widgets.logs_stats import StatsScreen
+from support_console.ui.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
+from support_console.workflows.importer import import_file
+from support_console.workflows.services import Services, build_services
 from tests.ui_helpers import ui_settings
 from tests.wire_server import WireServer
 
@@ -80,6 +80,7 @@ async def test_filters_by_status_customer_and_dates(services: Services) -> None:
     async with Host(services).run_test(size=(140, 40)) as pilot:
         await pilot.pause()
         screen = pilot.app.screen
+        assert isinstance(screen, LogsScreen)
         table = screen.query_one(ConversationTable)
         screen.query_one("#filter-status", Select).value = "resolved"
         await pilot.pause()
@@ -232,7 +233,7 @@ async def test_the_list_loads_further_pages_as_the_cursor_moves_down(tmp_path: P
 
 
 async def test_the_console_opens_the_logs_screen(tmp_path: Path, wire_server: WireServer) -> None:
-    from support_console.app import create_app
+    from support_console.ui.app import create_app
 
     settings = ui_settings(tmp_path, wire_server)
     services = build_services(settings)

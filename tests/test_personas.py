@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from support_console.errors import PersonaError
-from support_console.personas import (
+from support_console.core.errors import PersonaError
+from support_console.core.personas import (
     ModelParams,
     PersonaProblem,
     PersonaSet,

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -200,9 +201,9 @@ def test_the_search_walks_the_index_without_sorting(store: Store) -> None:
     from sqlalchemy import event
 
     _seed(store)
-    seen: list[tuple[str, object]] = []
+    seen: list[tuple[str, Any]] = []
 
-    def capture(conn: object, cursor: object, statement: str, params: object, *_: object) -> None:
+    def capture(conn: object, cursor: object, statement: str, params: Any, *_: object) -> None:
         if "snippet(" in statement and "ORDER BY" in statement:
             seen.append((statement, params))
 

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from support_console.cli import main
+from support_console.cli.main import main
+from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
 from support_console.store import Store
-from support_console.store.logs import (
+from support_console.store.conversation_list import (
     LogFilters,
     count_conversations,
     diff_words,
@@ -18,7 +19,6 @@ from support_console.store.logs import (
     list_conversations,
     stats,
 )
-from support_console.store.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
 
 
 @pytest.fixture
@@ -142,7 +142,7 @@ def test_list_conversations_orders_filters_and_pages(store: Store) -> None:
 
 
 def test_list_uses_the_activity_index(store: Store) -> None:
-    from support_console.store.logs import ACTIVITY_INDEX
+    from support_console.store.conversation_list import ACTIVITY_INDEX
 
     with store.engine.connect() as conn:
         plan = " ".join(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from support_console.errors import NotFoundError, StoreError
+from support_console.core.errors import NotFoundError, StoreError
 from support_console.store import (
     STATE_DISCARDED,
     STATE_DRAFT,

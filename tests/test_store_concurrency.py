@@ -12,7 +12,7 @@ import threading
 import traceback
 from pathlib import Path
 
-from support_console.errors import StoreError
+from support_console.core.errors import StoreError
 from support_console.store import Store
 
 PROCESSES = 4

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from support_console.errors import StoreError
+from support_console.core.errors import StoreError
 from support_console.store import Store
 from support_console.store.engine import create_engine, pragmas, reader
 

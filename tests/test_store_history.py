@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from support_console.context import HistoryItem, TrimReport, build_messages
-from support_console.errors import StoreError, SupportConsoleError
-from support_console.models import resolve_model
+from support_console.core.errors import StoreError, SupportConsoleError
+from support_console.core.model_facts import resolve_model
+from support_console.core.tokens import count_text
+from support_console.core.trimming import HistoryItem, TrimReport, build_messages
 from support_console.store import NewMessage, Store
-from support_console.tokens import count_text
 
 
 @pytest.fixture
@@ -174,8 +174,8 @@ def test_bulk_import_rejects_bad_rows_and_writes_nothing(store: Store) -> None:
 
 def test_trim_report_counts_every_older_message_left_out(tmp_path: Path) -> None:
     """The store's history is sized, so the trimmer's `dropped` is exact even though it reads lazily."""
-    from support_console.context import build_messages
-    from support_console.models import resolve_model
+    from support_console.core.model_facts import resolve_model
+    from support_console.core.trimming import build_messages
 
     store = Store.open(f"sqlite:///{tmp_path / 'h.db'}")
     try:

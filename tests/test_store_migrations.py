@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from support_console.errors import StoreError
+from support_console.core.errors import StoreError
 from support_console.store import Store
 from support_console.store.engine import create_engine
 from support_console.store.migrations import MIGRATIONS, current_version, latest_version, migrate

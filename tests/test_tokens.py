@@ -21,10 +21,9 @@ import pytest
 import tiktoken
 import tiktoken_ext.openai_public as openai_public
 
-from support_console.config import ModelOverride
-from support_console.errors import SupportConsoleError
-from support_console.models import ModelInfo, resolve_model
-from support_console.tokens import (
+from support_console.core.errors import SupportConsoleError
+from support_console.core.model_facts import ModelInfo, ModelOverride, resolve_model
+from support_console.core.tokens import (
     ASSETS_DIR,
     ENCODINGS,
     ChatMessage,
@@ -194,8 +193,8 @@ def _run_offline(code: str, tmp_path: Path, pythonpath: Path = ROOT) -> subproce
 
 def test_counting_works_offline_with_an_empty_cache_and_writes_nothing(tmp_path: Path) -> None:
     code = (
-        "from support_console.models import resolve_model\n"
-        "from support_console.tokens import count_chat, count_text\n"
+        "from support_console.core.model_facts import resolve_model\n"
+        "from support_console.core.tokens import count_chat, count_text\n"
         "msgs = [{'role': 'user', 'content': 'What is 4200 + 42?'}]\n"
         "print(count_text('What is 4200 + 42?', 'cl100k_base'), count_chat(msgs, resolve_model('gpt-4o')))\n"
     )
@@ -215,7 +214,7 @@ def test_a_damaged_rank_file_fails_loudly(tmp_path: Path) -> None:
     code = (
         "import sys, support_console\n"
         "print(support_console.__file__, file=sys.stderr)\n"
-        "from support_console.tokens import count_text\n"
+        "from support_console.core.tokens import count_text\n"
         "print(count_text('hello', 'o200k_base'))\n"
     )
     result = _run_offline(code, tmp_path, pythonpath=tmp_path / "site")

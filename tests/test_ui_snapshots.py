@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from support_console.app import create_app
-from support_console.services import Services
+from support_console.ui.app import create_app
+from support_console.workflows.services import Services
 from tests.ui_helpers import seed_customer, services_for, ui_settings, wait_for
 from tests.wire_replies import replay, stream_text
 from tests.wire_server import WireServer

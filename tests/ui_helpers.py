@@ -9,14 +9,17 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from support_console.config import CliOverrides, Settings, load_settings
-from support_console.services import Services, build_services
+from support_console.config.settings import CliOverrides, Settings, load_settings
+from support_console.workflows.services import Services, build_services
 from tests.wire_server import WireServer
 
 if TYPE_CHECKING:
-    from support_console.screens.main import MainScreen
+    from textual.app import App
+    from textual.screen import Screen
+
+    from support_console.ui.screens.main import MainScreen
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -63,11 +66,11 @@ def seed_customer(
     assert customer.id is not None
     if not conversation:
         return customer.id, 0
-    conversation = store.current_conversation(customer.id)
-    assert conversation.id is not None
+    opened = store.current_conversation(customer.id)
+    assert opened.id is not None
     for i, text in enumerate(messages):
-        store.add_message(conversation.id, "customer", text, created_at=T0 + timedelta(minutes=i))
-    return customer.id, conversation.id
+        store.add_message(opened.id, "customer", text, created_at=T0 + timedelta(minutes=i))
+    return customer.id, opened.id
 
 
 def seed_history(services: Services, conversation_id: int, count: int, *, text: str = "Message {i}") -> None:
@@ -123,7 +126,7 @@ async def open_first_customer(pilot: object, app: object) -> MainScreen:
     """Open the highlighted (first) customer with Enter, as an agent would; the main screen once open."""
     from textual.pilot import Pilot
 
-    from support_console.app import SupportConsoleApp
+    from support_console.ui.app import SupportConsoleApp
 
     assert isinstance(pilot, Pilot)
     assert isinstance(app, SupportConsoleApp)
@@ -156,7 +159,7 @@ async def crash_child(db: str, base_url: str, config: str) -> None:
     """For the crash test, in a child process: open the console, start a draft, wait for SIGKILL."""
     import asyncio
 
-    from support_console.app import create_app
+    from support_console.ui.app import create_app
 
     settings = load_settings(
         CliOverrides(base_url=base_url, model="gpt-4o", db=db, config=Path(config)),
@@ -176,3 +179,9 @@ if __name__ == "__main__":  # python -m tests.ui_helpers crash-child DB BASE_URL
 
     if sys.argv[1:2] == ["crash-child"]:
         asyncio.run(crash_child(*sys.argv[2:5]))
+
+
+def screen_of(app: App[Any]) -> Screen[Any]:
+    """The app's current screen, typed as any screen: an earlier isinstance() on ``app.screen`` must not make
+    the type checker believe it can never change."""
+    return app.screen

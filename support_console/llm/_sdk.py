@@ -23,9 +23,9 @@ import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from openai._constants import MAX_RETRY_AFTER_DELAY
 
-from support_console.config import ProviderSettings
+from support_console.config.settings import ProviderSettings
+from support_console.core.urls import safe_url
 from support_console.llm.errors import ErrorKind, LLMError
-from support_console.urls import safe_url
 
 __all__ = ["build_client", "mentions_stream_options", "to_llm_error"]
 

@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from openai import AsyncOpenAI, AsyncStream
     from openai.types.chat import ChatCompletionChunk
 
-    from support_console.config import ProviderSettings
+    from support_console.config.settings import ProviderSettings
 
 __all__ = ["ModelClient"]
 

@@ -1,6 +1,6 @@
 """Model-client errors: one exception type with a kind, so callers branch on the kind and show the text.
 
-Why here and not in support_console.errors: an LLMError carries the partial draft that streamed before the
+Why here and not in ``core/errors.py``: an LLMError carries the partial draft that streamed before the
 failure (drafting saves it), which only the model client knows about.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import StrEnum, auto
 
-from support_console.errors import SupportConsoleError
+from support_console.core.errors import SupportConsoleError
 
 __all__ = ["ErrorKind", "LLMError"]
 

@@ -11,12 +11,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
-from support_console.models import instructions_role
-from support_console.tokens import ChatMessage
+from support_console.core.model_facts import instructions_role
+from support_console.core.tokens import ChatMessage
 
 if TYPE_CHECKING:
-    from support_console.models import ModelInfo
-    from support_console.personas import ModelParams
+    from support_console.core.model_facts import ModelInfo
+    from support_console.core.personas import ModelParams
 
 __all__ = [
     "ChatRequest",

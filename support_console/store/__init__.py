@@ -13,8 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from support_console.store.customer_list import CustomerRecord, CustomerSummary
-from support_console.store.vocabulary import (
+from support_console.core.vocabulary import (
     ROLE_AGENT,
     ROLE_CUSTOMER,
     ROLE_NOTE,
@@ -30,20 +29,21 @@ from support_console.store.vocabulary import (
     STATUS_RESOLVED,
     STATUSES,
 )
+from support_console.store.first_page import CustomerRecord, CustomerSummary
 
 if TYPE_CHECKING:
     from support_console.store.facade import Store
     from support_console.store.history import History
     from support_console.store.messages import NewMessage
-    from support_console.store.models import Conversation, Customer, Message
+    from support_console.store.tables import Conversation, Customer, Message
 
 _LAZY = {
     "Store": "facade",
     "History": "history",
     "NewMessage": "messages",
-    "Conversation": "models",
-    "Customer": "models",
-    "Message": "models",
+    "Conversation": "tables",
+    "Customer": "tables",
+    "Message": "tables",
 }
 
 

@@ -16,9 +16,9 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from support_console.errors import NotFoundError, StoreError
+from support_console.core.errors import NotFoundError, StoreError
 from support_console.store.engine import reader
-from support_console.store.models import Conversation
+from support_console.store.tables import Conversation
 
 
 class StoreBase:

@@ -20,12 +20,12 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from support_console.errors import StoreError
+from support_console.core.errors import StoreError
+from support_console.core.vocabulary import ROLE_CUSTOMER, STATE_SENT
 from support_console.store.engine import insert_ignoring_duplicates, is_sqlite
-from support_console.store.models import Conversation, Message
 from support_console.store.search import FTS_TABLE
+from support_console.store.tables import Conversation, Message
 from support_console.store.times import utcnow
-from support_console.store.vocabulary import ROLE_CUSTOMER, STATE_SENT
 
 #: Message columns a bulk insert may set, in the order of each row's values.
 BULK_COLUMNS: Final = (

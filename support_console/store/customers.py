@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
-from support_console.errors import NotFoundError, StoreError
+from support_console.core.errors import NotFoundError, StoreError
+from support_console.core.vocabulary import STATUS_OPEN, STATUSES, UNRESOLVED
 from support_console.store.base import StoreBase
-from support_console.store.customer_list import LIST_ORDER_SQL, CustomerRecord, CustomerSummary
-from support_console.store.models import Conversation, Customer
+from support_console.store.first_page import LIST_ORDER_SQL, CustomerRecord, CustomerSummary
+from support_console.store.tables import Conversation, Customer
 from support_console.store.times import utcnow
-from support_console.store.vocabulary import STATUS_OPEN, STATUSES, UNRESOLVED
 
 LIST_ORDER: Final = tuple(sa.text(term) for term in LIST_ORDER_SQL)
 """The customer list's order as SQLAlchemy terms (see ``customer_list.LIST_ORDER_SQL``)."""

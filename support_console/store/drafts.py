@@ -13,11 +13,11 @@ from typing import NoReturn
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from support_console.errors import NotFoundError, StoreError
+from support_console.core.errors import NotFoundError, StoreError
+from support_console.core.vocabulary import ROLE_AGENT, STATE_DISCARDED, STATE_DRAFT, STATE_SENT
 from support_console.store.base import StoreBase
-from support_console.store.models import Message, ServedModel
+from support_console.store.tables import Message, ServedModel
 from support_console.store.times import utcnow
-from support_console.store.vocabulary import ROLE_AGENT, STATE_DISCARDED, STATE_DRAFT, STATE_SENT
 
 
 class DraftsMixin(StoreBase):

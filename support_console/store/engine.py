@@ -34,7 +34,7 @@ from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from support_console.errors import StoreError
+from support_console.core.errors import StoreError
 
 #: How long (milliseconds) a writer waits for the lock before SQLite gives up. Generous on purpose: a queued
 #: writer is a short pause, a failed one is lost work.
@@ -118,7 +118,7 @@ def create_rollup_triggers(conn: Connection) -> None:
     Triggers, not Python, so the roll-up stays right whoever writes (the Store, the importer's direct inserts,
     another process). SQLite syntax; other databases are refused until the triggers are ported there.
     """
-    from support_console.store.models import customer_rollup
+    from support_console.store.tables import customer_rollup
 
     if not is_sqlite(conn):
         raise StoreError(

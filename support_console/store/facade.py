@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.exc import DBAPIError
 
-from support_console.errors import StoreError
+from support_console.core.errors import StoreError
 from support_console.store.customers import CustomersMixin
 from support_console.store.drafts import DraftsMixin
 from support_console.store.engine import create_engine

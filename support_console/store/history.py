@@ -37,11 +37,11 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from support_console.context import HistoryItem
+from support_console.core.tokens import count_text
+from support_console.core.trimming import HistoryItem
+from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER, STATE_RECEIVED, STATE_SENT
 from support_console.store.base import translated_errors
-from support_console.store.models import TOKEN_COLUMNS, Message
-from support_console.store.vocabulary import ROLE_AGENT, ROLE_CUSTOMER, STATE_RECEIVED, STATE_SENT
-from support_console.tokens import count_text
+from support_console.store.tables import TOKEN_COLUMNS, Message
 
 __all__ = ["HISTORY_INDEX", "History", "HistoryReader", "create_history_index", "reaches_model"]
 

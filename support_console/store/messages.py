@@ -17,13 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import col, select
 
-from support_console.errors import StoreError
-from support_console.store.base import StoreBase
-from support_console.store.bulk import insert_messages_bulk, stored_datetime, update_counters_bulk
-from support_console.store.history import History, HistoryReader
-from support_console.store.models import Conversation, Message
-from support_console.store.times import as_utc, utcnow
-from support_console.store.vocabulary import (
+from support_console.core.errors import StoreError
+from support_console.core.vocabulary import (
     ROLE_AGENT,
     ROLE_CUSTOMER,
     ROLE_NOTE,
@@ -33,6 +28,11 @@ from support_console.store.vocabulary import (
     STATE_SENT,
     STATUS_PENDING,
 )
+from support_console.store.base import StoreBase
+from support_console.store.bulk import insert_messages_bulk, stored_datetime, update_counters_bulk
+from support_console.store.history import History, HistoryReader
+from support_console.store.tables import Conversation, Message
+from support_console.store.times import as_utc, utcnow
 
 #: Role/state pairs a bulk import may write (history: no drafts, nothing discarded).
 _BULK_STATES = {ROLE_CUSTOMER: STATE_RECEIVED, ROLE_NOTE: STATE_NOTE, ROLE_AGENT: STATE_SENT}

@@ -30,12 +30,12 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
-from support_console.errors import StoreError
+from support_console.core.errors import StoreError
+from support_console.store.conversation_list import migrate_logs_indexes
 from support_console.store.engine import create_rollup_triggers
 from support_console.store.history import create_history_index
-from support_console.store.logs import migrate_logs_indexes
-from support_console.store.models import Conversation, Customer, Message, ServedModel
 from support_console.store.search import migrate_fts5, migrate_fts_deferral
+from support_console.store.tables import Conversation, Customer, Message, ServedModel
 
 Migration = Callable[[Connection], None]
 

@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
+from support_console.core.vocabulary import STATE_NOTE, STATE_RECEIVED, STATE_SENT
 from support_console.store.engine import is_sqlite, reader
-from support_console.store.models import Conversation, Customer, Message, UTCDateTime
-from support_console.store.vocabulary import STATE_NOTE, STATE_RECEIVED, STATE_SENT
+from support_console.store.tables import Conversation, Customer, Message, UTCDateTime
 
 if TYPE_CHECKING:
     from support_console.store.base import StoreBase

@@ -1,0 +1,342 @@
+"""The command line's helpers: reading its input, and showing things (plain text for people, one JSON object
+for scripts).
+
+Kept apart from :mod:`~support_console.cli.main` so the parser and the commands stay short, and so every
+JSON shape the CLI promises lives in one place. Nothing here goes through a markup renderer: customer and
+model text is printed literally.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from support_console.core.errors import SupportConsoleError
+from support_console.core.urls import safe_db_url
+
+if TYPE_CHECKING:
+    from support_console.config.settings import Settings
+    from support_console.core.personas import Persona
+    from support_console.core.trimming import TrimReport
+    from support_console.llm import StreamResult
+    from support_console.store import CustomerRecord, CustomerSummary
+    from support_console.store.tables import Customer
+    from support_console.workflows.drafting import Drafter, PreparedDraft
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def literal(text: str) -> str:
+    """Customer or model text made safe for a terminal: control characters (escape sequences could recolour,
+    retitle or rewrite the screen) are shown as ``\\x1b``-style escapes; newlines and tabs stay."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def one_line(text: str) -> str:
+    """Collapse whitespace so an error is exactly one line on stderr."""
+    return literal(" ".join(text.split()))
+
+
+def to_json(data: object) -> str:
+    """The CLI's JSON: UTF-8 text as is, datetimes as ISO 8601."""
+    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+class UsageError(SupportConsoleError):
+    """The command line itself is wrong (exit code 2)."""
+
+
+def read_message(message: str | None) -> str:
+    """The customer's message from --message, or from stdin for ``-`` or no --message."""
+    if message is None or message == "-":
+        if sys.stdin.isatty():
+            print("Type or paste the customer's message, then press Ctrl+D.", file=sys.stderr)
+        message = sys.stdin.read()
+    if not message.strip():
+        raise UsageError(
+            "The customer's message is empty: pass --message TEXT, or pipe the message on stdin."
+        )
+    return message.strip()
+
+
+def parse_attributes(pairs: Sequence[str]) -> dict[str, str]:
+    """``KEY=VALUE`` strings to a mapping; a pair without ``=`` or with an empty key is a usage error."""
+    attributes: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--attr {pair!r} is not KEY=VALUE: write it like --attr plan=pro.")
+        attributes[key.strip()] = value
+    return attributes
+
+
+def persona_files(paths: Sequence[Path], defaults: Sequence[Path]) -> list[Path]:
+    """The persona files to check: the given files and the *.toml in the given folders (else the defaults)."""
+    missing = [p for p in paths if not p.exists()]
+    if missing:
+        raise UsageError(f"{missing[0]} does not exist: give persona .toml files or folders that hold them.")
+    roots = list(paths) or list(defaults)
+    return [f for root in roots for f in ([root] if root.is_file() else sorted(root.glob("*.toml")))]
+
+
+# --------------------------------------------------------------------------------------------- settings
+
+
+def settings_text(settings: Settings) -> str:
+    """The resolved settings for ``support-console config``; the API key is only said to be set or not."""
+    provider = settings.provider
+    lines = [
+        f"Provider:      {provider.describe()}",
+        f"API key:       {'set' if provider.api_key else 'not set'}",
+        f"Ready:         {'yes' if provider.configured else 'no — ' + '; '.join(provider.missing())}",
+        f"Config file:   {settings.config_path}{'' if settings.config_path.is_file() else ' (not present)'}",
+        f"Database:      {safe_db_url(settings.db_url)}",
+        f"Persona dirs:  {', '.join(str(d) for d in settings.persona_dirs) or '(none)'} (+ bundled)",
+        f"Agent:         {settings.agent_name}",
+    ]
+    for name, override in settings.model_overrides.items():
+        facts = ", ".join(f"{k}={v}" for k, v in asdict(override).items() if v is not None)
+        lines.append(f"Model {name!r}: {facts}")
+    return "\n".join(lines)
+
+
+# -------------------------------------------------------------------------------------------- customers
+
+
+def customer_dict(customer: Customer | CustomerRecord) -> dict[str, Any]:
+    return {
+        "id": customer.id,
+        "name": customer.name,
+        "email": customer.email,
+        "external_id": customer.external_id,
+        "attributes": dict(customer.attributes or {}),
+        "created_at": customer.created_at,
+    }
+
+
+def summary_dict(summary: CustomerSummary) -> dict[str, Any]:
+    return {
+        **customer_dict(summary.customer),
+        "open_conversations": summary.open_conversations,
+        "unread": summary.unread,
+        "last_activity": summary.last_activity,
+    }
+
+
+def customers_output(rows: Sequence[CustomerSummary], *, as_json: bool) -> str:
+    """``customers list``: a table, or one JSON object ``{"customers": [...]}``."""
+    return to_json({"customers": [summary_dict(r) for r in rows]}) if as_json else customers_table(rows)
+
+
+def added_customer_output(customer: Customer, *, as_json: bool) -> str:
+    if as_json:
+        return to_json(customer_dict(customer))
+    return f"Added customer #{customer.id}: {customer.name} <{customer.email}>"
+
+
+def customers_table(rows: Sequence[CustomerSummary]) -> str:
+    """A fixed-width table, open conversations first (the store's order)."""
+    if not rows:
+        return "No customers yet: add one with `support-console customers add EMAIL --name NAME`."
+    header = ("ID", "NAME", "EMAIL", "EXTERNAL ID", "OPEN", "UNREAD", "LAST ACTIVITY")
+    body = [
+        (
+            str(r.customer.id),
+            r.customer.name,
+            r.customer.email,
+            r.customer.external_id or "",
+            str(r.open_conversations),
+            str(r.unread),
+            r.last_activity.strftime("%Y-%m-%d %H:%M") if r.last_activity else "",
+        )
+        for r in rows
+    ]
+    return _table(header, body)
+
+
+def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+    all_rows = [list(header), *([literal(c) for c in r] for r in rows)]
+    widths = [max(len(row[i]) for row in all_rows) for i in range(len(header))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in all_rows
+    )
+
+
+# --------------------------------------------------------------------------------------------- personas
+
+
+def personas_table(personas: Sequence[Persona]) -> str:
+    if not personas:
+        return "No personas found: add *.toml files to a persona folder (see `support-console config`)."
+    rows = [(p.id, p.name, p.deployment or p.model or "(provider's)", p.description) for p in personas]
+    return _table(("ID", "NAME", "MODEL", "DESCRIPTION"), rows)
+
+
+def persona_text(persona: Persona) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in asdict(persona.params).items())
+    lines = [
+        f"{persona.id}: {persona.name}",
+        f"  {persona.description}",
+        f"  file:       {persona.source}",
+        f"  model:      {persona.model or '(provider default)'}",
+        f"  deployment: {persona.deployment or '(provider default)'}",
+        f"  parameters: {params}",
+        f"  triggers:   {', '.join(persona.triggers) or '(none)'}",
+    ]
+    lines += [f"  variable {k} (default {v!r})" for k, v in persona.variables.items()]
+    lines += ["", "System message:", persona.system]
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------------------------------------- drafting
+
+
+def report_dict(report: TrimReport) -> dict[str, Any]:
+    return asdict(report)
+
+
+def report_text(report: TrimReport) -> str:
+    """The token report in one or two lines: what fits, what was left out."""
+    text = (
+        f"Tokens: prompt {report.prompt_tokens} of a {report.budget}-token budget "
+        f"(context window {report.context_window}, up to {report.reply_tokens} for the reply); "
+        f"{report.kept} message(s) kept, {report.dropped} older left out"
+    )
+    if report.truncated:
+        text += "; one message was truncated to fit"
+    return text + "."
+
+
+def dry_run_dict(prepared: PreparedDraft) -> dict[str, Any]:
+    return {
+        "dry_run": True,
+        "persona": prepared.persona.id,
+        "model": asdict(prepared.model),
+        "request": prepared.request.to_dict(),
+        "report": report_dict(prepared.report),
+    }
+
+
+def dry_run_text(prepared: PreparedDraft) -> str:
+    """The exact request body (as JSON, since that is what would be sent) and the token report."""
+    model = prepared.model
+    return "\n".join(
+        [
+            "Dry run: nothing was sent to the model and nothing was stored.",
+            f"Persona: {prepared.persona.id} ({prepared.persona.name})",
+            f"Model: {model.name} (family {model.family}, {model.encoding}, "
+            f"context window {model.context_window})",
+            report_text(prepared.report),
+            "Request:",
+            to_json(prepared.request.to_dict()),
+        ]
+    )
+
+
+def usage_dict(result: StreamResult | None) -> dict[str, int] | None:
+    if result is None or result.usage is None:
+        return None
+    return asdict(result.usage)
+
+
+def draft_dict(
+    prepared: PreparedDraft,
+    *,
+    draft_id: int | None,
+    customer: Customer,
+    text: str,
+    result: StreamResult | None,
+    error: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The one JSON object of ``draft --json``: the draft, how it was made, and an error when it failed."""
+    data: dict[str, Any] = {
+        "draft_id": draft_id,
+        "conversation_id": prepared.conversation_id,
+        "customer": customer.email,
+        "persona": prepared.persona.id,
+        "model": (result.served_model if result else None) or prepared.model.name,
+        "text": text,
+        "refusal": bool(result and result.refusal and not result.text.strip()),
+        "finish_reason": result.finish_reason if result else None,
+        "usage": usage_dict(result),
+        "report": report_dict(prepared.report),
+        "state": "draft",
+    }
+    if error is not None:
+        data["error"] = dict(error)
+    return data
+
+
+class DraftOutput:
+    """Where a streaming draft goes: its text to stdout as it arrives, or one JSON object at the end (--json);
+    what happened to it (saved, failed, stopped) as one line on stderr."""
+
+    def __init__(self, prepared: PreparedDraft, customer: Customer, *, as_json: bool) -> None:
+        self.prepared, self.customer, self.as_json = prepared, customer, as_json
+        self.received: list[str] = []
+
+    def write(self, text: str) -> None:
+        self.received.append(text)
+        if not self.as_json:
+            sys.stdout.write(literal(text))
+            sys.stdout.flush()
+
+    def done(self, drafter: Drafter) -> None:
+        self._close(drafter, None)
+        print(draft_notice(drafter, self.prepared, self.customer), file=sys.stderr)
+
+    def failed(self, drafter: Drafter, kind: str, message: str) -> None:
+        self._close(drafter, {"kind": kind, "message": message})
+        kept = f" The partial draft #{drafter.draft_id} is kept unsent." if self._text().strip() else ""
+        print(f"error: {one_line(message)}{kept}", file=sys.stderr)
+
+    def stopped(self, drafter: Drafter) -> None:
+        self._close(drafter, {"kind": "stopped", "message": "stopped with Ctrl+C"})
+        if drafter.draft_id is None:
+            print("stopped before the model wrote anything: no draft was saved.", file=sys.stderr)
+        else:
+            print(f"stopped: the partial draft #{drafter.draft_id} is kept unsent.", file=sys.stderr)
+
+    def _text(self) -> str:
+        return "".join(self.received)
+
+    def _close(self, drafter: Drafter, error: Mapping[str, Any] | None) -> None:
+        if self.as_json:
+            data = draft_dict(
+                self.prepared, draft_id=drafter.draft_id, customer=self.customer, text=self._text(),
+                result=drafter.result, error=error,
+            )  # fmt: skip
+            print(to_json(data))
+        elif self.received:
+            print()
+
+
+def draft_notice(drafter: Drafter, prepared: PreparedDraft, customer: Customer) -> str:
+    """The stderr line after a draft: where it is, that it is unsent, and anything odd about how it ended."""
+    result = drafter.result
+    model = (result.served_model if result else None) or prepared.model.name
+    lines = [
+        f"Draft #{drafter.draft_id} for {customer.email} (persona {prepared.persona.id}, model {model}) is "
+        "saved "
+        "unsent: it awaits approval in the console (run `support-console`)."
+    ]
+    if result is not None and result.refusal and not result.text.strip():
+        lines.append("The model refused to write this reply: edit the draft by hand or try another persona.")
+    elif result is not None and result.finish_reason == "length":
+        lines.append(
+            "The reply was cut off at the persona's max_tokens: raise it in the persona or finish by hand."
+        )
+    return "\n".join(lines)

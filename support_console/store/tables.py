@@ -1,0 +1,202 @@
+"""The tables: customers, their conversations, and the messages in them (sqlmodel).
+
+A customer message is ``role=customer, state=received``; a note is ``role=note, state=note``. A
+reply (model-written or hand-written) is ``role=agent`` and stays ``state=draft`` until
+``Store.approve_draft`` makes it ``sent``: only ``sent`` replies and customer messages count as
+conversation output or reach the model.
+
+Message order is insertion order (``id``), not ``created_at``: imported timestamps can be wrong or equal, ids
+never are. Importers insert chronologically.
+
+``Conversation.last_activity`` and ``Conversation.unread_count`` are counters maintained on every write (see
+``Store``); ``unread_count`` is the number of customer messages after the conversation's last sent reply.
+The customer rolls them up (``open_conversations``, ``unread``, ``last_activity``: see
+:func:`customer_rollup`), kept current by database triggers whoever writes (the Store, the importer, another
+process), so the customer list the UI starts with is an index walk of ``limit`` rows, whatever the number of
+customers, conversations and messages.
+
+All timestamps are timezone-aware UTC in Python; SQLite stores them as naive UTC text (``UTCDateTime``).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Dialect
+from sqlmodel import JSON, Field, SQLModel
+
+from support_console.core.vocabulary import ROLES, STATES, STATUS_OPEN, STATUSES, UNRESOLVED
+from support_console.store.times import as_utc, from_stored, to_stored, utcnow
+
+#: Encoding name -> the Message column caching its token count.
+TOKEN_COLUMNS: Final = {"o200k_base": "tokens_o200k", "cl100k_base": "tokens_cl100k"}
+
+
+def _one_of(column: str, values: tuple[str, ...]) -> sa.CheckConstraint:
+    """A CHECK that keeps typos in role/state/status out of the database, whoever writes to it."""
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=f"ck_{column}_known")
+
+
+class _SQLiteDateTimeText(sa.types.UserDefinedType[str]):
+    """A DATETIME column whose values pass through untouched: UTCDateTime does the (faster) conversion."""
+
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "DATETIME"
+
+
+class UTCDateTime(sa.TypeDecorator[datetime]):
+    """Aware UTC datetimes in Python; naive UTC in the database (SQLite has no time zones).
+
+    A naive datetime given to the store is taken to be UTC already (:func:`as_utc`). On SQLite
+    the value is stored as text in SQLAlchemy's own layout (``YYYY-MM-DD HH:MM:SS.ffffff``, so text order is
+    time order), but converted with the C-implemented ``isoformat``/``fromisoformat`` instead of
+    SQLAlchemy's per-field formatting and regular expression: bulk imports and long pages handle many.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return _SQLiteDateTimeText()
+        return dialect.type_descriptor(sa.DateTime())
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | str | None:
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return to_stored(value)
+        return as_utc(value).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | str | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return from_stored(value) if isinstance(value, str) else as_utc(value)
+
+
+class Customer(SQLModel, table=True):
+    """A person who writes to support. ``email`` is unique case-insensitively (index on lower(email))."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        sa.Index("ix_customers_email_lower", sa.func.lower(sa.column("email")), unique=True),
+        sa.Index("ix_customers_external_id", "external_id", unique=True),
+        # The customer list's order (customers.LIST_ORDER): open first, then newest activity.
+        sa.Index(
+            "ix_customers_list",
+            sa.text("(open_conversations > 0) DESC"),
+            sa.text("last_activity DESC"),
+            sa.text("id DESC"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str
+    email: str = Field(unique=True)
+    external_id: str | None = None
+    attributes: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Roll-up of the customer's conversations (customer_rollup), kept current by triggers.
+    open_conversations: int = 0
+    unread: int = 0
+    last_activity: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class Conversation(SQLModel, table=True):
+    """One thread with a customer; at most one is current (unresolved) per customer at a time."""
+
+    __tablename__ = "conversations"
+    __table_args__ = (
+        sa.Index("ix_conversations_customer_status", "customer_id", "status"),
+        _one_of("status", STATUSES),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    customer_id: int = Field(foreign_key="customers.id", ondelete="CASCADE")
+    status: str = STATUS_OPEN
+    persona_id: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Denormalised counters, maintained by the Store on every write (see the module docstring).
+    last_activity: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    unread_count: int = 0
+
+
+class Message(SQLModel, table=True):
+    """A customer message, a note, or an agent reply (draft, sent or discarded)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        sa.Index("ix_messages_conversation_id_id", "conversation_id", "id"),
+        sa.Index("ix_messages_conversation_external", "conversation_id", "external_id", unique=True),
+        _one_of("role", ROLES),
+        _one_of("state", STATES),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE")
+    role: str
+    state: str
+    text: str
+    original_text: str | None = None  # the model's text, kept when the agent edits before sending
+    persona_id: str | None = None
+    model: str | None = None
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    error: str | None = None
+    approved_by: str | None = None
+    approved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    external_id: str | None = None
+    # Token counts of ``text`` per encoding; NULL until history_newest_first first needs them.
+    tokens_o200k: int | None = None
+    tokens_cl100k: int | None = None
+
+
+def customer_rollup(customer_id: sa.ColumnElement[int]) -> sa.Update:
+    """The UPDATE that recomputes one customer's roll-up of their conversations: its one definition.
+
+    ``open_conversations`` counts unresolved (open or pending) conversations, ``unread`` sums their
+    ``unread_count``, ``last_activity`` is the newest conversation activity (creation time for an empty one).
+    It reads only that customer's conversations (index on customer_id). ``engine.create_rollup_triggers``
+    runs it after every change to a conversation.
+    """
+    c = Conversation.__table__.c  # type: ignore[attr-defined]
+    k: sa.Table = Customer.__table__  # type: ignore[attr-defined]
+    mine = c.customer_id == k.c.id
+    unresolved = sa.and_(mine, c.status.in_(UNRESOLVED))
+    return (
+        k.update()
+        .where(k.c.id == customer_id)
+        .values(
+            open_conversations=sa.select(sa.func.count()).where(unresolved).scalar_subquery(),
+            unread=sa.select(sa.func.coalesce(sa.func.sum(c.unread_count), 0))
+            .where(unresolved)
+            .scalar_subquery(),
+            last_activity=sa.select(sa.func.max(sa.func.coalesce(c.last_activity, c.created_at)))
+            .where(mine)
+            .scalar_subquery(),
+        )
+    )
+
+
+class ServedModel(SQLModel, table=True):
+    """What model a requested name really ran as, from the responses' ``model`` field (schema version 5).
+
+    Azure deployment names are arbitrary ("prod-chat"): only the service knows that it serves
+    ``gpt-4o-2024-08-06``. Remembering it lets the next request for that deployment be trimmed and
+    parameterised for the right family (``models.resolve_model(..., served_model=...)``).
+    """
+
+    __tablename__ = "served_models"
+
+    name: str = Field(primary_key=True)  # the model or deployment name requests use
+    served_model: str
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -1,0 +1,172 @@
+"""The Textual app: ``create_app(settings, services)`` is the one factory the CLI and the tests use.
+
+The app never opens databases or creates model clients itself: it takes :class:`Services` (or builds them once
+with ``build_services``), so tests run it against a temporary SQLite file and the loopback model server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from support_console.config.settings import Settings, config_help_text
+from support_console.core.errors import SupportConsoleError
+from support_console.core.personas import fingerprint
+from support_console.ui.screens.bindings import MAIN_BINDINGS
+from support_console.ui.screens.help import HelpRow, HelpScreen
+from support_console.ui.screens.main import MainScreen
+from support_console.ui.screens.palette import ConsoleCommands
+from support_console.workflows.services import Services, ServicesClosed, build_services
+
+PERSONA_POLL_SECONDS = 2.0
+
+APP_BINDINGS: list[Binding] = [
+    Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
+    Binding("f1,question_mark", "help", "Help", id="help"),
+    Binding("ctrl+l", "logs", "Logs", id="logs", show=False),
+]
+
+
+class SupportConsoleApp(App[None]):
+    """The agent console."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "support-console"
+    BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
+    COMMANDS = App.COMMANDS | {ConsoleCommands}
+
+    def __init__(self, services: Services, *, owns_services: bool = False) -> None:
+        super().__init__()
+        self.services = services
+        self._owns_services = owns_services
+        self._persona_fingerprint = fingerprint(services.settings.persona_dirs)
+        self.main_screen: MainScreen | None = None
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
+
+    def on_mount(self) -> None:
+        self.set_keymap(dict(self.settings.keys))
+        self.main_screen = MainScreen(self.services)
+        self.push_screen(self.main_screen)
+        self.call_after_refresh(self._open_store)  # after the first frame: see Services
+        self._report_persona_problems()
+        self.set_interval(PERSONA_POLL_SECONDS, self.check_personas)
+        if not self.settings.provider.configured:
+            from support_console.ui.screens.no_provider import NoProviderScreen
+
+            self.push_screen(NoProviderScreen(config_help_text(self.settings)))
+
+    @work(thread=True, exclusive=True, group="store", exit_on_error=False)
+    def _open_store(self) -> None:
+        """Open the store in a thread (the first frame did not need it); a failure ends the console."""
+        try:
+            self.services.open_store()
+        except SupportConsoleError as error:
+            self.call_from_thread(self._store_failed, error)
+            return
+        except ServicesClosed:  # the console is quitting
+            return
+        if self.main_screen is not None:
+            self.call_from_thread(self.main_screen.store_opened)
+
+    def _store_failed(self, error: SupportConsoleError) -> None:
+        self.exit(return_code=1, message=Text(f"error: {error}"))  # literal, never markup
+
+    async def on_unmount(self) -> None:
+        if self._owns_services:
+            await self.services.aclose()
+
+    # -- keys and help ---------------------------------------------------------------------------------
+
+    def _all_bindings(self) -> list[Binding]:
+        return [*MAIN_BINDINGS, *APP_BINDINGS]
+
+    def keys_for(self, binding: Binding) -> str:
+        """The key(s) of a binding after the [keys] rebinding, as shown to the agent."""
+        assert binding.id is not None
+        keys = self.settings.keys.get(binding.id, binding.key)
+        shown = [
+            self.get_key_display(replace(binding, key=k.strip(), key_display=None)) for k in keys.split(",")
+        ]
+        return " / ".join(shown)
+
+    def help_rows(self) -> list[HelpRow]:
+        return [(self.keys_for(b), b.description, b.id or "") for b in self._all_bindings()]
+
+    def action_for(self, binding_id: str) -> str | None:
+        for binding in self._all_bindings():
+            if binding.id == binding_id:
+                return binding.action
+        return None
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen(self.help_rows()))
+
+    def action_logs(self) -> None:
+        try:
+            from support_console.ui.screens.logs import LogsScreen
+        except ImportError:
+            self.notify("The logs screen is not available in this build.", severity="warning", markup=False)
+            return
+        self.push_screen(LogsScreen(self.services))
+
+    # -- quitting without losing work ------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        main = self.main_screen
+        if main is not None and main.streaming:
+            from support_console.ui.screens.confirm import ConfirmScreen
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    main.action_stop()
+                    self.exit()
+
+            self.push_screen(
+                ConfirmScreen(
+                    "A draft is still streaming. Stop it and quit? What came so far is saved.", yes="Quit"
+                ),
+                answered,
+            )
+            return
+        if main is not None:
+            main.save_before_quit()
+        self.exit()
+
+    # -- personas changed on disk ----------------------------------------------------------------------
+
+    def check_personas(self) -> bool:
+        """Reload persona files if any changed on disk; returns True when a reload happened."""
+        current = fingerprint(self.settings.persona_dirs)
+        if current == self._persona_fingerprint:
+            return False
+        self._persona_fingerprint = current
+        self.services.reload_personas()
+        self._report_persona_problems()
+        if self.main_screen is not None:
+            self.main_screen.personas_reloaded()
+        count = len(self.services.personas.personas)
+        self.notify(
+            f"Persona files changed: {count} persona{'s' if count != 1 else ''} loaded.", markup=False
+        )
+        return True
+
+    def _report_persona_problems(self) -> None:
+        for problem in self.services.personas.problems:
+            self.notify(
+                str(problem), title="Persona file problem", severity="error", timeout=12, markup=False
+            )
+
+
+def create_app(settings: Settings, services: Services | None = None) -> SupportConsoleApp:
+    """The one app factory: with ``services`` None they are built here and closed when the app exits."""
+    if services is None:
+        return SupportConsoleApp(build_services(settings, open_store=False), owns_services=True)
+    return SupportConsoleApp(services)

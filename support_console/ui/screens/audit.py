@@ -1,0 +1,182 @@
+"""The audit view: one conversation, read-only, with each AI-assisted reply's original draft against the
+sent text as a word diff, and who approved it, when, with which persona, model, tokens and finish reason.
+
+What it shows is built by :func:`~support_console.workflows.export.audit_conversation`, the same trail the
+exporter writes. Customer and model text goes into ``rich.text.Text`` (never markup); the diff is styled by
+span.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from support_console.core.errors import SupportConsoleError
+from support_console.store import ROLE_AGENT, ROLE_CUSTOMER
+from support_console.store.conversation_list import diff_words
+from support_console.ui.widgets.text import literal, sanitize, timestamp
+from support_console.workflows.export import AuditConversation, AuditMessage, audit_conversation
+from support_console.workflows.services import Services
+
+#: Most messages rendered at once; the window is centred on the opened message. Export shows everything.
+MAX_RENDERED = 400
+
+DIFF_STYLES = {"delete": "strike red", "insert": "bold green", "equal": ""}
+
+AUDIT_BINDINGS: list[Binding] = [
+    Binding("escape", "back", "Back", id="audit_back"),
+    Binding("d", "toggle_diff", "Diff / sent text", id="audit_diff"),
+]
+
+
+def reply_header(m: AuditMessage) -> Text:
+    """Who sent the reply and when; for AI replies persona, model, tokens, finish reason and edit size."""
+    who = literal(m.approved_by or "unknown")
+    when = timestamp(m.approved_at or m.created_at)
+    head = Text.assemble(("Reply sent by ", "bold"), who, f" · {when}")
+    if not m.ai_assisted:
+        head.append(" · hand-written")
+        return head
+    distance = m.edit_distance or 0.0
+    verdict = f"edited ({distance:.0%} changed)" if m.edited else "sent unchanged"
+    head.append(f" · AI-assisted, {verdict}")
+    tokens = f"{_num(m.prompt_tokens)} prompt / {_num(m.completion_tokens)} completion tokens"
+    head.append("\n")
+    details = f"persona {m.persona_id or '—'} · model {m.model or '—'} · {tokens} · "
+    head.append(literal(details + f"finish reason {m.finish_reason or '—'}", style="dim"))
+    if m.error:
+        head.append("\n")
+        head.append(literal(m.error, style="yellow"))
+    return head
+
+
+def _num(value: int | None) -> str:
+    return "?" if value is None else f"{value:,}"
+
+
+def diff_text(original: str, sent: str) -> Text:
+    """The model's text against the sent text: deletions struck through in red, insertions in green."""
+    text = Text()
+    for op, chunk in diff_words(original, sent):
+        text.append(sanitize(chunk), style=DIFF_STYLES[op])
+    return text
+
+
+def message_text(m: AuditMessage, *, show_diff: bool) -> Text:
+    """One message of the trail as styled, literal text."""
+    if m.role == ROLE_CUSTOMER:
+        head = Text.assemble(("Customer", "bold"), f" · {timestamp(m.created_at)}")
+    elif m.role != ROLE_AGENT:
+        head = Text.assemble(("Internal note", "bold italic"), f" · {timestamp(m.created_at)}")
+    else:
+        head = reply_header(m)
+    body = (
+        diff_text(m.original_text, m.text)
+        if show_diff and m.edited and m.original_text is not None
+        else literal(m.text)
+    )
+    return Text.assemble(head, "\n", body)
+
+
+class AuditScreen(Screen[None]):
+    """A read-only transcript with the audit trail of every reply."""
+
+    BINDINGS: ClassVar[list[BindingType]] = list(AUDIT_BINDINGS)
+    DEFAULT_CSS = """
+    AuditScreen #audit-head { height: auto; padding: 0 1; background: $boost; }
+    AuditScreen #audit-body { height: 1fr; }
+    AuditScreen .audit-msg { padding: 0 1; margin: 1 0 0 0; }
+    AuditScreen .audit-msg.agent { border-left: thick $success; }
+    AuditScreen .audit-msg.customer { border-left: thick $primary; }
+    AuditScreen .audit-msg.note { border-left: thick $warning; }
+    AuditScreen .audit-msg.hit { background: $accent 20%; }
+    """
+
+    def __init__(self, services: Services, conversation_id: int, *, message_id: int | None = None) -> None:
+        super().__init__()
+        self.services = services
+        self.conversation_id = conversation_id
+        self.message_id = message_id
+        self.show_diff = True
+        self.trail: AuditConversation | None = None
+        self.shown: tuple[AuditMessage, ...] = ()
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="audit-head")
+        yield VerticalScroll(id="audit-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        try:
+            self.trail = audit_conversation(self.services.store, self.conversation_id)
+        except SupportConsoleError as exc:
+            self.notify(str(exc), severity="error", markup=False)
+            self.dismiss()
+            return
+        self.sub_title = f"Audit: conversation {self.conversation_id}"
+        self._render_trail()
+
+    def _window(self, messages: tuple[AuditMessage, ...]) -> tuple[int, tuple[AuditMessage, ...]]:
+        """(index of the first shown, shown messages): at most MAX_RENDERED, around the opened message."""
+        if len(messages) <= MAX_RENDERED:
+            return 0, messages
+        ids = [m.message_id for m in messages]
+        centre = ids.index(self.message_id) if self.message_id in ids else len(messages) - 1
+        start = max(0, min(centre - MAX_RENDERED // 2, len(messages) - MAX_RENDERED))
+        return start, messages[start : start + MAX_RENDERED]
+
+    def _render_trail(self) -> None:
+        trail = self.trail
+        assert trail is not None
+        head = Text.assemble(
+            ("Conversation ", "bold"),
+            (str(trail.conversation_id), "bold"),
+            " · ",
+            literal(f"{trail.customer_name} <{trail.customer_email}>"),
+            f" · {trail.status} · persona {trail.persona_id or '—'}",
+            f" · {len(trail.messages)} messages · read-only",
+        )
+        start, shown = self._window(trail.messages)
+        if start or len(shown) < len(trail.messages):
+            head.append(
+                f"\nShowing messages {start + 1}–{start + len(shown)}; export the conversation for all."
+            )
+        self.query_one("#audit-head", Static).update(head)
+        self.shown = shown
+        widgets = []
+        for m in shown:
+            kind = "agent" if m.role == ROLE_AGENT else "customer" if m.role == ROLE_CUSTOMER else "note"
+            classes = f"audit-msg {kind}" + (" hit" if m.message_id == self.message_id else "")
+            widgets.append(
+                Static(message_text(m, show_diff=self.show_diff), id=f"msg-{m.message_id}", classes=classes)
+            )
+        self.query_one("#audit-body", VerticalScroll).mount_all(widgets)
+        self.call_after_refresh(self._scroll_to_hit)
+
+    def _scroll_to_hit(self) -> None:
+        target = self.query(f"#msg-{self.message_id}") if self.message_id is not None else None
+        if target:
+            target.first().scroll_visible(animate=False, top=True)
+        else:
+            self.query_one("#audit-body", VerticalScroll).scroll_end(animate=False)
+
+    def action_back(self) -> None:
+        self.dismiss()
+
+    def action_toggle_diff(self) -> None:
+        """Switch AI replies between the diff against the model's draft and the sent text alone."""
+        self.show_diff = not self.show_diff
+        for m in self.shown:
+            if m.edited:
+                self.query_one(f"#msg-{m.message_id}", Static).update(
+                    message_text(m, show_diff=self.show_diff)
+                )
+        self.notify(
+            "Showing the diff against the model's draft." if self.show_diff else "Showing the sent text."
+        )

@@ -1,0 +1,233 @@
+"""The draft pane: what the model wrote (or the agent types), editable, with its context and outcome.
+
+Streaming is coalesced: deltas are buffered and flushed into the TextArea at most once per frame, because one
+TextArea edit per token costs a re-wrap and a repaint each and makes a fast stream ~20x slower to show.
+The pane knows nothing of the store or the model; the screen drives it and saves what it reports.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import Static, TextArea
+
+from support_console.ui.widgets.safe_text_area import SafeTextArea
+from support_console.ui.widgets.text import sanitize
+
+FRAME = 1 / 60
+EDIT_SAVE_DELAY = 0.5
+
+
+def _stream_clean(text: str) -> str:
+    """Deltas can split "\\r\\n" across chunks, so carriage returns are dropped rather than normalised."""
+    return sanitize(text.replace("\r", ""))
+
+
+@dataclass(frozen=True)
+class Meter:
+    """The token meter: what the last prepared request cost against its budget."""
+
+    prompt_tokens: int
+    budget: int
+    kept: int
+    dropped: int
+    truncated: bool
+
+    def render(self) -> str:
+        parts = [f"prompt {self.prompt_tokens:,} / {self.budget:,} tokens"]
+        if self.dropped:
+            parts.append(f"{self.dropped:,} older message{'s' if self.dropped != 1 else ''} trimmed")
+        if self.truncated:
+            parts.append("one message truncated")
+        return " · ".join(parts)
+
+
+class DraftPane(Vertical):
+    """Header (persona, model, meter), the editable draft, and a status line."""
+
+    class Edited(Message):
+        """The agent changed the draft text (debounced), so it can be saved crash-safely."""
+
+        def __init__(
+            self, pane: DraftPane, conversation_id: int | None, draft_id: int | None, text: str
+        ) -> None:
+            super().__init__()
+            self.pane = pane
+            self.conversation_id = conversation_id
+            self.draft_id = draft_id
+            self.text = text
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.conversation_id: int | None = None  # set by the screen: which conversation the draft belongs to
+        self.draft_id: int | None = None
+        self.model_text: str | None = None  # as displayed; None for a reply written by hand
+        self.streaming = False
+        self._pending: list[str] = []
+        self._saved_text = ""
+        self._flush_timer: Timer | None = None
+        self._edit_timer: Timer | None = None
+        self._persona = "—"
+        self._model = "—"
+        self._meter: Meter | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="draft-header", markup=False)
+        editor = SafeTextArea(id="draft-editor", soft_wrap=True, tab_behavior="focus")
+        editor.border_title = "Draft"
+        yield editor
+        yield Static(id="draft-status", markup=False)
+
+    def on_mount(self) -> None:
+        self._render_header()
+        self.set_status("No draft yet.")
+
+    @property
+    def editor(self) -> TextArea:
+        return self.query_one("#draft-editor", TextArea)
+
+    @property
+    def text(self) -> str:
+        return self.editor.text
+
+    @property
+    def edited(self) -> bool:
+        """True when the text differs from what the model wrote (or, by hand, when anything was typed)."""
+        if self.model_text is None:
+            return bool(self.text.strip())
+        return self.text != self.model_text
+
+    @property
+    def meter(self) -> Meter | None:
+        """The token meter shown, if a request has been measured for this conversation and persona."""
+        return self._meter
+
+    @property
+    def dirty(self) -> bool:
+        """True when the text on screen has not been reported as saved."""
+        return self.text != self._saved_text
+
+    # -- header and status -------------------------------------------------------------------------------
+
+    def show_context(self, persona: str, model: str | None, meter: Meter | None = None) -> None:
+        self._persona = persona
+        self._model = model or "no model configured"
+        if meter is not None:
+            self._meter = meter
+        self._render_header()
+
+    def clear_meter(self) -> None:
+        self._meter = None
+        self._render_header()
+
+    def _render_header(self) -> None:
+        header = Text()
+        header.append("Persona ", style="dim")
+        header.append(sanitize(self._persona), style="bold")
+        header.append("  Model ", style="dim")
+        header.append(sanitize(self._model))
+        header.append("\n")
+        header.append(
+            self._meter.render() if self._meter else "prompt tokens: generate to measure", style="dim"
+        )
+        self.query_one("#draft-header", Static).update(header)
+
+    def set_status(self, status: str, *, error: bool = False) -> None:
+        widget = self.query_one("#draft-status", Static)
+        widget.update(Text(sanitize(status)))
+        widget.set_class(error, "-error")
+
+    # -- streaming -------------------------------------------------------------------------------------
+
+    def begin_stream(self, status: str = "Generating…", *, keep_draft_id: bool = True) -> None:
+        """Empty the editor and lock it while the model writes (the agent edits once it stops)."""
+        if not keep_draft_id:
+            self.draft_id = None
+        self._pending.clear()
+        self.streaming = True
+        self.model_text = ""
+        self.editor.read_only = True
+        self.editor.load_text("")
+        self._saved_text = ""
+        self.set_class(True, "-streaming")
+        self.set_status(status)
+
+    def feed(self, delta: str) -> None:
+        """Buffer a delta; a one-shot timer moves everything buffered into the editor a frame later.
+
+        Between deltas no timer runs, so a slow stream leaves the app idle.
+        """
+        if not delta:
+            return
+        self._pending.append(delta)
+        if self._flush_timer is None:
+            self._flush_timer = self.set_timer(FRAME, self._flush)
+
+    def _flush(self) -> None:
+        if self._flush_timer is not None:
+            self._flush_timer.stop()
+            self._flush_timer = None
+        if not self._pending:
+            return
+        chunk = _stream_clean("".join(self._pending))
+        self._pending.clear()
+        editor = self.editor
+        editor.insert(chunk, editor.document.end)
+        self.model_text = (self.model_text or "") + chunk
+        editor.scroll_end(animate=False, immediate=True)
+
+    def end_stream(self, status: str, *, error: bool = False) -> None:
+        """Show everything that came, unlock the editor and say how it ended."""
+        self._flush()
+        self.streaming = False
+        self.editor.read_only = False
+        self.editor.move_cursor(self.editor.document.end)
+        self.set_class(False, "-streaming")
+        self.set_status(status, error=error)
+
+    def mark_saved(self, draft_id: int | None) -> None:
+        """The text on screen is now what the store holds for ``draft_id``."""
+        self.draft_id = draft_id
+        self._saved_text = self.text
+
+    # -- whole drafts ----------------------------------------------------------------------------------
+
+    def load_draft(self, text: str, *, draft_id: int | None, model_text: str | None, status: str) -> None:
+        """Show a saved draft (restored after a restart) without asking the model for anything."""
+        self._pending.clear()
+        self.editor.read_only = False
+        self.editor.load_text(sanitize(text))
+        self.editor.move_cursor(self.editor.document.end)  # ready to continue typing where the text ends
+        self.model_text = sanitize(model_text) if model_text is not None else None
+        self.mark_saved(draft_id)
+        self.set_status(status)
+
+    def clear_draft(self, status: str = "No draft yet.") -> None:
+        self.load_draft("", draft_id=None, model_text=None, status=status)
+
+    # -- agent edits -----------------------------------------------------------------------------------
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        event.stop()
+        if self.streaming or not self.dirty:
+            return
+        if self._edit_timer is not None:
+            self._edit_timer.stop()
+        self._edit_timer = self.set_timer(EDIT_SAVE_DELAY, self._report_edit)
+
+    def _report_edit(self) -> None:
+        self._edit_timer = None
+        if self.dirty and not self.streaming:
+            self.post_message(self.Edited(self, self.conversation_id, self.draft_id, self.text))
+
+    def take_unsaved_edit(self) -> str | None:
+        """The edited text not yet reported, if any; cancels the pending report (the caller saves it now)."""
+        if self._edit_timer is not None:
+            self._edit_timer.stop()
+            self._edit_timer = None
+        return self.text if self.dirty and not self.streaming else None

@@ -1,0 +1,89 @@
+"""Agent-assist stats over the logs screen's date range: per persona and per agent (a modal).
+
+The figures and their definitions come from :func:`~support_console.store.conversation_list.stats`; this
+only shows them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from support_console.store import Store
+from support_console.store.conversation_list import StatsRow, stats
+from support_console.ui.widgets.text import literal
+
+_COLUMNS = ("drafts", "sent", "unchanged", "acceptance", "edit rate", "content filter", "errors")
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def stats_cells(row: StatsRow) -> tuple[Text | str, ...]:
+    """One table row: the key shown literally, then the figures."""
+    drafts = "—" if row.drafts is None else str(row.drafts)
+    return (
+        literal(row.key),
+        drafts,
+        str(row.sent),
+        str(row.unchanged),
+        _pct(row.acceptance),
+        _pct(row.edit_rate),
+        str(row.content_filtered),
+        str(row.errors),
+    )
+
+
+class StatsScreen(ModalScreen[None]):
+    """Drafts, sent, unchanged (acceptance), edit rate, content-filter and error counts."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "dismiss", "Close", id="logs_stats_close")]
+    DEFAULT_CSS = """
+    StatsScreen { align: center middle; }
+    StatsScreen > Vertical { width: 90%; height: auto; max-height: 90%; border: round $primary;
+                              background: $surface; padding: 1 2; }
+    StatsScreen DataTable { height: auto; max-height: 14; margin-bottom: 1; }
+    StatsScreen .stats-title { text-style: bold; }
+    """
+
+    def __init__(self, store: Store, since: datetime | None, until: datetime | None) -> None:
+        super().__init__()
+        self.store, self.since, self.until = store, since, until
+
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(self._period(), classes="stats-title")
+            yield Static("Per persona", classes="stats-title")
+            yield DataTable(id="stats-persona", cursor_type="none")
+            yield Static("Per agent (who approved; drafts cannot be attributed)", classes="stats-title")
+            yield DataTable(id="stats-agent", cursor_type="none")
+            yield Static(
+                "acceptance = sent unchanged ÷ sent; edit rate = mean share of the model's text changed. "
+                "Esc closes."
+            )
+
+    def _period(self) -> Text:
+        def day(moment: datetime | None, empty: str) -> str:
+            return moment.strftime("%Y-%m-%d") if moment else empty
+
+        start, end = day(self.since, "the beginning"), day(self.until, "now")
+        return Text(f"Agent-assist stats from {start} until {end}")
+
+    def on_mount(self) -> None:
+        result = stats(self.store, self.since, self.until)
+        for table_id, title, rows in (
+            ("#stats-persona", "persona", result.by_persona),
+            ("#stats-agent", "agent", result.by_agent),
+        ):
+            table = self.query_one(table_id, DataTable)
+            table.add_columns(title, *_COLUMNS)
+            for row in rows:
+                table.add_row(*stats_cells(row))

@@ -1,0 +1,328 @@
+"""The drafting workflow shared by the CLI and the UI: record, prepare, stream and save as it grows.
+
+Why one module: what reaches the model (which persona, which model, which part of the history) and how a draft
+is kept safe while it streams must be the same whether the agent works in the console or in a script. Nothing
+here sends anything to the model on its own: :meth:`Drafter.prepare` only builds the request, and only
+:meth:`Drafter.stream`, called by the agent's action, sends it. The streamed text is saved as an unsent
+``draft`` every ``save_every`` seconds, so a crash or a dropped connection loses at most that much, and
+nothing counts as sent until the agent approves it in the console.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from support_console.config.settings import ProviderSettings
+from support_console.core.errors import ConfigError
+from support_console.core.model_facts import ModelInfo, resolve_model
+from support_console.core.personas import Persona, PersonaSet
+from support_console.core.tokens import count_text
+from support_console.core.trimming import BudgetAware, HistoryItem, SizedHistory, TrimReport, build_messages
+from support_console.core.vocabulary import REFUSAL_NOTE, ROLE_CUSTOMER, STATE_DRAFT, STOPPED_NOTE
+from support_console.llm import (
+    ChatRequest,
+    ErrorKind,
+    LLMError,
+    RefusalDelta,
+    StreamEvent,
+    StreamResult,
+    make_request,
+)
+from support_console.store.first_page import name_from_email
+
+if TYPE_CHECKING:
+    from support_console.store import Customer, Store
+    from support_console.workflows.services import Services
+
+DEFAULT_PERSONA_ID = "tech-support"
+"""The persona used when neither trigger phrases nor the conversation choose one (else the first persona)."""
+
+NO_CONVERSATION = 0
+"""``PreparedDraft.conversation_id`` of a preview for a customer without a conversation (ids start at 1)."""
+
+_RETRY_WINDOW = 20  # recent messages scanned for the same customer message (failed drafts sit on top of it)
+
+
+@dataclass(frozen=True)
+class PreparedDraft:
+    """A request ready to send, with what the agent needs to judge it (persona, model, trim report)."""
+
+    conversation_id: int
+    persona: Persona
+    model: ModelInfo
+    request: ChatRequest
+    report: TrimReport
+
+
+def customer_values(customer: Customer) -> dict[str, str]:
+    """The values a persona's system message may use: the built-ins plus the customer's own attributes.
+
+    Attributes come first so a stray attribute called ``name`` cannot hide the customer's real name.
+    """
+    values = {str(k): str(v) for k, v in (customer.attributes or {}).items()}
+    values.update(name=customer.name, email=customer.email, external_id=customer.external_id or "")
+    return values
+
+
+def new_customer_values(email: str, name: str | None = None) -> dict[str, str]:
+    """The persona values for a customer not stored yet (a dry run for a new email)."""
+    return {"name": name or name_from_email(email), "email": email, "external_id": ""}
+
+
+def record_customer_message(store: Store, customer_id: int, text: str, persona_id: str) -> int:
+    """Add the customer's message to their current conversation (opening one if needed) and remember the
+    persona chosen for it; returns the conversation id.
+
+    Drafting again after a failure (bad key, dropped stream) must not record the same message twice, so when
+    the newest message that is not a draft is this very customer message, it is not added again.
+    """
+    conversation = store.current_conversation(customer_id, persona_id)
+    assert conversation.id is not None  # stored rows always have an id
+    if conversation.persona_id != persona_id:
+        store.set_persona(conversation.id, persona_id)
+    recent = store.page_messages(conversation.id, limit=_RETRY_WINDOW)
+    last = next((m for m in reversed(recent) if m.state != STATE_DRAFT), None)
+    if last is None or last.role != ROLE_CUSTOMER or last.text != text:
+        store.add_message(conversation.id, ROLE_CUSTOMER, text)
+    return conversation.id
+
+
+def no_provider_message(provider: ProviderSettings) -> str:
+    """Why nothing can be drafted yet, and what to set."""
+    return (
+        f"No model provider is ready: {'; '.join(provider.missing())}. Run `support-console config` for how "
+        "to configure one."
+    )
+
+
+def choose_persona(
+    personas: PersonaSet, text: str, *, requested: str | None = None, conversation_persona: str | None = None
+) -> Persona:
+    """Pick the persona for a draft: the one asked for, else by trigger phrases in the customer's message,
+    else the conversation's, else the default one, else the first.
+
+    Raises ``PersonaError`` for an unknown ``requested`` id (naming the known ids), and ``ConfigError`` when
+    there are no personas at all.
+    """
+    if requested:
+        return personas.get(requested)
+    suggested = personas.suggest(text)
+    if suggested is not None:
+        return suggested
+    for persona_id in (conversation_persona, DEFAULT_PERSONA_ID):
+        if persona_id and persona_id in personas.personas:
+            return personas.personas[persona_id]
+    ordered = personas.ordered()
+    if not ordered:
+        raise ConfigError(
+            "No personas are available. Add a persona file (*.toml) to a persona directory "
+            "(--personas DIR) or run `support-console personas check` to see why they failed to load."
+        )
+    return ordered[0]
+
+
+def model_name_for(persona: Persona, provider: ProviderSettings) -> str:
+    """The model (or Azure deployment) a persona drafts with: the persona's override, else the provider's.
+
+    Azure addresses deployments, OpenAI and compatible servers address models, so each looks at its own field;
+    with no provider configured (a dry run) whichever the persona or the provider names is used.
+    """
+    candidates: tuple[str | None, ...]
+    if provider.kind == "azure":
+        candidates = (persona.deployment, provider.azure_deployment, provider.model)
+    elif provider.kind is None:
+        candidates = (persona.model, persona.deployment, provider.model_name, provider.model)
+    else:
+        candidates = (persona.model, provider.model)
+    for name in candidates:
+        if name:
+            return name
+    raise ConfigError(
+        f"No model is set for persona '{persona.id}'. Pass --model (or --deployment for Azure), set "
+        "`model` under [provider] in the config file, or give the persona a model."
+    )
+
+
+class Drafter:
+    """Prepares and streams drafts for conversations in the store; one instance per draft in flight.
+
+    After :meth:`stream` ends, :attr:`draft_id` is the stored draft and :attr:`result` what the model returned
+    (``None`` when the stream failed or was stopped).
+    """
+
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self.draft_id: int | None = None
+        self.result: StreamResult | None = None
+
+    # -- preparing -------------------------------------------------------------------------------------------
+
+    def resolve_model(self, persona: Persona) -> ModelInfo:
+        """The model facts for the model this persona drafts with, honouring ``[models]`` overrides and what
+        the service said it served for that name before (an Azure deployment's real model)."""
+        settings = self._services.settings
+        name = model_name_for(persona, settings.provider)
+        served = self._services.store.served_model_for(name)
+        return resolve_model(name, settings.model_overrides, served_model=served)
+
+    def prepare(self, conversation_id: int, persona_id: str) -> PreparedDraft:
+        """Build the trimmed request for the conversation as stored; sends nothing."""
+        store = self._services.store
+        conversation = store.get_conversation(conversation_id)
+        customer = store.get_customer(conversation.customer_id)
+        persona = self._services.personas.get(persona_id)
+        model = self.resolve_model(persona)
+        history = store.history_newest_first(conversation_id, model.encoding)
+        return self._build(conversation_id, customer_values(customer), persona, model, history)
+
+    def preview(
+        self,
+        values: Mapping[str, str],
+        persona_id: str,
+        pending_text: str,
+        conversation_id: int | None = None,
+    ) -> PreparedDraft:
+        """Build the request as if ``pending_text`` had been recorded as the customer's newest message,
+        without writing anything (the CLI's ``--dry-run``); ``conversation_id`` None means a new conversation.
+        """
+        persona = self._services.personas.get(persona_id)
+        model = self.resolve_model(persona)
+        pending = HistoryItem(None, "user", pending_text, count_text(pending_text, model.encoding))
+        stored: SizedHistory = ()
+        if conversation_id is not None:
+            stored = self._services.store.history_newest_first(conversation_id, model.encoding)
+        history = _Prepended(pending, stored)
+        return self._build(conversation_id or NO_CONVERSATION, values, persona, model, history)
+
+    @staticmethod
+    def _build(
+        conversation_id: int,
+        values: Mapping[str, str],
+        persona: Persona,
+        model: ModelInfo,
+        history: Iterable[HistoryItem],
+    ) -> PreparedDraft:
+        system = persona.render_system(values)
+        messages, report = build_messages(system, history, model, persona.params.max_tokens)
+        request = make_request(model, messages, persona.params)
+        return PreparedDraft(conversation_id, persona, model, request, report)
+
+    # -- streaming -------------------------------------------------------------------------------------------
+
+    async def stream(
+        self, prepared: PreparedDraft, *, draft_id: int | None = None, save_every: float = 0.5
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """Send the request and yield the model's deltas, saving the growing draft as it goes.
+
+        The draft is saved at most every ``save_every`` seconds and once at the end (with finish reason, usage
+        and the served model). On :class:`LLMError` the partial text is saved with the error and the error is
+        re-raised; when the stream is cancelled or closed, what came so far is saved. Close it with
+        ``contextlib.aclosing`` if you stop iterating early.
+        """
+        client = self._services.client
+        if client is None:
+            raise LLMError(
+                no_provider_message(self._services.settings.provider), kind=ErrorKind.NOT_CONFIGURED
+            )
+        if prepared.conversation_id == NO_CONVERSATION:
+            raise ValueError(
+                "A preview cannot be streamed: record the message and prepare() the conversation."
+            )
+        self.draft_id, self.result = draft_id, None
+        text: list[str] = []
+        refusal: list[str] = []
+        last_save = float("-inf")
+        try:
+            async with aclosing(client.stream(prepared.request)) as events:
+                async for event in events:
+                    (refusal if isinstance(event, RefusalDelta) else text).append(event.text)
+                    if time.monotonic() - last_save >= save_every:
+                        self._save(prepared, "".join(text) or "".join(refusal))
+                        last_save = time.monotonic()
+                    yield event
+                result = client.last_result  # read at once: the client may serve another draft next
+        except LLMError as exc:
+            got = client.last_result
+            self._save(
+                prepared,
+                "".join(text) or exc.partial,
+                finish_reason=got.finish_reason,
+                usage=_usage_pair(got),
+                served_model=got.served_model,
+                error=str(exc),
+            )
+            raise
+        except (asyncio.CancelledError, GeneratorExit):
+            came = "".join(text) or "".join(refusal)
+            if came or self.draft_id is not None:  # stopped before anything arrived: no empty draft
+                self._save(prepared, came, error=STOPPED_NOTE)
+            raise
+        self._finish(prepared, result)
+
+    def _finish(self, prepared: PreparedDraft, result: StreamResult) -> None:
+        """Save the complete draft; a refusal is kept as the draft's text and marked, never left empty."""
+        self.result = result
+        refused = bool(result.refusal) and not result.text.strip()
+        self._save(
+            prepared,
+            result.refusal if refused else result.text,
+            finish_reason=result.finish_reason,
+            usage=_usage_pair(result),
+            served_model=result.served_model,
+            error=REFUSAL_NOTE if refused else None,
+        )
+
+    def _save(
+        self,
+        prepared: PreparedDraft,
+        text: str,
+        *,
+        finish_reason: str | None = None,
+        usage: tuple[int, int] | None = None,
+        served_model: str | None = None,
+        error: str | None = None,
+    ) -> None:
+        if served_model:
+            self._services.store.remember_served_model(prepared.model.name, served_model)
+        self.draft_id = self._services.store.save_draft(
+            prepared.conversation_id,
+            draft_id=self.draft_id,
+            text=text,
+            original_text=text,
+            persona_id=prepared.persona.id,
+            model=served_model or prepared.model.name,
+            finish_reason=finish_reason,
+            usage=usage,
+            error=error,
+        )
+
+
+def _usage_pair(result: StreamResult) -> tuple[int, int] | None:
+    """(prompt_tokens, completion_tokens) as the store keeps them, or None when the server sent no usage."""
+    return (result.usage.prompt_tokens, result.usage.completion_tokens) if result.usage else None
+
+
+class _Prepended:
+    """A stored history with a not-yet-recorded newest message in front: lazy, and sized like the store's
+    history so the trim report of a dry run counts what it leaves out exactly."""
+
+    def __init__(self, newest: HistoryItem, stored: SizedHistory) -> None:
+        self._newest = newest
+        self._stored = stored
+
+    def expect_tokens(self, tokens: int) -> None:
+        """Pass the trimmer's budget on to the stored history, so its reads are sized to it too."""
+        if isinstance(self._stored, BudgetAware):
+            self._stored.expect_tokens(tokens - self._newest.tokens)
+
+    def __iter__(self) -> Iterator[HistoryItem]:
+        return itertools.chain([self._newest], self._stored)
+
+    def __len__(self) -> int:
+        return 1 + len(self._stored)

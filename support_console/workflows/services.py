@@ -1,0 +1,103 @@
+"""The service factory: the one place that opens the store and creates the model client.
+
+The CLI and the UI both receive a :class:`Services` instead of building engines or clients themselves, so a
+test (or the console) decides once which database file and which provider are used, and nothing is created at
+import time. The model client is ``None`` when no provider is configured: the console still starts, the store
+and personas still work, and drafting says clearly that a provider is needed.
+
+The console builds its services with ``open_store=False``: SQLAlchemy and sqlmodel cost about half a second
+to import on a cold start, so the console draws its first frame from :meth:`Services.first_customers` (a
+plain read of the SQLite file) and opens the store in a thread right after. Whoever needs the store before
+then simply waits for it: :attr:`Services.store` opens it on first use, once, under a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING
+
+from support_console.config.settings import Settings
+from support_console.core.personas import PersonaSet, load_personas
+from support_console.llm import ModelClient
+from support_console.store.first_page import CustomerSummary, read_first_page
+
+if TYPE_CHECKING:
+    from support_console.store import Store
+
+
+class ServicesClosed(RuntimeError):
+    """The services were closed (the console is quitting): the store is not opened again."""
+
+
+class Services:
+    """Everything long-lived that the CLI and the app share, built once by :func:`build_services`."""
+
+    def __init__(self, settings: Settings, personas: PersonaSet, client: ModelClient | None) -> None:
+        self.settings = settings
+        self.personas = personas
+        self.client = client
+        self._store: Store | None = None
+        self._store_lock = threading.Lock()
+        self._closed = False
+
+    @property
+    def store(self) -> Store:
+        """The store, opened on first use (a call from another thread waits for the one opening it)."""
+        return self._store if self._store is not None else self.open_store()
+
+    @property
+    def store_is_open(self) -> bool:
+        return self._store is not None
+
+    def open_store(self) -> Store:
+        """Open the store (import SQLAlchemy, connect, migrate) unless it is open; safe from any thread."""
+        with self._store_lock:
+            if self._store is None:
+                if self._closed:
+                    raise ServicesClosed("These services are closed.")
+                from support_console.store import Store
+
+                self._store = Store.open(self.settings.db_url)
+            return self._store
+
+    def first_customers(self, limit: int) -> list[CustomerSummary]:
+        """The unfiltered customer list; while the store is still closed, read without SQLAlchemy."""
+        if self._store is None and (rows := read_first_page(self.settings.db_url, limit)) is not None:
+            return rows
+        return self.store.list_customers("", limit=limit)
+
+    def reload_personas(self) -> PersonaSet:
+        """Re-read the persona files, so an edited persona takes effect without restarting the console."""
+        self.personas = load_personas(self.settings.persona_dirs)
+        return self.personas
+
+    async def aclose(self) -> None:
+        """Close the model client (its HTTP pool belongs to the running event loop), then the store."""
+        if self.client is not None:
+            await self.client.aclose()
+        self.close()
+
+    def close(self) -> None:
+        """Close the store (waiting for a thread that is opening it); it is not opened again after this.
+
+        The model client is asynchronous; close it with :meth:`aclose` inside the event loop that used it.
+        Its pool holds no open request once a stream has finished, so a plain ``close`` at exit loses nothing.
+        """
+        with self._store_lock:
+            self._closed = True
+            if self._store is not None:
+                self._store.close()
+
+
+def build_services(settings: Settings, *, open_store: bool = True) -> Services:
+    """Load the personas, open the store (now, or on first use with ``open_store=False``), and create the
+    model client only when a provider is configured.
+
+    The client builds its SDK object lazily, so this never touches the network.
+    """
+    services = Services(settings, load_personas(settings.persona_dirs), None)
+    if open_store:
+        services.open_store()
+    if settings.provider.configured:
+        services.client = ModelClient(settings.provider)
+    return services
