@@ -14,8 +14,8 @@ $(STAMP): pyproject.toml constraints.txt
 run: $(STAMP)  ## start the console
 	$(VENV)/bin/support-console $(ARGS)
 
-test: $(STAMP)  ## run the test suite
-	$(PY) -m pytest -q $(ARGS)
+test: $(STAMP)  ## run the test suite (in parallel, one worker per core)
+	$(PY) -m pytest -q -n auto $(ARGS)
 
 lint: $(STAMP)  ## ruff, mypy (strict on the domain) and the import-layer contract
 	$(VENV)/bin/ruff check .

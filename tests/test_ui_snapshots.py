@@ -5,6 +5,8 @@ and review the SVGs."""
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -83,10 +85,14 @@ def test_error_state(snap_compare: SnapCompare, console: Services, wire_server: 
     assert snap_compare(create_app(console.settings, console), run_before=open_and_generate)
 
 
-def test_no_provider_screen(snap_compare: SnapCompare, tmp_path: Path) -> None:
-    services = services_for(ui_settings(tmp_path, None))
+def test_no_provider_screen(snap_compare: SnapCompare) -> None:
+    # The screen shows the config and database paths, so their length must not depend on pytest's numbering
+    # (pytest-7 vs pytest-12, popen-gw0 under xdist): mkdtemp's names have a fixed length.
+    folder = Path(tempfile.mkdtemp(prefix="snap-", dir="/tmp"))
+    services = services_for(ui_settings(folder, None))
     try:
         seed(services)
         assert snap_compare(create_app(services.settings, services))
     finally:
         services.close()
+        shutil.rmtree(folder, ignore_errors=True)

@@ -16,8 +16,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from support_console.cli.output import UsageError, literal
+from support_console.cli.output import UsageError
 from support_console.core.errors import SupportConsoleError
+from support_console.core.safe_text import escaped, json_escaped
 
 if TYPE_CHECKING:
     from support_console.config.settings import Settings
@@ -117,13 +118,13 @@ def hit_line(hit: SearchHit, mark: Callable[[str], str]) -> str:
     """One hit as text: when, where, who, and the snippet with matches passed through ``mark``."""
     pieces, last = [], 0
     for start, end in hit.highlights:  # escape each piece: the marks are the only terminal codes printed
-        pieces.append(literal(hit.snippet[last:start]))
-        pieces.append(mark(literal(hit.snippet[start:end])))
+        pieces.append(escaped(hit.snippet[last:start]))
+        pieces.append(mark(escaped(hit.snippet[start:end])))
         last = end
-    pieces.append(literal(hit.snippet[last:]))
+    pieces.append(escaped(hit.snippet[last:]))
     snippet = " ".join("".join(pieces).split())  # one line: newlines and runs of spaces collapsed
     when = hit.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
-    who = literal(f"{hit.customer_name} <{hit.customer_email}>")
+    who = escaped(f"{hit.customer_name} <{hit.customer_email}>")
     return f"{when}  conversation {hit.conversation_id}  {who}  {hit.role}: {snippet}"
 
 
@@ -145,7 +146,11 @@ def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         store.close()
     if args.json:
-        print(json.dumps({"query": args.query, "hits": [_hit_dict(h) for h in hits]}, ensure_ascii=False))
+        print(
+            json_escaped(
+                json.dumps({"query": args.query, "hits": [_hit_dict(h) for h in hits]}, ensure_ascii=False)
+            )
+        )
         return EXIT_OK
     tty = sys.stdout.isatty()
     mark: Callable[[str], str] = (lambda s: f"\x1b[1;4m{s}\x1b[0m") if tty else (lambda s: f"«{s}»")
@@ -267,11 +272,14 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
         store.close()
     if args.json:
         print(
-            json.dumps(
-                {
-                    "by_persona": [_stats_dict(r) for r in result.by_persona],
-                    "by_agent": [_stats_dict(r) for r in result.by_agent],
-                }
+            json_escaped(
+                json.dumps(
+                    {
+                        "by_persona": [_stats_dict(r) for r in result.by_persona],
+                        "by_agent": [_stats_dict(r) for r in result.by_agent],
+                    },
+                    ensure_ascii=False,
+                )
             )
         )
         return EXIT_OK
@@ -303,7 +311,7 @@ def stats_table(title: str, rows: list[Any]) -> str:
     header = (title, "drafts", "sent", "unchanged", "acceptance", "edit rate", "filtered", "errors")
     body = [
         (
-            literal(r.key),
+            escaped(r.key),
             "—" if r.drafts is None else str(r.drafts),
             str(r.sent),
             str(r.unchanged),

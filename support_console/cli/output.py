@@ -9,7 +9,6 @@ model text is printed literally.
 from __future__ import annotations
 
 import json
-import re
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from support_console.core.errors import SupportConsoleError
+from support_console.core.safe_text import escaped, json_escaped
 from support_console.core.urls import safe_db_url
 
 if TYPE_CHECKING:
@@ -30,23 +30,15 @@ if TYPE_CHECKING:
     from support_console.workflows.drafting import Drafter, PreparedDraft
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def literal(text: str) -> str:
-    """Customer or model text made safe for a terminal: control characters (escape sequences could recolour,
-    retitle or rewrite the screen) are shown as ``\\x1b``-style escapes; newlines and tabs stay."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
 def one_line(text: str) -> str:
-    """Collapse whitespace so an error is exactly one line on stderr."""
-    return literal(" ".join(text.split()))
+    """Collapse whitespace so an error is exactly one line on stderr (terminal-safe, see core/safe_text)."""
+    return escaped(" ".join(text.split()))
 
 
 def to_json(data: object) -> str:
-    """The CLI's JSON: UTF-8 text as is, datetimes as ISO 8601."""
-    return json.dumps(data, ensure_ascii=False, indent=2, default=_json_default)
+    """The CLI's JSON: UTF-8 text as is (control and bidi characters as ``\\u`` escapes), datetimes as
+    ISO 8601."""
+    return json_escaped(json.dumps(data, ensure_ascii=False, indent=2, default=_json_default))
 
 
 def _json_default(value: object) -> object:
@@ -168,7 +160,7 @@ def customers_table(rows: Sequence[CustomerSummary]) -> str:
 
 
 def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
-    all_rows = [list(header), *([literal(c) for c in r] for r in rows)]
+    all_rows = [list(header), *([escaped(c) for c in r] for r in rows)]
     widths = [max(len(row[i]) for row in all_rows) for i in range(len(header))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in all_rows
@@ -291,7 +283,7 @@ class DraftOutput:
     def write(self, text: str) -> None:
         self.received.append(text)
         if not self.as_json:
-            sys.stdout.write(literal(text))
+            sys.stdout.write(escaped(text))
             sys.stdout.flush()
 
     def done(self, drafter: Drafter) -> None:

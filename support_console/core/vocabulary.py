@@ -6,6 +6,7 @@ sqlmodel, which it loads only after its first frame (see ``Services``).
 
 from __future__ import annotations
 
+from enum import StrEnum, auto
 from typing import Final
 
 # Roles and states: the one home of these strings.
@@ -31,3 +32,26 @@ REFUSAL_NOTE: Final = "The model refused to write this reply; edit the draft by 
 STOPPED_NOTE: Final = "Drafting was stopped before the model finished; edit the partial draft or draft again."
 #: Statuses of a conversation that still needs the agent (counted as "open" in the customer list).
 UNRESOLVED: Final = (STATUS_OPEN, STATUS_PENDING)
+
+
+class ErrorKind(StrEnum):
+    """How a generation went wrong, coarse enough for the UI and the CLI to choose a reaction, and the word
+    the store records with a draft (values are lower-case; stats count by them, never by an error's wording).
+
+    The model client raises every kind but the last two, which are not failures of the request: the model
+    refusing to write the reply, and the agent stopping the stream.
+    """
+
+    AUTH = auto()  # 401/403: the key (or sign-in) was refused
+    NOT_FOUND = auto()  # 404: no such model or deployment
+    CONTENT_FILTER = auto()  # the provider's content filter blocked the prompt or stopped the reply
+    CONTEXT_LENGTH = auto()  # the request does not fit the model's context window
+    RATE_LIMIT = auto()  # 429 after the SDK's retries (or quota exhausted)
+    TIMEOUT = auto()  # no answer (or no next chunk) within the timeout
+    UNREACHABLE = auto()  # could not connect at all
+    STREAM_ERROR = auto()  # the stream broke off mid-reply (dropped connection, error event, garbage)
+    BAD_REQUEST = auto()  # the provider rejected the request for another reason
+    SERVER = auto()  # 5xx from the provider
+    NOT_CONFIGURED = auto()  # no usable provider settings (or a missing optional package)
+    REFUSED = auto()  # the model declined to write the reply (its refusal is kept as the draft's text)
+    STOPPED = auto()  # the agent stopped the stream before the model finished

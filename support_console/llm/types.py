@@ -108,5 +108,10 @@ class StreamResult:
     usage: Usage | None  # None when the server sent no usage (e.g. it ignores stream_options)
     served_model: str | None  # the response's `model` (e.g. "gpt-4o-2024-08-06" behind an Azure deployment)
 
+    @property
+    def refused(self) -> bool:
+        """The model declined: a refusal and no reply text (the one definition of "the model refused")."""
+        return bool(self.refusal) and not self.text.strip()
+
 
 EMPTY_RESULT = StreamResult(text="", refusal="", finish_reason=None, usage=None, served_model=None)

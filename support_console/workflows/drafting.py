@@ -268,7 +268,7 @@ class Drafter:
     def _finish(self, prepared: PreparedDraft, result: StreamResult) -> None:
         """Save the complete draft; a refusal is kept as the draft's text and marked, never left empty."""
         self.result = result
-        refused = bool(result.refusal) and not result.text.strip()
+        refused = result.refused
         self._save(
             prepared,
             result.refusal if refused else result.text,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -21,6 +20,7 @@ from typing import Any, Final, Literal, TextIO
 import sqlalchemy as sa
 
 from support_console.core.errors import NotFoundError, SupportConsoleError
+from support_console.core.safe_text import escaped, json_escaped
 from support_console.store import (
     ROLE_AGENT,
     ROLE_CUSTOMER,
@@ -229,12 +229,10 @@ def _fence(text: str) -> str:
     return "`" * max(3, longest + 1)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-
-
-def _safe(text: str) -> str:
-    """Control characters shown as ``\\x1b``-style escapes: a Markdown export is read in terminals too."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+def _json(data: dict[str, Any]) -> str:
+    """One conversation as JSON text; control and bidi characters as ``\\u`` escapes (same data, safe to
+    ``cat``)."""
+    return json_escaped(json.dumps(data, ensure_ascii=False))
 
 
 def _quote(text: str) -> str:
@@ -305,13 +303,11 @@ def export(
         )
     for trail in iter_audit(store, customer=customer, since=since):
         if fmt == "md":
-            out.write(_safe(conversation_markdown(trail)) + "\n")
+            out.write(escaped(conversation_markdown(trail)) + "\n")  # read in terminals too
         elif fmt == "json":
-            out.write(
-                ("," if count else "") + "\n" + json.dumps(conversation_dict(trail), ensure_ascii=False)
-            )
+            out.write(("," if count else "") + "\n" + _json(conversation_dict(trail)))
         else:
-            out.write(json.dumps(conversation_dict(trail), ensure_ascii=False) + "\n")
+            out.write(_json(conversation_dict(trail)) + "\n")
         count += 1
     if fmt == "json":
         out.write("\n]}\n")

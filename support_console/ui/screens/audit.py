@@ -18,9 +18,10 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from support_console.core.errors import SupportConsoleError
+from support_console.core.safe_text import visible
 from support_console.store import ROLE_AGENT, ROLE_CUSTOMER
 from support_console.store.conversation_list import diff_words
-from support_console.ui.widgets.text import literal, sanitize, timestamp
+from support_console.ui.widgets.text import literal, timestamp
 from support_console.workflows.export import AuditConversation, AuditMessage, audit_conversation
 from support_console.workflows.services import Services
 
@@ -64,7 +65,7 @@ def diff_text(original: str, sent: str) -> Text:
     """The model's text against the sent text: deletions struck through in red, insertions in green."""
     text = Text()
     for op, chunk in diff_words(original, sent):
-        text.append(sanitize(chunk), style=DIFF_STYLES[op])
+        text.append(visible(chunk), style=DIFF_STYLES[op])
     return text
 
 

@@ -173,7 +173,7 @@ class DraftActions(Screen[None]):
             pane.feed("".join(refusal))
         pane.end_stream(finish_status(result))
         pane.mark_saved(drafter.draft_id)
-        if result is not None and result.refusal and not result.text.strip():
+        if result is not None and result.refused:
             self.notify("The model refused to write this reply.", severity="warning", markup=False)
 
     def measure(self) -> None:

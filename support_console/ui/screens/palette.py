@@ -14,7 +14,7 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.content import Content
 from textual.markup import escape
 
-from support_console.ui.widgets.text import sanitize
+from support_console.core.safe_text import visible
 
 if TYPE_CHECKING:
     from support_console.ui.app import SupportConsoleApp
@@ -36,8 +36,8 @@ class ConsoleCommands(Provider):
                 continue
             yield description, f"key: {keys}", partial(app.run_action, action, main)
         for persona in main.services.personas.ordered():
-            name = f"Persona: {sanitize(persona.name)}"
-            yield name, sanitize(persona.description or persona.id), partial(main.use_persona, persona.id)
+            name = f"Persona: {visible(persona.name)}"
+            yield name, visible(persona.description or persona.id), partial(main.use_persona, persona.id)
 
     async def discover(self) -> Hits:
         for name, help_text, callback in self._commands():

@@ -13,7 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from support_console.ui.widgets.text import sanitize
+from support_console.core.safe_text import visible
 
 if TYPE_CHECKING:
     from support_console.core.personas import Persona
@@ -21,10 +21,10 @@ if TYPE_CHECKING:
 
 def render_persona(persona: Persona, current: bool) -> Text:
     text = Text("● " if current else "  ", style="bold")
-    text.append(sanitize(persona.name), style="bold")
-    text.append(f"  {sanitize(persona.id)}", style="dim")
+    text.append(visible(persona.name), style="bold")
+    text.append(f"  {visible(persona.id)}", style="dim")
     if persona.description:
-        text.append(f"\n    {sanitize(persona.description)}", style="italic")
+        text.append(f"\n    {visible(persona.description)}", style="italic")
     return text
 
 

@@ -15,7 +15,7 @@ from textual.timer import Timer
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from support_console.ui.widgets.text import sanitize
+from support_console.core.safe_text import visible
 
 if TYPE_CHECKING:
     from support_console.store import CustomerSummary
@@ -28,7 +28,7 @@ SummaryLoader = Callable[[str], Sequence["CustomerSummary"]]
 def render_summary(summary: CustomerSummary) -> Text:
     """Name and email, then the counts the agent triages by."""
     customer = summary.customer
-    text = Text(sanitize(customer.name), style="bold")
+    text = Text(visible(customer.name), style="bold")
     counts = []
     if summary.open_conversations:
         counts.append(f"{summary.open_conversations} open")
@@ -36,7 +36,7 @@ def render_summary(summary: CustomerSummary) -> Text:
         counts.append(f"{summary.unread} unread")
     if counts:
         text.append(" (" + ", ".join(counts) + ")", style="italic")
-    text.append(f"  {sanitize(customer.email)}", style="dim")
+    text.append(f"  {visible(customer.email)}", style="dim")
     return text
 
 

@@ -16,8 +16,8 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static, TextArea
 
+from support_console.core.safe_text import visible
 from support_console.ui.widgets.safe_text_area import SafeTextArea
-from support_console.ui.widgets.text import sanitize
 
 FRAME = 1 / 60
 EDIT_SAVE_DELAY = 0.5
@@ -25,7 +25,7 @@ EDIT_SAVE_DELAY = 0.5
 
 def _stream_clean(text: str) -> str:
     """Deltas can split "\\r\\n" across chunks, so carriage returns are dropped rather than normalised."""
-    return sanitize(text.replace("\r", ""))
+    return visible(text.replace("\r", ""))
 
 
 @dataclass(frozen=True)
@@ -128,9 +128,9 @@ class DraftPane(Vertical):
     def _render_header(self) -> None:
         header = Text()
         header.append("Persona ", style="dim")
-        header.append(sanitize(self._persona), style="bold")
+        header.append(visible(self._persona), style="bold")
         header.append("  Model ", style="dim")
-        header.append(sanitize(self._model))
+        header.append(visible(self._model))
         header.append("\n")
         header.append(
             self._meter.render() if self._meter else "prompt tokens: generate to measure", style="dim"
@@ -139,7 +139,7 @@ class DraftPane(Vertical):
 
     def set_status(self, status: str, *, error: bool = False) -> None:
         widget = self.query_one("#draft-status", Static)
-        widget.update(Text(sanitize(status)))
+        widget.update(Text(visible(status)))
         widget.set_class(error, "-error")
 
     # -- streaming -------------------------------------------------------------------------------------
@@ -201,9 +201,9 @@ class DraftPane(Vertical):
         """Show a saved draft (restored after a restart) without asking the model for anything."""
         self._pending.clear()
         self.editor.read_only = False
-        self.editor.load_text(sanitize(text))
+        self.editor.load_text(visible(text))
         self.editor.move_cursor(self.editor.document.end)  # ready to continue typing where the text ends
-        self.model_text = sanitize(model_text) if model_text is not None else None
+        self.model_text = visible(model_text) if model_text is not None else None
         self.mark_saved(draft_id)
         self.set_status(status)
 

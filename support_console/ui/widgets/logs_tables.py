@@ -15,9 +15,10 @@ from rich.text import Text
 from textual.message import Message
 from textual.widgets import DataTable
 
+from support_console.core.safe_text import visible
 from support_console.store.conversation_list import ConversationRow
 from support_console.store.search import SearchHit
-from support_console.ui.widgets.text import literal, sanitize, timestamp
+from support_console.ui.widgets.text import literal, timestamp
 
 PAGE_SIZE = 60  # more than a tall terminal shows; the next page loads as the cursor nears the end
 #: Load the next page when the cursor comes this close to the last loaded row.
@@ -34,7 +35,7 @@ def one_line(text: str, width: int = 80) -> str:
 
 def _flat(text: str) -> str:
     """One line, control characters made visible (slicing happened before, so spans stay right)."""
-    return sanitize(text.replace("\r", " ").replace("\n", " ").replace("\t", " "))
+    return visible(text.replace("\r", " ").replace("\n", " ").replace("\t", " "))
 
 
 def snippet_text(hit: SearchHit, style: str = "bold reverse") -> Text:

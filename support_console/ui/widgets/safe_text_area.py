@@ -10,7 +10,7 @@ from __future__ import annotations
 from textual import events
 from textual.widgets import TextArea
 
-from support_console.ui.widgets.text import sanitize
+from support_console.core.safe_text import visible
 
 
 class SafeTextArea(TextArea):
@@ -20,6 +20,6 @@ class SafeTextArea(TextArea):
         event.prevent_default()  # the base class would insert the raw text
         if self.read_only:
             return
-        result = self.replace(sanitize(event.text), *self.selection)
+        result = self.replace(visible(event.text), *self.selection)
         self.move_cursor(result.end_location)
         self.focus()

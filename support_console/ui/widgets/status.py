@@ -19,7 +19,7 @@ def finish_status(result: StreamResult | None) -> str:
     """'Finished · 812 prompt + 143 reply tokens · gpt-4o-2024-08-06' and friends."""
     if result is None:
         return "Finished."
-    if result.refusal and not result.text.strip():
+    if result.refused:
         head = "The model refused: the refusal is shown; write the reply by hand or try another persona"
     else:
         head = FINISH_WORDS.get(

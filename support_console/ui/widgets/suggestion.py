@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widgets import Static
 
-from support_console.ui.widgets.text import sanitize
+from support_console.core.safe_text import visible
 
 
 class SuggestionBanner(Static):
@@ -21,7 +21,7 @@ class SuggestionBanner(Static):
     def suggest(self, persona_id: str, persona_name: str, accept_key: str) -> None:
         self.persona_id = persona_id
         text = Text("Suggested: ", style="bold")
-        text.append(sanitize(persona_name))
+        text.append(visible(persona_name))
         text.append(f" ({accept_key})", style="italic")
         self.update(text)
         self.display = True

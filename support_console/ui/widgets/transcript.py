@@ -15,7 +15,8 @@ from textual.containers import VerticalScroll
 from textual.widget import Widget
 from textual.widgets import Static
 
-from support_console.ui.widgets.text import sanitize, timestamp
+from support_console.core.safe_text import visible
+from support_console.ui.widgets.text import timestamp
 
 if TYPE_CHECKING:
     from support_console.store.tables import Message
@@ -45,12 +46,12 @@ def render_message(message: Message) -> Text:
     else:
         text.append("Reply sent", style="bold")
         if message.persona_id:
-            text.append(f" · persona {sanitize(message.persona_id)}")
+            text.append(f" · persona {visible(message.persona_id)}")
         if message.approved_by:
-            text.append(f" · by {sanitize(message.approved_by)}")
+            text.append(f" · by {visible(message.approved_by)}")
     text.append(f"  {when}", style="dim")
     text.append("\n")
-    text.append(sanitize(message.text))
+    text.append(visible(message.text))
     return text
 
 
