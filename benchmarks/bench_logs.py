@@ -29,8 +29,6 @@ if str(ROOT) not in sys.path:
 from benchmarks.make_big_db import CUSTOMER_LINES, REPLY_LINES, ensure_big_db  # noqa: E402
 from support_console.config.settings import CliOverrides, load_settings  # noqa: E402
 from support_console.store import Store  # noqa: E402
-from support_console.store.conversation_list import count_conversations, list_conversations  # noqa: E402
-from support_console.store.search import search  # noqa: E402
 from support_console.workflows.importer import import_file  # noqa: E402
 from support_console.workflows.services import build_services  # noqa: E402
 
@@ -66,9 +64,9 @@ def calibration_ms() -> float:
 def bench_search(store: Store) -> None:
     medians = []
     for query, filters in SEARCHES:
-        search(store, query, **filters)  # type: ignore[arg-type]  # warm the page cache once
-        ms = median_ms(lambda q=query, f=filters: search(store, q, **f), repeats=9)  # type: ignore[misc]
-        hits = len(search(store, query, **filters))  # type: ignore[arg-type]
+        store.search(query, **filters)  # type: ignore[arg-type]  # warm the page cache once
+        ms = median_ms(lambda q=query, f=filters: store.search(q, **f), repeats=9)  # type: ignore[misc]
+        hits = len(store.search(query, **filters))  # type: ignore[arg-type]
         medians.append(ms)
         label = query + (f" {filters}" if filters else "")
         print(f"  search {label!r}: {ms:.1f} ms median ({hits} hits)")
@@ -77,8 +75,8 @@ def bench_search(store: Store) -> None:
 
 def bench_first_page(store: Store, db: Path) -> None:
     def first_page() -> None:
-        count_conversations(store)
-        list_conversations(store, limit=100)
+        store.count_conversations()
+        store.list_conversations(limit=100)
 
     print(f"logs first page, store queries (count + 100 rows): {median_ms(first_page, 9):.1f} ms median")
     print(
@@ -163,7 +161,7 @@ def main() -> int:
     db = ensure_big_db(args.messages, args.customers)
     store = Store.open(f"sqlite:///{db}")
     try:
-        print(f"database: {db.name}: {count_conversations(store):,} conversations")
+        print(f"database: {db.name}: {store.count_conversations():,} conversations")
         bench_search(store)
         bench_first_page(store, db)
     finally:

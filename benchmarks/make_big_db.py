@@ -4,8 +4,8 @@ Usage: ``python benchmarks/make_big_db.py [--messages N] [--customers N] [--forc
 how long it took. Other benchmarks call :func:`ensure_big_db` and reuse the cached file, which lives under
 ``/tmp/support-console-bench/`` keyed by the schema version and the sizes: a schema change builds a new one.
 
-The data goes through the same write path as ``support-console import`` (customers, conversations, then
-messages staged per batch with the FTS5 triggers doing the indexing), so the file has exactly the schema,
+The data goes through the same write path as ``support-console import`` (``Store.bulk_importer``: customers,
+messages and conversations per batch, indexed for search per batch), so the file has exactly the schema,
 indexes, triggers and counters a real database has. Each customer has ten conversations (tickets) of ten
 messages: customer messages, sent replies (half AI-assisted, some edited) and a few internal notes, with
 text drawn from support phrases so full-text search has realistic word frequencies.
@@ -21,21 +21,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import sqlalchemy as sa
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from support_console.core.matching import fold  # noqa: E402
 from support_console.store import Store  # noqa: E402
-from support_console.store.bulk import (  # noqa: E402
-    insert_conversations_bulk,
-    insert_messages_bulk,
-    update_counters_bulk,
-)
-from support_console.store.engine import insert_ignoring_duplicates  # noqa: E402
 from support_console.store.migrations import latest_version  # noqa: E402
-from support_console.store.tables import Customer  # noqa: E402
 from support_console.store.times import to_stored  # noqa: E402
 
 CACHE_DIR = Path("/tmp/support-console-bench")
@@ -78,50 +70,35 @@ def db_path(messages: int, customers: int) -> Path:
     return CACHE_DIR / f"big-v{latest_version()}-{messages}m-{customers}c.db"
 
 
-def _customers(store: Store, count: int, start: datetime) -> list[int]:
-    table = Customer.__table__  # type: ignore[attr-defined]
-    rows = [
-        {"name": f"Customer {i}", "email": f"customer{i}@example.com", "attributes": {"plan": "ultimate"},
-         "created_at": start}
-        for i in range(count)
-    ]  # fmt: skip
-    with store.engine.begin() as conn:
-        for k in range(0, len(rows), 5000):
-            conn.execute(insert_ignoring_duplicates(table, conn), rows[k : k + 5000])
-        return [int(i) for i in conn.scalars(sa.select(table.c.id).order_by(table.c.id))]
+Row = tuple[object, ...]  # a message in the import parser's layout (import_rows.parse_batches)
 
 
-def _ticket_rows(
-    conversation_id: int, ticket: int, when: datetime, size: int, rng: random.Random
-) -> list[list[object]]:
-    """One ticket's messages in BULK_COLUMNS order: customer and reply alternate; some tickets get a note."""
+def _ticket_rows(ticket: int, when: datetime, size: int, rng: random.Random) -> list[Row]:
+    """One ticket's messages: customer and reply alternate; some tickets get a note. ``""`` is NULL."""
     persona = PERSONAS[ticket % len(PERSONAS)]
-    rows: list[list[object]] = []
+    rows: list[Row] = []
     for n in range(size):
         stamp = to_stored(when + timedelta(minutes=7 * n))
-        key = f"/{n}"
+        key = f"T{ticket}/{n}"
         if n == size - 2 and ticket % 4 == 0:
-            rows.append(
-                [conversation_id, "note", "note", rng.choice(NOTES), *[None] * 7, None, stamp, stamp, key]
-            )
+            rows.append(("note", "note", rng.choice(NOTES), *[""] * 8, stamp, stamp, key))
         elif n % 2 == 0:
             text = f"{rng.choice(CUSTOMER_LINES)} (ticket {ticket})"
-            rows.append([conversation_id, "customer", "received", text, *[None] * 7, None, stamp, stamp, key])
+            rows.append(("customer", "received", text, *[""] * 8, stamp, stamp, key))
         else:
-            rows.append(_reply(conversation_id, persona, stamp, key, rng))
+            rows.append(_reply(persona, stamp, key, rng))
     return rows
 
 
-def _reply(conversation_id: int, persona: str, stamp: str, key: str, rng: random.Random) -> list[object]:
+def _reply(persona: str, stamp: str, key: str, rng: random.Random) -> Row:
     """A sent reply: half AI-assisted (of those, 40% sent unchanged), half hand-written."""
     text = rng.choice(REPLY_LINES)
     agent = rng.choice(AGENTS)
     if rng.random() < 0.5:
-        hand = [None, persona, None, None, None, None, agent]
-        return [conversation_id, "agent", "sent", text, *hand, stamp, stamp, stamp, key]
+        return ("agent", "sent", text, "", persona, "", "", "", "", agent, stamp, stamp, stamp, key)
     original = text if rng.random() < 0.4 else text.replace("please", "kindly") + " Let me know."
-    ai = [original, persona, "gpt-4o-2024-08-06", "stop", 600, 60, agent]
-    return [conversation_id, "agent", "sent", text, *ai, stamp, stamp, stamp, key]
+    ai = (original, persona, "gpt-4o-2024-08-06", "stop", 600, 60, agent)
+    return ("agent", "sent", text, *ai, stamp, stamp, stamp, key)
 
 
 def build(path: Path, messages: int, customers: int, *, per_ticket: int = 10, batch: int = 10_000) -> None:
@@ -134,20 +111,20 @@ def build(path: Path, messages: int, customers: int, *, per_ticket: int = 10, ba
     span = timedelta(days=700) / max(1, tickets)
     store = Store.open(f"sqlite:///{path}")
     try:
-        owners = _customers(store, customers, start)
-        for first in range(0, tickets, batch // per_ticket):
-            chunk = range(first, min(tickets, first + batch // per_ticket))
-            with store.engine.begin() as conn:
-                conversation_ids = insert_conversations_bulk(conn, [
-                    {"customer_id": owners[t % len(owners)], "status": STATUSES[t % len(STATUSES)],
-                     "persona_id": PERSONAS[t % len(PERSONAS)], "created_at": start + span * t}
-                    for t in chunk
-                ])  # fmt: skip
-                before = int(conn.execute(sa.text("SELECT coalesce(max(id), 0) FROM messages")).scalar_one())
-                rows = [r for cid, t in zip(conversation_ids, chunk, strict=True)
-                        for r in _ticket_rows(cid, t, start + span * t, per_ticket, rng)]  # fmt: skip
-                insert_messages_bulk(conn, rows)
-                update_counters_bulk(conn, before)
+        with store.bulk_importer() as writer:
+            for first in range(0, tickets, batch // per_ticket):
+                rows: list[tuple[tuple[str, str], Row]] = []
+                firsts: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+                statuses: dict[tuple[str, str], str] = {}
+                for t in range(first, min(tickets, first + batch // per_ticket)):
+                    owner = t % customers
+                    email = f"customer{owner}@example.com"
+                    key = (fold(email), f"T{t}")
+                    when = start + span * t
+                    firsts[key] = (email, f"Customer {owner}", to_stored(when), PERSONAS[t % len(PERSONAS)])
+                    statuses[key] = STATUSES[t % len(STATUSES)]
+                    rows.extend((key, row) for row in _ticket_rows(t, when, per_ticket, rng))
+                writer.write(rows, firsts, statuses)
     finally:
         store.close()  # the last connection closing checkpoints the WAL into the file
 

@@ -13,7 +13,7 @@ import pytest
 
 from support_console.cli.main import main
 from support_console.store import Store
-from support_console.workflows.export import ExportError, audit_conversation, export
+from support_console.workflows.export import ExportError, export
 from support_console.workflows.importer import import_file
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_conversations.jsonl"
@@ -67,7 +67,7 @@ def test_json_and_jsonl_match_the_audit_view(store: Store) -> None:
     lines = _export(store, "jsonl").splitlines()
     whole = json.loads(_export(store, "json"))["conversations"]
     assert [json.loads(line) for line in lines] == whole
-    trail = audit_conversation(store, whole[0]["id"])
+    trail = store.audit_conversation(whole[0]["id"])
     assert [m["text"] for m in whole[0]["messages"]] == [m.text for m in trail.messages]
 
 

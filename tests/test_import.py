@@ -4,6 +4,8 @@ continuing tickets, progress, the CLI command, and a concurrent writer that must
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -19,15 +21,13 @@ from support_console.store import (
     STATE_NOTE,
     STATE_RECEIVED,
     STATE_SENT,
-    STATUSES,
+    LogFilters,
     Store,
 )
-from support_console.store.bulk import update_counters_bulk
-from support_console.store.conversation_list import LogFilters, count_conversations, list_conversations
+from support_console.store.counters import after, update_counters
 from support_console.store.first_page import name_from_email
-from support_console.store.search import search
+from support_console.store.tables import CONVERSATIONS
 from support_console.workflows import import_rows
-from support_console.workflows.export import audit_conversation
 from support_console.workflows.importer import ImportFileError, import_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -74,8 +74,8 @@ def test_the_sample_loads_completely_and_twice_adds_nothing(store: Store) -> Non
 
 def test_imported_replies_keep_original_sent_approver_and_status(store: Store) -> None:
     import_file(store, SAMPLE)
-    [row] = list_conversations(store, LogFilters(customer="ellen.brooks", status="resolved"), limit=10)[-1:]
-    trail = audit_conversation(store, row.conversation_id)
+    [row] = store.list_conversations(LogFilters(customer="ellen.brooks", status="resolved"), limit=10)[-1:]
+    trail = store.audit_conversation(row.conversation_id)
     reply = next(m for m in trail.messages if m.role == "agent")
     assert reply.state == "sent"
     assert reply.approved_by == "Elena Rossi"
@@ -91,8 +91,8 @@ def test_imported_replies_keep_original_sent_approver_and_status(store: Store) -
     assert reply.prompt_tokens
     assert reply.completion_tokens
     assert [m.role for m in trail.messages] == ["customer", "note", "agent", "customer"]
-    assert count_conversations(store, LogFilters(status="pending")) >= 3
-    assert search(store, "ARN 74987506290001748291003")  # imported text is searchable at once
+    assert store.count_conversations(LogFilters(status="pending")) >= 3
+    assert store.search("ARN 74987506290001748291003")  # imported text is searchable at once
 
 
 def test_bad_rows_are_reported_by_line_and_good_rows_kept(store: Store, tmp_path: Path) -> None:
@@ -142,7 +142,7 @@ def test_csv_with_aliases_quotes_and_multiline_text(store: Store, tmp_path: Path
     assert [(e.line, "ISO 8601" in e.message) for e in report.errors] == [
         (5, True)
     ]  # line 5: after the quoted newline
-    trail = audit_conversation(store, list_conversations(store)[0].conversation_id)
+    trail = store.audit_conversation(store.list_conversations()[0].conversation_id)
     assert trail.customer_name == "Kim Lee"
     assert trail.messages[0].text == "Line one, with a comma\nline two"
     assert trail.messages[1].approved_by == "Priya"
@@ -164,7 +164,7 @@ def test_a_later_file_continues_the_same_ticket(store: Store, tmp_path: Path) ->
         1,
         0,
     )
-    conversations = list_conversations(store)
+    conversations = store.list_conversations()
     assert len(conversations) == 2
     t9 = next(c for c in conversations if c.messages == 2)
     assert t9.status == "resolved"
@@ -177,7 +177,7 @@ def test_rows_without_ids_are_still_idempotent(store: Store, tmp_path: Path) -> 
     ])  # fmt: skip
     assert import_file(store, path).added == 2
     assert import_file(store, path).added == 0
-    assert count_conversations(store) == 1
+    assert store.count_conversations() == 1
 
 
 def test_a_customer_without_a_name_is_named_as_draft_names_one(store: Store, tmp_path: Path) -> None:
@@ -276,8 +276,8 @@ def test_other_writers_are_not_disturbed_by_a_large_import(tmp_path: Path) -> No
             ).scalar_one()
         assert live == written >= 20
         _index_consistent(writer_store)
-        assert len(search(writer_store, "live message")) == min(written, 50)  # one page of results
-        assert search(writer_store, "bulk message 19999")
+        assert len(writer_store.search("live message")) == min(written, 50)  # one page of results
+        assert writer_store.search("bulk message 19999")
     finally:
         importer_store.close()
         writer_store.close()
@@ -360,21 +360,27 @@ def test_imported_counters_match_the_store_definitions(store: Store, tmp_path: P
     import_file(store, _write_jsonl(tmp_path / "more.jsonl", _mixed_rows()))
     before = _snapshot(store)
     with store.engine.begin() as conn:
-        update_counters_bulk(conn, 0)  # recount every conversation (and so every customer's roll-up)
+        update_counters(conn, CONVERSATIONS.c.id > 0, after(0))  # recount every conversation (and roll-up)
     assert _snapshot(store) == before
     with store.engine.connect() as conn:
         unread = conn.exec_driver_sql("SELECT sum(unread_count) FROM conversations").scalar_one()
     assert unread > 0
 
 
-def test_the_parser_uses_the_stores_roles_states_and_statuses() -> None:
+def test_the_parser_uses_the_stores_words_and_imports_no_sqlalchemy() -> None:
+    """The parser runs in a child process that must start fast: it takes the vocabulary, the time layout and
+    the email folding from their stdlib-only homes, and never loads SQLAlchemy."""
     assert import_rows.STATES == {
         ROLE_CUSTOMER: STATE_RECEIVED,
         ROLE_AGENT: STATE_SENT,
         ROLE_NOTE: STATE_NOTE,
     }
-    assert import_rows.STATUSES == STATUSES
-    assert import_rows.AGENT == ROLE_AGENT
+    probe = (
+        "import sys, support_console.workflows.import_rows;"
+        "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'pydantic') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
 
 
 def test_a_file_that_is_not_utf8_is_refused_from_the_child_too(store: Store, tmp_path: Path) -> None:

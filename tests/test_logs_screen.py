@@ -15,10 +15,10 @@ from rich.text import Text
 from textual.app import App
 from textual.widgets import DataTable, Input, Select, Static
 
-from support_console.store.conversation_list import LogFilters, count_conversations
+from support_console.store import LogFilters
 from support_console.ui.screens.audit import AuditScreen
 from support_console.ui.screens.logs import LogsScreen
-from support_console.ui.widgets.logs_stats import StatsScreen
+from support_console.ui.screens.stats import StatsScreen
 from support_console.ui.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
 from support_console.workflows.importer import import_file
 from support_console.workflows.services import Services, build_services
@@ -84,7 +84,7 @@ async def test_filters_by_status_customer_and_dates(services: Services) -> None:
         table = screen.query_one(ConversationTable)
         screen.query_one("#filter-status", Select).value = "resolved"
         await pilot.pause()
-        resolved = count_conversations(services.store, LogFilters(status="resolved"))
+        resolved = services.store.count_conversations(LogFilters(status="resolved"))
         assert 0 < table.row_count == resolved < 36
         assert all(str(table.get_row_at(i)[2]) == "resolved" for i in range(table.row_count))
         screen.query_one("#filter-customer", Input).focus()
@@ -103,8 +103,8 @@ async def test_filters_by_status_customer_and_dates(services: Services) -> None:
         screen.query_one("#filter-since", Input).value = "2026-11-01"
         await pilot.press("enter")
         await pilot.pause()
-        assert screen.query_one(ConversationTable).row_count == count_conversations(
-            services.store, LogFilters(since=screen.filters.since)
+        assert screen.query_one(ConversationTable).row_count == services.store.count_conversations(
+            LogFilters(since=screen.filters.since)
         )
         assert screen.query_one(ConversationTable).row_count < 36
 

@@ -12,16 +12,10 @@ import pytest
 import sqlalchemy as sa
 
 from support_console.store import NewMessage, Store
-from support_console.store.bulk import deferred_fts
 from support_console.store.engine import create_engine, reader
 from support_console.store.migrations import MIGRATIONS, migrate
-from support_console.store.search import (
-    FTS_TABLE,
-    fts_query,
-    has_fts,
-    parse_marked,
-    search,
-)
+from support_console.store.search import parse_marked
+from support_console.store.sqlite.fts import FTS_TABLE, deferred_fts, fts_query, has_fts
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
 
@@ -59,17 +53,17 @@ def test_migration_creates_the_index_and_search_finds_newest_first(store: Store)
     _seed(store)
     with store.engine.connect() as conn:
         assert has_fts(conn)
-    hits = search(store, "controller")
+    hits = store.search("controller")
     assert [h.created_at for h in hits] == [T0 + timedelta(days=2), T0]
     assert hits[0].customer_email == "jordan@example.com"
     assert hits[0].role == "customer"
-    assert search(store, "charged twice")[0].customer_name == "Ellen Brooks"
-    assert search(store, "charged thrice") == []  # every word must match
+    assert store.search("charged twice")[0].customer_name == "Ellen Brooks"
+    assert store.search("charged thrice") == []  # every word must match
 
 
 def test_prefix_search_and_highlight_spans(store: Store) -> None:
     _seed(store)
-    hits = search(store, "disconnect*")
+    hits = store.search("disconnect*")
     assert len(hits) == 2
     for hit in hits:
         words = [hit.snippet[s:e].lower() for s, e in hit.highlights]
@@ -79,14 +73,14 @@ def test_prefix_search_and_highlight_spans(store: Store) -> None:
 
 def test_filters_by_customer_persona_and_since(store: Store) -> None:
     _seed(store)
-    assert {h.customer_name for h in search(store, "the")} == {"Jordan Hale"}
-    assert len(search(store, "controller", customer="JORDAN@")) == 2
-    assert search(store, "controller", customer="ellen") == []
-    assert len(search(store, "charged", persona="billing-refunds")) == 1
-    assert search(store, "charged", persona="xbox-support") == []
-    recent = search(store, "controller", since=T0 + timedelta(days=1))
+    assert {h.customer_name for h in store.search("the")} == {"Jordan Hale"}
+    assert len(store.search("controller", customer="JORDAN@")) == 2
+    assert store.search("controller", customer="ellen") == []
+    assert len(store.search("charged", persona="billing-refunds")) == 1
+    assert store.search("charged", persona="xbox-support") == []
+    recent = store.search("controller", since=T0 + timedelta(days=1))
     assert [h.created_at for h in recent] == [T0 + timedelta(days=2)]
-    assert len(search(store, "controller", limit=1)) == 1
+    assert len(store.search("controller", limit=1)) == 1
 
 
 @pytest.mark.parametrize(
@@ -112,7 +106,7 @@ def test_filters_by_customer_persona_and_since(store: Store) -> None:
 def test_no_user_query_breaks_fts5_syntax(store: Store, query: str) -> None:
     conversation = _conversation(store, "Mallory", "mallory@example.com")
     store.add_message(conversation, "customer", 'Text with [bold] AND "quotes" NEAR(a b) text:foo a\'b 🙂')
-    hits = search(store, query)  # must not raise
+    hits = store.search(query)  # must not raise
     assert all(h.customer_name == "Mallory" for h in hits)
 
 
@@ -120,8 +114,8 @@ def test_operators_and_markup_are_searched_as_words(store: Store) -> None:
     conversation = _conversation(store, "Mallory", "mallory@example.com")
     store.add_message(conversation, "customer", "please [bold]escalate[/] this AND that")
     store.add_message(conversation, "customer", "unrelated words only")
-    assert [h.snippet for h in search(store, "[bold]")] == ["please [bold]escalate[/] this AND that"]
-    assert len(search(store, "AND")) == 1  # the word "and", not the operator
+    assert [h.snippet for h in store.search("[bold]")] == ["please [bold]escalate[/] this AND that"]
+    assert len(store.search("AND")) == 1  # the word "and", not the operator
     assert fts_query('say "hi" AND *') == '"say" """hi""" "AND"'
 
 
@@ -131,16 +125,16 @@ def test_index_follows_draft_updates_approval_and_deletion(store: Store) -> None
     draft = store.save_draft(
         conversation, text="Try the recovery form", original_text="Try the recovery form"
     )
-    assert search(store, "recovery") == []  # unsent drafts are not part of the logs
+    assert store.search("recovery") == []  # unsent drafts are not part of the logs
     store.save_draft(conversation, draft_id=draft, text="Use the recovery wizard")
     store.approve_draft(draft, "Please use the account recovery wizard", "priya")
-    hits = search(store, "wizard")
+    hits = store.search("wizard")
     assert [h.message_id for h in hits] == [draft]
     assert hits[0].state == "sent"
-    assert search(store, "form") == []  # the superseded draft text left the index
+    assert store.search("form") == []  # the superseded draft text left the index
     with store.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM messages WHERE id = :i"), {"i": draft})
-    assert search(store, "wizard") == []
+    assert store.search("wizard") == []
     with store.engine.connect() as conn:  # the external-content index is consistent with its table
         conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
 
@@ -149,22 +143,41 @@ def test_discarded_drafts_are_not_found(store: Store) -> None:
     conversation = _conversation(store, "Sam", "sam@example.com")
     draft = store.save_draft(conversation, text="a hasty reply about refunds")
     store.discard_draft(draft)
-    assert search(store, "hasty") == []
+    assert store.search("hasty") == []
+
+
+def _old_database(url: str, version: int, text: str) -> int:
+    """A database at schema ``version`` holding Olga's conversation with one message, ``text``; written with
+    plain SQL as the code of that version did (today's Store writes today's columns). Returns the
+    conversation's id."""
+    engine = create_engine(url)
+    migrate(engine, MIGRATIONS[:version])
+    at = "2026-10-01 09:00:00.000000"
+    with engine.begin() as conn:
+        customer = conn.exec_driver_sql(
+            "INSERT INTO customers (name, email, attributes, created_at, open_conversations, unread) "
+            "VALUES ('Olga', 'olga@example.com', '{}', ?, 0, 0) RETURNING id",
+            (at,),
+        ).scalar_one()
+        conversation = int(
+            conn.exec_driver_sql(
+                "INSERT INTO conversations (customer_id, status, created_at, updated_at, unread_count) "
+                "VALUES (?, 'open', ?, ?, 0) RETURNING id",
+                (customer, at, at),
+            ).scalar_one()
+        )
+        _insert_raw(conn, conversation, text)
+        assert has_fts(conn) == (version >= 2)
+    engine.dispose()
+    return conversation
 
 
 def test_upgrading_an_existing_database_indexes_its_history(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    engine = create_engine(url)
-    migrate(engine, MIGRATIONS[:1])  # a database from before full-text search
-    old = Store(engine)
-    conversation = _conversation(old, "Olga", "olga@example.com")
-    old.add_message(conversation, "customer", "printer offline after restart")
-    with engine.connect() as conn:
-        assert not has_fts(conn)
-    engine.dispose()
+    _old_database(url, 1, "printer offline after restart")  # a database from before full-text search
     upgraded = Store.open(url)
     try:
-        hits = search(upgraded, "printer offline")
+        hits = upgraded.search("printer offline")
         assert len(hits) == 1
         assert hits[0].customer_name == "Olga"
     finally:
@@ -173,7 +186,12 @@ def test_upgrading_an_existing_database_indexes_its_history(tmp_path: Path) -> N
 
 def test_like_fallback_gives_the_same_hits_without_fts5(tmp_path: Path, store: Store) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'plain.db'}")
-    migrate(engine, MIGRATIONS[:1])  # no FTS table: search must fall back to LIKE
+    migrate(engine)
+    with engine.begin() as conn:  # as on a SQLite without FTS5: no index, so search falls back to LIKE
+        for trigger in ("messages_fts_ai", "messages_fts_ad", "messages_fts_au"):
+            conn.exec_driver_sql(f"DROP TRIGGER {trigger}")
+        conn.exec_driver_sql(f"DROP TABLE {FTS_TABLE}")
+        conn.exec_driver_sql("DROP TABLE fts_deferred")
     plain = Store(engine)
     try:
         for target in (store, plain):
@@ -181,10 +199,10 @@ def test_like_fallback_gives_the_same_hits_without_fts5(tmp_path: Path, store: S
         with engine.connect() as conn:
             assert not has_fts(conn)
         for query in ("controller", "charged twice", "[bold]", '"'):
-            fts_hits = [(h.message_id, h.customer_name) for h in search(store, query)]
-            like_hits = [(h.message_id, h.customer_name) for h in search(plain, query)]
+            fts_hits = [(h.message_id, h.customer_name) for h in store.search(query)]
+            like_hits = [(h.message_id, h.customer_name) for h in plain.search(query)]
             assert like_hits == fts_hits, query
-        hit = search(plain, "update")[0]
+        hit = plain.search("update")[0]
         assert [hit.snippet[s:e] for s, e in hit.highlights] == ["update"]
     finally:
         engine.dispose()
@@ -209,7 +227,7 @@ def test_the_search_walks_the_index_without_sorting(store: Store) -> None:
 
     event.listen(store.engine, "before_cursor_execute", capture)
     try:
-        assert search(store, "controller")
+        assert store.search("controller")
     finally:
         event.remove(store.engine, "before_cursor_execute", capture)
     [(statement, params)] = seen
@@ -225,14 +243,14 @@ def test_customer_filter_with_and_without_prefix_terms(store: Store) -> None:
     _seed(store)
     other = _conversation(store, "Jordan Other", "jo@example.org")
     store.add_message(other, "customer", "controller disconnected twice")
-    everyone = [h.message_id for h in search(store, "controller")]
-    jordan = [h.message_id for h in search(store, "controller", customer="jordan@example.com")]
+    everyone = [h.message_id for h in store.search("controller")]
+    jordan = [h.message_id for h in store.search("controller", customer="jordan@example.com")]
     assert jordan == [i for i in everyone if i != everyone[0]]
     assert len(jordan) == 2
-    prefixed = search(store, "disconn*", customer="jordan@example.com")
+    prefixed = store.search("disconn*", customer="jordan@example.com")
     assert [h.message_id for h in prefixed] == jordan
-    assert all(h.highlights for h in search(store, "controller", customer="jordan@"))
-    assert search(store, "controller", customer="nobody") == []
+    assert all(h.highlights for h in store.search("controller", customer="jordan@"))
+    assert store.search("controller", customer="nobody") == []
 
 
 # ------------------------------------------------------------------------------- bulk writes (deferred FTS)
@@ -278,8 +296,8 @@ def test_interactive_writes_keep_the_index_consistent(store: Store) -> None:
     store.discard_draft(discarded)
     store.add_message(conversation, "note", "escalate if it persists")
     assert_index_consistent(store)
-    assert [h.message_id for h in search(store, "USB cable")] == [draft]
-    assert len(search(store, "headset")) == 1
+    assert [h.message_id for h in store.search("USB cable")] == [draft]
+    assert len(store.search("headset")) == 1
 
 
 def test_store_bulk_path_indexes_its_rows_and_keeps_the_index_consistent(store: Store) -> None:
@@ -291,7 +309,7 @@ def test_store_bulk_path_indexes_its_rows_and_keeps_the_index_consistent(store: 
     again = store.add_messages_bulk([NewMessage(conversation, "customer", "gamepad again", external_id="0")])
     assert (added, again) == (50, 0)
     assert_index_consistent(store)
-    assert len(search(store, "gamepad", limit=100)) == 50
+    assert len(store.search("gamepad", limit=100)) == 50
 
 
 def test_deferred_fts_indexes_the_block_at_its_end_and_no_one_sees_the_marker(store: Store) -> None:
@@ -309,35 +327,30 @@ def test_deferred_fts_indexes_the_block_at_its_end_and_no_one_sees_the_marker(st
         assert before >= 1
         found = conn.exec_driver_sql(f"SELECT count(*) FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH 'zebra'")
         assert found.scalar_one() == 1
-    assert len(search(store, "zebra")) == 1
+    assert len(store.search("zebra")) == 1
     store.add_message(conversation, "customer", "after the bulk write: quokka")  # the trigger is back
-    assert len(search(store, "quokka")) == 1
+    assert len(store.search("quokka")) == 1
     assert_index_consistent(store)
 
 
 def test_deferred_fts_leaves_a_consistent_index_when_its_block_fails(store: Store) -> None:
     conversation = _conversation(store, "Bulk", "bulk@example.com")
     _fail_inside_deferral(store, conversation, "walrus", commit=True)  # the caller goes on and commits
-    assert len(search(store, "walrus")) == 1
+    assert len(store.search("walrus")) == 1
     assert_index_consistent(store)
     with pytest.raises(LookupError, match="the block fails"):
         _fail_inside_deferral(store, conversation, "narwhal", commit=False)  # rolled back
-    assert search(store, "narwhal") == []
+    assert store.search("narwhal") == []
     assert_index_consistent(store)
 
 
 def test_upgrading_to_deferred_indexing_keeps_the_index(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'v5.db'}"
-    engine = create_engine(url)
-    migrate(engine, MIGRATIONS[:5])  # before deferred indexing
-    old = Store(engine)
-    conversation = _conversation(old, "Olga", "olga@example.com")
-    old.add_message(conversation, "customer", "scanner jams on page two")
-    engine.dispose()
+    conversation = _old_database(url, 5, "scanner jams on page two")  # before deferred indexing
     upgraded = Store.open(url)
     try:
         upgraded.add_message(conversation, "customer", "scanner fixed")
-        assert len(search(upgraded, "scanner")) == 2
+        assert len(upgraded.search("scanner")) == 2
         assert_index_consistent(upgraded)
     finally:
         upgraded.close()

@@ -9,16 +9,9 @@ from pathlib import Path
 import pytest
 
 from support_console.cli.main import main
-from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
-from support_console.store import Store
-from support_console.store.conversation_list import (
-    LogFilters,
-    count_conversations,
-    diff_words,
-    edit_distance,
-    list_conversations,
-    stats,
-)
+from support_console.core.text_diff import diff_words, edit_distance
+from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE, ErrorKind
+from support_console.store import LogFilters, Store
 
 
 @pytest.fixture
@@ -52,12 +45,14 @@ def _seed(store: Store) -> None:
         _ai(store, xbox, "Update the firmware.", "xbox-support"), "Update the firmware.", "priya"
     )
     store.approve_draft(_ai(store, xbox, "abc", "xbox-support"), "xyz", "marcus")
-    _ai(store, xbox, "", "xbox-support", finish_reason="content_filter")
-    _ai(store, xbox, "partial", "xbox-support", error=STOPPED_NOTE)
+    _ai(store, xbox, "", "xbox-support", finish_reason="content_filter", error_kind=ErrorKind.CONTENT_FILTER)
+    _ai(store, xbox, "partial", "xbox-support", error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED)
     store.discard_draft(_ai(store, xbox, "not this", "xbox-support"))
     # billing: one refused by the model, one failed with a provider error, one edited a little
-    _ai(store, billing, "I can't help with that.", "billing-refunds", error=REFUSAL_NOTE)
-    _ai(store, billing, "", "billing-refunds", error="The model server failed (HTTP 500): try again.")
+    _ai(store, billing, "I can't help with that.", "billing-refunds", error=REFUSAL_NOTE,
+        error_kind=ErrorKind.REFUSED)  # fmt: skip
+    _ai(store, billing, "", "billing-refunds", error="The model server failed (HTTP 500): try again.",
+        error_kind=ErrorKind.SERVER)  # fmt: skip
     store.approve_draft(_ai(store, billing, "Refund sent.", "billing-refunds"), "Refund sent today.", "priya")
     # a hand-written reply is not an AI draft
     hand = store.save_draft(billing, text="Hand-written")
@@ -66,7 +61,7 @@ def _seed(store: Store) -> None:
 
 def test_stats_per_persona(store: Store) -> None:
     _seed(store)
-    rows = {r.key: r for r in stats(store).by_persona}
+    rows = {r.key: r for r in store.stats().by_persona}
     xbox, billing = rows["xbox-support"], rows["billing-refunds"]
     assert (xbox.drafts, xbox.sent, xbox.unchanged, xbox.content_filtered, xbox.errors) == (5, 2, 1, 1, 0)
     assert xbox.acceptance == 0.5
@@ -80,7 +75,7 @@ def test_stats_per_persona(store: Store) -> None:
 
 def test_stats_per_agent_count_only_what_they_sent(store: Store) -> None:
     _seed(store)
-    rows = {r.key: r for r in stats(store).by_agent}
+    rows = {r.key: r for r in store.stats().by_agent}
     assert set(rows) == {"priya", "marcus"}  # marcus's hand-written reply is not AI-assisted
     assert (rows["priya"].sent, rows["priya"].unchanged, rows["priya"].drafts) == (2, 1, None)
     assert (rows["marcus"].sent, rows["marcus"].edit_rate) == (1, 1.0)
@@ -89,10 +84,10 @@ def test_stats_per_agent_count_only_what_they_sent(store: Store) -> None:
 def test_stats_period(store: Store) -> None:
     _seed(store)
     future = datetime.now(UTC) + timedelta(days=1)
-    empty = stats(store, since=future)
+    empty = store.stats(since=future)
     assert empty.by_persona == []
     assert empty.by_agent == []
-    assert sum(r.drafts or 0 for r in stats(store, until=future).by_persona) == 8
+    assert sum(r.drafts or 0 for r in store.stats(until=future).by_persona) == 8
 
 
 def test_edit_distance_and_word_diff() -> None:
@@ -123,22 +118,22 @@ def test_list_conversations_orders_filters_and_pages(store: Store) -> None:
         store.add_message(conversation.id, "customer", f"message {i}", created_at=base + timedelta(days=i))
         ids.append(conversation.id)
     store.set_status(ids[3], "resolved")
-    rows = list_conversations(store, limit=3)
+    rows = store.list_conversations(limit=3)
     assert [r.conversation_id for r in rows] == [ids[6], ids[5], ids[4]]
     assert rows[0].preview == "message 6"
     assert rows[0].messages == 1
     assert rows[0].customer_email == "c6@example.com"
-    assert [r.conversation_id for r in list_conversations(store, offset=3, limit=3)] == [
+    assert [r.conversation_id for r in store.list_conversations(offset=3, limit=3)] == [
         ids[3],
         ids[2],
         ids[1],
     ]
-    assert count_conversations(store, LogFilters(persona="tech-support")) == 3
-    assert [r.conversation_id for r in list_conversations(store, LogFilters(status="resolved"))] == [ids[3]]
+    assert store.count_conversations(LogFilters(persona="tech-support")) == 3
+    assert [r.conversation_id for r in store.list_conversations(LogFilters(status="resolved"))] == [ids[3]]
     window = LogFilters(since=base + timedelta(days=2), until=base + timedelta(days=4))
-    assert [r.conversation_id for r in list_conversations(store, window)] == [ids[3], ids[2]]
-    assert [r.conversation_id for r in list_conversations(store, LogFilters(customer="C5"))] == [ids[5]]
-    assert list_conversations(store, LogFilters(customer="%")) == []  # wildcards are literal
+    assert [r.conversation_id for r in store.list_conversations(window)] == [ids[3], ids[2]]
+    assert [r.conversation_id for r in store.list_conversations(LogFilters(customer="C5"))] == [ids[5]]
+    assert store.list_conversations(LogFilters(customer="%")) == []  # wildcards are literal
 
 
 def test_list_uses_the_activity_index(store: Store) -> None:

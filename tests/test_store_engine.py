@@ -11,7 +11,8 @@ import pytest
 
 from support_console.core.errors import StoreError
 from support_console.store import Store
-from support_console.store.engine import create_engine, pragmas, reader
+from support_console.store.engine import create_engine, reader
+from support_console.store.sqlite.connection import pragmas
 
 
 def _raw_writer(path: Path) -> sqlite3.Connection:

@@ -17,13 +17,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from support_console.cli.output import UsageError
+from support_console.core.clock import as_utc, utcnow
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import escaped, json_escaped
 
 if TYPE_CHECKING:
     from support_console.config.settings import Settings
-    from support_console.store import Store
-    from support_console.store.search import SearchHit
+    from support_console.store import SearchHit, StatsRow, Store
 
 EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE = 0, 1, 2
 _MAX_ROW_ERRORS_SHOWN = 50
@@ -39,14 +39,14 @@ def parse_since(value: str) -> datetime:
         delta = {"d": timedelta(days=amount), "h": timedelta(hours=amount), "w": timedelta(weeks=amount)}[
             unit
         ]
-        return datetime.now(UTC) - delta
+        return utcnow() - delta
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(
             f"{value!r} is not a date: use 2026-10-01, 2026-10-01T08:00, or 7d / 12h / 2w for 'ago'"
         ) from None
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(parsed)
 
 
 def register(
@@ -129,14 +129,11 @@ def hit_line(hit: SearchHit, mark: Callable[[str], str]) -> str:
 
 
 def cmd_search(args: argparse.Namespace, settings: Settings) -> int:
-    from support_console.store.search import search
-
     if args.limit < 1:
         raise UsageError("--limit must be at least 1: give the number of hits to show.")
     store = _open_store(settings)
     try:
-        hits = search(
-            store,
+        hits = store.search(
             args.query,
             customer=args.customer,
             persona=args.persona,
@@ -263,11 +260,9 @@ def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
-    from support_console.store.conversation_list import stats
-
     store = _open_store(settings)
     try:
-        result = stats(store, since=args.since, until=args.until)
+        result = store.stats(since=args.since, until=args.until)
     finally:
         store.close()
     if args.json:
@@ -289,7 +284,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _stats_dict(row: Any) -> dict[str, Any]:
+def _stats_dict(row: StatsRow) -> dict[str, Any]:
     return {
         "key": row.key,
         "drafts": row.drafts,
@@ -306,7 +301,7 @@ def _pct(value: float | None) -> str:
     return "—" if value is None else f"{value:.0%}"
 
 
-def stats_table(title: str, rows: list[Any]) -> str:
+def stats_table(title: str, rows: list[StatsRow]) -> str:
     """Stats rows as an aligned text table."""
     header = (title, "drafts", "sent", "unchanged", "acceptance", "edit rate", "filtered", "errors")
     body = [

@@ -1,7 +1,7 @@
-"""The store's words: roles, states, statuses and the notes a draft can end with.
+"""The conversation's words: roles, states, statuses, the notes a draft can end with, and error kinds.
 
-Kept apart from the tables (``models.py``) so the console can name them without importing SQLAlchemy and
-sqlmodel, which it loads only after its first frame (see ``Services``).
+Their one home. Kept apart from the tables (``store/tables.py``) so the console and the import parser (a child
+process) can name them without importing SQLAlchemy and sqlmodel.
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ class ErrorKind(StrEnum):
     """How a generation went wrong, coarse enough for the UI and the CLI to choose a reaction, and the word
     the store records with a draft (values are lower-case; stats count by them, never by an error's wording).
 
-    The model client raises every kind but the last two, which are not failures of the request: the model
-    refusing to write the reply, and the agent stopping the stream.
+    The model client raises every kind but the last three, which are not failures of the request: the model
+    refusing to write the reply, the agent stopping the stream, and an error whose kind was not recorded.
     """
 
     AUTH = auto()  # 401/403: the key (or sign-in) was refused
@@ -55,3 +55,4 @@ class ErrorKind(StrEnum):
     NOT_CONFIGURED = auto()  # no usable provider settings (or a missing optional package)
     REFUSED = auto()  # the model declined to write the reply (its refusal is kept as the draft's text)
     STOPPED = auto()  # the agent stopped the stream before the model finished
+    UNKNOWN = auto()  # a draft saved with an error but no kind (and errors stored before kinds were)

@@ -1,11 +1,13 @@
 """The store: customers, conversations and messages in SQLite (sqlmodel), behind the :class:`Store` facade.
 
-SQLite-specific behaviour lives in ``engine.py`` (pragmas, BEGIN IMMEDIATE) and ``search.py`` (FTS5); schema
-changes are appended to ``migrations.py``.
+The only home of persistence: every SQL statement of support-console is in this package, and callers use
+``Store`` methods and the plain values they return (``CustomerSummary``, ``ConversationRow``, ``SearchHit``,
+``LogStats``, ``AuditConversation``…). What only one database understands sits behind a backend
+(``backend.py``; SQLite's in ``sqlite/``); schema changes are appended to ``migrations.py``.
 
-Importing this package is cheap: the words (roles, states, statuses) and the customer list's rows come from
-modules without SQLAlchemy, and the classes built on sqlmodel load when first named (PEP 562), so the
-console can draw its first frame before paying for SQLAlchemy.
+Importing this package is cheap: the words (roles, states, statuses) come from ``core.vocabulary``, and
+everything else loads when first named (PEP 562), so the console can draw its first frame, and the import
+parser's child process can start, before paying for SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -29,26 +31,39 @@ from support_console.core.vocabulary import (
     STATUS_RESOLVED,
     STATUSES,
 )
-from support_console.store.first_page import CustomerRecord, CustomerSummary
 
 if TYPE_CHECKING:
+    from support_console.store.audit import AuditConversation, AuditMessage
+    from support_console.store.conversation_list import ConversationRow, LogFilters
     from support_console.store.facade import Store
+    from support_console.store.first_page import CustomerRecord, CustomerSummary
     from support_console.store.history import History
     from support_console.store.messages import NewMessage
+    from support_console.store.search import SearchHit
+    from support_console.store.stats import LogStats, StatsRow
     from support_console.store.tables import Conversation, Customer, Message
 
 _LAZY = {
-    "Store": "facade",
-    "History": "history",
-    "NewMessage": "messages",
+    "AuditConversation": "audit",
+    "AuditMessage": "audit",
     "Conversation": "tables",
+    "ConversationRow": "conversation_list",
     "Customer": "tables",
+    "CustomerRecord": "first_page",
+    "CustomerSummary": "first_page",
+    "History": "history",
+    "LogFilters": "conversation_list",
+    "LogStats": "stats",
     "Message": "tables",
+    "NewMessage": "messages",
+    "SearchHit": "search",
+    "StatsRow": "stats",
+    "Store": "facade",
 }
 
 
 def __getattr__(name: str) -> Any:
-    """Load a sqlmodel-backed class on first use."""
+    """Load a class on first use."""
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
@@ -70,12 +85,19 @@ __all__ = [
     "STATUS_OPEN",
     "STATUS_PENDING",
     "STATUS_RESOLVED",
+    "AuditConversation",
+    "AuditMessage",
     "Conversation",
+    "ConversationRow",
     "Customer",
     "CustomerRecord",
     "CustomerSummary",
     "History",
+    "LogFilters",
+    "LogStats",
     "Message",
     "NewMessage",
+    "SearchHit",
+    "StatsRow",
     "Store",
 ]

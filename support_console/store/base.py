@@ -12,22 +12,28 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
 from support_console.core.errors import NotFoundError, StoreError
-from support_console.store.engine import reader
+from support_console.store.backend import Backend
+from support_console.store.engine import backend_for, reader
 from support_console.store.tables import Conversation
 
 
 class StoreBase:
-    """The engine plus session helpers; the Store's parts (customers, messages, drafts) build on it."""
+    """The engine plus session helpers; the Store's parts (customers, messages, drafts) build on it.
+
+    ``backend`` is the database's implementation of what portable SQLAlchemy cannot say (``backend.py``).
+    """
 
     engine: Engine
+    backend: Backend
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.backend = backend_for(engine)
         self._reader = reader(engine)
 
     @contextmanager
@@ -41,6 +47,12 @@ class StoreBase:
         """A session for reads only (no write lock; sees a consistent snapshot for its lifetime)."""
         with translated_errors(), Session(self._reader, expire_on_commit=False) as session:
             yield session
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A Core connection for reads only (no write lock; one snapshot while its transaction lasts)."""
+        with translated_errors(), self._reader.connect() as conn:
+            yield conn
 
     @staticmethod
     def _conversation(session: Session, conversation_id: int) -> Conversation:

@@ -1,362 +1,198 @@
-"""Bulk writes: the importer's and the benchmarks' fast paths into the messages and conversations tables.
+"""The importer's writer: batches of parsed rows into customers, conversations and messages, set-based.
 
-Bulk writes and the triggers: the insert trigger indexes one row at a time, and SQLite runs it in a
-sub-transaction per statement at which FTS5 flushes its pending data; indexing a batch with one
-``INSERT … SELECT`` costs about a quarter as much. So bulk writers (:func:`insert_messages_bulk`, the
-importer) insert inside :func:`deferred_fts`, which makes the trigger stand aside for the duration of their
-write transaction and indexes the batch at the end of it. Every other write is indexed by the triggers.
+``workflows/importer.py`` reads the file and reports; ``workflows/import_rows.py`` parses it into batches
+(their shape is documented at ``import_rows.parse_batches``); this writes them, through
+:meth:`BulkImportMixin.bulk_importer`. Each batch is one short write transaction:
+
+1. customers first seen in the batch are looked up by their folded email (``customers.email_is``), the
+   missing ones created with their folded keys (``customers.customer_keys``);
+2. a ticket's conversation is found again from the external ids of its messages (``TICKET/ID``, a range on
+   the ``(conversation_id, external_id)`` index), or its id reserved;
+3. the messages are inserted (``Backend.insert_messages``: repeats of a (conversation, external id) skipped,
+   indexed for search per batch), the counters of the conversations that existed brought up to date
+   (``counters.update_counters``), and the new conversations inserted after their messages, counters
+   included (``Backend.insert_conversations_counted``: one customer roll-up each instead of two). Foreign
+   keys are checked at commit, so a ticket's new conversation is never committed without its messages.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from itertools import chain
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from support_console.core.errors import StoreError
-from support_console.core.vocabulary import ROLE_CUSTOMER, STATE_SENT
-from support_console.store.engine import insert_ignoring_duplicates, is_sqlite
-from support_console.store.search import FTS_TABLE
-from support_console.store.tables import Conversation, Message
-from support_console.store.times import utcnow
+from support_console.core.vocabulary import STATUS_OPEN
+from support_console.store.backend import Backend
+from support_console.store.base import StoreBase, translated_errors
+from support_console.store.counters import after, update_counters
+from support_console.store.customers import customer_keys
+from support_console.store.first_page import name_from_email
+from support_console.store.tables import CONVERSATIONS, CUSTOMERS, MESSAGES
 
-#: Message columns a bulk insert may set, in the order of each row's values.
-BULK_COLUMNS: Final = (
-    "conversation_id", "role", "state", "text", "original_text", "persona_id", "model", "finish_reason",
-    "prompt_tokens", "completion_tokens", "approved_by", "approved_at", "created_at", "updated_at",
-    "external_id",
-)  # fmt: skip
+Key = tuple[str, str]  # (folded email, ticket): a row's conversation (import_rows.Key)
+First = tuple[str, str, str, str]  # email, name ("" if absent), stored time, persona ("" if absent)
 
+_M = MESSAGES.c
+_C = CONVERSATIONS.c
+_K = CUSTOMERS.c
 
-def stored_datetime(value: datetime | None) -> str | None:
-    """The text SQLAlchemy's SQLite DateTime stores for ``value`` (naive UTC), so comparisons stay right."""
-    if value is None:
-        return None
-    if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
-    return value.isoformat(sep=" ", timespec="microseconds")
+#: The largest message id (new messages get larger ones: see tables.py).
+_MAX_MESSAGE_ID: Final = sa.select(sa.func.coalesce(sa.func.max(_M.id), 0))
+_MAX_CUSTOMER_ID: Final = sa.select(sa.func.coalesce(sa.func.max(_K.id), 0))
 
-
-#: The messages-table INSERT of a bulk write, for many rows per statement. Two per-row costs are avoided:
-#: pysqlite binds ``None`` through its adapter lookup (slow), while a ``str`` binds directly, so optional
-#: columns go through ``NULLIF(?, '')`` and callers may send ``''`` for NULL (``None`` still works); and the
-#: CHECK constraints' ``IN (…)`` lists are set up once per statement, not once per row as an executemany does.
-_NULLABLE: Final = frozenset(BULK_COLUMNS[4:12])
-_BULK_INSERT_HEAD: Final = f"INSERT INTO messages ({', '.join(BULK_COLUMNS)}) VALUES "
-_BULK_INSERT_ROW: Final = (
-    "(" + ", ".join("NULLIF(?, '')" if c in _NULLABLE else "?" for c in BULK_COLUMNS) + ")"
-)
-#: Rows per INSERT statement (fewer when SQLite allows fewer than 500 * 15 parameters per statement).
-_ROWS_PER_INSERT: Final = 500
-
-
-def insert_messages_bulk(conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
-    """Insert ``rows`` (values in BULK_COLUMNS order), skipping (conversation, external id) repeats.
-
-    Returns how many rows were added. Inside the caller's write transaction; on SQLite the rows are indexed
-    for search set-based (:func:`deferred_fts`). Datetime columns are given as :func:`stored_datetime` text
-    (formatted once by the caller); ``''`` in an optional column (original text … approved_at) means NULL.
-    """
-    if not rows:
-        return 0
-    if not is_sqlite(conn):
-        return _insert_messages_portable(conn, rows)
-    dbapi = conn.connection.driver_connection
-    assert isinstance(dbapi, sqlite3.Connection)
-    width = len(BULK_COLUMNS)
-    per = max(1, min(_ROWS_PER_INSERT, dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // width))
-    added = 0
-    with deferred_fts(conn):
-        for start in range(0, len(rows), per):
-            chunk = rows[start : start + per]
-            sql = _BULK_INSERT_HEAD + ", ".join([_BULK_INSERT_ROW] * len(chunk)) + " ON CONFLICT DO NOTHING"
-            added += dbapi.execute(sql, list(chain.from_iterable(chunk))).rowcount
-    return added  # rows the ON CONFLICT skipped are not counted
-
-
-def _insert_messages_portable(conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
-    """insert_messages_bulk on databases other than SQLite: one executemany through SQLAlchemy."""
-    params = [dict(zip(BULK_COLUMNS, row, strict=True)) for row in rows]
-    for p in params:
-        for column in _NULLABLE:
-            if p[column] == "":
-                p[column] = None
-        for column in ("approved_at", "created_at", "updated_at"):
-            if p[column] is not None:
-                p[column] = datetime.fromisoformat(p[column])
-    result = conn.execute(insert_ignoring_duplicates(Message.__table__, conn), params)  # type: ignore[attr-defined]
-    return int(result.rowcount)
-
-
-#: WAL pages between checkpoints while a bulk writer runs (SQLite's default is 1,000, i.e. about 4 MB).
-_BULK_CHECKPOINT_PAGES: Final = 10_000
-
-
-@contextmanager
-def bulk_writing(conn: Connection) -> Iterator[None]:
-    """For a connection about to write many batches (outside a transaction): fewer, larger WAL checkpoints.
-
-    With the default, the committing writer copies the WAL back into the database every few batches, and
-    the pages a batch rewrites (index and FTS segment pages) are copied again and again. Afterwards the
-    connection gets the default back and checkpoints what is left (PASSIVE: readers and writers go on).
-    """
-    if not is_sqlite(conn):
-        yield
-        return
-    dbapi = conn.connection.driver_connection
-    assert isinstance(dbapi, sqlite3.Connection)
-    default = dbapi.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-    dbapi.execute(f"PRAGMA wal_autocheckpoint = {_BULK_CHECKPOINT_PAGES}")
-    try:
-        yield
-    finally:
-        dbapi.execute(f"PRAGMA wal_autocheckpoint = {int(default)}")
-        if not conn.in_transaction():
-            dbapi.execute("PRAGMA wal_checkpoint(PASSIVE)")
-
-
-@contextmanager
-def deferred_fts(conn: Connection) -> Iterator[int]:
-    """Within a write transaction: messages inserted in the block are indexed together at its end.
-
-    The insert trigger indexes row by row, which costs about four times as much as indexing a batch with
-    one ``INSERT … SELECT``. So, while a row is in ``fts_deferred`` the trigger stands aside; this block
-    puts that row there, and at its end indexes every message with an id above the largest one before it
-    (yielded) and removes the row. All in the caller's transaction (``BEGIN IMMEDIATE``, so no other writer
-    interleaves): a crash rolls everything back, and no other connection ever sees the marker. The index is
-    brought up to date even when the block raises, so a caller that commits anyway commits a consistent index.
-    """
-    if not conn.in_transaction():
-        raise StoreError("deferred_fts needs a write transaction: use it inside engine.begin().")
-    before = int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM messages").scalar_one())
-    if not _has_deferral(conn):
-        yield before
-        return
-    conn.exec_driver_sql("INSERT INTO fts_deferred (since) VALUES (?)", (before,))
-    try:
-        yield before
-    finally:
-        conn.exec_driver_sql(
-            f"INSERT INTO {FTS_TABLE}(rowid, text) SELECT id, text FROM messages WHERE id > ?", (before,)
-        )
-        conn.exec_driver_sql("DELETE FROM fts_deferred")
-
-
-def _has_deferral(conn: Connection) -> bool:
-    """Whether this database has the deferrable FTS trigger (migration :func:`migrate_fts_deferral`)."""
-    if not is_sqlite(conn):
-        return False
-    found = conn.exec_driver_sql(
-        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'fts_deferred'"
-    ).first()
-    return found is not None
-
-
-def insert_conversations_bulk(conn: Connection, rows: Sequence[dict[str, Any]]) -> list[int]:
-    """Insert conversations (customer_id, status, persona_id, created_at) and return their ids, in order.
-
-    On SQLite one executemany per batch: under our write lock new rowids follow the table's maximum in
-    insertion order, which is checked against the customer ids before the ids are trusted. Elsewhere one
-    insert per row. (No FTS trigger on this table, so executemany is fast here.)
-    """
-    table = Conversation.__table__  # type: ignore[attr-defined]
-    if not rows:
-        return []
-    if not is_sqlite(conn):
-        keys = [
-            conn.execute(table.insert().values(**r, updated_at=r["created_at"])).inserted_primary_key
-            for r in rows
-        ]
-        return [int(key[0]) for key in keys if key is not None]
-    before = int(conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one())
-    dbapi = conn.connection.driver_connection
-    assert isinstance(dbapi, sqlite3.Connection)
-    params = []
-    for r in rows:
-        when = stored_datetime(r["created_at"])
-        params.append((r["customer_id"], r["status"], r.get("persona_id") or "", when, when))
-    # Plain pysqlite (tuples, no per-row SQLAlchemy processing): an import creates many conversations.
-    dbapi.executemany(
-        "INSERT INTO conversations (customer_id, status, persona_id, created_at, updated_at, unread_count) "
-        "VALUES (?, ?, NULLIF(?, ''), ?, ?, 0)",
-        params,
+#: The conversation of a customer holding a message imported from a ticket: external ids ``TICKET/…`` form a
+#: range on the (conversation_id, external_id) index, searched within the customer's conversations.
+_TICKET_LOOKUP: Final = (
+    sa.select(_M.conversation_id)
+    .where(
+        _M.conversation_id.in_(sa.select(_C.id).where(_C.customer_id == sa.bindparam("cid"))),
+        _M.external_id >= sa.bindparam("low"),
+        _M.external_id < sa.bindparam("high"),
     )
-    made = conn.exec_driver_sql(
-        "SELECT id, customer_id FROM conversations WHERE id > ? ORDER BY id", (before,)
-    ).all()
-    if [c for _, c in made] != [r["customer_id"] for r in rows] or [i for i, _ in made] != list(
-        range(before + 1, before + 1 + len(rows))
-    ):
-        raise StoreError("The new conversations could not be matched to their tickets: run the import again.")
-    return [int(i) for i, _ in made]
-
-
-def _newest_sql(conversation: str, after: str = "0") -> str:
-    """``last_activity`` (store/models.py): the newest time of the conversation's messages (those > after)."""
-    where = f"m.conversation_id = {conversation} AND m.id > {after}"
-    return f"(SELECT max(m.created_at) FROM messages m WHERE {where})"
-
-
-def _unread_sql(conversation: str) -> str:
-    """``unread_count`` (store/models.py): customer messages after the last sent reply, on the index."""
-    return (
-        f"(SELECT count(*) FROM messages m WHERE m.conversation_id = {conversation} "
-        f"AND m.role = '{ROLE_CUSTOMER}' AND m.id > coalesce((SELECT max(s.id) FROM messages s "
-        f"WHERE s.conversation_id = {conversation} AND s.state = '{STATE_SENT}'), 0))"
-    )
-
-
-def update_counters_bulk(conn: Connection, before: int, up_to: int | None = None) -> None:
-    """Set-based upkeep of the conversations' counters after messages with id > ``before`` were inserted.
-
-    Same definitions as ``store/models.py``: ``last_activity`` is the newest message time, ``unread_count``
-    the customer messages after the last sent reply (recounted on the (conversation_id, id) index). Only
-    conversations with an id up to ``up_to`` when given (the others are new: see
-    :func:`insert_conversations_counted`). One statement on SQLite; elsewhere the store's per-conversation
-    upkeep.
-    """
-    if not is_sqlite(conn):
-        _update_counters_portable(conn, before)
-        return
-    newest = _newest_sql("conversations.id", ":before")
-    conn.execute(
-        sa.text(
-            "UPDATE conversations SET "
-            f"last_activity = max(coalesce(last_activity, {newest}), {newest}), "
-            f"unread_count = {_unread_sql('conversations.id')}, updated_at = :now "
-            "WHERE id IN (SELECT DISTINCT conversation_id FROM messages "
-            "WHERE id > :before AND conversation_id <= :up_to)"
-        ),
-        {"now": stored_datetime(datetime.now(UTC)), "before": before, "up_to": up_to or sys.maxsize},
-    )
-
-
-def reserve_conversation_ids(conn: Connection) -> int:
-    """SQLite, in a write transaction: the id the next new conversation gets, for messages inserted first.
-
-    Their conversations are then inserted by :func:`insert_conversations_counted` in the same transaction;
-    until then the foreign keys wait for the commit (``defer_foreign_keys``, reset by SQLite at its end).
-    """
-    if not is_sqlite(conn) or not conn.in_transaction():
-        raise StoreError("reserve_conversation_ids needs a SQLite write transaction: use engine.begin().")
-    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
-    return int(conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM conversations").scalar_one()) + 1
-
-
-def insert_conversations_counted(conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert conversations whose messages this transaction already inserted, counters included.
-
-    ``rows``: id (from :func:`reserve_conversation_ids`), customer_id, status, persona_id, created_at.
-    Inserting a conversation with its final counters runs the customer roll-up trigger once, where inserting
-    it first and counting after runs it twice (a third of an import's time went to those two).
-    """
-    if not rows:
-        return
-    now = stored_datetime(datetime.now(UTC))
-    params = [
-        (
-            r["id"],
-            r["customer_id"],
-            r["status"],
-            r.get("persona_id") or "",
-            stored_datetime(r["created_at"]),
-            now,
-        )
-        for r in rows
-    ]
-    dbapi = conn.connection.driver_connection
-    assert isinstance(dbapi, sqlite3.Connection)
-    dbapi = conn.connection.driver_connection
-    assert isinstance(dbapi, sqlite3.Connection)
-    per = max(1, min(_ROWS_PER_INSERT, dbapi.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER) // 6))
-    for start in range(0, len(params), per):
-        chunk = params[start : start + per]
-        values = ", ".join(["(?, ?, ?, ?, ?, ?)"] * len(chunk))
-        dbapi.execute(f"{_COUNTED_INSERT} FROM (VALUES {values}) AS v", list(chain.from_iterable(chunk)))
-
-
-#: One INSERT … SELECT for many conversations (so the CHECK's ``IN`` list is set up once, not per row).
-_COUNTED_INSERT: Final = (
-    "INSERT INTO conversations (id, customer_id, status, persona_id, created_at, updated_at, unread_count, "
-    "last_activity) SELECT v.column1, v.column2, v.column3, NULLIF(v.column4, ''), v.column5, v.column6, "
-    f"{_unread_sql('v.column1')}, {_newest_sql('v.column1')}"
+    .limit(1)
 )
 
 
-def _update_counters_portable(conn: Connection, before: int) -> None:
-    """update_counters_bulk on databases other than SQLite: the same counters, per conversation.
+@dataclass
+class BatchResult:
+    """What one batch did: messages added, rows skipped as already present, customers and conversations
+    created."""
 
-    Reads only the new rows (primary key range), with a fixed number of statements whatever the number of
-    conversations, so importing in batches stays linear.
-    """
-    m = Message.__table__.c  # type: ignore[attr-defined]
-    c = Conversation.__table__  # type: ignore[attr-defined]
-    new = m.id > before
-    summary = {
-        row[0]: (row[1], row[2])
-        for row in conn.execute(
-            sa.select(
-                m.conversation_id,
-                sa.func.max(m.created_at),
-                sa.func.sum(sa.case((m.role == ROLE_CUSTOMER, 1), else_=0)),
+    added: int = 0
+    skipped: int = 0
+    customers_created: int = 0
+    conversations_created: int = 0
+
+
+class BulkImporter:
+    """Writes batches of parsed rows on its own connection; remembers customers and conversations across
+    batches. Use it as :meth:`BulkImportMixin.bulk_importer` gives it (a context manager)."""
+
+    def __init__(self, store: StoreBase, conn: Connection) -> None:
+        self._store = store
+        self._backend: Backend = store.backend
+        self._conn = conn  # one transaction per batch
+        self._customers: dict[str, int] = {}  # folded email -> id
+        self._conversations: dict[Key, int] = {}  # (folded email, ticket) -> conversation id
+        self._new_customers: set[str] = set()  # created by this run: they have no earlier conversations
+
+    def write(
+        self, rows: list[tuple[Key, tuple[Any, ...]]], firsts: dict[Key, First], statuses: dict[Key, str]
+    ) -> BatchResult:
+        """One batch (``import_rows.parse_batches``' rows, firsts and statuses) in one write transaction."""
+        result = BatchResult()
+        new = {key: first for key, first in firsts.items() if key not in self._conversations}
+        with translated_errors():
+            if new:
+                self._find_existing(new)
+            known = self._conversations
+            conn = self._conn
+            with conn.begin():
+                created = self._create(new, statuses, result) if new else []
+                before = int(conn.execute(_MAX_MESSAGE_ID).scalar_one())
+                added = self._backend.insert_messages(conn, [(known[key], *values) for key, values in rows])
+                self._backend.insert_conversations_counted(conn, created)
+                if added:
+                    up_to = created[0]["id"] - 1 if created else sys.maxsize  # the others are new
+                    touched = sa.select(_M.conversation_id).where(_M.id > before, _M.conversation_id <= up_to)
+                    update_counters(conn, _C.id.in_(touched), after(before))
+                    older = {known[k]: st for k, st in statuses.items() if k not in new}
+                    if older:
+                        self._set_statuses(before, older)
+        result.added = added
+        result.skipped = len(rows) - added
+        return result
+
+    def _set_statuses(self, before: int, statuses: dict[int, str]) -> None:
+        """A row's status applies only where this import added messages: re-imports change nothing."""
+        conn = self._conn
+        touched = {
+            int(c) for c in conn.scalars(sa.select(_M.conversation_id).where(_M.id > before).distinct())
+        }
+        wanted = [{"cid": cid, "st": st} for cid, st in statuses.items() if cid in touched]
+        if wanted:
+            update = (
+                CONVERSATIONS.update().where(_C.id == sa.bindparam("cid")).values(status=sa.bindparam("st"))
             )
-            .where(new)
-            .group_by(m.conversation_id)
-        )
-    }
-    if not summary:
-        return
-    last_sent = (
-        sa.select(m.conversation_id, sa.func.max(m.id).label("last_id"))
-        .where(new, m.state == STATE_SENT)
-        .group_by(m.conversation_id)
-        .subquery()
-    )
-    unread_after_sent: dict[int, int] = {
-        row[0]: int(row[1])
-        for row in conn.execute(
-            sa.select(m.conversation_id, sa.func.count())
-            .join(
-                last_sent,
-                sa.and_(last_sent.c.conversation_id == m.conversation_id, m.id > last_sent.c.last_id),
-            )
-            .where(m.role == ROLE_CUSTOMER)
-            .group_by(m.conversation_id)
-        )
-    }
-    replied = set(conn.execute(sa.select(last_sent.c.conversation_id)).scalars())
-    ids = sorted(summary)
-    old: dict[int, tuple[datetime | None, int]] = {}
-    for start in range(0, len(ids), 1000):
-        chunk = ids[start : start + 1000]
-        query = sa.select(c.c.id, c.c.last_activity, c.c.unread_count).where(c.c.id.in_(chunk))
-        old.update({row[0]: (row[1], row[2]) for row in conn.execute(query)})
-    now = utcnow()
-    updates = []
-    for conversation_id in ids:
-        newest, new_customer = summary[conversation_id]
-        last_activity, unread = old[conversation_id]
-        if conversation_id in replied:
-            unread = unread_after_sent.get(conversation_id, 0)
-        else:
-            unread += int(new_customer)
-        if last_activity is not None and last_activity > newest:
-            newest = last_activity
-        updates.append({"cid": conversation_id, "la": newest, "unread": unread, "now": now})
-    conn.execute(
-        c.update()
-        .where(c.c.id == sa.bindparam("cid"))
-        .values(
-            last_activity=sa.bindparam("la"),
-            unread_count=sa.bindparam("unread"),
-            updated_at=sa.bindparam("now"),
-        ),
-        updates,
-    )
+            conn.execute(update, wanted)
+
+    def _find_existing(self, new: dict[Key, First]) -> None:
+        """Customers and ticket conversations that earlier imports made (read without the write lock)."""
+        emails = list({email for email, _ticket in new if email not in self._customers})
+        with self._store._reading() as conn:
+            if emails:
+                self._customers.update(_lookup_customers(conn, emails))
+            for key in list(new):
+                email, ticket = key
+                if email in self._customers and email not in self._new_customers:
+                    where = {"cid": self._customers[email], "low": f"{ticket}/", "high": f"{ticket}0"}
+                    found = conn.execute(_TICKET_LOOKUP, where).scalar()  # '0' follows '/'
+                    if found is not None:
+                        self._conversations[key] = int(found)
+                        del new[key]
+
+    def _create(
+        self, new: dict[Key, First], statuses: dict[Key, str], result: BatchResult
+    ) -> list[dict[str, Any]]:
+        """The missing customers (named and dated by their first row), and ids for the new conversations.
+
+        The conversations themselves are inserted after their messages, with their counters (returned for
+        insert_conversations_counted). On an error the whole import stops, so ids handed out in a
+        transaction that rolls back are never used.
+        """
+        conn = self._conn
+        missing: dict[str, First] = {}
+        for (email, _ticket), first in new.items():
+            if email not in self._customers:
+                missing.setdefault(email, first)
+        if missing:
+            before = conn.execute(_MAX_CUSTOMER_ID).scalar_one()
+            rows = []
+            for email, name, stamp, _persona in missing.values():
+                name = name.strip() or name_from_email(email)
+                folded = customer_keys(name, email, None)
+                created_at = datetime.fromisoformat(stamp)
+                rows.append(
+                    {"name": name, "email": email, "attributes": {}, "created_at": created_at, **folded}
+                )
+            conn.execute(self._backend.insert_ignoring_duplicates(CUSTOMERS), rows)
+            found = _lookup_customers(conn, list(missing))
+            self._customers.update(found)
+            created = {key for key, cid in found.items() if cid > before}
+            self._new_customers |= created
+            result.customers_created += len(created)
+        keys = [key for key in new if key not in self._conversations]
+        if not keys:
+            return []
+        first_id = self._backend.reserve_conversation_ids(conn)
+        self._conversations.update((key, first_id + i) for i, key in enumerate(keys))
+        result.conversations_created += len(keys)
+        # A new conversation's status is its rows' (it gets messages: its first row is new).
+        return [
+            {"id": first_id + i, "customer_id": self._customers[key[0]],
+             "status": statuses.get(key, STATUS_OPEN), "persona_id": new[key][3] or None,
+             "created_at": datetime.fromisoformat(new[key][2])}
+            for i, key in enumerate(keys)
+        ]  # fmt: skip
+
+
+def _lookup_customers(conn: Connection, email_keys: list[str]) -> dict[str, int]:
+    """Folded email -> customer id, for those of ``email_keys`` that exist (the unique index)."""
+    stmt = sa.select(_K.email_key, _K.id).where(_K.email_key.in_(email_keys))
+    return {str(key): int(cid) for key, cid in conn.execute(stmt)}
+
+
+class BulkImportMixin(StoreBase):
+    """The Store's bulk-import writer."""
+
+    @contextmanager
+    def bulk_importer(self) -> Iterator[BulkImporter]:
+        """A writer for many batches on one connection (the database tuned for it while it is open)."""
+        with translated_errors(), self.engine.connect() as conn, self.backend.bulk_writing(conn):
+            yield BulkImporter(self, conn)

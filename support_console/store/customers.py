@@ -2,26 +2,56 @@
 
 The customer list aggregates the small ``conversations`` table (its counters are maintained on every message
 write), never the large ``messages`` table, so it stays fast with millions of messages.
+
+Customer matching has one definition here (:func:`customer_keys` written with every customer, and
+:func:`customer_filter` / :func:`email_is` that read them), used by the customer list, the logs list, search,
+export and the importer: ``core.matching.fold`` on both sides, compared in SQL as plain text, so SQLite and
+PostgreSQL give the same answers for every script.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError, StoreError
+from support_console.core.matching import fold
 from support_console.core.vocabulary import STATUS_OPEN, STATUSES, UNRESOLVED
 from support_console.store.base import StoreBase
 from support_console.store.first_page import LIST_ORDER_SQL, CustomerRecord, CustomerSummary
-from support_console.store.tables import Conversation, Customer
-from support_console.store.times import utcnow
+from support_console.store.like import contains
+from support_console.store.tables import CUSTOMERS, Conversation, Customer
 
 LIST_ORDER: Final = tuple(sa.text(term) for term in LIST_ORDER_SQL)
 """The customer list's order as SQLAlchemy terms (see ``customer_list.LIST_ORDER_SQL``)."""
+
+#: Between the folded name, email and external id in ``match_key``: ``fold`` turns every whitespace run into
+#: one space, so no folded field or pattern holds a newline, and no match can span two fields.
+_KEY_SEPARATOR: Final = "\n"
+
+
+def customer_keys(name: str, email: str, external_id: str | None) -> dict[str, Any]:
+    """The folded keys stored with a customer (``tables.Customer``): written by every customer write."""
+    email_key = fold(email)
+    return {
+        "email_key": email_key,
+        "match_key": _KEY_SEPARATOR.join((fold(name), email_key, fold(external_id or ""))),
+    }
+
+
+def customer_filter(text: str) -> sa.ColumnElement[bool]:
+    """Customers whose name, email or external id contains ``text``, ignoring case, width and spacing."""
+    return contains(CUSTOMERS.c.match_key, fold(text))
+
+
+def email_is(email: str) -> sa.ColumnElement[bool]:
+    """The customer with this email, by the same folding (one probe of the unique ``email_key`` index)."""
+    return CUSTOMERS.c.email_key == fold(email)
 
 
 class CustomersMixin(StoreBase):
@@ -36,7 +66,7 @@ class CustomersMixin(StoreBase):
         external_id: str | None = None,
         attributes: Mapping[str, str] | None = None,
     ) -> Customer:
-        """Create a customer; the email (case-insensitive) and the external id must be new."""
+        """Create a customer; the email (compared folded: ``core.matching``) and external id must be new."""
         name, email = name.strip(), email.strip()
         if not name or not email:
             raise StoreError("A customer needs a name and an email address: fill in both.")
@@ -51,8 +81,9 @@ class CustomersMixin(StoreBase):
                     "open that customer instead."
                 )
             customer = Customer(
-                name=name, email=email, external_id=external_id, attributes=dict(attributes or {})
-            )
+                name=name, email=email, external_id=external_id, attributes=dict(attributes or {}),
+                **customer_keys(name, email, external_id),
+            )  # fmt: skip
             session.add(customer)
             session.flush()
             return customer
@@ -66,7 +97,7 @@ class CustomersMixin(StoreBase):
         return customer
 
     def find_customer(self, key: str) -> Customer | None:
-        """The customer whose email (case-insensitive) or external id is ``key``; email wins if both match."""
+        """The customer whose email (compared folded) or external id is ``key``; email wins if both match."""
         key = key.strip()
         if not key:
             return None
@@ -74,14 +105,14 @@ class CustomersMixin(StoreBase):
             return self._by_email(session, key) or self._by_external_id(session, key)
 
     def list_customers(self, query: str = "", limit: int = 500) -> list[CustomerSummary]:
-        """Customers matching ``query`` (name, email or external id; case-insensitive substring).
+        """Customers matching ``query`` (:func:`customer_filter`: name, email or external id, any case).
 
         Customers with unresolved conversations come first, then the most recent activity. Reads only the
         customers table, in the order of its ``ix_customers_list`` index, so it costs ``limit`` rows.
         """
         stmt = select(Customer).order_by(*LIST_ORDER).limit(limit)
         if query.strip():
-            stmt = stmt.where(_matches(query.strip()))
+            stmt = stmt.where(customer_filter(query))
         with self._read() as session:
             customers = session.scalars(stmt).all()
         return [
@@ -90,10 +121,7 @@ class CustomersMixin(StoreBase):
 
     @staticmethod
     def _by_email(session: sa.orm.Session, email: str) -> Customer | None:
-        # lower() on both sides, in SQL: the same folding as the unique index (Python's lower() differs on
-        # non-ASCII letters), and the index on lower(email) still serves the lookup.
-        stmt = select(Customer).where(sa.func.lower(Customer.email) == sa.func.lower(email))
-        return session.scalars(stmt).first()
+        return session.scalars(select(Customer).where(email_is(email))).first()
 
     @staticmethod
     def _by_external_id(session: sa.orm.Session, external_id: str) -> Customer | None:
@@ -147,17 +175,6 @@ class CustomersMixin(StoreBase):
             conversation = self._conversation(session, conversation_id)
             conversation.persona_id = persona_id
             conversation.updated_at = utcnow()
-
-
-def _matches(query: str) -> sa.ColumnElement[bool]:
-    """Case-insensitive substring match on name, email and external id (LIKE wildcards taken literally)."""
-    escaped = query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    pattern = sa.func.lower(f"%{escaped}%")  # folded by SQL, like the columns
-    return sa.or_(
-        sa.func.lower(Customer.name).like(pattern, escape="\\"),
-        sa.func.lower(Customer.email).like(pattern, escape="\\"),
-        sa.func.lower(sa.func.coalesce(Customer.external_id, "")).like(pattern, escape="\\"),
-    )
 
 
 def _unresolved(customer_id: int) -> SelectOfScalar[Conversation]:

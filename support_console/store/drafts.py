@@ -13,11 +13,12 @@ from typing import NoReturn
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError, StoreError
-from support_console.core.vocabulary import ROLE_AGENT, STATE_DISCARDED, STATE_DRAFT, STATE_SENT
+from support_console.core.vocabulary import ROLE_AGENT, STATE_DISCARDED, STATE_DRAFT, STATE_SENT, ErrorKind
 from support_console.store.base import StoreBase
-from support_console.store.tables import Message, ServedModel
-from support_console.store.times import utcnow
+from support_console.store.counters import only, update_counters
+from support_console.store.tables import CONVERSATIONS, MESSAGES, SERVED_MODELS, Message
 
 
 class DraftsMixin(StoreBase):
@@ -35,22 +36,28 @@ class DraftsMixin(StoreBase):
         finish_reason: str | None = None,
         usage: tuple[int, int] | None = None,
         error: str | None = None,
+        error_kind: ErrorKind | None = None,
     ) -> int:
         """Create (``draft_id=None``) or update a draft; return its id.
 
         Cheap on purpose (one INSERT or one UPDATE), because it is called every fraction of a second while a
         reply streams in. On update, optional arguments left as None keep their stored value. ``usage`` is
         (prompt_tokens, completion_tokens). An empty text is allowed: a stream may not have produced any yet.
+        ``error`` says what went wrong for the agent, ``error_kind`` what kind of failure it was (what the
+        stats count); an error given without a kind is recorded as ``ErrorKind.UNKNOWN``.
         """
+        if error is not None and error_kind is None:
+            error_kind = ErrorKind.UNKNOWN
         values: dict[str, object] = {"text": text, "updated_at": utcnow()}
         optional = {
             "original_text": original_text, "persona_id": persona_id, "model": model,
             "finish_reason": finish_reason, "error": error,
+            "error_kind": None if error_kind is None else str(error_kind),
         }  # fmt: skip
         values.update({k: v for k, v in optional.items() if v is not None})
         if usage is not None:
             values["prompt_tokens"], values["completion_tokens"] = usage
-        table = Message.__table__  # type: ignore[attr-defined]
+        table = MESSAGES
         with self._write() as session:
             conn = session.connection()
             if draft_id is None:
@@ -105,16 +112,14 @@ class DraftsMixin(StoreBase):
             message.approved_at = now
             message.updated_at = now
             message.tokens_o200k = message.tokens_cl100k = None  # the text changed: recount lazily
-            conversation = self._conversation(session, message.conversation_id)
-            conversation.unread_count = 0
-            conversation.last_activity = now
-            conversation.updated_at = now
             session.flush()
+            conversations = CONVERSATIONS.c.id == message.conversation_id
+            update_counters(session.connection(), conversations, only(draft_id))
             return message
 
     def discard_draft(self, draft_id: int) -> None:
         """Throw a draft away (kept in the database as ``discarded``, hidden from the conversation)."""
-        table = Message.__table__  # type: ignore[attr-defined]
+        table = MESSAGES
         with self._write() as session:
             result = session.connection().execute(
                 table.update()
@@ -133,7 +138,7 @@ class DraftsMixin(StoreBase):
             or self.served_model_for(name) == served_model
         ):
             return  # nothing new: no write (this runs after every draft)
-        table = ServedModel.__table__  # type: ignore[attr-defined]
+        table = SERVED_MODELS
         values = {"served_model": served_model, "updated_at": utcnow()}
         with self._write() as session:  # BEGIN IMMEDIATE: update-then-insert cannot race another writer
             conn = session.connection()
@@ -142,7 +147,7 @@ class DraftsMixin(StoreBase):
 
     def served_model_for(self, name: str) -> str | None:
         """The model the service last said it served for ``name``, if it ever did."""
-        table = ServedModel.__table__  # type: ignore[attr-defined]
+        table = SERVED_MODELS
         with self._read() as session:
             found = (
                 session.connection()

@@ -1,61 +1,53 @@
-"""The one seam for SQLite-only behaviour of the engine.
+"""Engines: creating one for a URL, its read-only view, and the choice of the database backend.
 
-Why a seam: the store speaks SQLAlchemy everywhere else, so that PostgreSQL can be added later by changing
-only this file (and the FTS5 code in ``search.py``). Everything SQLite needs to be safe with several writers
-lives here:
-
-* ``journal_mode=WAL`` so readers never block the writer and the writer never blocks readers;
-* ``foreign_keys=ON`` because SQLite ignores foreign keys unless asked, per connection;
-* ``synchronous=NORMAL``: durable across application crashes in WAL mode, and much faster than FULL;
-* ``busy_timeout`` so a writer that finds the file locked waits instead of failing;
-* ``BEGIN IMMEDIATE`` for write transactions. With pysqlite's default (deferred) transactions, two connections
-  that both read and then try to write deadlock, and SQLite fails one of them at once with "database is
-  locked" without consulting the busy timeout. Taking the write lock at BEGIN makes writers queue on the busy
-  timeout instead. This is SQLAlchemy's documented recipe: disable pysqlite's own transaction handling
-  (``isolation_level = None``) and emit BEGIN ourselves from the ``begin`` event.
-
-Reads that must not take the write lock use :func:`reader`, an engine view whose transactions start with a
-plain (deferred) ``BEGIN``; in WAL mode they run concurrently with the writer.
+The store speaks portable SQLAlchemy; what only one database understands sits behind a
+:class:`~support_console.store.backend.Backend` (``store/backend.py`` says what each must guarantee), chosen
+here by :func:`backend_for`. Today that is SQLite (``store/sqlite/``); a PostgreSQL backend is added by
+implementing the same interface and naming it in :data:`_BACKENDS`.
 
 Nothing here runs at import time: an engine exists only once :func:`create_engine` is called.
 """
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.pool import ConnectionPoolEntry
 
 from support_console.core.errors import StoreError
-
-#: How long (milliseconds) a writer waits for the lock before SQLite gives up. Generous on purpose: a queued
-#: writer is a short pause, a failed one is lost work.
-BUSY_TIMEOUT_MS = 30_000
-
-#: Execution option that marks a read-only engine view (see :func:`reader`).
-_READ_OPTION = "support_console_read"
+from support_console.store.backend import READ_ONLY_OPTION, Backend
 
 
-def is_sqlite(engine: Engine | Connection) -> bool:
-    """True for the SQLite dialect: the only place the store asks which database it talks to."""
-    return engine.dialect.name == "sqlite"
+def _sqlite() -> Backend:
+    from support_console.store.sqlite import SQLITE
+
+    return SQLITE
+
+
+#: Dialect name -> the backend serving it (loaded on first use).
+_BACKENDS = {"sqlite": _sqlite}
+
+
+def backend_for(bind: Engine | Connection) -> Backend:
+    """The backend of this engine's database, or StoreError naming what to use instead."""
+    found = _BACKENDS.get(bind.dialect.name)
+    if found is None:
+        raise StoreError(
+            f"support-console keeps its data in SQLite for now, not {bind.dialect.name}: "
+            "use a sqlite:/// database URL."
+        )
+    return found()
 
 
 def create_engine(url: str) -> Engine:
-    """Create the engine for ``url``; for SQLite, apply the pragmas and BEGIN IMMEDIATE described above.
+    """Create the engine for ``url``, configured by its backend (for SQLite: pragmas, BEGIN IMMEDIATE).
 
     For a file URL the parent directory is created, so a first start with a fresh data directory works.
     An in-memory URL (``sqlite://``) is for one thread only: SQLAlchemy gives each thread its own connection,
-    hence its own empty database. Other databases get a plain engine: SQLite pragmas would be syntax errors
-    there.
+    hence its own empty database. A database without a backend gets a plain engine, so that a missing
+    driver is reported as such; opening a Store on it then says which databases are supported.
     """
     try:
         parsed = make_url(url)
@@ -72,76 +64,23 @@ def create_engine(url: str) -> Engine:
                 f"The database driver for {parsed.drivername} is not installed ({exc.name}): install it into "
                 "support-console's environment, or use a sqlite:/// URL."
             ) from exc
+    from support_console.store.sqlite.connection import BUSY_TIMEOUT_MS
+
     database = parsed.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory and not parsed.query.get("uri"):
         _make_parent_dir(Path(database))
     engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-    event.listen(engine, "connect", _on_sqlite_connect)
-    event.listen(engine, "begin", _on_sqlite_begin)
+    backend_for(engine).configure(engine)
     return engine
 
 
 def reader(engine: Engine) -> Engine:
-    """A view of ``engine`` whose transactions do not take the SQLite write lock (plain deferred BEGIN).
+    """A view of ``engine`` whose transactions do not take the write lock (SQLite: plain deferred BEGIN).
 
     Use it only for reads: a write inside such a transaction could fail with "database is locked".
     """
-    return engine.execution_options(**{_READ_OPTION: True})
-
-
-def insert_ignoring_duplicates(table: sa.Table, engine: Engine | Connection) -> sa.Insert:
-    """An INSERT that silently skips rows violating a unique constraint (idempotent re-import).
-
-    Dialect-specific syntax, hence here. PostgreSQL has the same construct under the same name.
-    """
-    if is_sqlite(engine):
-        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-
-        return sqlite_insert(table).on_conflict_do_nothing()
-    if engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as pg_insert
-
-        return pg_insert(table).on_conflict_do_nothing()
-    raise StoreError(
-        f"Bulk import is not supported on {engine.dialect.name}: use a SQLite or PostgreSQL database URL."
-    )
-
-
-#: What changes a customer's roll-up (models.customer_rollup).
-_ROLLUP_COLUMNS = "status, unread_count, last_activity, created_at, customer_id"
-
-
-def create_rollup_triggers(conn: Connection) -> None:
-    """Triggers that re-run ``models.customer_rollup`` after any conversation insert, update or delete.
-
-    Triggers, not Python, so the roll-up stays right whoever writes (the Store, the importer's direct inserts,
-    another process). SQLite syntax; other databases are refused until the triggers are ported there.
-    """
-    from support_console.store.tables import customer_rollup
-
-    if not is_sqlite(conn):
-        raise StoreError(
-            f"support-console keeps its data in SQLite for now, not {conn.dialect.name}: "
-            "use a sqlite:/// database URL."
-        )
-
-    def body(ref: str) -> str:
-        statement = customer_rollup(sa.literal_column(f"{ref}.customer_id"))
-        return str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-
-    events = {
-        "ai": ("AFTER INSERT", body("NEW")),
-        "au": (f"AFTER UPDATE OF {_ROLLUP_COLUMNS}", body("NEW")),
-        # A conversation moved to another customer: the old owner's roll-up changes too.
-        "am": ("AFTER UPDATE OF customer_id", body("OLD")),
-        "ad": ("AFTER DELETE", body("OLD")),
-    }
-    for suffix, (when, action) in events.items():
-        conn.exec_driver_sql(
-            f"CREATE TRIGGER IF NOT EXISTS conversations_rollup_{suffix} {when} ON conversations "
-            f"{'WHEN OLD.customer_id != NEW.customer_id ' if suffix == 'am' else ''}BEGIN {action}; END"
-        )
+    return engine.execution_options(**{READ_ONLY_OPTION: True})
 
 
 def _make_parent_dir(path: Path) -> None:
@@ -153,34 +92,3 @@ def _make_parent_dir(path: Path) -> None:
             f"Cannot create the directory for the database {path}: {exc.strerror}. "
             "Choose another location with --db or SUPPORT_CONSOLE_DB."
         ) from exc
-
-
-def _on_sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
-    """Per new DBAPI connection: hand transaction control to SQLAlchemy and set the pragmas."""
-    assert isinstance(dbapi_connection, sqlite3.Connection)
-    # pysqlite must not emit BEGIN itself: we emit BEGIN / BEGIN IMMEDIATE in _on_sqlite_begin.
-    dbapi_connection.isolation_level = None
-    cursor = dbapi_connection.cursor()
-    try:
-        # busy_timeout first, so that switching to WAL on a brand-new file waits for a concurrent opener.
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
-        cursor.execute("PRAGMA synchronous = NORMAL")
-    finally:
-        cursor.close()
-
-
-def _on_sqlite_begin(conn: Connection) -> None:
-    """Emit the transaction's BEGIN: IMMEDIATE (take the write lock now) unless this is a reader view."""
-    if conn.get_execution_options().get(_READ_OPTION):
-        conn.exec_driver_sql("BEGIN")
-    else:
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-
-def pragmas(engine: Engine) -> Mapping[str, Any]:
-    """The effective pragma values of one connection (used by tests and ``doctor``-style diagnostics)."""
-    names: Iterable[str] = ("journal_mode", "foreign_keys", "synchronous", "busy_timeout")
-    with reader(engine).connect() as conn:
-        return {name: conn.exec_driver_sql(f"PRAGMA {name}").scalar() for name in names}

@@ -41,7 +41,7 @@ from support_console.core.tokens import count_text
 from support_console.core.trimming import HistoryItem
 from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER, STATE_RECEIVED, STATE_SENT
 from support_console.store.base import translated_errors
-from support_console.store.tables import TOKEN_COLUMNS, Message
+from support_console.store.tables import MESSAGES, TOKEN_COLUMNS
 
 __all__ = ["HISTORY_INDEX", "History", "HistoryReader", "create_history_index", "reaches_model"]
 
@@ -88,7 +88,7 @@ def create_history_index(conn: sa.Connection) -> None:
     The history's length and id sum are then a walk over just those index entries, with no filter to
     evaluate, and its newest id one index probe. Partial indexes exist in SQLite and PostgreSQL alike.
     """
-    table = Message.__table__  # type: ignore[attr-defined]
+    table = MESSAGES
     where = reaches_model(table).compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True})
     conn.exec_driver_sql(
         f"CREATE INDEX IF NOT EXISTS {HISTORY_INDEX} ON messages (conversation_id, id) WHERE {where}"
@@ -253,7 +253,7 @@ def _compiled(kind: str, column: str | None, engine: sa.Engine) -> _RawQuery:
 
 
 def _statement(kind: str, column: str | None) -> sa.Select[Any]:
-    table = Message.__table__  # type: ignore[attr-defined]
+    table = MESSAGES
     mine = sa.and_(table.c.conversation_id == sa.bindparam("cid"), reaches_model(table))
     if kind == "stats":
         newest = sa.select(table.c.id).where(mine).order_by(table.c.id.desc()).limit(1).scalar_subquery()

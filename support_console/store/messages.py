@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
+from support_console.core.clock import as_utc, utcnow
 from support_console.core.errors import StoreError
 from support_console.core.vocabulary import (
     ROLE_AGENT,
@@ -26,13 +27,14 @@ from support_console.core.vocabulary import (
     STATE_NOTE,
     STATE_RECEIVED,
     STATE_SENT,
+    STATUS_OPEN,
     STATUS_PENDING,
 )
 from support_console.store.base import StoreBase
-from support_console.store.bulk import insert_messages_bulk, stored_datetime, update_counters_bulk
+from support_console.store.counters import after, only, update_counters
 from support_console.store.history import History, HistoryReader
-from support_console.store.tables import Conversation, Message
-from support_console.store.times import as_utc, utcnow
+from support_console.store.tables import CONVERSATIONS, MESSAGES, Message
+from support_console.store.times import to_stored
 
 #: Role/state pairs a bulk import may write (history: no drafts, nothing discarded).
 _BULK_STATES = {ROLE_CUSTOMER: STATE_RECEIVED, ROLE_NOTE: STATE_NOTE, ROLE_AGENT: STATE_SENT}
@@ -97,14 +99,11 @@ class MessagesMixin(StoreBase):
                 created_at=when, updated_at=when, external_id=external_id,
             )  # fmt: skip
             session.add(message)
-            if role == ROLE_CUSTOMER:
-                conversation.unread_count += 1
-                if conversation.status == STATUS_PENDING:
-                    conversation.status = "open"
-            if conversation.last_activity is None or when > conversation.last_activity:
-                conversation.last_activity = when
-            conversation.updated_at = utcnow()
+            if role == ROLE_CUSTOMER and conversation.status == STATUS_PENDING:
+                conversation.status = STATUS_OPEN
             session.flush()
+            assert message.id is not None  # flushed
+            update_counters(session.connection(), CONVERSATIONS.c.id == conversation_id, only(message.id))
             return message
 
     def add_messages_bulk(self, rows: Iterable[NewMessage]) -> int:
@@ -118,21 +117,19 @@ class MessagesMixin(StoreBase):
         values = [_bulk_values(row) for row in rows]
         if not values:
             return 0
-        table = Message.__table__  # type: ignore[attr-defined]
         wanted = {row[0] for row in values}
+        c = CONVERSATIONS.c
         with self._write() as session:
             conn = session.connection()
-            found = conn.execute(
-                sa.select(Conversation.__table__.c.id).where(Conversation.__table__.c.id.in_(wanted))  # type: ignore[attr-defined]
-            ).scalars()
+            found = conn.execute(sa.select(c.id).where(c.id.in_(wanted))).scalars()
             if wanted - set(found):
                 raise StoreError(
                     "The import refers to a conversation that does not exist: create the conversations first "
                     "(current_conversation), then import their messages."
                 )
-            before = conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one()
-            added = insert_messages_bulk(conn, values)
-            update_counters_bulk(conn, int(before))
+            before = int(conn.execute(_MAX_MESSAGE_ID).scalar_one())
+            added = self.backend.insert_messages(conn, values)
+            update_counters(conn, c.id.in_(wanted), after(before))
         return added
 
     def page_messages(
@@ -184,7 +181,7 @@ class MessagesMixin(StoreBase):
         Thousands of rows the first time a long history is read, so they go to the driver's executemany as
         plain parameters (SQLAlchemy's per-row parameter processing cost more than the UPDATEs).
         """
-        table = Message.__table__  # type: ignore[attr-defined]
+        table = MESSAGES
         update = table.update().where(table.c.id == sa.bindparam("mid")).values({column: sa.bindparam("n")})
         with self._write() as session:
             conn = session.connection()
@@ -196,12 +193,16 @@ class MessagesMixin(StoreBase):
                 conn.exec_driver_sql(str(compiled), [tuple(row[name] for name in order) for row in counts])
 
 
+#: The largest message id (new messages get larger ones: see tables.py).
+_MAX_MESSAGE_ID: Final = sa.select(sa.func.coalesce(sa.func.max(MESSAGES.c.id), 0))
+
+
 def _bulk_values(row: NewMessage) -> tuple[Any, ...]:
-    """A NewMessage as a row for bulk.insert_messages_bulk (BULK_COLUMNS order; None is NULL)."""
+    """A NewMessage as a row for ``Backend.insert_messages`` (BULK_COLUMNS order; None is NULL)."""
     state = _BULK_STATES.get(row.role)
     if state is None:
         raise StoreError(f"Unknown message role {row.role!r}: use 'customer', 'agent' or 'note'.")
-    when = stored_datetime(row.created_at or utcnow())
+    when = to_stored(row.created_at or utcnow())
     sent = state == STATE_SENT
     return (
         row.conversation_id, row.role, state, row.text, None, None, None, None, None, None,

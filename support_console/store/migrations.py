@@ -9,14 +9,11 @@ HOW TO ADD A MIGRATION (this is all it takes)
     of ``schema_version``: it either happens completely or not at all, and a crash mid-upgrade leaves the
     database at the previous version with every conversation intact. Use ``conn`` only (never the ORM session
     or another connection), and only additive, data-keeping changes (CREATE, ALTER TABLE ADD, backfills).
-    A migration that is specific to SQLite (e.g. FTS5) checks ``engine.is_sqlite(conn)`` and does nothing
-    elsewhere.
+    What only one database can do goes through its backend (``engine.backend_for(conn)``: triggers, FTS5).
 
-    Migration 1 creates the core tables from ``models.py`` with ``create_all``, plus the triggers that keep
-    each customer's roll-up of their conversations current (``engine.create_rollup_triggers``). That is
-    correct as long as ``models.py`` still describes the version-1 tables. The first migration that ALTERs an
-    existing table must also freeze migration 1: copy the version-1 table definitions into this file and
-    create those instead.
+    Migration 1 creates the version-1 tables frozen in ``schema_v1.py`` (``tables.py`` describes the latest
+    schema, which later migrations ALTER version 1 into), plus the triggers that keep each customer's
+    roll-up of their conversations current.
 
 Several processes may open the same file at once: the current version is re-read inside each migration's
 write transaction, so a migration that another process has just applied is skipped, not run twice.
@@ -31,11 +28,14 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from support_console.core.errors import StoreError
+from support_console.core.vocabulary import REFUSAL_NOTE, ROLE_AGENT, STOPPED_NOTE, ErrorKind
 from support_console.store.conversation_list import migrate_logs_indexes
-from support_console.store.engine import create_rollup_triggers
+from support_console.store.customers import customer_keys
+from support_console.store.engine import backend_for
 from support_console.store.history import create_history_index
-from support_console.store.search import migrate_fts5, migrate_fts_deferral
-from support_console.store.tables import Conversation, Customer, Message, ServedModel
+from support_console.store.like import contains
+from support_console.store.schema_v1 import V1
+from support_console.store.tables import CUSTOMERS, MESSAGES, SERVED_MODELS
 
 Migration = Callable[[Connection], None]
 
@@ -43,25 +43,105 @@ _VERSION_TABLE = "schema_version"
 
 
 def _v1_core_schema(conn: Connection) -> None:
-    """Version 1: customers, conversations, messages, their indexes, and the customer roll-up triggers."""
-    tables = [SQLModel.metadata.tables[m.__tablename__] for m in (Customer, Conversation, Message)]
-    SQLModel.metadata.create_all(conn, tables=tables)
-    create_rollup_triggers(conn)
+    """Version 1: customers, conversations, messages, their indexes, and the customer roll-up triggers.
+
+    On a database without a backend (not SQLite) this refuses, naming what to use instead.
+    """
+    backend = backend_for(conn)
+    V1.create_all(conn)
+    backend.create_rollup_triggers(conn)
+
+
+def _v2_full_text(conn: Connection) -> None:
+    """Version 2: the full-text index over message text, with every existing message in it."""
+    backend_for(conn).create_full_text_index(conn)
 
 
 def _v5_served_models(conn: Connection) -> None:
     """Version 5: the served_models table (which model a deployment name really runs as)."""
-    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[ServedModel.__tablename__]])
+    SQLModel.metadata.create_all(conn, tables=[SERVED_MODELS])
+
+
+def _v6_bulk_indexing(conn: Connection) -> None:
+    """Version 6: bulk writers index a batch at once (SQLite: ``sqlite/fts.py`` deferred_fts)."""
+    backend_for(conn).prepare_bulk_indexing(conn)
+
+
+#: Customers read and rewritten per statement by the version 7 backfill (bounded memory on any size).
+_BACKFILL_BATCH = 5000
+
+
+def _v7_customer_keys(conn: Connection) -> None:
+    """Version 7: the customers' folded keys (``tables.Customer``: email_key, match_key), backfilled.
+
+    Until now emails were unique by SQL ``lower()``, which folds ASCII letters only, while the importer
+    folded in Python: ``Élise@x`` and ``élise@x`` could become two customers. Such pairs cannot be merged
+    safely (they may differ in name, external id, attributes), so the oldest keeps the email key and the
+    later ones get NULL there: they are still listed, filtered, searched and exported (``match_key``), and
+    every lookup by that email finds the oldest. The unique index on ``email_key`` then replaces the one on
+    ``lower(email)``, so no new pair can appear, whoever writes.
+    """
+    conn.exec_driver_sql("ALTER TABLE customers ADD COLUMN email_key VARCHAR")
+    conn.exec_driver_sql("ALTER TABLE customers ADD COLUMN match_key VARCHAR NOT NULL DEFAULT ''")
+    k = CUSTOMERS.c
+    read = sa.select(k.id, k.name, k.email, k.external_id).order_by(k.id).limit(_BACKFILL_BATCH)
+    write = (
+        CUSTOMERS.update()
+        .where(k.id == sa.bindparam("cid"))
+        .values(email_key=sa.bindparam("ek"), match_key=sa.bindparam("mk"))
+    )
+    taken: set[str] = set()
+    last = 0
+    while rows := conn.execute(read.where(k.id > last)).all():
+        updates = []
+        for customer_id, name, email, external_id in rows:
+            keys = customer_keys(name, email, external_id)
+            email_key = keys["email_key"]
+            if email_key in taken:
+                email_key = None  # a later customer with an email an older one has (see above)
+            taken.add(keys["email_key"])
+            updates.append({"cid": customer_id, "ek": email_key, "mk": keys["match_key"]})
+        conn.execute(write, updates)
+        last = rows[-1][0]
+    conn.exec_driver_sql("DROP INDEX IF EXISTS ix_customers_email_lower")
+    conn.exec_driver_sql("CREATE UNIQUE INDEX ix_customers_email_key ON customers (email_key)")
+
+
+def _v8_error_kinds(conn: Connection) -> None:
+    """Version 8: ``messages.error_kind``, what kind of failure ended a draft (stats count by it).
+
+    Backfilled by the rules the stats used until now, so an upgraded database keeps its figures: a content
+    filter (finish reason ``content_filter``, or an error that says so), the model's refusal
+    (``REFUSAL_NOTE``), the agent's stop (``STOPPED_NOTE``), and any other error as ``unknown``.
+    """
+    conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN error_kind VARCHAR")
+    m = MESSAGES.c
+    error = sa.func.lower(m.error)
+    filtered = sa.or_(
+        m.finish_reason == "content_filter",
+        contains(error, "content filter"),
+        contains(error, "content_filter"),
+    )
+    kind = sa.case(
+        (filtered, ErrorKind.CONTENT_FILTER.value),
+        (m.error == REFUSAL_NOTE, ErrorKind.REFUSED.value),
+        (m.error == STOPPED_NOTE, ErrorKind.STOPPED.value),
+        else_=ErrorKind.UNKNOWN.value,
+    )
+    failed = sa.or_(m.error.is_not(None), m.finish_reason == "content_filter")
+    conn.execute(MESSAGES.update().where(m.role == ROLE_AGENT, failed).values(error_kind=kind))
 
 
 #: The ordered migrations. Append only (see the module docstring).
 MIGRATIONS: list[Migration] = [
     _v1_core_schema,
-    migrate_fts5,  # v2: FTS5 index over messages.text + sync triggers (store/search.py)
-    migrate_logs_indexes,  # v3: conversations by last activity, for the logs screen (store/logs.py)
-    create_history_index,  # v4: partial index of the messages that reach the model (store/history.py)
+    _v2_full_text,
+    migrate_logs_indexes,  # v3: conversations by last activity, for the logs list (conversation_list.py)
+    create_history_index,  # v4: partial index of the messages that reach the model (history.py)
     _v5_served_models,
-    migrate_fts_deferral,  # v6: bulk writers index a batch at once (store/bulk.py deferred_fts)
+    _v6_bulk_indexing,
+    _v7_customer_keys,
+    _v8_error_kinds,
 ]
 
 

@@ -16,6 +16,10 @@ process), so the customer list the UI starts with is an index walk of ``limit`` 
 customers, conversations and messages.
 
 All timestamps are timezone-aware UTC in Python; SQLite stores them as naive UTC text (``UTCDateTime``).
+
+The classes describe the latest schema; ``migrations.py`` builds it (version 1 from its own frozen copy of
+the first tables, then every change in order). Code that speaks SQLAlchemy Core uses the typed handles
+:data:`CUSTOMERS`, :data:`CONVERSATIONS`, :data:`MESSAGES` and :data:`SERVED_MODELS` defined at the end.
 """
 
 from __future__ import annotations
@@ -27,8 +31,9 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Dialect
 from sqlmodel import JSON, Field, SQLModel
 
-from support_console.core.vocabulary import ROLES, STATES, STATUS_OPEN, STATUSES, UNRESOLVED
-from support_console.store.times import as_utc, from_stored, to_stored, utcnow
+from support_console.core.clock import as_utc, utcnow
+from support_console.core.vocabulary import ROLE_AGENT, ROLES, STATES, STATUS_OPEN, STATUSES, UNRESOLVED
+from support_console.store.times import from_stored, to_stored
 
 #: Encoding name -> the Message column caching its token count.
 TOKEN_COLUMNS: Final = {"o200k_base": "tokens_o200k", "cl100k_base": "tokens_cl100k"}
@@ -80,11 +85,18 @@ class UTCDateTime(sa.TypeDecorator[datetime]):
 
 
 class Customer(SQLModel, table=True):
-    """A person who writes to support. ``email`` is unique case-insensitively (index on lower(email))."""
+    """A person who writes to support.
+
+    ``email_key`` and ``match_key`` are the customer's folded keys (``core.matching.fold``; written with
+    every customer write: ``customers.customer_keys``): ``email_key`` is the folded email, unique, used by
+    every lookup by email; ``match_key`` the folded name, email and external id, one per line, searched by
+    every customer filter. ``email_key`` is NULL only for a customer that, before schema version 7, shared an
+    email with an older customer under this folding (the older one keeps the key: see migrations.py).
+    """
 
     __tablename__ = "customers"
     __table_args__ = (
-        sa.Index("ix_customers_email_lower", sa.func.lower(sa.column("email")), unique=True),
+        sa.Index("ix_customers_email_key", "email_key", unique=True),
         sa.Index("ix_customers_external_id", "external_id", unique=True),
         # The customer list's order (customers.LIST_ORDER): open first, then newest activity.
         sa.Index(
@@ -105,6 +117,8 @@ class Customer(SQLModel, table=True):
     open_conversations: int = 0
     unread: int = 0
     last_activity: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    email_key: str | None = None
+    match_key: str = ""
 
 
 class Conversation(SQLModel, table=True):
@@ -158,6 +172,8 @@ class Message(SQLModel, table=True):
     # Token counts of ``text`` per encoding; NULL until history_newest_first first needs them.
     tokens_o200k: int | None = None
     tokens_cl100k: int | None = None
+    # How the draft failed (core.vocabulary.ErrorKind's value), NULL when it did not: stats count by it.
+    error_kind: str | None = None
 
 
 def customer_rollup(customer_id: sa.ColumnElement[int]) -> sa.Update:
@@ -168,8 +184,8 @@ def customer_rollup(customer_id: sa.ColumnElement[int]) -> sa.Update:
     It reads only that customer's conversations (index on customer_id). ``engine.create_rollup_triggers``
     runs it after every change to a conversation.
     """
-    c = Conversation.__table__.c  # type: ignore[attr-defined]
-    k: sa.Table = Customer.__table__  # type: ignore[attr-defined]
+    c = CONVERSATIONS.c
+    k = CUSTOMERS
     mine = c.customer_id == k.c.id
     unresolved = sa.and_(mine, c.status.in_(UNRESOLVED))
     return (
@@ -200,3 +216,18 @@ class ServedModel(SQLModel, table=True):
     name: str = Field(primary_key=True)  # the model or deployment name requests use
     served_model: str
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+# ------------------------------------------------------------------------------------------- typed handles
+
+#: The tables as SQLAlchemy Core sees them, typed once (sqlmodel does not type ``__table__``).
+CUSTOMERS: Final[sa.Table] = SQLModel.metadata.tables[str(Customer.__tablename__)]
+CONVERSATIONS: Final[sa.Table] = SQLModel.metadata.tables[str(Conversation.__tablename__)]
+MESSAGES: Final[sa.Table] = SQLModel.metadata.tables[str(Message.__tablename__)]
+SERVED_MODELS: Final[sa.Table] = SQLModel.metadata.tables[str(ServedModel.__tablename__)]
+
+
+def ai_assisted(m: sa.ColumnCollection[str, sa.ColumnElement[Any]] | Any) -> sa.ColumnElement[bool]:
+    """An AI-assisted reply: an agent reply that came from the model (``original_text`` or ``model`` set;
+    a hand-written reply has neither). The one definition: the stats count by it, the audit trail reads it."""
+    return sa.and_(m.role == ROLE_AGENT, sa.or_(m.original_text.is_not(None), m.model.is_not(None)))

@@ -256,12 +256,13 @@ class Drafter:
                 usage=_usage_pair(got),
                 served_model=got.served_model,
                 error=str(exc),
+                error_kind=exc.kind,
             )
             raise
         except (asyncio.CancelledError, GeneratorExit):
             came = "".join(text) or "".join(refusal)
             if came or self.draft_id is not None:  # stopped before anything arrived: no empty draft
-                self._save(prepared, came, error=STOPPED_NOTE)
+                self._save(prepared, came, error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED)
             raise
         self._finish(prepared, result)
 
@@ -276,6 +277,7 @@ class Drafter:
             usage=_usage_pair(result),
             served_model=result.served_model,
             error=REFUSAL_NOTE if refused else None,
+            error_kind=ErrorKind.REFUSED if refused else None,
         )
 
     def _save(
@@ -287,6 +289,7 @@ class Drafter:
         usage: tuple[int, int] | None = None,
         served_model: str | None = None,
         error: str | None = None,
+        error_kind: ErrorKind | None = None,
     ) -> None:
         if served_model:
             self._services.store.remember_served_model(prepared.model.name, served_model)
@@ -300,6 +303,7 @@ class Drafter:
             finish_reason=finish_reason,
             usage=usage,
             error=error,
+            error_kind=error_kind,
         )
 
 

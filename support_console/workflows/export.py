@@ -1,168 +1,32 @@
-"""The audit trail of conversations, and its export as Markdown (for people) or JSON / JSONL (for machines).
+"""Export of the audit trail as Markdown (for people) or JSON / JSONL (for machines).
 
-One home for "what the audit shows": :func:`audit_conversation` builds it, the audit screen displays it and
-the exporter writes it, so the console and an export always agree. For every AI-assisted reply it keeps the
-model's original draft next to the sent text, with approver, time, persona, model, tokens and finish reason.
-
-What is included: customer messages, internal notes and sent replies. Unsent and discarded drafts are not part
-of the trail (nothing was said with them). No settings are read here, so no API key can reach an export.
+What the trail holds is the store's to say (``Store.iter_audit``: ``store/audit.py``), so an export always
+agrees with the audit view; this module only writes it. For every AI-assisted reply it keeps the model's
+original draft next to the sent text, with approver, time, persona, model, tokens and finish reason. No
+settings are read here, so no API key can reach an export.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Literal, TextIO
+from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
-import sqlalchemy as sa
-
-from support_console.core.errors import NotFoundError, SupportConsoleError
+from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import escaped, json_escaped
-from support_console.store import (
-    ROLE_AGENT,
-    ROLE_CUSTOMER,
-    STATE_NOTE,
-    STATE_RECEIVED,
-    STATE_SENT,
-    Conversation,
-    Customer,
-    Message,
-    Store,
-)
-from support_console.store.conversation_list import LogFilters, edit_distance, where_clauses
-from support_console.store.engine import reader
+from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
+
+if TYPE_CHECKING:
+    from support_console.store import AuditConversation, AuditMessage, Store
 
 ExportFormat = Literal["md", "json", "jsonl"]
 FORMATS: Final = ("md", "json", "jsonl")
 FORMAT_ID: Final = "support-console-export/1"
-_AUDITED_STATES: Final = (STATE_RECEIVED, STATE_SENT, STATE_NOTE)
-
-_M = Message.__table__.c  # type: ignore[attr-defined]
-_C = Conversation.__table__.c  # type: ignore[attr-defined]
-_K = Customer.__table__.c  # type: ignore[attr-defined]
-
-
-@dataclass(frozen=True)
-class AuditMessage:
-    """One message of the trail. For a reply, ``text`` is what was sent and ``original_text`` what the model
-    wrote (None for a hand-written reply); ``edit_distance`` is 0.0 when sent unchanged."""
-
-    message_id: int
-    role: str
-    state: str
-    created_at: datetime
-    text: str
-    original_text: str | None
-    persona_id: str | None
-    model: str | None
-    prompt_tokens: int | None
-    completion_tokens: int | None
-    finish_reason: str | None
-    error: str | None
-    approved_by: str | None
-    approved_at: datetime | None
-    external_id: str | None
-
-    @property
-    def ai_assisted(self) -> bool:
-        return self.role == ROLE_AGENT and (self.original_text is not None or self.model is not None)
-
-    @property
-    def edit_distance(self) -> float | None:
-        if not self.ai_assisted:
-            return None
-        return edit_distance(self.original_text if self.original_text is not None else self.text, self.text)
-
-    @property
-    def edited(self) -> bool:
-        return bool(self.edit_distance)
-
-
-@dataclass(frozen=True)
-class AuditConversation:
-    """A conversation with its customer and its trail, oldest message first."""
-
-    conversation_id: int
-    customer_id: int
-    customer_name: str
-    customer_email: str
-    customer_external_id: str | None
-    status: str
-    persona_id: str | None
-    created_at: datetime
-    messages: tuple[AuditMessage, ...]
 
 
 class ExportError(SupportConsoleError):
     """The export cannot be written (unknown format)."""
-
-
-# ----------------------------------------------------------------------------------------------- building
-
-# fmt: off
-_MESSAGE_COLUMNS = (
-    _M.id, _M.role, _M.state, _M.created_at, _M.text, _M.original_text, _M.persona_id, _M.model,
-    _M.prompt_tokens, _M.completion_tokens, _M.finish_reason, _M.error, _M.approved_by, _M.approved_at,
-    _M.external_id,
-)
-_CONVERSATION_COLUMNS = (
-    _C.id, _C.customer_id, _K.name, _K.email, _K.external_id, _C.status, _C.persona_id, _C.created_at,
-)
-# fmt: on
-
-
-def _conversation_select() -> sa.Select[Any]:
-    return sa.select(*_CONVERSATION_COLUMNS).join_from(
-        Conversation.__table__,  # type: ignore[attr-defined]
-        Customer.__table__,  # type: ignore[attr-defined]
-        _K.id == _C.customer_id,
-    )
-
-
-def _build(conn: sa.Connection, row: sa.Row[Any]) -> AuditConversation:
-    stmt = (
-        sa.select(*_MESSAGE_COLUMNS)
-        .where(_M.conversation_id == row[0], _M.state.in_(_AUDITED_STATES))
-        .order_by(_M.id)
-    )
-    messages = tuple(AuditMessage(*tuple(m)) for m in conn.execute(stmt))
-    conversation_id, customer_id, name, email, external_id, status, persona_id, created_at = tuple(row)
-    return AuditConversation(
-        conversation_id, customer_id, name, email, external_id, status, persona_id, created_at, messages
-    )
-
-
-def audit_conversation(store: Store, conversation_id: int) -> AuditConversation:
-    """The audit trail of one conversation (NotFoundError if it does not exist)."""
-    with reader(store.engine).connect() as conn:
-        row = conn.execute(_conversation_select().where(_C.id == conversation_id)).first()
-        if row is None:
-            raise NotFoundError(f"Conversation {conversation_id} does not exist: reload the logs list.")
-        return _build(conn, row)
-
-
-def iter_audit(
-    store: Store, customer: str | None = None, since: datetime | None = None, batch: int = 200
-) -> Iterator[AuditConversation]:
-    """Every matching conversation's trail, oldest conversation first, read in batches (any size of DB).
-
-    ``customer`` matches name, email or external id; ``since`` keeps conversations active since then.
-    """
-    clauses = where_clauses(LogFilters(customer=customer, since=since))
-    after = 0
-    while True:
-        with reader(store.engine).connect() as conn:
-            rows = conn.execute(
-                _conversation_select().where(*clauses, _C.id > after).order_by(_C.id).limit(batch)
-            ).all()
-            trails = [_build(conn, row) for row in rows]
-        yield from trails
-        if len(rows) < batch:
-            return
-        after = rows[-1][0]
 
 
 # ------------------------------------------------------------------------------------------------ writing
@@ -301,7 +165,7 @@ def export(
         out.write(
             f'{{"format": "{FORMAT_ID}", "exported_at": "{_iso(datetime.now(UTC))}", "conversations": ['
         )
-    for trail in iter_audit(store, customer=customer, since=since):
+    for trail in store.iter_audit(customer=customer, since=since):
         if fmt == "md":
             out.write(escaped(conversation_markdown(trail)) + "\n")  # read in terminals too
         elif fmt == "json":

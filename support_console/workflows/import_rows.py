@@ -9,8 +9,8 @@ parsing holds the GIL). See :func:`batches_from_child`.
 
 The format is documented for users in README.md, section "Conversation logs: search, export, import" (the
 one home of the field list). Field names are read by :data:`_FIELDS` and :data:`_ALIASES` below. Roles,
-states and statuses are the store's (``store/models.py``); they are repeated here to keep this module free
-of SQLAlchemy, and ``tests/test_import.py`` checks that they agree.
+states and statuses come from ``core/vocabulary.py``, the stored time layout from ``store/times.py`` and the
+email folding from ``core/matching.py``: all standard library, so this module stays free of SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -28,14 +28,26 @@ import sys
 import tempfile
 import threading
 from collections.abc import Generator, Iterator
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO, Final
 
+from support_console.core.clock import as_utc
+from support_console.core.matching import fold
+from support_console.core.vocabulary import (
+    ROLE_AGENT,
+    ROLE_CUSTOMER,
+    ROLE_NOTE,
+    STATE_NOTE,
+    STATE_RECEIVED,
+    STATE_SENT,
+    STATUSES,
+)
+from support_console.store.times import stored_from_iso
+
 #: role -> the state an imported message of that role gets (customer message, sent reply, internal note).
-STATES: Final = {"customer": "received", "agent": "sent", "note": "note"}
-STATUSES: Final = ("open", "pending", "resolved")
-AGENT: Final = "agent"
+STATES: Final = {ROLE_CUSTOMER: STATE_RECEIVED, ROLE_AGENT: STATE_SENT, ROLE_NOTE: STATE_NOTE}
+AGENT: Final = ROLE_AGENT
 
 _ALIASES: Final = {
     "customer_email": "email", "customer_name": "name", "created_at": "timestamp", "ticket_id": "ticket",
@@ -49,7 +61,7 @@ _EXTRA_SET: Final = frozenset(("persona", "status", *_AGENT_ONLY))
 _FIELDS: Final = frozenset({"email", "name", "text", "timestamp", "ticket", "id", "role", *_EXTRA_SET})
 _ONLY_TEXT: Final = frozenset({str})
 
-Key = tuple[str, str]  # (lower-case email, ticket): a row's conversation
+Key = tuple[str, str]  # (folded email: core.matching.fold, ticket): a row's conversation
 First = tuple[str, str, str, str]  # email, name ("" if absent), stored time, persona ("" if absent)
 
 
@@ -322,7 +334,7 @@ def _validate(record: dict[str, Any]) -> tuple[Key, First, str, tuple[Any, ...]]
         return f"field 'role' is {role!r}: use customer, agent or note"
     ticket = get("ticket", "").strip()
     external_id = f"{ticket}/{get('id', '').strip() or _row_hash(email, role, stamp, text)}"
-    key = (email.lower(), ticket)
+    key = (fold(email), ticket)
     if _EXTRA_SET.isdisjoint(values):  # the common case, without optional fields
         sent = stamp if role == AGENT else ""
         row = (role, state, text, "", "", "", "", "", "", "", sent, stamp, stamp, external_id)
@@ -359,34 +371,21 @@ def _extra(role: str, values: dict[str, str]) -> dict[str, Any] | str:
 
 
 def _stored_stamp(value: str) -> str:
-    """The stored text (naive UTC, as ``store.bulk.stored_datetime``) of an ISO time, or an error sentence.
-
-    Formats with ``isoformat`` and cuts the "+00:00" off instead of making a naive copy: this runs per row.
-    """
-    try:
-        stamp = datetime.fromisoformat(value.strip())
-    except ValueError:
-        if not value.strip():
-            return "field 'timestamp' is missing: give an ISO 8601 time such as 2026-10-02T18:04:00Z"
-        return f"field 'timestamp' is {value!r}, not an ISO 8601 time such as 2026-10-02T18:04:00Z"
-    if (
-        len(value) == 20
-        and value[19] == "Z"
-        and value[4] == value[7] == "-"
-        and value[13] == value[16] == ":"
-    ):
-        return f"{value[:10]} {value[11:19]}.000000"  # 2026-10-02T18:04:00Z (valid: parsed above)
-    offset = stamp.utcoffset()
-    if offset is None:
-        return stamp.isoformat(" ", "microseconds")
-    if offset:
-        stamp = stamp.astimezone(UTC)
-    return stamp.isoformat(" ", "microseconds")[:26]
+    """The stored text of an ISO time (``store.times.stored_from_iso``), or an error sentence."""
+    stamp = stored_from_iso(value.strip())
+    if stamp is not None:
+        return stamp
+    if not value.strip():
+        return "field 'timestamp' is missing: give an ISO 8601 time such as 2026-10-02T18:04:00Z"
+    return f"field 'timestamp' is {value!r}, not an ISO 8601 time such as 2026-10-02T18:04:00Z"
 
 
 def _row_hash(email: str, role: str, stored: str, text: str) -> str:
-    """A stable id for a row without one, so that re-importing it is still recognised."""
-    stamp = datetime.fromisoformat(stored).replace(tzinfo=UTC)
+    """A stable id for a row without one, so that re-importing it is still recognised.
+
+    ``email.lower()``, not ``fold``: ids already stored were made this way, and must come out the same.
+    """
+    stamp = as_utc(datetime.fromisoformat(stored))
     digest = hashlib.sha256("\x1f".join((email.lower(), role, stamp.isoformat(), text)).encode()).hexdigest()
     return "h" + digest[:20]
 

@@ -1,16 +1,18 @@
 """The audit view: one conversation, read-only, with each AI-assisted reply's original draft against the
 sent text as a word diff, and who approved it, when, with which persona, model, tokens and finish reason.
 
-What it shows is built by :func:`~support_console.workflows.export.audit_conversation`, the same trail the
-exporter writes. Customer and model text goes into ``rich.text.Text`` (never markup); the diff is styled by
-span.
+What it shows is built by ``Store.audit_conversation`` (``store/audit.py``), the same trail the exporter
+writes, read in a thread worker so the screen never waits on the database. Customer and model text goes into
+``rich.text.Text`` (never markup); the diff (``core/text_diff.py``) is styled by span.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from contextlib import suppress
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
@@ -19,11 +21,13 @@ from textual.widgets import Footer, Static
 
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
-from support_console.store import ROLE_AGENT, ROLE_CUSTOMER
-from support_console.store.conversation_list import diff_words
+from support_console.core.text_diff import diff_words
+from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
 from support_console.ui.widgets.text import literal, timestamp
-from support_console.workflows.export import AuditConversation, AuditMessage, audit_conversation
 from support_console.workflows.services import Services
+
+if TYPE_CHECKING:
+    from support_console.store import AuditConversation, AuditMessage
 
 #: Most messages rendered at once; the window is centred on the opened message. Export shows everything.
 MAX_RENDERED = 400
@@ -114,13 +118,30 @@ class AuditScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        try:
-            self.trail = audit_conversation(self.services.store, self.conversation_id)
-        except SupportConsoleError as exc:
-            self.notify(str(exc), severity="error", markup=False)
-            self.dismiss()
-            return
         self.sub_title = f"Audit: conversation {self.conversation_id}"
+        self.query_one("#audit-head", Static).update(Text(f"Conversation {self.conversation_id} · loading…"))
+        self._read()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _read(self) -> None:
+        try:
+            trail = self.services.store.audit_conversation(self.conversation_id)
+        except SupportConsoleError as exc:
+            with suppress(RuntimeError):
+                self.app.call_from_thread(self._failed, exc)
+            return
+        with suppress(RuntimeError):  # the app closed meanwhile
+            self.app.call_from_thread(self._loaded, trail)
+
+    def _failed(self, exc: SupportConsoleError) -> None:
+        self.notify(str(exc), severity="error", markup=False)
+        if self.is_attached and self.app.screen is self:
+            self.dismiss()
+
+    def _loaded(self, trail: AuditConversation) -> None:
+        if not self.is_attached:
+            return  # the agent left already
+        self.trail = trail
         self._render_trail()
 
     def _window(self, messages: tuple[AuditMessage, ...]) -> tuple[int, tuple[AuditMessage, ...]]:

@@ -2,15 +2,21 @@
 
 The main app pushes ``LogsScreen(services)``. The conversation list is paged (``widgets/logs_tables.py``);
 search shows hits with highlighted snippets, and Enter opens the read-only audit view (``screens/audit.py``)
-at the conversation, or at the hit's message. The store queries behind it take milliseconds (an index walk for
-the list, FTS5 for search: see ``benchmarks/bench_logs.py``), so they run on the event loop directly.
+at the conversation, or at the hit's message. The store queries behind it usually take milliseconds (an
+index walk for the list, FTS5 for search: see ``benchmarks/bench_logs.py``), but a database another process
+is writing to (an import) or a server across the network can make any of them wait, so they run in thread
+workers and the screen never waits on the database. A result that arrives after the agent changed the
+filters or the query is dropped.
 """
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -18,11 +24,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from support_console.core.errors import SupportConsoleError
-from support_console.store.conversation_list import LogFilters, count_conversations, list_conversations
-from support_console.store.search import search
+from support_console.store import LogFilters
 from support_console.ui.widgets.logs_filters import LogsFilterBar
-from support_console.ui.widgets.logs_tables import ConversationTable, HitsTable
+from support_console.ui.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
 from support_console.workflows.services import Services
+
+if TYPE_CHECKING:
+    from support_console.store import ConversationRow, SearchHit
 
 #: Most hits shown for one search (newest first); refine the words or filters to see older ones.
 SEARCH_LIMIT = 200
@@ -74,39 +82,52 @@ class LogsScreen(Screen[None]):
     # -- loading -------------------------------------------------------------------------------------------
 
     def reload(self) -> None:
-        """Show the conversations, or the search hits, for the current filters."""
+        """Show the conversations, or the search hits, for the current filters (read in a thread)."""
         if self.query_text:
-            self._run_search()
+            self._search(self.query_text, self.filters)
             return
         self.remove_class("searching")
-        store, filters = self.services.store, self.filters
+        self._list(self.filters)
+
+    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
+    def _list(self, filters: LogFilters) -> None:
+        """Count the matching conversations and read the first page."""
+        store = self.services.store
         try:
-            total = count_conversations(store, filters)
-            self.query_one(ConversationTable).reset(
-                lambda offset, limit: list_conversations(store, filters, offset, limit), total
-            )
+            total = store.count_conversations(filters)
+            first = store.list_conversations(filters, 0, PAGE_SIZE)
         except SupportConsoleError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self._deliver(self._failed, exc)
             return
+        self._deliver(self._listed, filters, total, first)
+
+    def _listed(self, filters: LogFilters, total: int, first: list[ConversationRow]) -> None:
+        if not self.is_attached or filters != self.filters or self.query_text:
+            return  # out of date: the agent moved on
+        store = self.services.store
+        self.query_one(ConversationTable).reset(
+            lambda offset, limit: store.list_conversations(filters, offset, limit), total, first
+        )
         noun = "conversation" if total == 1 else "conversations"
         self._status(
             f"{total:,} {noun}, most recent activity first" + (" (filtered)" if self._filtered() else "")
         )
 
-    def _run_search(self) -> None:
-        f = self.filters
+    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
+    def _search(self, query: str, filters: LogFilters) -> None:
         try:
-            hits = search(
-                self.services.store,
-                self.query_text,
-                customer=f.customer,
-                persona=f.persona,
-                since=f.since,
+            hits = self.services.store.search(
+                query, customer=filters.customer, persona=filters.persona, since=filters.since,
                 limit=SEARCH_LIMIT,
-            )
+            )  # fmt: skip
         except SupportConsoleError as exc:
-            self.notify(str(exc), severity="error", markup=False)
+            self._deliver(self._failed, exc)
             return
+        self._deliver(self._found, query, filters, hits)
+
+    def _found(self, query: str, filters: LogFilters, hits: list[SearchHit]) -> None:
+        if not self.is_attached or query != self.query_text or filters != self.filters:
+            return  # out of date
         self.add_class("searching")
         existing = self.query(HitsTable)
         if existing:
@@ -114,9 +135,19 @@ class LogsScreen(Screen[None]):
         else:
             self.query_one("#logs-body", Vertical).mount(HitsTable(hits, id="logs-hits"))
         status = Text(f"{len(hits)}{'+' if len(hits) == SEARCH_LIMIT else ''} hits for ")
-        status.append(self.query_text, style="bold")
+        status.append(query, style="bold")
         status.append(" — Enter opens the conversation at the hit, Esc returns to the list")
         self._status(status)
+        if self.focused is None or (isinstance(self.focused, Input) and self.focused.id == "logs-search"):
+            self.call_after_refresh(lambda: self.query_one(HitsTable).focus())
+
+    def _deliver(self, callback: Callable[..., object], *args: object) -> None:
+        """From a worker thread: run ``callback(*args)`` on the event loop (nothing if the app closed)."""
+        with suppress(RuntimeError):
+            self.app.call_from_thread(callback, *args)
+
+    def _failed(self, exc: SupportConsoleError) -> None:
+        self.notify(str(exc), severity="error", markup=False)
 
     def _filtered(self) -> bool:
         return self.filters != LogFilters()
@@ -135,10 +166,8 @@ class LogsScreen(Screen[None]):
             return
         event.stop()
         self.query_text = event.value.strip()
-        self.reload()
-        if self.query_text:
-            self.call_after_refresh(lambda: self.query_one(HitsTable).focus())
-        else:
+        self.reload()  # the hits take the focus when they arrive
+        if not self.query_text:
             self.query_one(ConversationTable).focus()
 
     def on_conversation_table_opened(self, event: ConversationTable.Opened) -> None:
@@ -171,6 +200,6 @@ class LogsScreen(Screen[None]):
         self.query_one("#filter-customer", Input).focus()
 
     def action_stats(self) -> None:
-        from support_console.ui.widgets.logs_stats import StatsScreen
+        from support_console.ui.screens.stats import StatsScreen
 
-        self.app.push_screen(StatsScreen(self.services.store, self.filters.since, self.filters.until))
+        self.app.push_screen(StatsScreen(self.services, self.filters.since, self.filters.until))

@@ -8,15 +8,16 @@ write it.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from textual.app import ComposeResult
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import Input, Select
 
-from support_console.store import STATUSES
-from support_console.store.conversation_list import LogFilters
+from support_console.core.clock import as_utc
+from support_console.core.vocabulary import STATUSES
+from support_console.store import LogFilters
 
 DATE_HINT = "YYYY-MM-DD"
 
@@ -26,8 +27,7 @@ def parse_day(text: str) -> datetime | None:
     text = text.strip()
     if not text:
         return None
-    parsed = datetime.fromisoformat(text)
-    return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
+    return as_utc(datetime.fromisoformat(text))
 
 
 class LogsFilterBar(Horizontal):

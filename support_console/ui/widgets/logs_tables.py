@@ -1,7 +1,9 @@
 """The logs screen's two tables: conversations (paged as the cursor nears the end) and search hits.
 
 Paging: the table never holds more than the pages the agent has scrolled through; the first page is one
-index walk in the store (see ``store/logs.py``), so 100,000 conversations open as fast as 100. Cells are
+index walk in the store (see ``store/conversation_list.py``), so 100,000 conversations open as fast as 100.
+The screen hands over the first page; the next ones are read in a thread worker as the cursor nears the end,
+so scrolling never waits on the database. Cells are
 ``rich.text.Text`` built with :func:`~support_console.ui.widgets.text.literal`, so customer text is never
 markup.
 Search hits show the snippet with the matched words styled by span, never by markup.
@@ -10,21 +12,26 @@ Search hits show the snippet with the matched words styled by span, never by mar
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import suppress
+from typing import TYPE_CHECKING
 
 from rich.text import Text
+from textual import work
 from textual.message import Message
 from textual.widgets import DataTable
 
+from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
-from support_console.store.conversation_list import ConversationRow
-from support_console.store.search import SearchHit
 from support_console.ui.widgets.text import literal, timestamp
+
+if TYPE_CHECKING:
+    from support_console.store import ConversationRow, SearchHit
 
 PAGE_SIZE = 60  # more than a tall terminal shows; the next page loads as the cursor nears the end
 #: Load the next page when the cursor comes this close to the last loaded row.
 PREFETCH_ROWS = 20
 
-PageLoader = Callable[[int, int], list[ConversationRow]]  # (offset, limit) -> rows
+PageLoader = Callable[[int, int], "list[ConversationRow]"]  # (offset, limit) -> rows
 
 
 def one_line(text: str, width: int = 80) -> str:
@@ -65,20 +72,52 @@ class ConversationTable(DataTable[Text | str]):
         self.loader: PageLoader | None = None
         self.total = 0
         self.loaded = 0
+        self._generation = 0  # which result set the rows belong to (a page read for an older one is dropped)
+        self._reading = False
 
     def on_mount(self) -> None:
         self.add_columns("last activity", "customer", "status", "persona", "msgs", "latest message")
 
-    def reset(self, loader: PageLoader, total: int) -> None:
-        """Show a new result set: the first page now, the rest as the cursor moves down."""
+    def reset(self, loader: PageLoader, total: int, first: list[ConversationRow]) -> None:
+        """Show a new result set: its first page now, the rest read as the cursor moves down."""
         self.loader, self.total, self.loaded = loader, total, 0
+        self._generation += 1
+        self._reading = False
         self.clear()
-        self.load_more()
+        self._add(first)
 
     def load_more(self) -> None:
-        if self.loader is None or self.loaded >= self.total:
+        """Read the next page in a thread (once at a time); it is added when it arrives."""
+        if self.loader is None or self.loaded >= self.total or self._reading:
             return
-        rows = self.loader(self.loaded, PAGE_SIZE)
+        self._reading = True
+        self._read_page(self.loader, self._generation, self.loaded)
+
+    @work(thread=True, group="logs-page", exit_on_error=False)
+    def _read_page(self, loader: PageLoader, generation: int, offset: int) -> None:
+        try:
+            rows = loader(offset, PAGE_SIZE)
+        except SupportConsoleError as exc:
+            with suppress(RuntimeError):
+                self.app.call_from_thread(self._failed, generation, exc)
+            return
+        with suppress(RuntimeError):  # the app closed meanwhile
+            self.app.call_from_thread(self._arrived, generation, offset, rows)
+
+    def _arrived(self, generation: int, offset: int, rows: list[ConversationRow]) -> None:
+        if not self.is_attached or generation != self._generation or offset != self.loaded:
+            return  # a page of an older result set, or the screen is gone
+        self._reading = False
+        self._add(rows)
+        if rows and self.cursor_row >= self.loaded - PREFETCH_ROWS:
+            self.load_more()  # the cursor moved on while the page was read
+
+    def _failed(self, generation: int, exc: SupportConsoleError) -> None:
+        if generation == self._generation:
+            self._reading = False
+            self.notify(str(exc), severity="error", markup=False)
+
+    def _add(self, rows: list[ConversationRow]) -> None:
         for row in rows:
             self.add_row(
                 timestamp(row.last_activity),

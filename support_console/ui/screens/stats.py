@@ -1,24 +1,29 @@
 """Agent-assist stats over the logs screen's date range: per persona and per agent (a modal).
 
-The figures and their definitions come from :func:`~support_console.store.conversation_list.stats`; this
-only shows them.
+The figures and their definitions come from ``Store.stats`` (``store/stats.py``); this only shows them. They
+are read in a thread worker (a scan of the period's AI drafts), so the screen opens at once and fills in.
 """
 
 from __future__ import annotations
 
+from contextlib import suppress
 from datetime import datetime
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.text import Text
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
-from support_console.store import Store
-from support_console.store.conversation_list import StatsRow, stats
+from support_console.core.errors import SupportConsoleError
 from support_console.ui.widgets.text import literal
+from support_console.workflows.services import Services
+
+if TYPE_CHECKING:
+    from support_console.store import LogStats, StatsRow
 
 _COLUMNS = ("drafts", "sent", "unchanged", "acceptance", "edit rate", "content filter", "errors")
 
@@ -54,9 +59,10 @@ class StatsScreen(ModalScreen[None]):
     StatsScreen .stats-title { text-style: bold; }
     """
 
-    def __init__(self, store: Store, since: datetime | None, until: datetime | None) -> None:
+    def __init__(self, services: Services, since: datetime | None, until: datetime | None) -> None:
         super().__init__()
-        self.store, self.since, self.until = store, since, until
+        self.services, self.since, self.until = services, since, until
+        self.result: LogStats | None = None  # set once the figures have arrived
 
     def compose(self) -> ComposeResult:
         with Vertical():
@@ -78,12 +84,26 @@ class StatsScreen(ModalScreen[None]):
         return Text(f"Agent-assist stats from {start} until {end}")
 
     def on_mount(self) -> None:
-        result = stats(self.store, self.since, self.until)
-        for table_id, title, rows in (
-            ("#stats-persona", "persona", result.by_persona),
-            ("#stats-agent", "agent", result.by_agent),
-        ):
+        for table_id, title in (("#stats-persona", "persona"), ("#stats-agent", "agent")):
+            self.query_one(table_id, DataTable).add_columns(title, *_COLUMNS)
+        self._read()
+
+    @work(thread=True, exclusive=True, exit_on_error=False)
+    def _read(self) -> None:
+        try:
+            result = self.services.store.stats(self.since, self.until)
+        except SupportConsoleError as exc:
+            with suppress(RuntimeError):
+                self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        with suppress(RuntimeError):  # the app closed meanwhile
+            self.app.call_from_thread(self._show, result)
+
+    def _show(self, result: LogStats) -> None:
+        if not self.is_attached:
+            return  # closed before the figures arrived
+        for table_id, rows in (("#stats-persona", result.by_persona), ("#stats-agent", result.by_agent)):
             table = self.query_one(table_id, DataTable)
-            table.add_columns(title, *_COLUMNS)
             for row in rows:
                 table.add_row(*stats_cells(row))
+        self.result = result

@@ -1,0 +1,61 @@
+"""How much an agent changed the model's draft: a normalised edit distance and a word-level diff.
+
+Used by the audit trail (``store/audit.py``: the edit distance of each sent AI reply), the stats
+(``store/stats.py``: edit rate, sent unchanged) and the audit view (``ui/screens/audit.py``: the word diff).
+Plain Python (difflib), no database.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Final
+
+#: Edit distances and diffs compare at most this many characters of each text: SequenceMatcher is quadratic in
+#: the worst case, and replies longer than this are rare; the figure stays a good estimate.
+DIFF_CAP: Final = 4000
+
+DiffOp = tuple[str, str]  # ("equal" | "insert" | "delete", text)
+
+
+def edit_distance(original: str, sent: str) -> float:
+    """Normalised character edit distance: 0.0 identical, 1.0 nothing in common (difflib, capped cost)."""
+    if original == sent:
+        return 0.0
+    a, b = original[:DIFF_CAP], sent[:DIFF_CAP]
+    if not a or not b:
+        return 1.0
+    return round(1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio(), 4)
+
+
+def diff_words(original: str, sent: str) -> list[DiffOp]:
+    """Word-level diff of the model's text against the sent text, as (op, text) runs in reading order.
+
+    Words carry their trailing whitespace but are compared without it (so "word." at the end of the draft
+    still matches "word. More" in the sent text). Joining the "equal" and "insert" runs gives ``sent`` back;
+    "equal" and "delete" runs give ``original`` up to whitespace (within DIFF_CAP characters).
+    """
+    a, b = _words(original[:DIFF_CAP]), _words(sent[:DIFF_CAP])
+    matcher = difflib.SequenceMatcher(None, [w.strip() for w in a], [w.strip() for w in b], autojunk=False)
+    ops: list[DiffOp] = []
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            _push(ops, "equal", "".join(b[j1:j2]))
+        else:
+            _push(ops, "delete", "".join(a[i1:i2]))
+            _push(ops, "insert", "".join(b[j1:j2]))
+    return ops
+
+
+def _words(text: str) -> list[str]:
+    """Words with their trailing whitespace (leading whitespace is its own token): lossless."""
+    return re.findall(r"^\s+|\S+\s*", text)
+
+
+def _push(ops: list[DiffOp], op: str, text: str) -> None:
+    if not text:
+        return
+    if ops and ops[-1][0] == op:
+        ops[-1] = (op, ops[-1][1] + text)
+    else:
+        ops.append((op, text))

@@ -1,0 +1,103 @@
+"""The seam between the store and a particular database: what a backend must provide.
+
+The store speaks portable SQLAlchemy everywhere (tables, queries, counters, customer matching). What cannot
+be portable lives behind :class:`Backend`, one implementation per database, chosen by ``engine.backend_for``:
+today ``store/sqlite/`` (pragmas and ``BEGIN IMMEDIATE``, triggers, FTS5, the bulk-insert tricks); a
+PostgreSQL backend implements the same methods (tsvector or pg_trgm, ``ON CONFLICT``, ``COPY``) and nothing
+else in the store changes.
+
+What every implementation must guarantee, because the rest of the store relies on it:
+
+* **Write transactions** serialise: a write transaction takes the write lock (or its equivalent) at its
+  start, so a read-then-write in one transaction never races another writer. A transaction on a
+  ``reader`` view (``engine.reader``) never takes it.
+* **The customer roll-up** (``tables.customer_rollup``) is re-run by the database after every change to a
+  conversation, whoever writes (the Store, the importer, another process).
+* **Full-text search** finds messages containing every word of a query, case- and accent-insensitively,
+  newest (highest id) first, each with a snippet whose matched words are spans; or says it has no index
+  (``None``), and the store falls back to a portable ``LIKE`` scan.
+* **Bulk writes** (the importer's path) give exactly the rows, counters and search index that the same
+  messages written one by one give: they may only be faster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from typing import Any, Final, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection, Engine
+
+#: Execution option of a read-only engine view (``engine.reader``): its transactions take no write lock.
+READ_ONLY_OPTION: Final = "support_console_read"
+
+#: Message columns a bulk insert sets (``Backend.insert_messages``), in the order of each row's values. The
+#: import parser (``workflows/import_rows.py``) builds its rows in this order, without the first column.
+BULK_COLUMNS: Final = (
+    "conversation_id", "role", "state", "text", "original_text", "persona_id", "model", "finish_reason",
+    "prompt_tokens", "completion_tokens", "approved_by", "approved_at", "created_at", "updated_at",
+    "external_id",
+)  # fmt: skip
+#: The optional ones (``''`` or None for NULL): original_text … approved_at.
+BULK_NULLABLE: Final = frozenset(BULK_COLUMNS[4:12])
+
+#: A snippet of a matching message: plain text, and the matched words as (start, end) character spans.
+Snippet = tuple[str, tuple[tuple[int, int], ...]]
+
+
+class Backend(Protocol):
+    """One database's implementation of what the store cannot say in portable SQLAlchemy."""
+
+    name: str  # the SQLAlchemy dialect name it serves, e.g. "sqlite"
+
+    # ---- engine -------------------------------------------------------------------------------------------
+
+    def configure(self, engine: Engine) -> None:
+        """Set up a new engine: per-connection settings and how transactions begin (see the guarantees)."""
+
+    # ---- schema (called by migrations, inside their transaction) -----------------------------------------
+
+    def create_rollup_triggers(self, conn: Connection) -> None:
+        """Make the database re-run the customer roll-up after every conversation insert, update, delete."""
+
+    def create_full_text_index(self, conn: Connection) -> None:
+        """Create the full-text index over ``messages.text`` and index the rows already there (v2)."""
+
+    def prepare_bulk_indexing(self, conn: Connection) -> None:
+        """Let bulk writers index a batch at once instead of row by row (v6; may do nothing)."""
+
+    # ---- full-text search ---------------------------------------------------------------------------------
+
+    def full_text_search(
+        self,
+        conn: Connection,
+        query: str,
+        where: Sequence[sa.ColumnElement[bool]],
+        owners: sa.Select[Any] | None,
+        limit: int,
+    ) -> list[tuple[int, Snippet]] | None:
+        """Ids and snippets of the newest ``limit`` messages that contain every word of ``query`` and pass
+        ``where`` (clauses over ``MESSAGES``); only those of the customers ``owners`` selects (ids) when
+        given. None when this database has no full-text index: the caller scans with LIKE instead."""
+
+    # ---- bulk writes (inside the caller's write transaction) ----------------------------------------------
+
+    def bulk_writing(self, conn: Connection) -> AbstractContextManager[None]:
+        """Around many batches written on ``conn`` (outside a transaction): tune the database for them."""
+
+    def insert_messages(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
+        """Insert message rows (values in :data:`BULK_COLUMNS` order, datetimes as ``times.to_stored``
+        text, ``''`` or None for NULL in the :data:`BULK_NULLABLE` columns), skipping (conversation,
+        external id) repeats, indexed for search; return how many were added."""
+
+    def reserve_conversation_ids(self, conn: Connection) -> int:
+        """The id the next new conversation gets, so messages can be inserted before their conversation
+        (foreign keys checked at commit)."""
+
+    def insert_conversations_counted(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert conversations (id, customer_id, status, persona_id, created_at) whose messages this
+        transaction already inserted, with their counters (``counters.py``) computed as they are inserted."""
+
+    def insert_ignoring_duplicates(self, table: sa.Table) -> sa.Insert:
+        """An INSERT into ``table`` that silently skips rows violating a unique constraint."""

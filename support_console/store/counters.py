@@ -1,0 +1,105 @@
+"""The conversation counters, ``last_activity`` and ``unread_count``: their one definition, for every writer.
+
+* ``unread_count`` is the number of the conversation's customer messages after (by id: insertion order) its
+  last sent reply; all of them when nothing was sent yet.
+* ``last_activity`` is the newest activity among its messages: when a customer message or a note was
+  written (``created_at``), when a reply was sent (``approved_at``; drafts and discarded drafts are not
+  activity). It is kept as a running maximum: a write moves it forward, never back.
+
+Every write that changes them (``add_message``, ``approve_draft``, ``add_messages_bulk``, the importer)
+runs :func:`update_counters` in its own transaction, naming the conversations and the messages it wrote;
+the importer's new conversations get the same expressions as they are inserted
+(``Backend.insert_conversations_counted``). So per-row and bulk writes of the same messages give the same
+counters (``tests/test_store_counters.py``), and the customer roll-up built on them (``tables.
+customer_rollup``, run by triggers) follows. Each read is an index range on ``(conversation_id, id)``: the
+changed messages for the activity, the messages since the last sent reply for the unread count.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Final
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from support_console.core.clock import utcnow
+from support_console.core.vocabulary import ROLE_CUSTOMER, STATE_NOTE, STATE_RECEIVED, STATE_SENT
+from support_console.store.tables import CONVERSATIONS, MESSAGES
+
+#: Message states whose rows are activity (not drafts, not discarded).
+ACTIVE_STATES: Final = (STATE_RECEIVED, STATE_NOTE, STATE_SENT)
+
+#: Which messages a write changed, as a condition over a messages alias's columns.
+Changed = Callable[[sa.ColumnCollection[str, Any]], sa.ColumnElement[bool]]
+
+
+def _literal(value: str) -> sa.ColumnElement[str]:
+    """A role or state as an SQL literal, not a parameter: the statement can then be compiled into a
+    trigger-free raw INSERT (sqlite bulk path), and planners see the value."""
+    return sa.literal_column(f"'{value}'")
+
+
+def newest_activity(conversation: sa.ColumnElement[int], changed: Changed) -> sa.ScalarSelect[Any]:
+    """The newest activity time among the ``changed`` messages of ``conversation`` (NULL if none)."""
+    m = MESSAGES.alias("m_activity").c
+    return (
+        sa.select(sa.func.max(sa.func.coalesce(m.approved_at, m.created_at)))
+        .where(
+            m.conversation_id == conversation,
+            changed(m),
+            m.state.in_([_literal(s) for s in ACTIVE_STATES]),
+        )
+        .scalar_subquery()
+    )
+
+
+def unread(conversation: sa.ColumnElement[int]) -> sa.ScalarSelect[Any]:
+    """How many customer messages of ``conversation`` come after its last sent reply."""
+    m = MESSAGES.alias("m_unread").c
+    sent = MESSAGES.alias("m_sent")
+    s = sent.c
+    last_sent = (
+        sa.select(sa.func.max(s.id))
+        .where(s.conversation_id == conversation, s.state == _literal(STATE_SENT))
+        .correlate_except(sent)  # two levels down: name the conversation of the statement around it
+        .scalar_subquery()
+    )
+    return (
+        sa.select(sa.func.count())
+        .where(
+            m.conversation_id == conversation,
+            m.role == _literal(ROLE_CUSTOMER),
+            m.id > sa.func.coalesce(last_sent, 0),
+        )
+        .scalar_subquery()
+    )
+
+
+def update_counters(conn: Connection, conversations: sa.ColumnElement[bool], changed: Changed) -> None:
+    """Bring the counters of the ``conversations`` (a condition over ``CONVERSATIONS``) up to date after
+    a write to their ``changed`` messages (inserted, or sent), in the caller's transaction."""
+    c = CONVERSATIONS.c
+    newest = newest_activity(c.id, changed)
+    conn.execute(
+        CONVERSATIONS.update()
+        .where(conversations)
+        .values(
+            last_activity=sa.case(
+                (sa.or_(c.last_activity.is_(None), newest > c.last_activity), newest),
+                else_=c.last_activity,
+            ),
+            unread_count=unread(c.id),
+            updated_at=utcnow(),
+        )
+    )
+
+
+def after(before: int) -> Changed:
+    """The messages a bulk write inserted: those with an id above the largest one before it."""
+    return lambda m: m.id > before
+
+
+def only(message_id: int) -> Changed:
+    """One message (a row just added, a draft just sent)."""
+    return lambda m: m.id == message_id
