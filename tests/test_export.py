@@ -79,7 +79,7 @@ def test_filters_by_customer_and_since(store: Store) -> None:
         json.loads(line)
         for line in _export(store, "jsonl", since=datetime(2026, 11, 5, tzinfo=UTC)).splitlines()
     ]
-    assert recent
+    assert len(recent) == 5  # the conversations active on or after 2026-11-05
     assert all(max(m["time"] for m in c["messages"]) >= "2026-11-05" for c in recent)
     assert len(recent) < 36
     assert "No conversations matched." in _export(store, "md", customer="nobody-like-this")

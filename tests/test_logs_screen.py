@@ -1,7 +1,8 @@
 """The logs screen and the audit view, driven with Pilot on a real SQLite file loaded from data/.
 
 The shipped sample (data/sample_conversations.jsonl) is imported for real, so these tests also prove the
-sample loads and that the screen shows what an agent would see.
+sample loads and that the screen shows what an agent would see. The screens read the store in thread
+workers, so the tests wait for them (``logs_helpers.settle``) where they used to take one pause.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from rich.text import Text
-from textual.app import App
 from textual.widgets import DataTable, Input, Select, Static
 
 from support_console.store import LogFilters
@@ -22,21 +22,11 @@ from support_console.ui.screens.stats import StatsScreen
 from support_console.ui.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
 from support_console.workflows.importer import import_file
 from support_console.workflows.services import Services, build_services
+from tests.logs_helpers import Host, settle
 from tests.ui_helpers import ui_settings
 from tests.wire_server import WireServer
 
 SAMPLE = Path(__file__).resolve().parents[1] / "data" / "sample_conversations.jsonl"
-
-
-class Host(App[None]):
-    """A bare app that shows the logs screen, as the console does on its logs key."""
-
-    def __init__(self, services: Services) -> None:
-        super().__init__()
-        self.services = services
-
-    def on_mount(self) -> None:
-        self.push_screen(LogsScreen(self.services))
 
 
 @pytest.fixture
@@ -57,7 +47,7 @@ def _text(static: Static) -> str:
 
 async def test_lists_every_conversation_newest_first_and_shows_stats(services: Services) -> None:
     async with Host(services).run_test(size=(140, 40)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         table = pilot.app.screen.query_one(ConversationTable)
         assert table.row_count == 36 == table.total
         first = table.get_row_at(0)
@@ -66,54 +56,83 @@ async def test_lists_every_conversation_newest_first_and_shows_stats(services: S
         assert stamps == sorted(stamps, reverse=True)
         assert "36 conversations" in _text(pilot.app.screen.query_one("#logs-status", Static))
         await pilot.press("s")  # agent-assist stats for the period
-        await pilot.pause()
+        await settle(pilot)
         modal = pilot.app.screen
         assert isinstance(modal, StatsScreen)
         personas = [str(modal.query_one("#stats-persona", DataTable).get_row_at(i)[0]) for i in range(3)]
         assert personas == ["billing-refunds", "tech-support", "xbox-support"]
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(pilot.app.screen, LogsScreen)
 
 
 async def test_filters_by_status_customer_and_dates(services: Services) -> None:
-    async with Host(services).run_test(size=(140, 40)) as pilot:
-        await pilot.pause()
+    host = Host(services)
+    async with host.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
         screen = pilot.app.screen
         assert isinstance(screen, LogsScreen)
         table = screen.query_one(ConversationTable)
         screen.query_one("#filter-status", Select).value = "resolved"
-        await pilot.pause()
+        await settle(pilot)
         resolved = services.store.count_conversations(LogFilters(status="resolved"))
         assert 0 < table.row_count == resolved < 36
         assert all(str(table.get_row_at(i)[2]) == "resolved" for i in range(table.row_count))
         screen.query_one("#filter-customer", Input).focus()
         await pilot.press(*"jordan", "enter")
-        await pilot.pause()
+        await settle(pilot)
         assert table.row_count == 1  # Jordan's first ticket is resolved, the second is open
         assert "Jordan Hale" in str(table.get_row_at(0)[1])
         screen.query_one("#filter-customer", Input).value = ""
         screen.query_one("#filter-status", Select).clear()
-        await pilot.pause()
+        await settle(pilot)
         screen.query_one("#filter-since", Input).focus()
         await pilot.press(*"last week", "enter")
-        await pilot.pause()
-        assert any("YYYY-MM-DD" in str(n.message) for n in pilot.app._notifications)
+        await settle(pilot)
+        assert any("YYYY-MM-DD" in message for _severity, message in host.notices)
         assert screen.query_one(ConversationTable).row_count == 36  # the list is unchanged
         screen.query_one("#filter-since", Input).value = "2026-11-01"
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         assert screen.query_one(ConversationTable).row_count == services.store.count_conversations(
             LogFilters(since=screen.filters.since)
         )
         assert screen.query_one(ConversationTable).row_count < 36
 
 
+async def test_the_customer_filter_finds_a_non_ascii_name_however_it_is_typed(
+    services: Services, tmp_path: Path
+) -> None:
+    row = {"email": "elise.dupont@exemple.fr", "name": "Élise Dupont", "ticket": "E-1", "id": "1",
+           "text": "Je voudrais un remboursement", "timestamp": "2026-11-20T10:00:00Z"}  # fmt: skip
+    source = tmp_path / "elise.jsonl"
+    source.write_text(json.dumps(row, ensure_ascii=False) + "\n", encoding="utf-8")
+    assert import_file(services.store, source).ok
+    async with Host(services).run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        screen = pilot.app.screen
+        table = screen.query_one(ConversationTable)
+        assert table.row_count == 37
+        for typed in ("élise", "ÉLISE DUPONT", "Élise"):
+            screen.query_one("#filter-customer", Input).value = ""
+            screen.query_one("#filter-customer", Input).focus()
+            await pilot.press(*typed, "enter")
+            await settle(pilot)
+            assert table.row_count == 1, typed
+            assert "Élise Dupont" in str(table.get_row_at(0)[1])
+        screen.query_one("#logs-search", Input).focus()
+        await pilot.press(*"remboursement", "enter")  # the search keeps the customer filter
+        await settle(pilot)
+        hits = screen.query_one(HitsTable)
+        assert hits.row_count == 1
+        assert "Élise Dupont" in str(hits.get_row_at(0)[1])
+
+
 async def test_search_shows_highlighted_hits_and_enter_opens_the_audit_at_the_hit(services: Services) -> None:
     async with Host(services).run_test(size=(140, 40)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("slash", *"charged twice", "enter")
-        await pilot.pause()
+        await settle(pilot)
         screen = pilot.app.screen
         hits = screen.query_one(HitsTable)
         assert hits.display
@@ -125,7 +144,7 @@ async def test_search_shows_highlighted_hits_and_enter_opens_the_audit_at_the_hi
         assert styled == {"charged", "twice"}
         hits.focus()
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         audit = pilot.app.screen
         assert isinstance(audit, AuditScreen)
         hit = audit.query_one(".hit", Static)
@@ -133,22 +152,22 @@ async def test_search_shows_highlighted_hits_and_enter_opens_the_audit_at_the_hi
         assert hit.id == f"msg-{next(iter(hits.hits.values())).message_id}"
         await pilot.press("escape")
         await pilot.press("escape")  # leaves the search results: the list is back
-        await pilot.pause()
+        await settle(pilot)
         assert screen.query_one(ConversationTable).display
 
 
 async def test_audit_shows_original_against_sent_with_its_details(services: Services) -> None:
     async with Host(services).run_test(size=(140, 50)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         screen = pilot.app.screen
         screen.query_one("#filter-customer", Input).value = "ellen.brooks"
         screen.query_one("#filter-status", Select).value = "resolved"
-        await pilot.pause()
+        await settle(pilot)
         table = screen.query_one(ConversationTable)
         table.move_cursor(row=table.row_count - 1)  # the older ticket: BL-31102, charged twice
         table.focus()
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         audit = pilot.app.screen
         assert isinstance(audit, AuditScreen)
         reply = next(s for s in audit.query(".audit-msg.agent").results(Static) if "Elena" in _text(s))
@@ -167,13 +186,13 @@ async def test_audit_shows_original_against_sent_with_its_details(services: Serv
         assert "3-5" in inserted
         assert "5-7" not in inserted  # what the agent sent instead
         await pilot.press("d")
-        await pilot.pause()
+        await settle(pilot)
         sent_only = reply.content
         assert isinstance(sent_only, Text)
         assert "5-7 business days" not in sent_only.plain
         assert "3-5 business days" in sent_only.plain
         await pilot.press("escape")
-        await pilot.pause()
+        await settle(pilot)
         assert isinstance(pilot.app.screen, LogsScreen)
 
 
@@ -186,9 +205,9 @@ async def test_markup_and_control_characters_are_shown_literally(services: Servi
     nasty = "[bold]boom[/] [link=http://x]y[/link] \x1b[31mred[/] zebra"
     store.add_message(conversation.id, "customer", nasty)
     async with Host(services).run_test(size=(140, 40)) as pilot:
-        await pilot.pause()
+        await settle(pilot)
         await pilot.press("slash", *"zebra", "enter")
-        await pilot.pause()
+        await settle(pilot)
         hits = pilot.app.screen.query_one(HitsTable)
         assert hits.row_count == 1
         snippet = hits.get_row_at(0)[3]
@@ -197,7 +216,7 @@ async def test_markup_and_control_characters_are_shown_literally(services: Servi
         assert "\x1b" not in snippet.plain
         hits.focus()
         await pilot.press("enter")
-        await pilot.pause()
+        await settle(pilot)
         shown = pilot.app.screen.query_one(".hit", Static).content
         assert isinstance(shown, Text)
         assert "[link=http://x]y[/link]" in shown.plain
@@ -215,17 +234,17 @@ async def test_the_list_loads_further_pages_as_the_cursor_moves_down(tmp_path: P
     assert import_file(services.store, source).ok
     try:
         async with Host(services).run_test(size=(140, 40)) as pilot:
-            await pilot.pause()
+            await settle(pilot)
             table = pilot.app.screen.query_one(ConversationTable)
             assert table.total == len(rows)
             assert table.row_count == PAGE_SIZE
             table.move_cursor(row=PAGE_SIZE - 5)
-            await pilot.pause()
+            await settle(pilot)
             assert table.row_count == 2 * PAGE_SIZE
             await pilot.press("end")
-            await pilot.pause()
+            await settle(pilot)
             table.move_cursor(row=table.row_count - 1)
-            await pilot.pause()
+            await settle(pilot)
             assert table.row_count == len(rows)
             assert "c0@example.com" in str(table.get_row_at(table.row_count - 1)[1])  # the oldest is last
     finally:
@@ -241,10 +260,10 @@ async def test_the_console_opens_the_logs_screen(tmp_path: Path, wire_server: Wi
     app = create_app(settings, services)
     try:
         async with app.run_test(size=(140, 40)) as pilot:
-            await pilot.pause()
+            await settle(pilot)
             binding = next(b for b in app.BINDINGS if getattr(b, "id", None) == "logs")
             await pilot.press(binding.key.split(",")[0])  # type: ignore[union-attr]
-            await pilot.pause()
+            await settle(pilot)
             assert isinstance(app.screen, LogsScreen)
             assert app.screen.query_one(ConversationTable).row_count == 36
     finally:

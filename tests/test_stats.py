@@ -12,6 +12,7 @@ from support_console.cli.main import main
 from support_console.core.text_diff import diff_words, edit_distance
 from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE, ErrorKind
 from support_console.store import LogFilters, Store
+from tests.wire_server import WireServer, error, stream_text
 
 
 @pytest.fixture
@@ -163,3 +164,135 @@ def test_cli_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "xbox-support     5       2     1          50%" in out
     assert main(["--db", str(db), "--config", str(config), "stats", "--json", "--since", "1d"]) == 0
     assert '"key": "xbox-support"' in capsys.readouterr().out
+
+
+# ---- the stored error kind ---------------------------------------------------------------------------------
+
+
+def _kinds(store: Store) -> dict[str, str | None]:
+    with store.engine.connect() as conn:
+        return dict(conn.exec_driver_sql("SELECT text, error_kind FROM messages WHERE role = 'agent'").all())
+
+
+def test_stats_count_by_the_stored_kind_never_by_the_wording(store: Store) -> None:
+    conversation = _conversation(store, "k@example.com", "tech-support")
+    _ai(store, conversation, "a", "tech-support", error="Blocked by the content filter of the proxy",
+        error_kind=ErrorKind.SERVER)  # fmt: skip
+    _ai(store, conversation, "b", "tech-support", error="Der Inhaltsfilter hat blockiert",
+        error_kind=ErrorKind.CONTENT_FILTER)  # fmt: skip
+    _ai(store, conversation, "c", "tech-support", error="no kind given")  # recorded as unknown
+    _ai(store, conversation, "d", "tech-support", error=REFUSAL_NOTE)  # the note alone is not the kind
+    [row] = store.stats().by_persona
+    assert (row.drafts, row.content_filtered, row.errors) == (4, 1, 3)
+    assert _kinds(store) == {"a": "server", "b": "content_filter", "c": "unknown", "d": "unknown"}
+
+
+def test_an_update_without_a_kind_keeps_the_stored_one(store: Store) -> None:
+    conversation = _conversation(store, "u@example.com", "tech-support")
+    draft = _ai(
+        store, conversation, "partial", "tech-support", error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED
+    )
+    store.save_draft(conversation, draft_id=draft, text="partial, edited by hand")
+    assert _kinds(store) == {"partial, edited by hand": "stopped"}
+
+
+def _legacy_reply(conn: object, conversation: int, text: str, finish: str | None, error: str | None) -> None:
+    import sqlalchemy as sa
+
+    assert isinstance(conn, sa.Connection)
+    at = "2026-10-01 10:00:00.000000"
+    conn.exec_driver_sql(
+        "INSERT INTO messages (conversation_id, role, state, text, original_text, persona_id, model, "
+        "finish_reason, error, created_at, updated_at) VALUES (?, 'agent', 'draft', ?, ?, 'xbox-support', "
+        "'gpt-4o', ?, ?, ?, ?)",
+        (conversation, text, text, finish, error, at, at),
+    )
+
+
+def test_upgrading_backfills_the_kind_so_the_stats_stay_the_same(tmp_path: Path) -> None:
+    """Version 7 databases kept only the wording: the backfill applies the rules the stats used then."""
+    from support_console.store.engine import create_engine
+    from support_console.store.migrations import MIGRATIONS, migrate
+
+    url = f"sqlite:///{tmp_path / 'v7.db'}"
+    engine = create_engine(url)
+    migrate(engine, MIGRATIONS[:7])
+    at = "2026-10-01 10:00:00.000000"
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO customers (name, email, attributes, created_at, open_conversations, unread) "
+            "VALUES ('Ann', 'ann@example.com', '{}', ?, 0, 0)",
+            (at,),
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO conversations (customer_id, status, persona_id, created_at, updated_at, "
+            "unread_count) VALUES (1, 'open', 'xbox-support', ?, ?, 0)",
+            (at, at),
+        )
+        _legacy_reply(conn, 1, "filtered by finish", "content_filter", None)
+        _legacy_reply(
+            conn, 1, "filtered by wording", None, "The provider's content filter stopped the reply."
+        )
+        _legacy_reply(conn, 1, "filtered, code", None, "error code content_filter")
+        _legacy_reply(conn, 1, "refused", "stop", REFUSAL_NOTE)
+        _legacy_reply(conn, 1, "stopped", None, STOPPED_NOTE)
+        _legacy_reply(conn, 1, "failed", None, "The model server failed (HTTP 500): try again.")
+        _legacy_reply(conn, 1, "fine", "stop", None)
+    engine.dispose()
+    store = Store.open(url)
+    try:
+        [row] = store.stats().by_persona
+        assert (row.key, row.drafts, row.content_filtered, row.errors) == ("xbox-support", 7, 4, 1)
+        assert _kinds(store) == {
+            "filtered by finish": "content_filter", "filtered by wording": "content_filter",
+            "filtered, code": "content_filter", "refused": "refused", "stopped": "stopped",
+            "failed": "unknown", "fine": None,
+        }  # fmt: skip
+    finally:
+        store.close()
+
+
+async def test_the_drafter_stores_the_kind_of_each_failure(tmp_path: Path, wire_server: WireServer) -> None:
+    from contextlib import aclosing
+
+    from support_console.llm import LLMError
+    from support_console.workflows.drafting import Drafter
+    from support_console.workflows.services import build_services
+    from tests.ui_helpers import seed_customer, ui_settings
+
+    services = build_services(ui_settings(tmp_path, wire_server))
+    try:
+        _customer, conversation = seed_customer(services, messages=("My router is broken.",))
+        prepared = Drafter(services).prepare(conversation, "tech-support")
+        wire_server.enqueue(
+            stream_text("The filter cut this", finish_reason="content_filter"),
+            stream_text("", refusal="I can't help with that."),
+            error(400, {"error": {"message": "Unsupported parameter"}}),
+            stream_text(
+                "Restart the router, then wait.",
+                chunks=["Restart ", "the router, ", "then wait."],
+                delay=0.05,
+            ),
+        )
+        with pytest.raises(LLMError):
+            async for _event in Drafter(services).stream(prepared):
+                pass
+        async for _event in Drafter(services).stream(prepared):
+            pass
+        with pytest.raises(LLMError):
+            async for _event in Drafter(services).stream(prepared):
+                pass
+        async with aclosing(Drafter(services).stream(prepared)) as events:
+            async for _event in events:
+                break  # the agent stops after the first words
+        with services.store.engine.connect() as conn:
+            kinds = (
+                conn.exec_driver_sql("SELECT error_kind FROM messages WHERE role = 'agent' ORDER BY id")
+                .scalars()
+                .all()
+            )
+        assert kinds == ["content_filter", "refused", "bad_request", "stopped"]
+        [row] = services.store.stats().by_persona
+        assert (row.drafts, row.content_filtered, row.errors) == (4, 2, 1)
+    finally:
+        services.close()
