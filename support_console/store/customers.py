@@ -28,7 +28,7 @@ from support_console.store.like import contains
 from support_console.store.tables import CUSTOMERS, Conversation, Customer
 
 LIST_ORDER: Final = tuple(sa.text(term) for term in LIST_ORDER_SQL)
-"""The customer list's order as SQLAlchemy terms (see ``customer_list.LIST_ORDER_SQL``)."""
+"""The customer list's order as SQLAlchemy terms (see ``first_page.LIST_ORDER_SQL``)."""
 
 #: Between the folded name, email and external id in ``match_key``: ``fold`` turns every whitespace run into
 #: one space, so no folded field or pattern holds a newline, and no match can span two fields.

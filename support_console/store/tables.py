@@ -8,8 +8,8 @@ conversation output or reach the model.
 Message order is insertion order (``id``), not ``created_at``: imported timestamps can be wrong or equal, ids
 never are. Importers insert chronologically.
 
-``Conversation.last_activity`` and ``Conversation.unread_count`` are counters maintained on every write (see
-``Store``); ``unread_count`` is the number of customer messages after the conversation's last sent reply.
+``Conversation.last_activity`` and ``Conversation.unread_count`` are counters maintained on every write; their
+one definition is ``counters.py`` (``unread_count``: the customer messages after the last sent reply).
 The customer rolls them up (``open_conversations``, ``unread``, ``last_activity``: see
 :func:`customer_rollup`), kept current by database triggers whoever writes (the Store, the importer, another
 process), so the customer list the UI starts with is an index walk of ``limit`` rows, whatever the number of
