@@ -79,13 +79,16 @@ def bench_first_page(store: Store, db: Path) -> None:
         store.list_conversations(limit=100)
 
     print(f"logs first page, store queries (count + 100 rows): {median_ms(first_page, 9):.1f} ms median")
-    print(
-        f"logs first page, LogsScreen mounted headless: {asyncio.run(_screen_ms(db)):.0f} ms (target ≤ 300)"
-    )
+    in_table, painted = asyncio.run(_screen_ms(db))
+    print(f"logs first page, LogsScreen mounted headless: {in_table:.0f} ms in the table, {painted:.0f} ms "
+          "painted (target ≤ 300)")  # fmt: skip
 
 
-async def _screen_ms(db: Path) -> float:
-    """From pushing LogsScreen to its first page being in the table, in a running headless app."""
+async def _screen_ms(db: Path) -> tuple[float, float]:
+    """From pushing LogsScreen to its first page being in the table, and then to the app being idle again
+    (painted), in a running headless app (medians). The screen reads the store in a worker: the table is
+    polled every millisecond with a plain sleep (``pilot.pause`` would wait for the app to go idle, which
+    would add the first frame's drawing to the first figure)."""
     from textual.app import App
 
     from support_console.ui.screens.logs import LogsScreen
@@ -95,20 +98,22 @@ async def _screen_ms(db: Path) -> float:
         config = Path(tmp) / "config.toml"
         config.write_text("", encoding="utf-8")
         services = build_services(load_settings(CliOverrides(db=str(db), config=config), env={}))
-        times = []
+        in_table, painted = [], []
         try:
-            for _ in range(3):
+            for _ in range(5):
                 app: App[None] = App()
                 async with app.run_test(size=(160, 50)) as pilot:
                     started = time.perf_counter()
                     await app.push_screen(LogsScreen(services))
                     table = app.screen.query_one(ConversationTable)
-                    while table.row_count == 0:
-                        await pilot.pause()
-                    times.append((time.perf_counter() - started) * 1000)
+                    while table.row_count == 0:  # noqa: ASYNC110 (polled: pilot.pause waits for an idle app)
+                        await asyncio.sleep(0.001)
+                    in_table.append((time.perf_counter() - started) * 1000)
+                    await pilot.pause()
+                    painted.append((time.perf_counter() - started) * 1000)
         finally:
             services.close()
-    return statistics.median(times)
+    return statistics.median(in_table), statistics.median(painted)
 
 
 def write_import_file(path: Path, rows: int, customers: int = 2000, per_ticket: int = 10) -> None:
