@@ -40,9 +40,15 @@ def _literal(value: str) -> sa.ColumnElement[str]:
     return sa.literal_column(f"'{value}'")
 
 
+#: The messages tables as the counters' subqueries read them (aliases, made once: each costs a column copy).
+_ACTIVITY = MESSAGES.alias("m_activity")
+_UNREAD = MESSAGES.alias("m_unread")
+_SENT = MESSAGES.alias("m_sent")
+
+
 def newest_activity(conversation: sa.ColumnElement[int], changed: Changed) -> sa.ScalarSelect[Any]:
     """The newest activity time among the ``changed`` messages of ``conversation`` (NULL if none)."""
-    m = MESSAGES.alias("m_activity").c
+    m = _ACTIVITY.c
     return (
         sa.select(sa.func.max(sa.func.coalesce(m.approved_at, m.created_at)))
         .where(
@@ -56,13 +62,11 @@ def newest_activity(conversation: sa.ColumnElement[int], changed: Changed) -> sa
 
 def unread(conversation: sa.ColumnElement[int]) -> sa.ScalarSelect[Any]:
     """How many customer messages of ``conversation`` come after its last sent reply."""
-    m = MESSAGES.alias("m_unread").c
-    sent = MESSAGES.alias("m_sent")
-    s = sent.c
+    m, s = _UNREAD.c, _SENT.c
     last_sent = (
         sa.select(sa.func.max(s.id))
         .where(s.conversation_id == conversation, s.state == _literal(STATE_SENT))
-        .correlate_except(sent)  # two levels down: name the conversation of the statement around it
+        .correlate_except(_SENT)  # two levels down: name the conversation of the statement around it
         .scalar_subquery()
     )
     return (
@@ -76,12 +80,10 @@ def unread(conversation: sa.ColumnElement[int]) -> sa.ScalarSelect[Any]:
     )
 
 
-def update_counters(conn: Connection, conversations: sa.ColumnElement[bool], changed: Changed) -> None:
-    """Bring the counters of the ``conversations`` (a condition over ``CONVERSATIONS``) up to date after
-    a write to their ``changed`` messages (inserted, or sent), in the caller's transaction."""
+def _counters_update(conversations: sa.ColumnElement[bool], changed: Changed) -> sa.Update:
     c = CONVERSATIONS.c
     newest = newest_activity(c.id, changed)
-    conn.execute(
+    return (
         CONVERSATIONS.update()
         .where(conversations)
         .values(
@@ -90,16 +92,28 @@ def update_counters(conn: Connection, conversations: sa.ColumnElement[bool], cha
                 else_=c.last_activity,
             ),
             unread_count=unread(c.id),
-            updated_at=utcnow(),
+            updated_at=sa.bindparam("now", type_=CONVERSATIONS.c.updated_at.type),
         )
     )
+
+
+def update_counters(conn: Connection, conversations: sa.ColumnElement[bool], changed: Changed) -> None:
+    """Bring the counters of the ``conversations`` (a condition over ``CONVERSATIONS``) up to date after
+    a write to their ``changed`` messages (inserted, or sent), in the caller's transaction."""
+    conn.execute(_counters_update(conversations, changed), {"now": utcnow()})
+
+
+#: The per-row writers' statement (one conversation, one message), built once: they run it on every write.
+_ONE_MESSAGE: Final = _counters_update(
+    CONVERSATIONS.c.id == sa.bindparam("conversation"), lambda m: m.id == sa.bindparam("message")
+)
+
+
+def update_counters_for(conn: Connection, conversation_id: int, message_id: int) -> None:
+    """:func:`update_counters` after one message of one conversation was added or sent."""
+    conn.execute(_ONE_MESSAGE, {"conversation": conversation_id, "message": message_id, "now": utcnow()})
 
 
 def after(before: int) -> Changed:
     """The messages a bulk write inserted: those with an id above the largest one before it."""
     return lambda m: m.id > before
-
-
-def only(message_id: int) -> Changed:
-    """One message (a row just added, a draft just sent)."""
-    return lambda m: m.id == message_id

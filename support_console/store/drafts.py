@@ -17,8 +17,8 @@ from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError, StoreError
 from support_console.core.vocabulary import ROLE_AGENT, STATE_DISCARDED, STATE_DRAFT, STATE_SENT, ErrorKind
 from support_console.store.base import StoreBase
-from support_console.store.counters import only, update_counters
-from support_console.store.tables import CONVERSATIONS, MESSAGES, SERVED_MODELS, Message
+from support_console.store.counters import update_counters_for
+from support_console.store.tables import MESSAGES, SERVED_MODELS, Message
 
 
 class DraftsMixin(StoreBase):
@@ -113,8 +113,7 @@ class DraftsMixin(StoreBase):
             message.updated_at = now
             message.tokens_o200k = message.tokens_cl100k = None  # the text changed: recount lazily
             session.flush()
-            conversations = CONVERSATIONS.c.id == message.conversation_id
-            update_counters(session.connection(), conversations, only(draft_id))
+            update_counters_for(session.connection(), message.conversation_id, draft_id)
             return message
 
     def discard_draft(self, draft_id: int) -> None:

@@ -31,7 +31,7 @@ from support_console.core.vocabulary import (
     STATUS_PENDING,
 )
 from support_console.store.base import StoreBase
-from support_console.store.counters import after, only, update_counters
+from support_console.store.counters import after, update_counters, update_counters_for
 from support_console.store.history import History, HistoryReader
 from support_console.store.tables import CONVERSATIONS, MESSAGES, Message
 from support_console.store.times import to_stored
@@ -103,7 +103,7 @@ class MessagesMixin(StoreBase):
                 conversation.status = STATUS_OPEN
             session.flush()
             assert message.id is not None  # flushed
-            update_counters(session.connection(), CONVERSATIONS.c.id == conversation_id, only(message.id))
+            update_counters_for(session.connection(), conversation_id, message.id)
             return message
 
     def add_messages_bulk(self, rows: Iterable[NewMessage]) -> int:
