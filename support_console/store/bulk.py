@@ -21,7 +21,6 @@ import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -34,6 +33,7 @@ from support_console.store.counters import after, update_counters
 from support_console.store.customers import customer_keys
 from support_console.store.first_page import name_from_email
 from support_console.store.tables import CONVERSATIONS, CUSTOMERS, MESSAGES
+from support_console.store.times import from_stored
 
 Key = tuple[str, str]  # (folded email, ticket): a row's conversation (import_rows.Key)
 First = tuple[str, str, str, str]  # email, name ("" if absent), stored time, persona ("" if absent)
@@ -157,7 +157,7 @@ class BulkImporter:
             for email, name, stamp, _persona in missing.values():
                 name = name.strip() or name_from_email(email)
                 folded = customer_keys(name, email, None)
-                created_at = datetime.fromisoformat(stamp)
+                created_at = from_stored(stamp)
                 rows.append(
                     {"name": name, "email": email, "attributes": {}, "created_at": created_at, **folded}
                 )
@@ -177,7 +177,7 @@ class BulkImporter:
         return [
             {"id": first_id + i, "customer_id": self._customers[key[0]],
              "status": statuses.get(key, STATUS_OPEN), "persona_id": new[key][3] or None,
-             "created_at": datetime.fromisoformat(new[key][2])}
+             "created_at": from_stored(new[key][2])}
             for i, key in enumerate(keys)
         ]  # fmt: skip
 

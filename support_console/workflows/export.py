@@ -13,6 +13,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 
+from support_console.core.clock import utcnow
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import escaped, json_escaped
 from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
@@ -160,11 +161,9 @@ def export(
         raise ExportError(f"Unknown export format {fmt!r}: use md, json or jsonl.")
     count = 0
     if fmt == "md":
-        out.write(f"# Conversation export\n\nExported {_when(datetime.now(UTC))}.\n\n")
+        out.write(f"# Conversation export\n\nExported {_when(utcnow())}.\n\n")
     elif fmt == "json":
-        out.write(
-            f'{{"format": "{FORMAT_ID}", "exported_at": "{_iso(datetime.now(UTC))}", "conversations": ['
-        )
+        out.write(f'{{"format": "{FORMAT_ID}", "exported_at": "{_iso(utcnow())}", "conversations": [')
     for trail in store.iter_audit(customer=customer, since=since):
         if fmt == "md":
             out.write(escaped(conversation_markdown(trail)) + "\n")  # read in terminals too
