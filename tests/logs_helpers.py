@@ -50,3 +50,22 @@ async def settle(pilot: Any, within: float = 5.0) -> None:
             raise AssertionError("timed out waiting for the store workers")
         await pilot.pause(0.01)
     await pilot.pause()
+
+
+async def open_ellens_edited_reply(pilot: Any) -> None:
+    """In the logs of the shipped sample: open the audit of ticket BL-31102 (Ellen Brooks, charged twice),
+    whose AI reply the agent edited before sending, as an agent would (filters, cursor, Enter)."""
+    from textual.widgets import Input, Select
+
+    from support_console.ui.widgets.logs_tables import ConversationTable
+
+    await settle(pilot)
+    screen = pilot.app.screen
+    screen.query_one("#filter-customer", Input).value = "ellen.brooks"
+    screen.query_one("#filter-status", Select).value = "resolved"
+    await settle(pilot)
+    table = screen.query_one(ConversationTable)
+    table.move_cursor(row=table.row_count - 1)  # the older of her two resolved tickets
+    table.focus()
+    await pilot.press("enter")
+    await settle(pilot)

@@ -22,7 +22,7 @@ from support_console.ui.screens.stats import StatsScreen
 from support_console.ui.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
 from support_console.workflows.importer import import_file
 from support_console.workflows.services import Services, build_services
-from tests.logs_helpers import Host, settle
+from tests.logs_helpers import Host, open_ellens_edited_reply, settle
 from tests.ui_helpers import ui_settings
 from tests.wire_server import WireServer
 
@@ -158,16 +158,7 @@ async def test_search_shows_highlighted_hits_and_enter_opens_the_audit_at_the_hi
 
 async def test_audit_shows_original_against_sent_with_its_details(services: Services) -> None:
     async with Host(services).run_test(size=(140, 50)) as pilot:
-        await settle(pilot)
-        screen = pilot.app.screen
-        screen.query_one("#filter-customer", Input).value = "ellen.brooks"
-        screen.query_one("#filter-status", Select).value = "resolved"
-        await settle(pilot)
-        table = screen.query_one(ConversationTable)
-        table.move_cursor(row=table.row_count - 1)  # the older ticket: BL-31102, charged twice
-        table.focus()
-        await pilot.press("enter")
-        await settle(pilot)
+        await open_ellens_edited_reply(pilot)  # the older ticket: BL-31102, charged twice
         audit = pilot.app.screen
         assert isinstance(audit, AuditScreen)
         reply = next(s for s in audit.query(".audit-msg.agent").results(Static) if "Elena" in _text(s))

@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
-from textual.widgets import Input, Select
 
-from support_console.ui.widgets.logs_tables import ConversationTable
 from support_console.workflows.importer import import_file
 from support_console.workflows.services import Services, build_services
-from tests.logs_helpers import Host, settle
+from tests.logs_helpers import Host, open_ellens_edited_reply, settle
 from tests.ui_helpers import ui_settings
 
 SnapCompare = Callable[..., bool]
@@ -38,19 +36,7 @@ def test_logs_screen(snap_compare: SnapCompare, services: Services) -> None:
 
 
 def test_audit_view_of_an_edited_ai_reply(snap_compare: SnapCompare, services: Services) -> None:
-    async def open_audit(pilot: Pilot[Any]) -> None:
-        await settle(pilot)
-        screen = pilot.app.screen
-        screen.query_one("#filter-customer", Input).value = "ellen.brooks"
-        screen.query_one("#filter-status", Select).value = "resolved"
-        await settle(pilot)
-        table = screen.query_one(ConversationTable)
-        table.move_cursor(row=table.row_count - 1)  # ticket BL-31102: the reply the agent edited
-        table.focus()
-        await pilot.press("enter")
-        await settle(pilot)
-
-    assert snap_compare(Host(services), run_before=open_audit, terminal_size=(140, 40))
+    assert snap_compare(Host(services), run_before=open_ellens_edited_reply, terminal_size=(140, 40))
 
 
 def test_stats_screen(snap_compare: SnapCompare, services: Services) -> None:
