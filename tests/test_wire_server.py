@@ -224,6 +224,10 @@ def test_server_notices_when_the_client_goes_away_mid_stream(wire_server: WireSe
 def test_a_finished_stream_is_not_a_disconnect(wire_server: WireServer) -> None:
     wire_server.enqueue(stream_text("all of it", delay=0.001))
     _stream(f"{wire_server.base_url}/chat/completions")
+    # The client may read the last chunk before the server's thread records that it wrote it.
+    deadline = time.monotonic() + 2.0
+    while not wire_server.last.completed and time.monotonic() < deadline:
+        time.sleep(0.005)
     assert wire_server.last.completed
     assert wire_server.disconnects == 0
     assert not wire_server.disconnected.is_set()
