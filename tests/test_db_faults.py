@@ -349,3 +349,74 @@ def _has_draft(db: Path) -> bool:
             return bool(conn.execute("SELECT count(*) FROM messages WHERE state = 'draft'").fetchone()[0] > 0)
     except sqlite3.Error:
         return False
+
+
+# ------------------------------------------------------------------------------- 3. a read-only mount
+
+
+def _seed(db: Path, tmp_path: Path) -> None:
+    assert (
+        cli(tmp_path, "--db", str(db), "customers", "add", "ro@example.com", "--name", "Ro").returncode == 0
+    )
+    source = import_file(tmp_path / "few.jsonl", 30, customers=3)
+    assert cli(tmp_path, "--db", str(db), "import", str(source)).returncode == 0
+
+
+def test_read_only_commands_read_a_database_on_a_read_only_mount(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "ro", "16m") as mount:
+        db = mount / "console.db"
+        _seed(db, tmp_path)
+        before = digest(db)
+        remount(mount, "ro")
+        listed = cli(tmp_path, "--db", str(db), "customers", "list")
+        assert listed.returncode == 0, listed.stderr
+        assert "ro@example.com" in listed.stdout
+        assert "c1@example.com" in listed.stdout
+        found = cli(tmp_path, "--db", str(db), "search", "router")
+        assert found.returncode == 0, found.stderr
+        assert "router" in found.stdout
+        exported = cli(tmp_path, "--db", str(db), "export", "--format", "jsonl")
+        assert exported.returncode == 0, exported.stderr
+        assert exported.stdout.count("\n") >= 3
+        stats = cli(tmp_path, "--db", str(db), "stats")
+        assert stats.returncode == 0, stats.stderr
+        assert cli(tmp_path, "--db", str(db), "config").returncode == 0
+        assert digest(db) == before
+        assert sorted(p.name for p in mount.iterdir()) == ["console.db"]
+        added = cli(tmp_path, "--db", str(db), "customers", "add", "x@example.com", "--name", "X")
+        assert added.returncode == 1
+        assert "database" in one_error_line(added)
+
+
+async def test_console_on_a_read_only_mount_ends_with_one_line(tmp_path: Path) -> None:
+    with tmpfs(tmp_path / "ro", "16m") as mount:
+        db = mount / "console.db"
+        _seed(db, tmp_path)
+        remount(mount, "ro")
+        code, shown = await console_error(tmp_path, str(db))
+        assert code == 1
+        expected = one_error_line(cli(tmp_path, "--db", str(db), "customers", "add", "a@b.c", "--name", "A"))
+        assert expected in shown
+        assert "Traceback" not in shown
+
+
+def test_an_older_schema_on_a_read_only_mount_says_to_open_it_writable_once(tmp_path: Path) -> None:
+    from support_console.store.engine import create_engine
+    from support_console.store.migrations import MIGRATIONS, migrate
+
+    with tmpfs(tmp_path / "ro", "16m") as mount:
+        db = mount / "old.db"
+        engine = create_engine(f"sqlite:///{db}")
+        migrate(engine, MIGRATIONS[:6])
+        engine.dispose()
+        remount(mount, "ro")
+        proc = cli(tmp_path, "--db", str(db), "customers", "list")
+        assert proc.returncode == 1
+        line = one_error_line(proc)
+        assert "schema version 6" in line
+        assert "open it once where it is writable to upgrade it" in line
+        remount(mount, "rw")
+        upgraded = cli(tmp_path, "--db", str(db), "customers", "list")  # writable: upgraded as before
+        assert upgraded.returncode == 0, upgraded.stderr
+        remount(mount, "ro")
+        assert cli(tmp_path, "--db", str(db), "customers", "list").returncode == 0

@@ -151,7 +151,7 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_customers_list(args: argparse.Namespace, settings: Settings) -> int:
     from support_console.store import Store
 
-    store = Store.open(settings.db_url)
+    store = Store.open_for_reading(settings.db_url)
     try:
         print(fmt.customers_output(store.list_customers(args.filter), as_json=args.json))
     finally:

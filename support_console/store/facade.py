@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from sqlalchemy.exc import DBAPIError
 
 from support_console.core.errors import StoreError, SupportConsoleError
@@ -11,9 +14,9 @@ from support_console.store.bulk import BulkImportMixin
 from support_console.store.conversation_list import ConversationListMixin
 from support_console.store.customers import CustomersMixin
 from support_console.store.drafts import DraftsMixin
-from support_console.store.engine import create_engine
+from support_console.store.engine import create_engine, create_read_only_engine
 from support_console.store.messages import MessagesMixin
-from support_console.store.migrations import migrate, refuse_foreign
+from support_console.store.migrations import check_readable_version, migrate, refuse_foreign
 from support_console.store.search import SearchMixin
 from support_console.store.stats import StatsMixin
 
@@ -57,6 +60,37 @@ class Store(
             ) from exc
 
     @classmethod
+    def open_for_reading(cls, url: str) -> Store:
+        """Open the database for commands that only read (list, search, export, stats).
+
+        A file that cannot be written (a read-only mount, a read-only file or directory) is opened
+        read-only: no migration, no WAL switch, nothing written; its schema must then be current (an older
+        one is upgraded by opening it once where it is writable). Anything else (a writable or new file,
+        another database URL) is opened as :meth:`open` does, so it is created or upgraded as before.
+        """
+        path = sqlite_file(url)
+        if path is None or not path.is_file() or _writable(path):
+            return cls.open(url)
+        try:
+            from support_console.store.sqlite.files import table_names
+
+            refuse_foreign(str(path), table_names(path) or ())
+            engine = create_read_only_engine(path)
+            try:
+                check_readable_version(engine, str(path))
+            except BaseException:
+                engine.dispose()
+                raise
+            return cls(engine)
+        except SupportConsoleError:
+            raise
+        except Exception as exc:
+            raise StoreError(
+                f"Cannot read the database {path} ({_reason(exc, url)}): check that it is a support-console "
+                "database you can read, or choose another with --db."
+            ) from exc
+
+    @classmethod
     def _open(cls, url: str) -> Store:
         path = sqlite_file(url)
         if path is not None:  # another application's file is refused before the engine writes to it
@@ -81,6 +115,11 @@ class Store(
     def close(self) -> None:
         """Close every pooled connection (SQLite then checkpoints the WAL into the main file)."""
         self.engine.dispose()
+
+
+def _writable(path: Path) -> bool:
+    """Whether SQLite can write the file and create its ``-wal`` and ``-shm`` files beside it."""
+    return os.access(path, os.W_OK) and os.access(path.resolve().parent, os.W_OK)
 
 
 def _reason(exc: BaseException, url: str) -> str:

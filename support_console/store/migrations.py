@@ -183,6 +183,24 @@ def refuse_foreign(where: str, tables: Collection[str]) -> None:
         )
 
 
+def check_readable_version(engine: Engine, where: str) -> None:
+    """For a database opened read-only (never migrated): StoreError unless its schema is this program's."""
+    with engine.connect() as conn:
+        version = current_version(conn)
+    latest = latest_version()
+    if version > latest:
+        raise StoreError(
+            f"The database {where} is at schema version {version}, newer than this support-console "
+            f"understands ({latest}): upgrade support-console, or open another database with --db."
+        )
+    if version < latest:
+        raise StoreError(
+            f"The database {where} is read-only here and at schema version {version}, older than this "
+            f"support-console's ({latest}): open it once where it is writable to upgrade it, then read it "
+            "here."
+        )
+
+
 def migrate(engine: Engine, migrations: Sequence[Migration] | None = None) -> int:
     """Bring the database up to the latest version, one transaction per migration; return the version.
 
