@@ -105,10 +105,11 @@ def register(
     s.set_defaults(func=cmd_stats)
 
 
-def _open_store(settings: Settings) -> Store:
+def _open_store(settings: Settings, *, read_only: bool = True) -> Store:
+    """The store; read-only (no migration, nothing written) unless the command writes (import)."""
     from support_console.store import Store
 
-    return Store.open(settings.db_url)
+    return Store.open_for_reading(settings.db_url) if read_only else Store.open(settings.db_url)
 
 
 # ------------------------------------------------------------------------------------------------- search
@@ -243,7 +244,7 @@ class Progress:
 def cmd_import(args: argparse.Namespace, settings: Settings) -> int:
     from support_console.workflows.importer import import_file
 
-    store = _open_store(settings)
+    store = _open_store(settings, read_only=False)
     try:
         report = import_file(store, args.file, progress=Progress(sys.stderr, f"importing {args.file.name}"))
     finally:

@@ -30,7 +30,7 @@ from support_console.config.settings import (
     config_help_text,
     load_settings,
 )
-from support_console.core.errors import ConfigError, PersonaError, SupportConsoleError
+from support_console.core.errors import ConfigError, PersonaError, StoreError, SupportConsoleError
 from support_console.core.trimming import ContextBudgetError
 from support_console.llm import ErrorKind, LLMError
 
@@ -151,7 +151,7 @@ def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_customers_list(args: argparse.Namespace, settings: Settings) -> int:
     from support_console.store import Store
 
-    store = Store.open(settings.db_url)
+    store = Store.open_for_reading(settings.db_url)
     try:
         print(fmt.customers_output(store.list_customers(args.filter), as_json=args.json))
     finally:
@@ -286,6 +286,13 @@ def _stream_draft(services: Services, drafter: Drafter, prepared: PreparedDraft,
     except LLMError as exc:
         out.failed(drafter, str(exc.kind), str(exc))
         return exit_code_for(exc)
+    except StoreError as exc:  # a save failed mid-stream (a full disk, a lock held too long)
+        kept = (
+            f"the partial draft #{drafter.draft_id} is kept unsent, as last saved"
+            if drafter.draft_id is not None
+            else "no draft was saved"
+        )
+        raise type(exc)(f"{exc} While drafting, {kept}.") from exc
     out.done(drafter)
     return EXIT_OK
 

@@ -33,3 +33,7 @@ class StoreError(SupportConsoleError):
 
 class NotFoundError(StoreError):
     """A customer, conversation or message does not exist."""
+
+
+class DiskFullError(StoreError):
+    """The disk holding the database is full: the write that failed was rolled back, nothing half-saved."""

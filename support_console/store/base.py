@@ -8,15 +8,17 @@ the session closes.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Final
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session
 
-from support_console.core.errors import NotFoundError, StoreError
+from support_console.core.errors import DiskFullError, NotFoundError, StoreError
 from support_console.store.backend import Backend
 from support_console.store.engine import backend_for, reader
 from support_console.store.tables import Conversation
@@ -66,16 +68,34 @@ class StoreBase:
         return conversation
 
 
+#: What the database says when its disk is full: SQLite's SQLITE_FULL, PostgreSQL's disk_full SQLSTATE.
+_SQLITE_FULL: Final = 13
+_PG_DISK_FULL: Final = "53100"
+
+#: The sentence for a full disk (callers add what it means for them: rows imported, the draft kept).
+DISK_FULL = (
+    "The disk holding the database is full, so the last change was not saved (nothing is half-written): "
+    "free some space on it, then try again."
+)
+
+
 @contextmanager
 def translated_errors() -> Iterator[None]:  # also used by messages.py's raw-cursor reads
-    """Turn driver errors into StoreError sentences (no SQL or parameters: they may hold customer data)."""
+    """Turn driver errors into StoreError sentences (no SQL or parameters: they may hold customer data).
+
+    The one place that knows the drivers' error codes: a full disk becomes :class:`DiskFullError`. The
+    raw-cursor fast paths (``store/sqlite/``) raise the driver's own ``sqlite3`` errors, translated alike.
+    """
     try:
         yield
     except IntegrityError as exc:
         raise StoreError(
             f"The database refused the change ({_driver_message(exc)}): it conflicts with existing data."
         ) from exc
-    except OperationalError as exc:
+    except (OperationalError, sqlite3.OperationalError) as exc:
+        orig = exc.orig if isinstance(exc, OperationalError) else exc
+        if disk_is_full(orig):
+            raise DiskFullError(DISK_FULL) from exc
         message = _driver_message(exc)
         if "locked" in message or "busy" in message:
             raise StoreError(
@@ -88,6 +108,15 @@ def translated_errors() -> Iterator[None]:  # also used by messages.py's raw-cur
         ) from exc
 
 
-def _driver_message(exc: sa.exc.DBAPIError) -> str:
+def disk_is_full(error: BaseException | None) -> bool:
+    """Whether a driver error says the disk (or SQLite's page limit) is full, by its error code."""
+    code = getattr(error, "sqlite_errorcode", None)
+    if isinstance(code, int):
+        return code & 0xFF == _SQLITE_FULL
+    return getattr(error, "sqlstate", getattr(error, "pgcode", None)) == _PG_DISK_FULL
+
+
+def _driver_message(exc: BaseException) -> str:
     """The driver's own one-line message, without SQLAlchemy's statement and parameters."""
-    return str(exc.orig).splitlines()[0] if exc.orig is not None else type(exc).__name__
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    return str(orig).splitlines()[0] if orig is not None else type(exc).__name__

@@ -75,6 +75,36 @@ def create_engine(url: str) -> Engine:
     return engine
 
 
+def create_read_only_engine(path: Path) -> Engine:
+    """An engine that only reads the SQLite file at ``path`` (which this process cannot write).
+
+    ``mode=ro`` first; when SQLite cannot create the WAL index beside a WAL-mode file (a read-only mount or
+    directory), ``immutable=1``: nobody can be writing a file on a read-only mount. No pragma that writes
+    is set, and every transaction is a plain BEGIN.
+    """
+    import sqlite3
+    from urllib.parse import quote
+
+    from support_console.store.sqlite.connection import configure_read_only
+
+    target = f"file:{quote(str(path.resolve()))}"
+    options = "mode=ro"
+    try:
+        probe = sqlite3.connect(f"{target}?{options}", uri=True, timeout=1.0)
+        try:
+            probe.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        finally:
+            probe.close()
+    except sqlite3.OperationalError:
+        options = "mode=ro&immutable=1"
+    engine = sa.create_engine(
+        f"sqlite:///{target}?{options}&uri=true",
+        connect_args={"timeout": 1.0},
+    )
+    configure_read_only(engine)
+    return reader(engine)
+
+
 def reader(engine: Engine) -> Engine:
     """A view of ``engine`` whose transactions do not take the write lock (SQLite: plain deferred BEGIN).
 

@@ -21,7 +21,7 @@ write transaction, so a migration that another process has just applied is skipp
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -158,6 +158,49 @@ def current_version(conn: Connection) -> int:
     return int(value or 0)
 
 
+def foreign_tables(tables: Collection[str]) -> list[str]:
+    """The tables that make a database another application's (empty when it is ours, or empty).
+
+    Ours has the ``schema_version`` table, and from version 1 on the ``customers`` table; a database with
+    tables but neither is someone else's, and support-console must not add its own to it. (A new file, or
+    one that holds no table yet, becomes a support-console database.)
+    """
+    names = sorted(t for t in tables if not t.startswith("sqlite_"))
+    if _VERSION_TABLE in names and ("customers" in names or names == [_VERSION_TABLE]):
+        return []
+    return names
+
+
+def refuse_foreign(where: str, tables: Collection[str]) -> None:
+    """StoreError naming the database ``where`` when ``tables`` are another application's."""
+    foreign = foreign_tables(tables)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise StoreError(
+            f"{where} is not a support-console database (it holds other tables: {shown}), so nothing was "
+            "written to it: choose another file with --db (a new path or an empty file becomes a "
+            "support-console database)."
+        )
+
+
+def check_readable_version(engine: Engine, where: str) -> None:
+    """For a database opened read-only (never migrated): StoreError unless its schema is this program's."""
+    with engine.connect() as conn:
+        version = current_version(conn)
+    latest = latest_version()
+    if version > latest:
+        raise StoreError(
+            f"The database {where} is at schema version {version}, newer than this support-console "
+            f"understands ({latest}): upgrade support-console, or open another database with --db."
+        )
+    if version < latest:
+        raise StoreError(
+            f"The database {where} is read-only here and at schema version {version}, older than this "
+            f"support-console's ({latest}): open it once where it is writable to upgrade it, then read it "
+            "here."
+        )
+
+
 def migrate(engine: Engine, migrations: Sequence[Migration] | None = None) -> int:
     """Bring the database up to the latest version, one transaction per migration; return the version.
 
@@ -166,6 +209,7 @@ def migrate(engine: Engine, migrations: Sequence[Migration] | None = None) -> in
     """
     steps = list(MIGRATIONS if migrations is None else migrations)
     with engine.begin() as conn:
+        refuse_foreign(engine.url.render_as_string(hide_password=True), sa.inspect(conn).get_table_names())
         conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (version INTEGER NOT NULL)")
         version = current_version(conn)
     if version > len(steps):

@@ -13,6 +13,7 @@ from rich.text import Text
 from textual import work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.worker import WorkerFailed
 
 from support_console.config.settings import Settings, config_help_text
 from support_console.core.errors import SupportConsoleError
@@ -21,7 +22,7 @@ from support_console.ui.screens.bindings import MAIN_BINDINGS
 from support_console.ui.screens.help import HelpRow, HelpScreen
 from support_console.ui.screens.main import MainScreen
 from support_console.ui.screens.palette import ConsoleCommands
-from support_console.workflows.services import Services, ServicesClosed, build_services
+from support_console.workflows.services import Services, ServicesClosed, StoreUnavailable, build_services
 
 PERSONA_POLL_SECONDS = 2.0
 
@@ -74,10 +75,25 @@ class SupportConsoleApp(App[None]):
         except ServicesClosed:  # the console is quitting
             return
         if self.main_screen is not None:
-            self.call_from_thread(self.main_screen.store_opened)
+            self.call_from_thread(self._store_ready, self.main_screen)
+
+    def _store_ready(self, main: MainScreen) -> None:
+        if self.services.first_page_missed:  # the first frame's list was empty: the file could not answer
+            main.customers.refresh_list()
+        main.store_opened()
 
     def _store_failed(self, error: SupportConsoleError) -> None:
         self.exit(return_code=1, message=Text(f"error: {error}"))  # literal, never markup
+
+    def _handle_exception(self, error: Exception) -> None:
+        """A store that cannot be opened ends the console with its one ``error:`` line wherever it surfaces
+        (a screen that needed the store while it was opening): never Textual's traceback, whose locals
+        would show the database URL, password included."""
+        failure = error.error if isinstance(error, WorkerFailed) else error
+        if isinstance(failure, StoreUnavailable):
+            self._store_failed(failure)
+            return
+        super()._handle_exception(error)
 
     async def on_unmount(self) -> None:
         if self._owns_services:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
-from support_console.core.errors import SupportConsoleError
+from support_console.core.errors import DiskFullError, SupportConsoleError
 from support_console.workflows.import_rows import (
     ChildFailed,
     DecodeProblem,
@@ -48,6 +48,10 @@ ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
 
 class ImportFileError(SupportConsoleError):
     """The file as a whole cannot be imported (missing, unreadable, not JSONL or CSV)."""
+
+
+class ImportDiskFull(DiskFullError):
+    """The disk filled during an import: the batches before it are kept, the one that failed is not."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,11 @@ def import_file(
                     report.conversations_created += written.conversations_created
                 if progress is not None:
                     progress(done, total)
+    except DiskFullError as full:
+        raise ImportDiskFull(
+            f"The disk holding the database filled up while importing {path}: {report.added} rows imported "
+            "before the disk filled; free space and import again, nothing is imported twice."
+        ) from full
     except DecodeProblem as problem:
         raise ImportFileError(
             f"{path} is not UTF-8 text ({problem.reason} at byte {problem.start}): save it as UTF-8 and "

@@ -17,6 +17,7 @@ import threading
 from typing import TYPE_CHECKING
 
 from support_console.config.settings import Settings
+from support_console.core.errors import StoreError
 from support_console.core.personas import PersonaSet, load_personas
 from support_console.llm import ModelClient
 from support_console.store.first_page import CustomerSummary, read_first_page
@@ -29,6 +30,14 @@ class ServicesClosed(RuntimeError):
     """The services were closed (the console is quitting): the store is not opened again."""
 
 
+class StoreUnavailable(StoreError):
+    """The store could not be opened: every later use of it raises this again, with the same sentence.
+
+    The console ends with it (``ui/app.py``) wherever it surfaces: the opening thread, or a screen that asked
+    for the store meanwhile. Its sentence never holds a password (``Store.open`` says why).
+    """
+
+
 class Services:
     """Everything long-lived that the CLI and the app share, built once by :func:`build_services`."""
 
@@ -39,6 +48,9 @@ class Services:
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self._closed = False
+        self._open_failure: StoreUnavailable | None = None
+        #: The first page could not be read from the file: the list needs reloading once the store is open.
+        self.first_page_missed = False
 
     @property
     def store(self) -> Store:
@@ -55,16 +67,29 @@ class Services:
             if self._store is None:
                 if self._closed:
                     raise ServicesClosed("These services are closed.")
+                if self._open_failure is not None:  # tried once already: say the same again, at once
+                    raise StoreUnavailable(str(self._open_failure))
                 from support_console.store import Store
 
-                self._store = Store.open(self.settings.db_url)
+                try:
+                    self._store = Store.open(self.settings.db_url)
+                except StoreError as exc:
+                    self._open_failure = StoreUnavailable(str(exc))
+                    raise self._open_failure from None  # the chain may hold the URL: keep it out
             return self._store
 
     def first_customers(self, limit: int) -> list[CustomerSummary]:
-        """The unfiltered customer list; while the store is still closed, read without SQLAlchemy."""
-        if self._store is None and (rows := read_first_page(self.settings.db_url, limit)) is not None:
-            return rows
-        return self.store.list_customers("", limit=limit)
+        """The unfiltered customer list; while the store is still closed, read without SQLAlchemy.
+
+        When the file cannot answer (none yet, not a support-console database, another database URL) the
+        list is empty for now, rather than opening the store here: the console opens it in a thread after
+        its first frame, then reloads the list, or ends with the store's error.
+        """
+        if self._store is None:
+            rows = read_first_page(self.settings.db_url, limit)
+            self.first_page_missed = rows is None
+            return rows or []
+        return self._store.list_customers("", limit=limit)
 
     def reload_personas(self) -> PersonaSet:
         """Re-read the persona files, so an edited persona takes effect without restarting the console."""

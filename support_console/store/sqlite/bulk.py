@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import cache
 from itertools import chain
 from typing import Any, Final
@@ -77,9 +77,14 @@ def bulk_writing(conn: Connection) -> Iterator[None]:
     raw.execute(f"PRAGMA wal_autocheckpoint = {_BULK_CHECKPOINT_PAGES}")
     try:
         yield
-    finally:
-        raw.execute(f"PRAGMA wal_autocheckpoint = {int(default)}")
-        if not conn.in_transaction():
+    except BaseException:
+        # The import's own error (a full disk, say) is what the user must see, not this clean-up's.
+        with suppress(sqlite3.Error):
+            raw.execute(f"PRAGMA wal_autocheckpoint = {int(default)}")
+        raise
+    raw.execute(f"PRAGMA wal_autocheckpoint = {int(default)}")
+    if not conn.in_transaction():
+        with suppress(sqlite3.Error):  # an optimisation only: the next writer checkpoints anyway
             raw.execute("PRAGMA wal_checkpoint(PASSIVE)")
 
 

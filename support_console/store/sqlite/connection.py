@@ -40,6 +40,18 @@ def configure(engine: Engine) -> None:
     event.listen(engine, "begin", _on_begin)
 
 
+def configure_read_only(engine: Engine) -> None:
+    """For a file opened read-only: foreign keys and a deferred BEGIN, and no pragma that writes (WAL)."""
+    event.listen(engine, "connect", _on_connect_read_only)
+    event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+
+
+def _on_connect_read_only(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    assert isinstance(dbapi_connection, sqlite3.Connection)
+    dbapi_connection.isolation_level = None
+    dbapi_connection.execute("PRAGMA foreign_keys = ON")
+
+
 def dbapi(conn: Connection) -> sqlite3.Connection:
     """The pysqlite connection under ``conn``, for the bulk paths that skip SQLAlchemy's per-row work."""
     raw = conn.connection.driver_connection
