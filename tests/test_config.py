@@ -213,7 +213,7 @@ dirs = ["team", "/abs/shared"]
 """,
     )
     settings = load(config, {"USER": "ignored"})
-    assert settings.provider.timeout == 12.5
+    assert settings.provider.first_token_timeout == 12.5  # timeout: the older name
     assert settings.provider.max_retries == 0
     assert settings.model_overrides == {
         "qwen": ModelOverride(family="gpt-4o", context_window=32768, max_output_tokens=4096),

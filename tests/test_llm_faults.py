@@ -162,16 +162,17 @@ async def test_5xx_is_a_server_error(wire_server: WireServer) -> None:
 
 async def test_timeout_before_the_reply(wire_server: WireServer) -> None:
     wire_server.enqueue(replace(stream_text("late"), delay=1.0, events=None, body=b"{}"))
-    exc = await _fail(wire_server, timeout=0.2)
+    exc = await _fail(wire_server, first_token_timeout=0.2)
     assert exc.kind is ErrorKind.TIMEOUT
-    assert "0.2 seconds" in str(exc)
+    assert "did not answer within 0.2 seconds (1 attempt)" in str(exc)
     assert exc.partial == ""
 
 
 async def test_timeout_mid_stream_keeps_the_partial_text(wire_server: WireServer) -> None:
     wire_server.enqueue(stall_after(stream_text("Hello there friend"), 3, 1.0))  # role chunk + 2 words
-    exc = await _fail(wire_server, timeout=0.3)
+    exc = await _fail(wire_server, stall_timeout=0.3)
     assert exc.kind is ErrorKind.TIMEOUT
+    assert "no new text for 0.3 seconds" in str(exc)
     assert exc.partial == "Hello there"
     assert "11 characters" in str(exc)
 
