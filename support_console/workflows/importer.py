@@ -274,10 +274,10 @@ def import_file(
                     writer.write(rows, firsts, statuses)
                 if progress is not None:
                     progress(done, total)
-    except DecodeProblem as problem:
+    except DecodeProblem as problem:  # only the header line: a row that is not UTF-8 is a row error
         raise ImportFileError(
-            f"{path} is not UTF-8 text ({problem.reason} at byte {problem.start}): save it as UTF-8 and "
-            "import again; the rows before the problem were imported."
+            f"{path} cannot be imported: its header line is not UTF-8 text ({problem.reason}). Save the file "
+            "as UTF-8 and import it again; nothing was imported."
         ) from problem
     except ChildFailed as failure:
         raise ImportFileError(
