@@ -9,6 +9,7 @@ at the defaults.
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import pytest
@@ -24,6 +25,7 @@ from tests.wire_server import (
     hang,
     huge_stream,
     keep_alive,
+    stall_after,
     stream_text,
 )
 
@@ -132,6 +134,21 @@ async def test_a_slow_but_steady_honest_reply_is_not_cut(wire_server: WireServer
     assert client.last_result.text == "one two three four five six"
 
 
+async def test_a_caller_slow_between_pieces_is_not_a_stalled_server(wire_server: WireServer) -> None:
+    """Saving the draft may take a while (a busy database): the watchdog times the server, not the caller."""
+    # The second word comes 1 s after the first; the caller holds the first for 0.8 s of that second, so the
+    # client waits only 0.2 s for the server: within the 0.5 s watchdog.
+    wire_server.enqueue(stall_after(stream_text("one two", usage=None), 2, 1.0))
+    client = ModelClient(provider(wire_server, stall_timeout=0.5, total_timeout=5))
+    got: list[str] = []
+    async for event in client.stream(request_for(client.provider)):
+        got.append(event.text)
+        if len(got) == 1:
+            await asyncio.sleep(0.8)
+    await client.aclose()
+    assert "".join(got) == "one two"
+
+
 async def test_a_50_mb_reply_is_stopped_far_past_max_tokens_and_what_came_is_kept(
     wire_server: WireServer,
 ) -> None:
@@ -167,10 +184,23 @@ async def test_a_reply_of_max_tokens_in_a_frugal_tokenizer_is_never_cut(wire_ser
     assert client.last_result.text == text
 
 
-def test_the_cap_is_well_past_max_tokens_and_counts_only_when_it_could_matter() -> None:
+async def test_one_big_event_under_the_byte_cap_is_kept_only_up_to_the_token_cap(
+    wire_server: WireServer,
+) -> None:
+    wire_server.enqueue(huge_stream(2_000_000, chunk_chars=2_000_000))
+    exc, _ = await _timed_failure(wire_server, max_tokens=100)
+    assert exc.kind is ErrorKind.STREAM_ERROR
+    assert "ran far past the 100 tokens asked for" in str(exc)
+    assert 1400 * 3 <= len(exc.partial) <= 1400 * 6 + 8192  # 2 MB came; what is kept is bounded
+
+
+def test_the_cap_is_well_past_max_tokens_and_the_text_is_cut_near_it() -> None:
     settings = ProviderSettings(kind="openai", model="gpt-4o", api_key="k")
     limit = ReplyLimit(request_for(settings, max_tokens=600))
     assert (limit.max_tokens, limit.cap) == (600, 3400)
-    assert all(limit.add("word ") for _ in range(3000))  # 3,000 tokens: within the cap
-    assert not all(limit.add("word ") for _ in range(1000))  # 4,000: over it
+    assert all(limit.take("word ") == "word " for _ in range(3000))  # 3,000 tokens: within the cap
+    kept = "".join(limit.take("word ") for _ in range(1000))  # 4,000: over it
+    assert limit.exceeded
     assert limit.tokens > limit.cap
+    assert 0 < len(kept) < 5 * 1000
+    assert limit.take("more") == ""

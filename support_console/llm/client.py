@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncGenerator, Awaitable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
@@ -97,9 +98,9 @@ class ModelClient:
 
         self.last_result = EMPTY_RESULT
         client = self._client()  # LLMError(NOT_CONFIGURED) when the settings can't make one
-        acc = _Accumulator()
-        deadlines = Deadlines.for_provider(self._provider)
         limit = ReplyLimit(request)
+        acc = _Accumulator(limit)
+        deadlines = Deadlines.for_provider(self._provider)
         try:
             chunks = await self._open_in_time(client, request, deadlines)
             async with chunks:
@@ -112,13 +113,16 @@ class ModelClient:
                 else:
                     while (chunk := await _within(deadlines, anext(chunks, None))) is not None:
                         events = list(acc.feed_chunk(chunk))
-                        if not events:  # keep-alives, comments and empty chunks are not progress
-                            continue
-                        deadlines.text_arrived()
+                        if events:  # keep-alives, comments and empty chunks are not progress
+                            deadlines.text_arrived()
                         for event in events:
+                            handed = time.monotonic()
                             yield event
-                        if not limit.add("".join(event.text for event in events)):
-                            raise _sdk.ReplyTooLarge
+                            deadlines.caller_held(time.monotonic() - handed)
+                        if limit.exceeded:
+                            break
+                if limit.exceeded:
+                    raise _sdk.ReplyTooLarge
         except _Expired:
             self.last_result = acc.result()
             raise _sdk.deadline_error(self._provider, deadlines, acc.text, acc.started) from None
@@ -214,10 +218,12 @@ class _Accumulator:
     """Collects one stream's text, refusal, finish reason, usage, served model and filter category.
 
     Chunks are read defensively (getattr): the SDK builds them without validation, and real services send
-    events without choices (Azure's first), choices without a delta, and a last chunk with only usage.
+    events without choices (Azure's first), choices without a delta, and a last chunk with only usage. Text
+    past the reply's cap is not kept (``limit``): the client then stops the stream.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: ReplyLimit) -> None:
+        self._limit = limit
         self._text: list[str] = []
         self._refusal: list[str] = []
         self.finish_reason: str | None = None
@@ -261,10 +267,10 @@ class _Accumulator:
             self._note_finish(choice.get("finish_reason"), choice)
 
     def _pieces(self, content: object, refusal: object) -> Iterator[StreamEvent]:
-        if isinstance(content, str) and content:
+        if isinstance(content, str) and content and (content := self._limit.take(content)):
             self._text.append(content)
             yield TextDelta(content)
-        if isinstance(refusal, str) and refusal:
+        if isinstance(refusal, str) and refusal and (refusal := self._limit.take(refusal)):
             self._refusal.append(refusal)
             yield RefusalDelta(refusal)
 

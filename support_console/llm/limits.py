@@ -32,8 +32,10 @@ DEFAULT_MAX_TOKENS = 16_384
 #: (Azure's, with content-filter verdicts, about 700); keep-alives are a few bytes each.
 BYTES_PER_TOKEN = 2048
 MIN_REPLY_BYTES = 4 * 1024 * 1024
-#: Text is counted once it could be over the cap, in pieces of at least this many characters.
+#: Text is counted once it could be over the cap, in pieces of at least this many characters, and in slices
+#: of at most _SLICE (so the cut is within _SLICE characters of the cap).
 _COUNT_EVERY = 2048
+_SLICE = 8192
 
 
 @dataclass
@@ -42,7 +44,8 @@ class Deadlines:
 
     * first text: ``first_token_timeout`` after sending, however many attempts that takes;
     * no progress: once text has come, at most ``stall_timeout`` between two pieces of text (keep-alives,
-      SSE comments and empty chunks are not text);
+      SSE comments and empty chunks are not text), not counting the time the caller spends on a piece
+      before asking for the next (saving the draft, say): the watchdog times the server, not the caller;
     * overall: ``total_timeout`` after sending, whatever is still arriving.
     """
 
@@ -52,6 +55,7 @@ class Deadlines:
     started: float = field(default_factory=time.monotonic)
     last_text: float | None = None  # when the latest piece of text arrived (None: none yet)
     attempts: int = 0  # requests sent so far
+    _caller_time: float = field(default=0.0, init=False)  # the caller held the stream since the latest text
 
     @classmethod
     def for_provider(cls, provider: ProviderSettings) -> Deadlines:
@@ -59,6 +63,11 @@ class Deadlines:
 
     def text_arrived(self) -> None:
         self.last_text = time.monotonic()
+        self._caller_time = 0.0
+
+    def caller_held(self, seconds: float) -> None:
+        """The caller spent ``seconds`` between receiving a piece and asking for the next."""
+        self._caller_time += seconds
 
     @property
     def waiting_for_text(self) -> bool:
@@ -69,7 +78,7 @@ class Deadlines:
         end = self.started + self.total
         if self.last_text is None:
             return min(end, self.started + self.first_token)
-        return min(end, self.last_text + self.stall)
+        return min(end, self.last_text + self._caller_time + self.stall)
 
     def remaining(self) -> float:
         """Seconds left of the current wait (never negative)."""
@@ -88,12 +97,13 @@ class Deadlines:
 
 
 class ReplyLimit:
-    """Stops a reply that runs far past the max_tokens it was sent with.
+    """Stops a reply that runs far past the max_tokens it was sent with, keeping the text up to the cap.
 
     Tokens are counted exactly (with the model's encoding), but only once the text *could* be over the cap:
     a token is at least one UTF-8 byte, so until the text has as many bytes (at most four per character) as
-    the cap has tokens nothing is counted, and an ordinary reply costs nothing. The raw bytes of the response
-    are capped too (:attr:`max_bytes`), for a server that sends one enormous event.
+    the cap has tokens nothing is counted, and an ordinary reply costs nothing. Text is counted in slices,
+    so one enormous piece costs only what it takes to find the cap. The raw bytes of the response are capped
+    too (:attr:`max_bytes`), for a server that sends one event bigger than any reply.
     """
 
     def __init__(self, request: ChatRequest) -> None:
@@ -101,6 +111,7 @@ class ReplyLimit:
         self.max_tokens = int(sent) if sent else DEFAULT_MAX_TOKENS
         self.cap = OVERRUN_FACTOR * self.max_tokens + OVERRUN_SLACK
         self.max_bytes = max(MIN_REPLY_BYTES, self.cap * BYTES_PER_TOKEN)
+        self.exceeded = False
         self._encoding = resolve_model(request.model).encoding
         self._counted = 0  # exact tokens of the text counted so far
         self._pending: list[str] = []
@@ -111,13 +122,22 @@ class ReplyLimit:
         """Tokens counted so far (a lower bound while text is pending)."""
         return self._counted
 
-    def add(self, text: str) -> bool:
-        """Take a piece of the reply; False once the reply is over the cap."""
+    def take(self, text: str) -> str:
+        """The part of ``text`` within the cap: all of it until the reply goes over, then the part before
+        the slice where it did (and "" for anything after)."""
+        if self.exceeded:
+            return ""
         self._pending.append(text)
         self._pending_chars += len(text)
         if self._counted + 4 * self._pending_chars <= self.cap or self._pending_chars < _COUNT_EVERY:
-            return True
-        self._counted += count_text("".join(self._pending), self._encoding)
+            return text
+        pending = "".join(self._pending)
         self._pending.clear()
         self._pending_chars = 0
-        return self._counted <= self.cap
+        text_starts = len(pending) - len(text)
+        for start in range(0, len(pending), _SLICE):
+            self._counted += count_text(pending[start : start + _SLICE], self._encoding)
+            if self._counted > self.cap:
+                self.exceeded = True
+                return text[: max(0, start + _SLICE - text_starts)]
+        return text
