@@ -66,3 +66,12 @@ async def failure(client: ModelClient, request: ChatRequest) -> LLMError:
     assert FAKE_KEY not in str(info.value)
     assert FAKE_KEY not in repr(info.value)
     return info.value
+
+
+async def fail(wire: WireServer, route: str = "openai", **changes: object) -> LLMError:
+    """The LLMError of one request to ``wire`` by ``route`` (settings changed as given), the client closed."""
+    client = ModelClient(provider(wire, route, **changes))
+    try:
+        return await failure(client, request_for(client.provider))
+    finally:
+        await client.aclose()

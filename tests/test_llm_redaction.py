@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from support_console.llm import ErrorKind, LLMError, ModelClient
+from support_console.llm import ErrorKind
 from support_console.llm.redaction import MIN_SECRET_LENGTH, redact
-from tests.llm_helpers import FAKE_KEY, failure, provider, request_for
+from tests.llm_helpers import FAKE_KEY, fail
 from tests.wire_server import WireServer, error, error_event_after, stream_text
 
 CONTEXT = "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens"
@@ -23,14 +23,6 @@ def leaked_runs(text: str, key: str) -> list[str]:
     return [key_low[i : i + n] for i in range(len(key_low) - n + 1) if key_low[i : i + n] in low]
 
 
-async def _fail(wire: WireServer, route: str = "openai", **changes: object) -> LLMError:
-    client = ModelClient(provider(wire, route, **changes))
-    try:
-        return await failure(client, request_for(client.provider))
-    finally:
-        await client.aclose()
-
-
 @pytest.mark.parametrize(
     "echo",
     [FAKE_KEY[:-4], FAKE_KEY[:-1], FAKE_KEY.upper(), FAKE_KEY.lower(), FAKE_KEY[3:], f"Bearer {FAKE_KEY}"],
@@ -41,7 +33,7 @@ async def test_a_400_echoing_the_key_in_any_shape_leaks_none_of_it(
 ) -> None:
     body = {"error": {"message": f"Invalid header value {echo!r}: not allowed here", "code": None}}
     wire_server.enqueue(error(400, body))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.BAD_REQUEST
     assert leaked_runs(str(exc), FAKE_KEY) == []
     assert "Invalid header value '[key]': not allowed here" in str(exc).replace("'Bearer [key]'", "'[key]'")
@@ -51,7 +43,7 @@ async def test_a_400_echoing_the_key_in_any_shape_leaks_none_of_it(
 async def test_401_and_403_show_no_server_text_at_all(wire_server: WireServer, status: int) -> None:
     body = {"error": {"message": f"Key {FAKE_KEY.upper()[:-3]} is not allowed: SERVER-WORDS", "code": None}}
     wire_server.enqueue(error(status, body))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.AUTH
     assert "SERVER-WORDS" not in str(exc)
     assert leaked_runs(str(exc), FAKE_KEY) == []
@@ -60,7 +52,7 @@ async def test_401_and_403_show_no_server_text_at_all(wire_server: WireServer, s
 async def test_an_error_event_mid_stream_echoing_the_key_is_redacted(wire_server: WireServer) -> None:
     bad = {"message": f"upstream rejected {FAKE_KEY[:-2].upper()}", "type": "server_error"}
     wire_server.enqueue(error_event_after(stream_text("One two three"), 3, bad))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.STREAM_ERROR
     assert "upstream rejected [key]" in str(exc)
     assert leaked_runs(str(exc), FAKE_KEY) == []
@@ -72,7 +64,7 @@ async def test_a_placeholder_key_does_not_mangle_the_servers_words(
     wire_server: WireServer, placeholder: str
 ) -> None:
     wire_server.enqueue(error(400, {"error": {"message": CONTEXT, "code": "context_length_exceeded"}}))
-    exc = await _fail(wire_server, "compatible", api_key=placeholder)
+    exc = await fail(wire_server, "compatible", api_key=placeholder)
     assert exc.kind is ErrorKind.CONTEXT_LENGTH
     assert CONTEXT in str(exc)
     assert "[key]" not in str(exc)
@@ -80,7 +72,7 @@ async def test_a_placeholder_key_does_not_mangle_the_servers_words(
 
 async def test_a_huge_server_message_is_cut_short(wire_server: WireServer) -> None:
     wire_server.enqueue(error(400, {"error": {"message": "very long complaint " * 5000, "code": None}}))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.BAD_REQUEST
     assert len(str(exc)) < 800
     assert "very long complaint very long" in str(exc)

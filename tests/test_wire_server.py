@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -268,6 +269,17 @@ def test_hang_accepts_and_never_answers_until_the_client_leaves(wire_server: Wir
     assert not wire_server.last.completed
 
 
+def _stream_until(url: str, enough: Callable[[bytes], bool]) -> bytes:
+    """The raw body of a streamed request, read until ``enough`` says so (then the client leaves)."""
+    raw = b""
+    with httpx.Client(timeout=5) as client, client.stream("POST", url, json=BODY) as response:
+        for part in response.iter_raw():
+            raw += part
+            if enough(raw):
+                break
+    return raw
+
+
 def _contents(events: list[bytes]) -> list[object]:
     """The delta content of each chunk event."""
     contents: list[object] = []
@@ -282,15 +294,7 @@ def test_keep_alive_sends_pings_after_the_text_until_the_client_leaves(
     wire_server: WireServer, kind: str, ping: bytes
 ) -> None:
     wire_server.enqueue(keep_alive(0.01, text="Hi there", kind=kind))
-    with (
-        httpx.Client(timeout=5) as client,
-        client.stream("POST", f"{wire_server.base_url}/chat/completions", json=BODY) as response,
-    ):
-        raw = b""
-        for part in response.iter_raw():
-            raw += part
-            if raw.count(ping) >= 12:
-                break
+    raw = _stream_until(f"{wire_server.base_url}/chat/completions", lambda raw: raw.count(ping) >= 12)
     end = 0
     for _ in range(3):  # the role chunk and the two words
         end = raw.index(b"}\n\n", end) + 3
@@ -303,15 +307,7 @@ def test_keep_alive_sends_pings_after_the_text_until_the_client_leaves(
 def test_keep_alive_empty_chunks_and_drip_words(wire_server: WireServer) -> None:
     wire_server.enqueue(keep_alive(0.01, kind="empty"), drip(0.01, word=" w"))
     for expected in ("", " w"):
-        with (
-            httpx.Client(timeout=5) as client,
-            client.stream("POST", f"{wire_server.base_url}/chat/completions", json=BODY) as response,
-        ):
-            raw = b""
-            for part in response.iter_raw():
-                raw += part
-                if raw.count(b"\n\n") >= 6:
-                    break
+        raw = _stream_until(f"{wire_server.base_url}/chat/completions", lambda raw: raw.count(b"\n\n") >= 6)
         assert _contents(split_events(raw)[:6]) == ["", *[expected] * 5]
 
 

@@ -155,8 +155,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._mark_disconnected(record)
             return
         self._start(reply, {"Content-Length": str(len(reply.body))})
+        record.completed = True  # before the last byte: a client that has it all must see it completed
         self.wfile.write(reply.body)
-        record.completed = True
 
     def _hang(self, record: RecordedRequest) -> None:
         """Say nothing until the client goes away (or the server closes)."""
@@ -180,8 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.drop_after is not None and reply.drop_after <= len(events):
             self._drop()
             return
+        record.completed = True  # before the last byte (see _send_body); a failed write clears it
         self.wfile.write(b"0\r\n\r\n")
-        record.completed = True
 
     def _drop(self) -> None:
         """Close the connection mid-body, as a dropped network connection would."""
@@ -209,6 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _mark_disconnected(self, record: RecordedRequest) -> None:
         self.close_connection = True
+        record.completed = False
         record.disconnected = True
         self.server.wire._note_disconnect()
 
