@@ -22,7 +22,7 @@ ROUTES = ("openai", "compatible", "azure", "azure_v1")
 
 
 def provider(wire: WireServer, route: str = "openai", **changes: object) -> ProviderSettings:
-    """Settings that reach ``wire`` by ``route``; no retries and a short timeout unless changed."""
+    """Settings that reach ``wire`` by ``route``; no retries and short deadlines unless changed."""
     base = {
         "openai": ProviderSettings(kind="openai", model="gpt-4o", base_url=wire.base_url, api_key=FAKE_KEY),
         "compatible": ProviderSettings(kind="compatible", model="llama3", base_url=wire.base_url),
@@ -37,7 +37,8 @@ def provider(wire: WireServer, route: str = "openai", **changes: object) -> Prov
             kind="azure", azure_endpoint=wire.azure_endpoint, azure_deployment="prod-chat", api_key=FAKE_KEY
         ),
     }[route]
-    return replace(base, **{"timeout": 5.0, "max_retries": 0, **changes})  # type: ignore[arg-type]
+    limits = {"first_token_timeout": 5.0, "stall_timeout": 5.0, "total_timeout": 10.0, "max_retries": 0}
+    return replace(base, **{**limits, **changes})  # type: ignore[arg-type]
 
 
 def request_for(
@@ -65,3 +66,12 @@ async def failure(client: ModelClient, request: ChatRequest) -> LLMError:
     assert FAKE_KEY not in str(info.value)
     assert FAKE_KEY not in repr(info.value)
     return info.value
+
+
+async def fail(wire: WireServer, route: str = "openai", **changes: object) -> LLMError:
+    """The LLMError of one request to ``wire`` by ``route`` (settings changed as given), the client closed."""
+    client = ModelClient(provider(wire, route, **changes))
+    try:
+        return await failure(client, request_for(client.provider))
+    finally:
+        await client.aclose()

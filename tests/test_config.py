@@ -213,7 +213,7 @@ dirs = ["team", "/abs/shared"]
 """,
     )
     settings = load(config, {"USER": "ignored"})
-    assert settings.provider.timeout == 12.5
+    assert settings.provider.first_token_timeout == 12.5  # timeout: the older name
     assert settings.provider.max_retries == 0
     assert settings.model_overrides == {
         "qwen": ModelOverride(family="gpt-4o", context_window=32768, max_output_tokens=4096),
@@ -222,6 +222,20 @@ dirs = ["team", "/abs/shared"]
     assert settings.keys == {"generate": "ctrl+g", "approve": "ctrl+enter,f9"}
     assert settings.agent_name == "Ana Lima"
     assert settings.persona_dirs[1:] == (tmp_path / "team", Path("/abs/shared"))
+
+
+def test_reply_deadlines_have_defaults_an_agent_accepts_and_can_be_set(tmp_path: Path) -> None:
+    defaults = load_settings(env={}).provider
+    assert (defaults.first_token_timeout, defaults.stall_timeout, defaults.total_timeout) == (30, 20, 180)
+    assert defaults.max_retries == 2
+    config = write_config(
+        tmp_path,
+        "[provider]\nfirst_token_timeout = 5\nstall_timeout = 2.5\ntotal_timeout = 60\ntimeout = 9\n",
+    )
+    provider = load(config).provider
+    assert (provider.first_token_timeout, provider.stall_timeout, provider.total_timeout) == (5, 2.5, 60)
+    old_name = load(write_config(tmp_path, "[provider]\ntimeout = 12\n")).provider
+    assert old_name.first_token_timeout == 12  # files written for the former single timeout keep working
 
 
 def test_cli_personas_dir_comes_last_and_must_exist(tmp_path: Path) -> None:
@@ -268,6 +282,15 @@ def test_config_path_from_environment(tmp_path: Path) -> None:
         ("[provider]\ntimeout = 0\n", "timeout: must be at least"),
         ("[provider]\ntimeout = inf\n", "timeout: expected a number, got inf"),
         ("[provider]\nmax_retries = 1.5\n", "max_retries: expected a whole number"),
+        ('[provider]\nstall_timeout = "slow"\n', "stall_timeout: expected a number, got 'slow'"),
+        ("[provider]\nfirst_token_timeout = -1\n", "first_token_timeout: must be at least"),
+        ("[provider]\ntotal_timeout = nan\n", "total_timeout: expected a number, got nan"),
+        (
+            "[provider]\nfirst_token_timeout = 400\n",
+            "first_token_timeout (400 s) is longer than total_timeout (180 s)",
+        ),
+        ("[provider]\ntimeout = 60\ntotal_timeout = 30\n", "timeout (60 s) is longer than total_timeout"),
+        ("[provider]\nstall_timeout = 50\ntotal_timeout = 40\n", "stall_timeout (50 s) is longer than"),
         ('[provider]\nkind = "anthropic"\n', "kind: expected one of 'openai', 'azure', 'compatible'"),
         ('[provider]\nazure_auth = "password"\n', "azure_auth: expected one of 'key', 'entra'"),
         ('[provider]\nbase_url = "localhost:8000/v1"\n', "base_url: 'localhost:8000/v1' is not a URL"),
@@ -358,3 +381,5 @@ def test_help_text_names_the_real_config_path_and_its_example_is_valid(tmp_path:
     assert example.model_overrides["YOUR-DEPLOYMENT"].context_window == 128000
     assert example.agent_name == "Your Name"
     assert example.keys == {"generate": "ctrl+g"}
+    assert (example.provider.first_token_timeout, example.provider.stall_timeout) == (30, 20)
+    assert example.provider.total_timeout == 180

@@ -205,9 +205,13 @@ def test_unreadable_files_raise_a_clear_error(store: Store, tmp_path: Path) -> N
     with pytest.raises(ImportFileError, match="Cannot read"):
         import_file(store, tmp_path / "missing.jsonl")
     latin = tmp_path / "latin.csv"
-    latin.write_bytes(b"email,text,timestamp\ncafe@example.com,caf\xe9,2026-10-01T10:00:00Z\n")
-    with pytest.raises(ImportFileError, match="not UTF-8"):
+    latin.write_bytes(b"email,n\xe4me,text,timestamp\ncafe@example.com,Caf,hi,2026-10-01T10:00:00Z\n")
+    with pytest.raises(ImportFileError) as info:
         import_file(store, latin)
+    assert str(info.value) == (
+        f"{latin} cannot be imported: its header line is not UTF-8 text (byte 0xe4 in the header line, "
+        "column 8). Save the file as UTF-8 and import it again; nothing was imported."
+    )
 
 
 def test_cli_import_exit_code_summary_and_progress(
@@ -382,12 +386,81 @@ def test_the_parser_uses_the_stores_words_and_imports_no_sqlalchemy() -> None:
     assert result.stdout.strip() == "[]"
 
 
-def test_a_file_that_is_not_utf8_is_refused_from_the_child_too(store: Store, tmp_path: Path) -> None:
-    latin = tmp_path / "latin.csv"
-    good = "".join(f"a{i}@example.com,hello {i},2026-10-01T10:00:00Z\n" for i in range(5))
-    latin.write_bytes(
-        b"email,text,timestamp\n" + good.encode() + b"cafe@example.com,caf\xe9,2026-10-01T10:00:00Z\n"
+def _latin1_csv(path: Path, rows: int, bad: set[int]) -> Path:
+    """A UTF-8 CSV of ``rows`` rows, except the rows in ``bad``, whose name is written in latin-1."""
+    with path.open("wb") as out:
+        out.write(b"email,name,text,timestamp\n")
+        for i in range(rows):
+            name = "Jos\xe9".encode("latin-1" if i in bad else "utf-8")
+            out.write(b"a%d@example.com,%s,hello %d,2026-10-01T10:00:00Z\n" % (i, name, i))
+    return path
+
+
+@pytest.mark.parametrize("in_child", [False, True])
+def test_a_latin1_row_in_a_csv_is_reported_by_line_and_skipped(
+    store: Store, tmp_path: Path, in_child: bool
+) -> None:
+    path = _latin1_csv(tmp_path / "latin.csv", 99, {29, 70})
+    report = import_file(store, path, parse_in_child=in_child, batch_rows=10)
+    assert (report.rows, report.added) == (99, 97)
+    assert [str(e) for e in report.errors] == [
+        "line 31: not UTF-8 text (byte 0xe9 at column 20); save the file as UTF-8",
+        "line 72: not UTF-8 text (byte 0xe9 at column 20); save the file as UTF-8",
+    ]
+    assert _count(store, "messages") == 97
+    customer = store.find_customer("a28@example.com")
+    assert customer is not None
+    assert customer.name == "Jos\xe9"  # the rows around the bad ones, UTF-8, are imported as they are
+    assert store.find_customer("a29@example.com") is None
+
+
+@pytest.mark.parametrize("in_child", [False, True])
+def test_a_lone_surrogate_escape_in_jsonl_is_reported_by_line_and_skipped(
+    store: Store, tmp_path: Path, in_child: bool
+) -> None:
+    good = {"email": "s@example.com", "timestamp": "2026-10-01T10:00:00Z", "ticket": "T1"}
+    lines = [json.dumps({**good, "id": str(i), "text": f"hello {i}"}) for i in range(54)]
+    lines[20] = lines[20].replace("hello 20", "broken \\ud800 here")  # valid JSON, not storable text
+    lines[31] = lines[31].replace("hello 31", "emoji \\ud83d\\ude00 ok")  # a proper pair: a real character
+    lines[40] = lines[40].replace('"email"', '"name": "\\uDFFF", "email"')
+    path = tmp_path / "surrogates.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    report = import_file(store, path, parse_in_child=in_child, batch_rows=7)
+    assert (report.rows, report.added) == (54, 52)
+    assert [str(e) for e in report.errors] == [
+        "line 21: field 'text' holds a lone surrogate escape (\\ud800), which is not text: fix the character "
+        "or remove the escape",
+        "line 41: field 'name' holds a lone surrogate escape (\\udfff), which is not text: fix the character "
+        "or remove the escape",
+    ]
+    texts = {m.text for m in store.page_messages(store.current_conversation(1).id or 0, limit=100)}
+    assert "emoji \U0001f600 ok" in texts
+
+
+def test_other_malformed_rows_are_row_errors_too(store: Store, tmp_path: Path) -> None:
+    good = {"email": "n@example.com", "text": "fine", "timestamp": "2026-10-01T10:00:00Z"}
+    jsonl = tmp_path / "odd.jsonl"
+    jsonl.write_bytes(
+        b"\n".join([
+            json.dumps({**good, "id": "1"}).encode(),
+            b"[" * 100_000,  # deeper than the JSON parser recurses
+            json.dumps({**good, "id": "2", "text": "caf\u00e9"}).encode().replace(b"\\u00e9", b"\xe9"),
+            json.dumps({**good, "id": "3"}).encode(),
+        ]) + b"\n"
+    )  # fmt: skip
+    report = import_file(store, jsonl)
+    assert report.added == 2
+    assert {e.line: e.message for e in report.errors} == {
+        2: "nested too deeply to be a message; each line must be one flat JSON object",
+        3: "not UTF-8 text (byte 0xe9 at column 40); save the file as UTF-8",
+    }
+    csv_path = tmp_path / "huge-field.csv"
+    csv_path.write_text(
+        "email,text,timestamp\n"
+        f"a@example.com,{'x' * 200_000},2026-10-01T10:00:00Z\n"
+        "b@example.com,after it,2026-10-01T10:00:00Z\n"
     )
-    with pytest.raises(ImportFileError, match="not UTF-8"):
-        import_file(store, latin, parse_in_child=True, batch_rows=2)
-    assert _count(store, "messages") == 5  # every row before the problem
+    report = import_file(store, csv_path)
+    assert [e.line for e in report.errors] == [2]
+    assert "not valid CSV (field larger than field limit" in report.errors[0].message
+    assert report.added == 1

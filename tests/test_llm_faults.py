@@ -16,8 +16,8 @@ from dataclasses import replace
 import pytest
 
 from support_console.config.settings import ProviderSettings
-from support_console.llm import ErrorKind, LLMError, ModelClient, TextDelta
-from tests.llm_helpers import FAKE_KEY, collect, failure, provider, request_for
+from support_console.llm import ErrorKind, ModelClient, TextDelta
+from tests.llm_helpers import FAKE_KEY, collect, fail, failure, provider, request_for
 from tests.wire_server import Reply as WireReply
 from tests.wire_server import (
     WireServer,
@@ -30,17 +30,9 @@ from tests.wire_server import (
 )
 
 
-async def _fail(wire: WireServer, route: str = "openai", **changes: object) -> LLMError:
-    client = ModelClient(provider(wire, route, **changes))
-    try:
-        return await failure(client, request_for(client.provider))
-    finally:
-        await client.aclose()
-
-
 async def test_401_never_echoes_the_servers_message(wire_server: WireServer) -> None:
     wire_server.enqueue(replay("oai_401_2025"))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.AUTH
     assert "2345" not in str(exc)
     assert "Incorrect API key" not in str(exc)
@@ -53,7 +45,7 @@ async def test_401_echoing_our_own_key_stays_out(wire_server: WireServer) -> Non
         "error": {"message": f"Incorrect API key provided: {masked} ({FAKE_KEY})", "code": "invalid_api_key"}
     }
     wire_server.enqueue(error(401, body))
-    exc = await _fail(wire_server, "azure")
+    exc = await fail(wire_server, "azure")
     assert masked not in str(exc)
     assert FAKE_KEY[-4:] not in str(exc)
     assert "AZURE_OPENAI_API_KEY" in str(exc)
@@ -62,7 +54,7 @@ async def test_401_echoing_our_own_key_stays_out(wire_server: WireServer) -> Non
 @pytest.mark.parametrize("sample", ["oai_404_model_2024", "oai_404_model_2025"])
 async def test_404_names_the_model_and_the_provider(wire_server: WireServer, sample: str) -> None:
     wire_server.enqueue(replay(sample))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.NOT_FOUND
     assert "model 'gpt-4o'" in str(exc)
     assert "OpenAI" in str(exc)
@@ -72,7 +64,7 @@ async def test_404_on_azure_names_the_deployment_and_endpoint(wire_server: WireS
     wire_server.enqueue(
         error(404, {"error": {"code": "DeploymentNotFound", "message": "The API deployment …"}})
     )
-    exc = await _fail(wire_server, "azure")
+    exc = await fail(wire_server, "azure")
     assert exc.kind is ErrorKind.NOT_FOUND
     assert "deployment 'prod-chat'" in str(exc)
     assert wire_server.azure_endpoint in str(exc)
@@ -80,7 +72,7 @@ async def test_404_on_azure_names_the_deployment_and_endpoint(wire_server: WireS
 
 async def test_azure_400_content_filter_names_the_category(wire_server: WireServer) -> None:
     wire_server.enqueue(replay("az_400_content_filter_stream_2025"))
-    exc = await _fail(wire_server, "azure")
+    exc = await fail(wire_server, "azure")
     assert exc.kind is ErrorKind.CONTENT_FILTER
     assert exc.category == "self_harm"
     assert "self_harm" in str(exc)
@@ -91,7 +83,7 @@ async def test_context_length_exceeded(wire_server: WireServer) -> None:
         "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens."
     )
     wire_server.enqueue(error(400, {"error": {"message": message, "code": "context_length_exceeded"}}))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.CONTEXT_LENGTH
     assert "[models]" in str(exc)
 
@@ -99,7 +91,7 @@ async def test_context_length_exceeded(wire_server: WireServer) -> None:
 async def test_other_400_shows_the_redacted_reason(wire_server: WireServer) -> None:
     body = {"error": {"message": "Unsupported value: 'temperature' does not support 0.4", "code": None}}
     wire_server.enqueue(error(400, body))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.BAD_REQUEST
     assert "'temperature' does not support 0.4" in str(exc)
 
@@ -123,7 +115,7 @@ async def test_429_after_the_retries_says_how_long_to_wait(wire_server: WireServ
     )
     wire_server.enqueue(limited, limited)
     started = time.monotonic()
-    exc = await _fail(wire_server, max_retries=1)
+    exc = await fail(wire_server, max_retries=1)
     assert time.monotonic() - started >= 0.05  # the SDK waited as told before retrying
     assert exc.kind is ErrorKind.RATE_LIMIT
     assert exc.retry_after == pytest.approx(0.05)
@@ -134,7 +126,7 @@ async def test_429_after_the_retries_says_how_long_to_wait(wire_server: WireServ
 
 async def test_429_retry_after_is_reported_in_seconds(wire_server: WireServer) -> None:
     wire_server.enqueue(error(429, {"error": {"message": "Too many"}}, {"retry-after": "17"}))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.retry_after == 17
     assert "wait about 17 seconds" in str(exc)
 
@@ -145,7 +137,7 @@ async def test_429_with_a_long_retry_after_gives_up_at_once_and_says_how_long(
     limited = error(429, {"error": {"message": "Rate limit reached"}}, {"retry-after": "600"})
     wire_server.enqueue(limited, limited, limited)
     started = time.monotonic()
-    exc = await _fail(wire_server, max_retries=2)
+    exc = await fail(wire_server, max_retries=2)
     assert time.monotonic() - started < 5  # no pointless retries after a few seconds' backoff
     assert len(wire_server.requests) == 1
     assert exc.retry_after == 600
@@ -155,23 +147,24 @@ async def test_429_with_a_long_retry_after_gives_up_at_once_and_says_how_long(
 
 async def test_5xx_is_a_server_error(wire_server: WireServer) -> None:
     wire_server.enqueue(error(503, {"error": {"message": "overloaded", "type": "server_error"}}))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.SERVER
     assert "HTTP 503" in str(exc)
 
 
 async def test_timeout_before_the_reply(wire_server: WireServer) -> None:
     wire_server.enqueue(replace(stream_text("late"), delay=1.0, events=None, body=b"{}"))
-    exc = await _fail(wire_server, timeout=0.2)
+    exc = await fail(wire_server, first_token_timeout=0.2)
     assert exc.kind is ErrorKind.TIMEOUT
-    assert "0.2 seconds" in str(exc)
+    assert "did not answer within 0.2 seconds (1 attempt)" in str(exc)
     assert exc.partial == ""
 
 
 async def test_timeout_mid_stream_keeps_the_partial_text(wire_server: WireServer) -> None:
     wire_server.enqueue(stall_after(stream_text("Hello there friend"), 3, 1.0))  # role chunk + 2 words
-    exc = await _fail(wire_server, timeout=0.3)
+    exc = await fail(wire_server, stall_timeout=0.3)
     assert exc.kind is ErrorKind.TIMEOUT
+    assert "no new text for 0.3 seconds" in str(exc)
     assert exc.partial == "Hello there"
     assert "11 characters" in str(exc)
 
@@ -192,7 +185,7 @@ async def test_unreachable_names_the_url() -> None:
 
 async def test_dropped_connection_keeps_the_partial_text(wire_server: WireServer) -> None:
     wire_server.enqueue(drop_after(stream_text("One two three four five"), 4))  # role chunk + 3 words
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.STREAM_ERROR
     assert exc.partial == "One two three"
     assert "13 characters" in str(exc)
@@ -201,7 +194,7 @@ async def test_dropped_connection_keeps_the_partial_text(wire_server: WireServer
 async def test_error_event_mid_stream(wire_server: WireServer) -> None:
     bad = {"message": "The server had an error while processing your request.", "type": "server_error"}
     wire_server.enqueue(error_event_after(stream_text("One two three"), 3, bad))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.STREAM_ERROR
     assert exc.partial == "One two"
     assert "server had an error" in str(exc)
@@ -214,7 +207,7 @@ async def test_content_filter_error_event_mid_stream(wire_server: WireServer) ->
         "innererror": {"content_filter_result": {"violence": {"filtered": True}}},
     }
     wire_server.enqueue(error_event_after(stream_text("One two", azure=True), 3, bad))
-    exc = await _fail(wire_server, "azure")
+    exc = await fail(wire_server, "azure")
     assert exc.kind is ErrorKind.CONTENT_FILTER
     assert exc.category == "violence"
     assert exc.partial == "One"
@@ -236,7 +229,7 @@ async def test_content_filter_stop_after_partial_text(wire_server: WireServer) -
 async def test_stream_without_finish_reason_is_an_error(wire_server: WireServer) -> None:
     events = stream_text("Half a reply", usage=None).events or []
     wire_server.enqueue(WireReply(content_type="text/event-stream", events=[*events[:-2], events[-1]]))
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.STREAM_ERROR
     assert exc.partial == "Half a reply"
 
@@ -301,7 +294,7 @@ async def test_no_provider_is_not_configured() -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("azure") is not None, reason="azure-identity is installed here")
 async def test_entra_without_azure_identity_says_what_to_install(wire_server: WireServer) -> None:
-    exc = await _fail(wire_server, "azure", azure_auth="entra", api_key=None)
+    exc = await fail(wire_server, "azure", azure_auth="entra", api_key=None)
     assert exc.kind is ErrorKind.NOT_CONFIGURED
     assert "pip install 'support-console[entra]'" in str(exc)
 
@@ -311,7 +304,7 @@ async def test_garbage_event_mid_stream_keeps_the_partial_text(wire_server: Wire
     wire_server.enqueue(
         WireReply(content_type="text/event-stream", events=[*events[:2], b"data: {not json\n\n"])
     )
-    exc = await _fail(wire_server)
+    exc = await fail(wire_server)
     assert exc.kind is ErrorKind.STREAM_ERROR
     assert exc.partial == "One"
     assert "not valid JSON" in str(exc)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -220,7 +221,7 @@ def test_a_file_that_is_not_utf8_says_so(tmp_path: Path) -> None:
     path = tmp_path / "latin.toml"
     path.write_bytes('name = "Café"\nsystem = "Olá"\n'.encode("latin-1"))
     [problem] = check_files([path])
-    assert str(problem) == f"{path}: is not UTF-8 text (byte 11): save it as UTF-8"
+    assert str(problem) == f"{path}: is not UTF-8 text (byte 0xe9 at line 1, column 12): save it as UTF-8"
 
 
 def test_every_bad_entry_of_a_table_is_reported_and_misplaced_parameters_are_explained(
@@ -354,3 +355,89 @@ def test_check_files_reports_missing_paths_and_clashes(tmp_path: Path) -> None:
     b = persona_file(tmp_path, "b", minimal(extra='id = "dup"\n'))
     problems = check_files([tmp_path / "a.toml", b, tmp_path / "ghost.toml"])
     assert [(p.path.name, p.field) for p in problems] == [("ghost.toml", ""), ("b.toml", "id")]
+
+
+# ---------------------------------------------------------------------------------------- odd files
+
+
+def _load_within(seconds: float, dirs: list[Path]) -> PersonaSet:
+    """load_personas in a thread, failing the test (instead of hanging it) if it blocks on a FIFO."""
+    result: list[PersonaSet] = []
+    worker = threading.Thread(target=lambda: result.append(load_personas(dirs)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert result, "loading the personas blocked"
+    return result[0]
+
+
+def test_fifo_links_and_folders_in_a_persona_folder_are_reported_never_opened(tmp_path: Path) -> None:
+    persona_file(tmp_path, "good", minimal(name="Good"))
+    os.mkfifo(tmp_path / "pipe.toml")  # nothing ever writes to it: opening it would block for ever
+    (tmp_path / "dangling.toml").symlink_to(tmp_path / "gone.toml")
+    (tmp_path / "loop.toml").symlink_to(tmp_path / "loop.toml")
+    (tmp_path / "folder.toml").mkdir()
+    (tmp_path / "link-to-good.toml").symlink_to(tmp_path / "good.toml")
+    (tmp_path / ".#good.toml").symlink_to("user@host.1234")  # an editor's lock file: hidden, skipped
+    personas = _load_within(5, [tmp_path])
+    assert "good" in personas.personas
+    assert "link-to-good" in personas.personas  # a link to a regular file is a persona file
+    messages = {p.path.name: p.message for p in personas.problems if p.field == ""}
+    assert messages["pipe.toml"].startswith("is a FIFO (named pipe), not a file; it was not opened")
+    assert messages["dangling.toml"] == (
+        f"is a symbolic link to {tmp_path / 'gone.toml'}, which does not exist: persona files must be "
+        "regular .toml files"
+    )
+    assert messages["loop.toml"].startswith("is a symbolic link loop")
+    assert messages["folder.toml"].startswith("is a folder")
+    assert ".#good.toml" not in messages
+    assert len(personas.problems) == 4
+    assert check_files([tmp_path / "pipe.toml"])[0].message == messages["pipe.toml"]  # named explicitly too
+
+
+def test_adding_a_fifo_changes_the_fingerprint(tmp_path: Path) -> None:
+    persona_file(tmp_path, "good", minimal())
+    before = fingerprint([tmp_path])
+    os.mkfifo(tmp_path / "pipe.toml")
+    assert fingerprint([tmp_path]) != before
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "bom.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + minimal(name="With BOM").encode())
+    personas = load_personas([tmp_path])
+    assert personas.problems == ()
+    assert personas.get("bom").name == "With BOM"
+
+
+@pytest.mark.parametrize(
+    ("system", "shown"),
+    [
+        ("Hello {{ name and goodbye", "'{{ name and goodbye'"),
+        ("Hello {{name}", "'{{name}'"),
+        ("Dear {{ name }},\nyour {{ plan", "'{{ plan' (line 2 of the message)"),
+    ],
+)
+def test_an_unclosed_placeholder_is_a_problem_naming_file_and_field(
+    tmp_path: Path, system: str, shown: str
+) -> None:
+    path = persona_file(tmp_path, "unclosed", minimal(system=system, extra='[variables]\nplan = "x"\n'))
+    personas = load_personas([tmp_path])
+    assert "unclosed" not in personas.personas  # not sent with the braces in it
+    [problem] = personas.problems
+    assert (problem.path, problem.field) == (path, "system")
+    assert shown in problem.message
+    assert "unclosed placeholder" in problem.message
+
+
+def test_a_huge_system_message_gets_a_size_warning_from_check_but_still_loads(tmp_path: Path) -> None:
+    path = persona_file(tmp_path, "huge", minimal(system="Be kind to every customer today. " * 30_000))
+    small = persona_file(tmp_path, "small", minimal(system="Be kind. " * 1000))
+    assert "huge" in load_personas([tmp_path]).personas  # loading does not refuse it
+    [warning] = check_files([path, small])
+    assert warning.warning
+    assert (warning.path, warning.field) == (path, "system")
+    assert warning.message.startswith("is 210,001 tokens long: drafting cuts a system message")
+    assert "shorten it to under 16,000 tokens" in warning.message
+    named = persona_file(tmp_path, "gpt4", minimal(system="Be kind. " * 4000, extra='model = "gpt-4"\n'))
+    [for_gpt4] = check_files([named])  # 8,192-token window: a 12,000-token message cannot stay whole
+    assert "gpt-4's 8,192-token context window" in for_gpt4.message

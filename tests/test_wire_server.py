@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import socket
 import time
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -17,9 +18,13 @@ import pytest
 from tests.wire_server import (
     WIRE_DIR,
     WireServer,
+    drip,
     drop_after,
     error,
     error_event_after,
+    hang,
+    huge_stream,
+    keep_alive,
     replay,
     split_events,
     stream_text,
@@ -257,3 +262,66 @@ def test_close_ends_idle_keep_alive_connections() -> None:
     server.close()
     assert conn.recv(1) == b""  # the server closed the idle keep-alive connection
     conn.close()
+
+
+def test_hang_accepts_and_never_answers_until_the_client_leaves(wire_server: WireServer) -> None:
+    wire_server.enqueue(hang())
+    with httpx.Client(timeout=0.3) as client, pytest.raises(httpx.ReadTimeout):
+        client.post(f"{wire_server.base_url}/chat/completions", json=BODY)
+    assert wire_server.wait_for_disconnect(2.0)
+    assert len(wire_server.requests) == 1  # the request was read: it is the answer that never comes
+    assert not wire_server.last.completed
+
+
+def _stream_until(url: str, enough: Callable[[bytes], bool]) -> bytes:
+    """The raw body of a streamed request, read until ``enough`` says so (then the client leaves)."""
+    raw = b""
+    with httpx.Client(timeout=5) as client, client.stream("POST", url, json=BODY) as response:
+        for part in response.iter_raw():
+            raw += part
+            if enough(raw):
+                break
+    return raw
+
+
+def _contents(events: list[bytes]) -> list[object]:
+    """The delta content of each chunk event."""
+    contents: list[object] = []
+    for item in _data(events):
+        assert isinstance(item, dict)
+        contents.append(item["choices"][0]["delta"].get("content"))
+    return contents
+
+
+@pytest.mark.parametrize(("kind", "ping"), [("comment", b": ping\n\n"), ("blank", b"\n")])
+def test_keep_alive_sends_pings_after_the_text_until_the_client_leaves(
+    wire_server: WireServer, kind: str, ping: bytes
+) -> None:
+    wire_server.enqueue(keep_alive(0.01, text="Hi there", kind=kind))
+    raw = _stream_until(f"{wire_server.base_url}/chat/completions", lambda raw: raw.count(ping) >= 12)
+    end = 0
+    for _ in range(3):  # the role chunk and the two words
+        end = raw.index(b"}\n\n", end) + 3
+    assert _contents(split_events(raw[:end])) == ["", "Hi", " there"]
+    assert raw[end:].startswith(ping)
+    assert raw[end:].replace(ping, b"") == b""  # nothing but pings after the text
+    assert wire_server.wait_for_disconnect(2.0)
+
+
+def test_keep_alive_empty_chunks_and_drip_words(wire_server: WireServer) -> None:
+    wire_server.enqueue(keep_alive(0.01, kind="empty"), drip(0.01, word=" w"))
+    for expected in ("", " w"):
+        raw = _stream_until(f"{wire_server.base_url}/chat/completions", lambda raw: raw.count(b"\n\n") >= 6)
+        assert _contents(split_events(raw)[:6]) == ["", *[expected] * 5]
+
+
+def test_huge_stream_sends_exactly_the_text_asked_for_and_finishes(wire_server: WireServer) -> None:
+    wire_server.enqueue(huge_stream(100_003, chunk_chars=1000), huge_stream(5000, chunk_chars=5000))
+    for total, chunks in ((100_003, 101), (5000, 1)):
+        _, raw = _stream(f"{wire_server.base_url}/chat/completions")
+        events = split_events(raw)
+        assert _data(events[-1:]) == ["[DONE]"]
+        pieces = [str(c or "") for c in _contents(events[1:-2])]  # no role chunk, finish chunk or [DONE]
+        assert len(pieces) == chunks
+        assert len("".join(pieces)) == total
+        assert "".join(pieces).startswith("lorem lorem")

@@ -11,7 +11,7 @@ import itertools
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,8 @@ class Reply:
     A streaming reply has `events` (each one complete SSE event, `b"data: …\\n\\n"`) and is sent chunked;
     otherwise `body` is sent with a Content-Length. `drop_after` closes the socket after that many events
     without finishing the body; `delay` sleeps before each event (the server watches for the client going
-    away meanwhile).
+    away meanwhile). `generate` makes a stream's events as they are sent, for endless or huge streams
+    (keep-alives forever, a 50 MB reply); `hang` accepts the request and never answers at all.
     """
 
     status: int = 200
@@ -44,10 +45,12 @@ class Reply:
     delay: float = 0.0
     drop_after: int | None = None
     stall: tuple[int, float] | None = None  # (before event n, seconds): one long pause mid-stream
+    generate: Callable[[], Iterator[bytes]] | None = None  # events made while sending (after `events`)
+    hang: bool = False  # read the request, then send nothing until the client gives up
 
     @property
     def streaming(self) -> bool:
-        return self.events is not None
+        return self.events is not None or self.generate is not None
 
 
 def sse_event(data: object) -> bytes:
@@ -229,6 +232,86 @@ def stream_text(
         events.append(maker.usage_chunk(*usage))
     events.append(sse_event("[DONE]"))
     return Reply(status=200, content_type=SSE_CONTENT_TYPE, events=events, delay=delay)
+
+
+def hang() -> Reply:
+    """A server that accepts the request and never answers (no status line, no headers)."""
+    return Reply(hang=True)
+
+
+def _endless(
+    then: Callable[[_ChunkMaker], Iterator[bytes]],
+    *,
+    text: str = "",
+    model: str,
+    azure: bool,
+    every: float,
+) -> Reply:
+    """The role chunk and the words of `text`, then whatever `then` makes, `every` seconds apart."""
+    maker = _ChunkMaker(model, azure, with_usage=False)
+    opening = [azure_prompt_filter_event()] if azure else []
+    opening.append(maker.chunk({"role": "assistant", "content": ""}))
+    opening += [maker.chunk({"content": piece}) for piece in _split_words(text)]
+    return Reply(content_type=SSE_CONTENT_TYPE, events=opening, delay=every, generate=lambda: then(maker))
+
+
+def keep_alive(
+    every: float,
+    *,
+    text: str = "",
+    kind: str = "comment",
+    model: str = "gpt-4o-2024-08-06",
+    azure: bool = False,
+) -> Reply:
+    """A stream that, after the role chunk and the words of `text`, sends only keep-alives, one every `every`
+    seconds, until the client leaves. `kind`: "comment" (`: ping`, as many proxies send), "blank" (a bare
+    newline) or "empty" (chunks whose delta has empty content, as some servers send while they think)."""
+
+    def pings(maker: _ChunkMaker) -> Iterator[bytes]:
+        while True:
+            if kind == "comment":
+                yield b": ping\n\n"
+            elif kind == "blank":
+                yield b"\n"
+            else:
+                yield maker.chunk({"content": ""})
+
+    return _endless(pings, text=text, model=model, azure=azure, every=every)
+
+
+def drip(every: float, *, word: str = " word", model: str = "gpt-4o-2024-08-06") -> Reply:
+    """A stream that sends one word every `every` seconds, forever (a server stuck in a slow loop)."""
+
+    def words(maker: _ChunkMaker) -> Iterator[bytes]:
+        while True:
+            yield maker.chunk({"content": word})
+
+    return _endless(words, model=model, azure=False, every=every)
+
+
+def huge_stream(
+    total_chars: int,
+    *,
+    chunk_chars: int = 6,
+    word: str = "lorem ",
+    model: str = "gpt-4o-2024-08-06",
+    azure: bool = False,
+) -> Reply:
+    """A complete stream of `total_chars` characters of text in pieces of `chunk_chars` (one piece per event),
+    made while it is sent: a 50 MB reply costs the server no memory. `chunk_chars=total_chars`: all of it in
+    one enormous event."""
+
+    def events(maker: _ChunkMaker) -> Iterator[bytes]:
+        piece = (word * (chunk_chars // len(word) + 1))[:chunk_chars]
+        sent = 0
+        while sent < total_chars:
+            part = piece[: total_chars - sent]
+            sent += len(part)
+            yield maker.chunk({"content": part})
+        yield maker.chunk({}, "stop")
+        yield sse_event("[DONE]")
+
+    return _endless(events, model=model, azure=azure, every=0.0)
 
 
 def completion_json(

@@ -13,6 +13,7 @@ seen by the client as the real network failure it is, not as a normal end of bod
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import re
 import select
@@ -33,9 +34,13 @@ from tests.wire_replies import (
     Reply,
     azure_prompt_filter_event,
     completion_json,
+    drip,
     drop_after,
     error,
     error_event_after,
+    hang,
+    huge_stream,
+    keep_alive,
     meta,
     replay,
     split_events,
@@ -54,9 +59,13 @@ __all__ = [
     "WireServer",
     "azure_prompt_filter_event",
     "completion_json",
+    "drip",
     "drop_after",
     "error",
     "error_event_after",
+    "hang",
+    "huge_stream",
+    "keep_alive",
     "meta",
     "replay",
     "split_events",
@@ -125,7 +134,9 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             reply = wire._next_reply(record)
         try:
-            if reply.streaming:
+            if reply.hang:
+                self._hang(record)
+            elif reply.streaming:
                 self._send_stream(reply, record)
             else:
                 self._send_body(reply, record)
@@ -144,13 +155,20 @@ class _Handler(BaseHTTPRequestHandler):
             self._mark_disconnected(record)
             return
         self._start(reply, {"Content-Length": str(len(reply.body))})
+        record.completed = True  # before the last byte: a client that has it all must see it completed
         self.wfile.write(reply.body)
-        record.completed = True
+
+    def _hang(self, record: RecordedRequest) -> None:
+        """Say nothing until the client goes away (or the server closes)."""
+        while not self._wait_or_disconnected(1.0):
+            pass
+        self._mark_disconnected(record)
 
     def _send_stream(self, reply: Reply, record: RecordedRequest) -> None:
-        assert reply.events is not None
+        events = list(reply.events or [])
         self._start(reply, {"Transfer-Encoding": "chunked", "Cache-Control": "no-cache"})
-        for index, event in enumerate(reply.events):
+        more = reply.generate() if reply.generate is not None else iter(())
+        for index, event in enumerate(itertools.chain(events, more)):
             if reply.drop_after is not None and index >= reply.drop_after:
                 self._drop()
                 return
@@ -159,11 +177,11 @@ class _Handler(BaseHTTPRequestHandler):
                 self._mark_disconnected(record)
                 return
             self.wfile.write(b"%x\r\n%s\r\n" % (len(event), event))
-        if reply.drop_after is not None and reply.drop_after <= len(reply.events):
+        if reply.drop_after is not None and reply.drop_after <= len(events):
             self._drop()
             return
+        record.completed = True  # before the last byte (see _send_body); a failed write clears it
         self.wfile.write(b"0\r\n\r\n")
-        record.completed = True
 
     def _drop(self) -> None:
         """Close the connection mid-body, as a dropped network connection would."""
@@ -191,6 +209,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _mark_disconnected(self, record: RecordedRequest) -> None:
         self.close_connection = True
+        record.completed = False
         record.disconnected = True
         self.server.wire._note_disconnect()
 

@@ -197,14 +197,17 @@ def cmd_personas_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_personas_check(args: argparse.Namespace, settings: Settings) -> int:
     from support_console.core.personas import bundled_personas_dir, check_files
 
-    files = fmt.persona_files(args.paths, [bundled_personas_dir(), *settings.persona_dirs])
-    problems = check_files(files)
-    for problem in problems:
-        print(problem)
+    roots, files = fmt.persona_paths(args.paths, [bundled_personas_dir(), *settings.persona_dirs])
+    found = check_files(roots)
+    problems = [p for p in found if not p.warning]
+    for problem in found:
+        print(f"warning: {problem}" if problem.warning else problem)
+    warned = len(found) - len(problems)
+    warnings = f", {warned} warning(s)" if warned else ""
     if problems:
-        print(f"{len(problems)} problem(s) in {len(files)} persona file(s).", file=sys.stderr)
+        print(f"{len(problems)} problem(s){warnings} in {files} persona file(s).", file=sys.stderr)
         return EXIT_CONFIG
-    print(f"{len(files)} persona file(s) OK.")
+    print(f"{files} persona file(s) OK{warnings}.")
     return EXIT_OK
 
 
@@ -252,17 +255,21 @@ def _draft(services: Services, args: argparse.Namespace, text: str) -> int:
     except PersonaError as exc:
         raise fmt.UsageError(str(exc)) from exc
     drafter = Drafter(services)
+    values = customer_values(customer) if customer else new_customer_values(args.customer, args.name)
     if args.dry_run:
-        values = customer_values(customer) if customer else new_customer_values(args.customer, args.name)
         prepared = drafter.preview(values, persona.id, text, conversation.id if conversation else None)
         print(fmt.to_json(fmt.dry_run_dict(prepared)) if args.json else fmt.dry_run_text(prepared))
         return EXIT_OK
-    drafter.resolve_model(persona)  # a missing model is a ConfigError before anything is written
+    # Everything that can fail without the model (no model set, a reply limit the window cannot hold) fails
+    # here, before anything is written: a failed draft leaves no new customer or conversation behind.
+    drafter.preview(values, persona.id, text)
     if customer is None:
         customer = store.add_customer(args.name or name_from_email(args.customer), args.customer)
     assert customer.id is not None
     conversation_id = record_customer_message(store, customer.id, text, persona.id)
     prepared = drafter.prepare(conversation_id, persona.id)
+    for warning in fmt.trim_warnings(prepared):  # before anything is sent
+        print(f"warning: {fmt.one_line(warning)}", file=sys.stderr)
     return _stream_draft(services, drafter, prepared, fmt.DraftOutput(prepared, customer, as_json=args.json))
 
 
@@ -330,6 +337,32 @@ def overrides_from(args: argparse.Namespace) -> CliOverrides:
     return CliOverrides(**{dest: getattr(args, dest, None) for dest in dests})
 
 
+def check_arguments(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Refuse text arguments that are not UTF-8 (argv brings such bytes as lone surrogates), naming the
+    argument, before any command writes anything. Paths are left alone: a file name may be any bytes."""
+    command = _command_parser(parser, getattr(args, "func", None)) or parser
+    labels = {
+        a.dest: "/".join(a.option_strings) or str(a.metavar or a.dest.upper()) for a in command._actions
+    }
+    for dest, value in vars(args).items():
+        for item in value if isinstance(value, list) else [value]:
+            if isinstance(item, str):
+                fmt.checked_text(item, f"The argument {labels.get(dest, dest)}")
+
+
+def _command_parser(parser: argparse.ArgumentParser, func: object) -> argparse.ArgumentParser | None:
+    """The (sub)parser of the command that dispatches to ``func``: its arguments are the ones given."""
+    if func is not None and parser.get_default("func") is func:
+        return parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found = _command_parser(sub, func)
+                if found is not None:
+                    return found
+    return None
+
+
 def exit_code_for(exc: BaseException) -> int:
     """The documented exit code for an error (see the module docstring)."""
     if isinstance(exc, fmt.UsageError):
@@ -355,6 +388,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SystemExit as exc:  # --help, or a usage error argparse has already explained
         return exc.code if isinstance(exc.code, int) else EXIT_USAGE
     try:
+        check_arguments(args, parser)
         settings = load_settings(overrides_from(args))
         func: Handler | None = getattr(args, "func", None)
         if func is None:

@@ -9,6 +9,7 @@ model text is printed literally.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from support_console.core.errors import SupportConsoleError
+from support_console.core.personas import persona_entries
 from support_console.core.safe_text import escaped, json_escaped
 from support_console.core.urls import safe_db_url
 
@@ -51,17 +53,59 @@ class UsageError(SupportConsoleError):
     """The command line itself is wrong (exit code 2)."""
 
 
+def checked_text(value: str, what: str) -> str:
+    """``value`` when it is text; a UsageError naming ``what`` when it is not UTF-8.
+
+    Command-line arguments that are not UTF-8 reach Python as lone surrogates (surrogateescape), which no
+    database, JSON document or terminal accepts: they are refused here, before anything is written.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UsageError(
+            f"{what} is not UTF-8 text ({_bad_bytes(value, exc.start)} at character {exc.start + 1}): "
+            "give it as UTF-8 (e.g. convert it with `iconv -f latin1 -t utf-8`)."
+        ) from None
+    return value
+
+
+def _bad_bytes(value: str, index: int) -> str:
+    """The byte a surrogate escape stands for ("byte 0xe9"), or the code point of a lone surrogate."""
+    try:
+        return f"byte 0x{value[index].encode('utf-8', 'surrogateescape')[0]:02x}"
+    except UnicodeEncodeError:
+        return f"U+{ord(value[index]):04X}"
+
+
 def read_message(message: str | None) -> str:
-    """The customer's message from --message, or from stdin for ``-`` or no --message."""
+    """The customer's message from --message, or from stdin for ``-`` or no --message.
+
+    Stdin is read as bytes and decoded strictly, whatever the locale says, so bytes that are not UTF-8 are an
+    error naming their offset, never a traceback or a silently altered message.
+    """
     if message is None or message == "-":
         if sys.stdin.isatty():
             print("Type or paste the customer's message, then press Ctrl+D.", file=sys.stderr)
-        message = sys.stdin.read()
+        message = _read_stdin()
     if not message.strip():
         raise UsageError(
             "The customer's message is empty: pass --message TEXT, or pipe the message on stdin."
         )
     return message.strip()
+
+
+def _read_stdin() -> str:
+    raw = getattr(sys.stdin, "buffer", None)
+    if raw is None:  # a text stream without bytes underneath (tests, embedding)
+        return checked_text(sys.stdin.read(), "The message on stdin")
+    data: bytes = raw.read()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"The message on stdin is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset {exc.start}): "
+            "convert it to UTF-8 (e.g. `iconv -f latin1 -t utf-8`) and pipe it again."
+        ) from None
 
 
 def parse_attributes(pairs: Sequence[str]) -> dict[str, str]:
@@ -75,13 +119,14 @@ def parse_attributes(pairs: Sequence[str]) -> dict[str, str]:
     return attributes
 
 
-def persona_files(paths: Sequence[Path], defaults: Sequence[Path]) -> list[Path]:
-    """The persona files to check: the given files and the *.toml in the given folders (else the defaults)."""
-    missing = [p for p in paths if not p.exists()]
+def persona_paths(paths: Sequence[Path], defaults: Sequence[Path]) -> tuple[list[Path], int]:
+    """What ``personas check`` checks: the given files and folders (else the default folders that exist),
+    and how many persona entries they hold (a folder's *.toml entries, whatever they are)."""
+    missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
         raise UsageError(f"{missing[0]} does not exist: give persona .toml files or folders that hold them.")
-    roots = list(paths) or list(defaults)
-    return [f for root in roots for f in ([root] if root.is_file() else sorted(root.glob("*.toml")))]
+    roots = list(paths) or [d for d in defaults if d.is_dir()]
+    return roots, sum(len(persona_entries(root)) if root.is_dir() else 1 for root in roots)
 
 
 # --------------------------------------------------------------------------------------------- settings
@@ -200,6 +245,33 @@ def report_dict(report: TrimReport) -> dict[str, Any]:
     return asdict(report)
 
 
+def trim_warnings(prepared: PreparedDraft) -> list[str]:
+    """What the agent must know before the request goes out: a message that was cut to fit the window.
+
+    The trim report says that a message was cut; the request shows which: the instructions (the first
+    message) carry the truncation marker only when the persona's system message was cut.
+    """
+    report = prepared.report
+    if not report.truncated:
+        return []
+    from support_console.core.trimming import TRUNCATION_MARKER
+
+    persona, model = prepared.persona, prepared.model
+    sent = str(prepared.request.messages[0].get("content", "")) if prepared.request.messages else ""
+    window = f"{model.name}'s {model.context_window:,}-token context window"
+    if TRUNCATION_MARKER in sent and TRUNCATION_MARKER not in persona.system:
+        share = max(1, round(100 * len(sent) / max(len(persona.system), 1)))
+        return [
+            f"persona '{persona.id}' has a system message of {len(persona.system):,} characters that does "
+            f"not fit {window}: only about {share} % of it is sent (its start and end). Shorten "
+            f"{persona.source.name}, or see `support-console personas check`."
+        ]
+    return [
+        f"the customer's message does not fit {window} beside the persona's instructions: it is cut, "
+        "keeping its start and end."
+    ]
+
+
 def report_text(report: TrimReport) -> str:
     """The token report in one or two lines: what fits, what was left out."""
     text = (
@@ -219,6 +291,7 @@ def dry_run_dict(prepared: PreparedDraft) -> dict[str, Any]:
         "model": asdict(prepared.model),
         "request": prepared.request.to_dict(),
         "report": report_dict(prepared.report),
+        "warnings": trim_warnings(prepared),
     }
 
 
@@ -232,6 +305,7 @@ def dry_run_text(prepared: PreparedDraft) -> str:
             f"Model: {model.name} (family {model.family}, {model.encoding}, "
             f"context window {model.context_window})",
             report_text(prepared.report),
+            *(f"Warning: {warning}" for warning in trim_warnings(prepared)),
             "Request:",
             to_json(prepared.request.to_dict()),
         ]
@@ -265,6 +339,7 @@ def draft_dict(
         "finish_reason": result.finish_reason if result else None,
         "usage": usage_dict(result),
         "report": report_dict(prepared.report),
+        "warnings": trim_warnings(prepared),
         "state": "draft",
     }
     if error is not None:

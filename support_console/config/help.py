@@ -70,8 +70,10 @@ azure_auth = "key"             # "key" (AZURE_OPENAI_API_KEY) or "entra"
 # model = "gpt-4o-mini"        # for openai / compatible
 # base_url = "http://localhost:8000/v1"   # for compatible
 # api_key = "..."              # better in the environment; never shown or stored
-timeout = 60                   # seconds
-max_retries = 2
+first_token_timeout = 30       # seconds until the reply's first words, every attempt included
+stall_timeout = 20             # seconds without new text (keep-alives do not count) before giving up
+total_timeout = 180            # seconds for a whole reply
+max_retries = 2                # retries of a quick failure (refused connection, 429, 5xx)
 
 [models."YOUR-DEPLOYMENT"]     # model facts for a name the console does not know
 family = "gpt-4o"

@@ -44,8 +44,11 @@ class ProviderSettings:
     azure_deployment: str | None = None
     api_version: str | None = None
     azure_auth: AzureAuth = "key"
-    timeout: float = 60.0
-    max_retries: int = 2
+    # How long a reply may take (seconds; see llm/limits.py). Retries happen inside first_token_timeout.
+    first_token_timeout: float = 30.0  # from sending until the first text, every attempt included
+    stall_timeout: float = 20.0  # longest gap between two pieces of text once the reply has begun
+    total_timeout: float = 180.0  # the whole reply, from sending to the last word
+    max_retries: int = 2  # extra attempts after a quick failure (connection refused, 429, 5xx)
 
     @property
     def configured(self) -> bool:
@@ -195,9 +198,18 @@ def _provider(cli: CliOverrides, environ: Mapping[str, str], file: _FileConfig) 
         azure_deployment=pick(cli.deployment, "AZURE_OPENAI_DEPLOYMENT", "deployment"),
         api_version=pick(cli.api_version, "OPENAI_API_VERSION", "api_version"),
         azure_auth=cast(AzureAuth, p.get("azure_auth", "key")),
-        timeout=float(cast(float, p.get("timeout", 60.0))),
-        max_retries=cast(int, p.get("max_retries", 2)),
+        max_retries=cast(int, p.get("max_retries", ProviderSettings.max_retries)),
+        **_deadlines(p),
     )
+
+
+def _deadlines(p: Mapping[str, object]) -> dict[str, float]:
+    """The three reply deadlines from [provider]; ``timeout`` is the older name of first_token_timeout."""
+    names = ("first_token_timeout", "stall_timeout", "total_timeout")
+    values = {name: float(cast(float, p.get(name, getattr(ProviderSettings, name)))) for name in names}
+    if "first_token_timeout" not in p and "timeout" in p:
+        values["first_token_timeout"] = float(cast(float, p["timeout"]))
+    return values
 
 
 def _kind(cli: CliOverrides, environ: Mapping[str, str], p: Mapping[str, object]) -> ProviderKind | None:
@@ -357,7 +369,10 @@ _PROVIDER_KEYS: dict[str, Check] = {
     "deployment": _text,
     "api_version": _text,
     "azure_auth": _choice("key", "entra"),
-    "timeout": _number(0.001),
+    "first_token_timeout": _number(0.001),
+    "stall_timeout": _number(0.001),
+    "total_timeout": _number(0.001),
+    "timeout": _number(0.001),  # the older name of first_token_timeout
     "max_retries": _number(0, integer=True),
 }
 _MODEL_KEYS: dict[str, Check] = {
@@ -386,6 +401,7 @@ def _read_config_file(path: Path) -> _FileConfig:
         result = _FileConfig()
         where = "[provider]"
         result.provider = _table(data.get("provider", {}), _PROVIDER_KEYS, "[provider]")
+        _check_deadlines(result.provider)
         for name, table in _section(data, "models").items():
             where = f'[models."{name}"]'
             result.models[name] = ModelOverride(**cast(dict[str, Any], _table(table, _MODEL_KEYS, where)))
@@ -405,6 +421,19 @@ def _read_config_file(path: Path) -> _FileConfig:
     except _Bad as exc:
         raise ConfigError(f"{path}: {where}: {exc}. Fix it there and try again.") from None
     return result
+
+
+def _check_deadlines(provider: Mapping[str, object]) -> None:
+    """The overall deadline must leave room for the others, or they could never fire."""
+    deadlines = _deadlines(provider)
+    total = deadlines["total_timeout"]
+    for name in ("first_token_timeout", "stall_timeout"):
+        if deadlines[name] > total:
+            shown = "timeout" if name not in provider and "timeout" in provider else name
+            raise _Bad(
+                f"{shown} ({deadlines[name]:g} s) is longer than total_timeout ({total:g} s), the limit "
+                "for a whole reply: lower it or raise total_timeout"
+            )
 
 
 def _section(data: Mapping[str, object], name: str) -> dict[str, object]:

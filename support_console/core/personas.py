@@ -3,13 +3,19 @@
 Files are plain data so a support team can edit them without touching code. Loading never stops at a broken
 file: each defect becomes a :class:`PersonaProblem` naming the file and the field, and the other files still
 load. Placeholders are only ``{{ name }}`` (exactly ``{{``, an identifier, ``}}``), so prices like ``$59.99``
-and JSON braces in a prompt stay literal.
+and JSON braces in a prompt stay literal; ``{{`` followed by a name but not closed that way (``{{ name``,
+``{{ customer.name }}``) is a problem, not text sent as it is. Entries of a folder that are not regular files
+(a FIFO, a dangling link, a link loop) are problems too, found without opening them, and a file is never
+opened in a way that could block. A UTF-8 byte-order mark is accepted.
 """
 
 from __future__ import annotations
 
+import errno
 import functools
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,6 +27,11 @@ from support_console.core.errors import PersonaError
 
 BUILTIN_VARIABLES = ("name", "email", "external_id")
 PLACEHOLDER = re.compile(r"\{\{ *([A-Za-z_][A-Za-z0-9_]*) *\}\}")
+#: ``{{`` and a name with no ``}}`` after it on its line (before another brace): an unclosed placeholder.
+#: A closed ``{{ not-an-id }}`` stays literal text, as it always has.
+_UNCLOSED_PLACEHOLDER = re.compile(r"\{\{ *[A-Za-z_][^{}\n]*+(?!\}\})\}?")
+#: A system message longer than this many tokens gets a warning from `personas check` (see size_warning).
+LONG_SYSTEM_TOKENS = 16_000
 _SLUG = re.compile(r"[a-z0-9-]+")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
@@ -66,11 +77,14 @@ class Persona:
 
 @dataclass(frozen=True)
 class PersonaProblem:
-    """Why one persona file (or one field of it) could not be used; ``field`` is "" for the whole file."""
+    """Why one persona file (or one field of it) could not be used; ``field`` is "" for the whole file.
+
+    A ``warning`` does not stop the persona from loading (a system message too long to be sent whole)."""
 
     path: Path
     field: str
     message: str
+    warning: bool = False
 
     def __str__(self) -> str:
         where = f"field '{self.field}': " if self.field else ""
@@ -143,47 +157,131 @@ def load_personas(user_dirs: Sequence[Path] = ()) -> PersonaSet:
         if not folder.is_dir():
             problems.append(PersonaProblem(folder, "", "is not a folder: list folders of .toml files"))
             continue
-        loaded, found = _load_group(_persona_files(folder))
+        files, odd = _scan(persona_entries(folder))
+        loaded, found = _load_group(files)
         personas.update(loaded)
-        problems.extend(found)
+        problems.extend([*odd, *found])
     return PersonaSet(MappingProxyType(personas), tuple(problems))
 
 
 def check_files(paths: Sequence[Path]) -> list[PersonaProblem]:
-    """Validate persona files (or folders of them) without loading anything else; for ``personas check``."""
-    files: list[Path] = []
+    """Validate persona files (or folders of them) without loading anything else; for ``personas check``.
+
+    Besides the problems that stop a file from loading, the result has warnings (``problem.warning``) for
+    what loads but will not work as written: a system message too long to be sent whole."""
+    entries: list[Path] = []
     problems: list[PersonaProblem] = []
     for path in paths:
         if path.is_dir():
-            files.extend(_persona_files(path))
-        elif path.is_file():
-            files.append(path)
+            entries.extend(persona_entries(path))
+        elif os.path.lexists(path):
+            entries.append(path)
         else:
             problems.append(PersonaProblem(path, "", "does not exist: give a persona .toml file or a folder"))
+    files, odd = _scan(entries)
+    problems.extend(odd)
     by_folder: dict[Path, list[Path]] = {}
     for file in files:
         by_folder.setdefault(file.parent, []).append(file)
     for group in by_folder.values():
-        problems.extend(_load_group(group)[1])
+        loaded, found = _load_group(group)
+        problems.extend(found)
+        problems.extend(w for persona in loaded.values() if (w := size_warning(persona)) is not None)
     return problems
 
 
+def size_warning(persona: Persona) -> PersonaProblem | None:
+    """A warning when the system message is so long that drafting would have to cut it.
+
+    Drafting keeps the system message whole only while it fits the model's window beside the conversation,
+    and cuts it to about half the window otherwise: a persona that names a known model is measured against
+    that model's window, any other against LONG_SYSTEM_TOKENS (an eighth of gpt-4o's 128,000).
+    """
+    from support_console.core.model_facts import resolve_model
+    from support_console.core.tokens import count_text  # tiktoken: loaded only by `check`, not by loading
+
+    name = persona.deployment or persona.model
+    model = resolve_model(name) if name else None
+    limit = LONG_SYSTEM_TOKENS
+    if model is not None:
+        limit = min(limit, max(1, (model.context_window - persona.params.max_tokens) // 2))
+    if len(persona.system.encode("utf-8")) <= limit:  # a token is at least one byte: nothing to count
+        return None
+    tokens = count_text(persona.system, model.encoding if model else "o200k_base")
+    if tokens <= limit:
+        return None
+    window = (
+        f"{model.name}'s {model.context_window:,}-token context window"
+        if model
+        else "the model's context window (gpt-4o: 128,000 tokens; smaller models less)"
+    )
+    return PersonaProblem(
+        persona.source,
+        "system",
+        f"is {tokens:,} tokens long: drafting cuts a system message that does not fit {window} beside the "
+        f"conversation, and the model then sees only its start and end; shorten it to under {limit:,} tokens",
+        warning=True,
+    )
+
+
 def fingerprint(dirs: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
-    """Paths, mtimes and sizes of every persona file (bundled included): compare to notice edits cheaply."""
+    """Paths, mtimes and sizes of every persona entry (bundled included): compare to notice edits cheaply.
+
+    Entries that are not regular files count too (by the link itself), so adding a FIFO or breaking a link
+    is noticed and reported."""
     entries: list[tuple[str, int, int]] = []
     for folder in (bundled_personas_dir(), *dirs):
-        for file in _persona_files(folder) if folder.is_dir() else ():
+        for entry in persona_entries(folder) if folder.is_dir() else ():
             try:
-                stat = file.stat()
+                info = entry.stat() if entry.is_file() else entry.lstat()
             except OSError:  # removed between listing and stat: the next poll sees it gone
                 continue
-            entries.append((str(file), stat.st_mtime_ns, stat.st_size))
+            entries.append((str(entry), info.st_mtime_ns, info.st_size))
     return tuple(entries)
 
 
-def _persona_files(folder: Path) -> list[Path]:
-    """The folder's *.toml files, sorted, skipping hidden files such as editors' lock files."""
-    return sorted(p for p in folder.glob("*.toml") if not p.name.startswith(".") and p.is_file())
+def persona_entries(folder: Path) -> list[Path]:
+    """The folder's *.toml entries, sorted, skipping hidden ones such as editors' lock files (which are
+    dangling links). Entries may be anything: see :func:`_scan`."""
+    return sorted(p for p in folder.glob("*.toml") if not p.name.startswith("."))
+
+
+def _scan(entries: Iterable[Path]) -> tuple[list[Path], list[PersonaProblem]]:
+    """The regular files among ``entries`` (links followed), and a problem for each other entry.
+
+    Only ``stat`` is used, never ``open``: opening a FIFO would block until something writes to it."""
+    files: list[Path] = []
+    problems: list[PersonaProblem] = []
+    for entry in entries:
+        what = _not_a_file(entry)
+        if what is None:
+            files.append(entry)
+        else:
+            problems.append(PersonaProblem(entry, "", f"{what}: persona files must be regular .toml files"))
+    return files, problems
+
+
+def _not_a_file(entry: Path) -> str | None:
+    """None for a regular file (or a link to one); else what the entry is, in words."""
+    try:
+        mode = entry.stat().st_mode
+    except OSError as exc:
+        if not entry.is_symlink():
+            return f"cannot be read ({exc.strerror or exc.__class__.__name__})"
+        try:
+            target = os.readlink(entry)
+        except OSError:
+            target = "?"
+        if exc.errno == errno.ELOOP:
+            return f"is a symbolic link loop (it points to {target})"
+        return f"is a symbolic link to {target}, which does not exist"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return "is a folder"
+    if stat.S_ISFIFO(mode):
+        return "is a FIFO (named pipe), not a file; it was not opened"
+    return "is a special file (a socket or a device), not a file; it was not opened"
 
 
 def _load_group(files: Sequence[Path]) -> tuple[dict[str, Persona], list[PersonaProblem]]:
@@ -241,12 +339,11 @@ _TOP_FIELDS = (
 def _load_file(path: Path) -> tuple[Persona | None, list[PersonaProblem]]:
     """Parse and validate one file, collecting every problem in it rather than stopping at the first."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(_read_text(path))
     except tomllib.TOMLDecodeError as exc:
         return None, [PersonaProblem(path, "", f"not valid TOML: {exc}; fix the syntax there")]
     except UnicodeDecodeError as exc:
-        where = f"byte {exc.start}"
-        return None, [PersonaProblem(path, "", f"is not UTF-8 text ({where}): save it as UTF-8")]
+        return None, [PersonaProblem(path, "", f"is not UTF-8 text ({_decode_where(exc)}): save it as UTF-8")]
     except OSError as exc:
         reason = exc.strerror or exc.__class__.__name__
         return None, [
@@ -280,6 +377,28 @@ def _load_file(path: Path) -> tuple[Persona | None, list[PersonaProblem]]:
         source=path,
     )
     return (None if fields.problems else persona), fields.problems
+
+
+def _read_text(path: Path) -> str:
+    """The file's text (a UTF-8 byte-order mark is dropped), opened without blocking and only when it is a
+    regular file: a file swapped for a FIFO after the folder was scanned is refused, not waited on."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read()
+    finally:
+        os.close(fd)
+    return data.decode("utf-8-sig")
+
+
+def _decode_where(exc: UnicodeDecodeError) -> str:
+    """Where the first bad byte is, as a person finds it in an editor: line and column, and the byte."""
+    data = bytes(exc.object)
+    line = data.count(b"\n", 0, exc.start) + 1
+    column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+    return f"byte 0x{data[exc.start]:02x} at line {line}, column {column}"
 
 
 @dataclass
@@ -325,6 +444,15 @@ def _misplaced_hint(data: Mapping[str, Any], name: str) -> str:
 
 
 def _check_placeholders(system: str, variables: Mapping[str, str], fields: _FieldReader) -> None:
+    for match in _UNCLOSED_PLACEHOLDER.finditer(system):
+        line = system.count("\n", 0, match.start()) + 1
+        shown = match.group(0).rstrip()
+        shown = shown if len(shown) <= 40 else shown[:39] + "…"
+        fields.problem(
+            "system",
+            f"{shown!r} (line {line} of the message) is an unclosed placeholder: close it as {{{{ name }}}}, "
+            "or it would be sent to the model as it is",
+        )
     for name in dict.fromkeys(PLACEHOLDER.findall(system)):
         if name not in BUILTIN_VARIABLES and name not in variables:
             fields.problem(

@@ -15,25 +15,38 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import re
+import math
+import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
 
+import httpx2
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
-from openai._constants import MAX_RETRY_AFTER_DELAY
+from openai._constants import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER_DELAY, MAX_RETRY_DELAY
 
 from support_console.config.settings import ProviderSettings
 from support_console.core.urls import safe_url
 from support_console.llm.errors import ErrorKind, LLMError
+from support_console.llm.limits import Deadlines, ReplyLimit
+from support_console.llm.redaction import redact, shorten
 
-__all__ = ["build_client", "mentions_stream_options", "to_llm_error"]
+__all__ = [
+    "ReplyTooLarge",
+    "build_client",
+    "cap_body",
+    "deadline_error",
+    "mentions_stream_options",
+    "retry_delay",
+    "to_llm_error",
+    "too_long_error",
+]
 
 OPENAI_URL = "https://api.openai.com/v1"
 NO_KEY_PLACEHOLDER = "no-key-needed"  # compatible servers without auth still need *a* key for the SDK
 ENTRA_SCOPE = "https://cognitiveservices.azure.com/.default"
 V1_API_VERSIONS = frozenset({"v1", "latest"})
-_MASKED = re.compile(r"\S*\*{3,}\S*")  # "sk-abc*****2345": how services echo part of a key
 
 
 def build_client(provider: ProviderSettings) -> AsyncOpenAI:
@@ -42,8 +55,17 @@ def build_client(provider: ProviderSettings) -> AsyncOpenAI:
         return _build(provider)
     except (openai.OpenAIError, ValueError) as exc:  # the SDK's own checks (credentials, api_version, URLs)
         raise _not_configured(
-            f"The model client could not be set up: {redact(str(exc), provider.api_key)}"
+            f"The model client could not be set up: {shorten(redact(str(exc), provider.api_key))}"
         ) from None
+
+
+def _sdk_limits(provider: ProviderSettings) -> dict[str, Any]:
+    """The SDK's own timeout and retries are off: the client retries within its deadlines (llm/limits.py).
+
+    Left on, they multiply the wait: each of max_retries + 1 attempts would get the whole timeout, and a
+    keep-alive would restart it. The SDK's timeout stays only as a backstop just past the overall deadline.
+    """
+    return {"timeout": provider.total_timeout + 5.0, "max_retries": 0}
 
 
 def _build(provider: ProviderSettings) -> AsyncOpenAI:
@@ -60,9 +82,7 @@ def _build(provider: ProviderSettings) -> AsyncOpenAI:
         base_url = base_url or OPENAI_URL
     else:
         api_key = api_key or NO_KEY_PLACEHOLDER
-    return AsyncOpenAI(
-        api_key=api_key, base_url=base_url, timeout=provider.timeout, max_retries=provider.max_retries
-    )
+    return AsyncOpenAI(api_key=api_key, base_url=base_url, **_sdk_limits(provider))
 
 
 def _azure_client(provider: ProviderSettings) -> AsyncOpenAI:
@@ -73,15 +93,14 @@ def _azure_client(provider: ProviderSettings) -> AsyncOpenAI:
             "Azure OpenAI needs a key: set AZURE_OPENAI_API_KEY (or api_key under [provider] in the config "
             'file), or set azure_auth = "entra" under [provider] to sign in with Entra ID'
         )
-    timeout, retries = provider.timeout, provider.max_retries
+    limits = _sdk_limits(provider)
     if provider.api_version and provider.api_version not in V1_API_VERSIONS:
         return AsyncAzureOpenAI(
             azure_endpoint=endpoint,
             api_version=provider.api_version,
             api_key=None if token else provider.api_key,
             azure_ad_token_provider=token,
-            timeout=timeout,
-            max_retries=retries,
+            **limits,
         )
     base_url = f"{endpoint}/openai/v1"
     if token is not None:
@@ -90,8 +109,8 @@ def _azure_client(provider: ProviderSettings) -> AsyncOpenAI:
         async def bearer() -> str:
             return await asyncio.to_thread(sync_token)
 
-        return AsyncOpenAI(api_key=bearer, base_url=base_url, timeout=timeout, max_retries=retries)
-    return AsyncOpenAI(api_key=provider.api_key, base_url=base_url, timeout=timeout, max_retries=retries)
+        return AsyncOpenAI(api_key=bearer, base_url=base_url, **limits)
+    return AsyncOpenAI(api_key=provider.api_key, base_url=base_url, **limits)
 
 
 def _entra_token_provider() -> Callable[[], str]:
@@ -121,17 +140,113 @@ def mentions_stream_options(exc: openai.BadRequestError) -> bool:
     return "stream_options" in f"{exc.message} {json.dumps(exc.body, default=str)}"
 
 
-def redact(text: str, key: str | None) -> str:
-    """Remove a key, and anything that looks like a masked echo of one, from server text we show."""
-    if key:
-        text = text.replace(key, "[key]")
-    return _MASKED.sub("[redacted]", text)
-
-
 def _server_message(exc: openai.APIError, key: str | None) -> str:
+    """The server's own words, without the key and at most a sentence or two long."""
     body = exc.body if isinstance(exc.body, dict) else {}
     message = body.get("message") if isinstance(body.get("message"), str) else exc.message
-    return redact(str(message).strip().rstrip("."), key)
+    return shorten(redact(str(message).strip().rstrip("."), key))
+
+
+# ----------------------------------------------------------------------------------------------- retries
+
+
+def retry_delay(exc: openai.OpenAIError, retried: int, max_retries: int) -> float | None:
+    """Seconds to wait before trying again after ``exc``, or None when it is not worth another attempt.
+
+    The SDK's own policy (its retries are off, see _sdk_limits): connection failures, 408, 409, 429 and 5xx
+    are retried, the server's ``x-should-retry`` and a ``retry-after`` of up to two minutes are obeyed, and a
+    longer retry-after means give up now; otherwise exponential backoff with jitter. Whether the wait still
+    fits the deadline is the caller's decision.
+    """
+    if retried >= max_retries:
+        return None
+    if isinstance(exc, openai.APIStatusError):
+        headers = exc.response.headers
+        wait = retry_after_seconds(headers)
+        if wait is not None and math.isfinite(wait) and wait > MAX_RETRY_AFTER_DELAY:
+            return None
+        verdict = headers.get("x-should-retry")
+        status = exc.status_code
+        if verdict == "false" or (verdict != "true" and status not in (408, 409, 429) and status < 500):
+            return None
+        if wait is not None and wait > 0:
+            return wait
+    elif not isinstance(exc, openai.APIConnectionError):  # includes APITimeoutError
+        return None
+    backoff = min(INITIAL_RETRY_DELAY * 2.0**retried, MAX_RETRY_DELAY)
+    return backoff * (1 - 0.25 * random.random())
+
+
+# ------------------------------------------------------------------------------------------ reply limits
+
+
+class ReplyTooLarge(Exception):
+    """The response body went past its byte cap (see cap_body)."""
+
+
+class _CappedStream(httpx2.AsyncByteStream):
+    """A response body that raises ReplyTooLarge once more than ``max_bytes`` have come."""
+
+    def __init__(self, inner: httpx2.AsyncByteStream, max_bytes: int) -> None:
+        self._inner = inner
+        self._max_bytes = max_bytes
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        seen = 0
+        async for chunk in self._inner:
+            seen += len(chunk)
+            if seen > self._max_bytes:
+                raise ReplyTooLarge(seen)
+            yield chunk
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+def cap_body(response: httpx2.Response, max_bytes: int) -> None:
+    """Bound the bytes ``response`` may still deliver, before anything reads its body (the SDK reads a whole
+    event before it yields one, so a server sending one enormous event is stopped here, not by the token
+    count)."""
+    if isinstance(response.stream, httpx2.AsyncByteStream):
+        response.stream = _CappedStream(response.stream, max_bytes)
+
+
+def too_long_error(provider: ProviderSettings, limit: ReplyLimit, partial: str, what: str) -> LLMError:
+    """A reply stopped for running far past its max_tokens (``what``: how far it got)."""
+    return LLMError(
+        f"The reply from {_where(provider)} ran far past the {limit.max_tokens} tokens asked for "
+        f"(max_tokens) and was stopped after {what}.{_partial_note(partial)} The server is ignoring "
+        "max_tokens: check it, or finish the draft by hand.",
+        kind=ErrorKind.STREAM_ERROR,
+        partial=partial,
+    )
+
+
+def deadline_error(
+    provider: ProviderSettings, deadlines: Deadlines, partial: str, answered: bool
+) -> LLMError:
+    """The wait that ran out, in seconds really waited; ``answered``: the server had begun a response."""
+    where, note, attempts = _where(provider), _partial_note(partial), deadlines.attempts_text()
+    if deadlines.overall_expired():
+        what = (
+            f"{where} was still sending the reply after {_seconds(deadlines.total)}, the limit for a whole "
+            f"reply ({attempts}).{note} Draft again, or raise total_timeout under [provider] in the config "
+            "file."
+        )
+    elif not deadlines.waiting_for_text:
+        what = (
+            f"The reply from {where} stalled: no new text for {_seconds(deadlines.stall)}.{note} Draft "
+            "again; if it keeps happening, check the server or raise stall_timeout under [provider] in the "
+            "config file."
+        )
+    else:
+        how = "answered but sent no reply text" if answered else "did not answer"
+        what = (
+            f"{where} {how} within {_seconds(deadlines.first_token)} ({attempts}).{note} Try again; if it "
+            "keeps happening, check the network or raise first_token_timeout under [provider] in the config "
+            "file."
+        )
+    return LLMError(what, kind=ErrorKind.TIMEOUT, partial=partial)
 
 
 def _where(provider: ProviderSettings) -> str:
@@ -182,19 +297,26 @@ def content_filter_category(results: object) -> str | None:
     hits = [
         name for name, verdict in results.items() if isinstance(verdict, dict) and verdict.get("filtered")
     ]
-    return ", ".join(sorted(hits)) or None
+    return shorten(", ".join(sorted(hits)), 100) or None
 
 
 def to_llm_error(
-    exc: openai.OpenAIError, provider: ProviderSettings, model: str, partial: str, streaming: bool
+    exc: openai.OpenAIError,
+    provider: ProviderSettings,
+    model: str,
+    partial: str,
+    streaming: bool,
+    attempts: int = 1,
 ) -> LLMError:
-    """Map an SDK error to an LLMError whose text says what to do. ``streaming``: the reply had started."""
+    """Map an SDK error to an LLMError whose text says what to do. ``streaming``: the reply had started;
+    ``attempts``: how many requests were sent."""
     where = _where(provider)
     note = _partial_note(partial)
     if isinstance(exc, openai.APITimeoutError):
         return LLMError(
-            f"{where} did not answer within {provider.timeout:g} seconds.{note} Try again; if it keeps "
-            "happening, check the network or raise timeout under [provider] in the config file.",
+            f"{where} did not answer in time ({attempts} attempt{'s' * (attempts != 1)}).{note} Try again; "
+            "if it keeps happening, check the network or raise first_token_timeout under [provider] in the "
+            "config file.",
             kind=ErrorKind.TIMEOUT,
             partial=partial,
         )
@@ -209,7 +331,7 @@ def to_llm_error(
             partial=partial,
         )
     if isinstance(exc, openai.APIStatusError):
-        return _status_error(exc, provider, model, partial)
+        return _status_error(exc, provider, model, partial, attempts)
     if isinstance(exc, openai.APIError):  # an {"error": …} event in the middle of a stream
         code = str(exc.code or "")
         if code == "content_filter":
@@ -218,7 +340,7 @@ def to_llm_error(
             where, note, partial, f"it reported an error ({_server_message(exc, provider.api_key)})"
         )
     return LLMError(
-        f"The model client could not be set up: {redact(str(exc), provider.api_key)}. Run "
+        f"The model client could not be set up: {shorten(redact(str(exc), provider.api_key))}. Run "
         "`support-console config` to check the provider settings.",
         kind=ErrorKind.NOT_CONFIGURED,
         partial=partial,
@@ -250,7 +372,7 @@ def _content_filter(body: object, partial: str, note: str) -> LLMError:
 
 
 def _status_error(
-    exc: openai.APIStatusError, provider: ProviderSettings, model: str, partial: str
+    exc: openai.APIStatusError, provider: ProviderSettings, model: str, partial: str, attempts: int
 ) -> LLMError:
     where, note, status = _where(provider), _partial_note(partial), exc.status_code
     code = str(exc.code or "")
@@ -274,11 +396,11 @@ def _status_error(
             partial=partial,
         )
     if status == 429:
-        return _rate_limited(exc, provider, where, code, partial, note)
+        return _rate_limited(exc, where, code, partial, note, attempts - 1)
     if status >= 500 or status == 408:
+        tried = f" ({attempts} attempts)" if attempts > 1 else ""
         return LLMError(
-            f"{where} had a problem of its own (HTTP {status}) and the retries did not help.{note} Try "
-            "again in a minute.",
+            f"{where} had a problem of its own (HTTP {status}){tried}.{note} Try again in a minute.",
             kind=ErrorKind.SERVER if status >= 500 else ErrorKind.TIMEOUT,
             partial=partial,
         )
@@ -302,7 +424,7 @@ def _status_error(
 
 
 def _rate_limited(
-    exc: openai.APIStatusError, provider: ProviderSettings, where: str, code: str, partial: str, note: str
+    exc: openai.APIStatusError, where: str, code: str, partial: str, note: str, retried: int
 ) -> LLMError:
     if code == "insufficient_quota":
         return LLMError(
@@ -313,8 +435,6 @@ def _rate_limited(
         )
     wait = retry_after_seconds(exc.response.headers)
     advice = f"wait about {_duration(wait)}" if wait is not None else "wait a minute"
-    # The SDK retries (honouring retry-after) only when the wait is short; a longer one it returns at once.
-    retried = provider.max_retries if wait is None or wait <= MAX_RETRY_AFTER_DELAY else 0
     tries = f"; gave up after {retried} retr{'y' if retried == 1 else 'ies'}" if retried else ""
     return LLMError(
         f"{where} is rate-limiting requests (HTTP 429){tries}.{note} Please {advice}, then draft again.",
@@ -322,6 +442,11 @@ def _rate_limited(
         partial=partial,
         retry_after=wait,
     )
+
+
+def _seconds(value: float) -> str:
+    """A configured limit as written: "1 second", "0.5 seconds", "30 seconds"."""
+    return f"{value:g} second{'s' * (value != 1)}"
 
 
 def _duration(seconds: float) -> str:

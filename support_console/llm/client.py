@@ -5,15 +5,21 @@ totals (`last_result`) for the end; every failure, even mid-stream, becomes one 
 text, so nothing the model already wrote is lost. What the services really send is handled here: Azure's
 first event without choices, chunks without a delta, the usage-only last chunk, refusals, content-filter
 stops, `{"error": …}` events, dropped connections, and servers that answer a stream request with plain JSON.
+It also keeps every request inside its deadlines and a reply inside its size (llm/limits.py): the waits of
+all attempts add up to at most the first-text deadline, and a reply that runs far past its max_tokens is
+stopped with what came kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncGenerator, Iterator
-from typing import TYPE_CHECKING, Any, cast
+import time
+from collections.abc import AsyncGenerator, Awaitable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from support_console.llm.errors import ErrorKind, LLMError
+from support_console.llm.limits import Deadlines, ReplyLimit
 from support_console.llm.types import (
     EMPTY_RESULT,
     ChatRequest,
@@ -31,6 +37,21 @@ if TYPE_CHECKING:
     from support_console.config.settings import ProviderSettings
 
 __all__ = ["ModelClient"]
+
+_T = TypeVar("_T")
+
+
+class _Expired(Exception):
+    """The current deadline ran out (see Deadlines.next_deadline)."""
+
+
+async def _within(deadlines: Deadlines, pending: Awaitable[_T]) -> _T:
+    """``await pending``, but no longer than the current deadline allows."""
+    try:
+        async with asyncio.timeout(deadlines.remaining()):
+            return await pending
+    except TimeoutError:
+        raise _Expired from None
 
 
 class ModelClient:
@@ -67,8 +88,9 @@ class ModelClient:
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent, None]:
         """Send ``request`` and yield its deltas as they arrive; afterwards ``last_result`` holds the totals.
 
-        Raises LLMError (with ``partial``) on any failure, including a content-filter stop after partial text.
-        Closing or cancelling the generator closes the HTTP response at once.
+        Raises LLMError (with ``partial``) on any failure, including a content-filter stop after partial text,
+        a deadline running out and a reply running far past its max_tokens. Closing or cancelling the
+        generator closes the HTTP response at once.
         """
         import openai
 
@@ -76,26 +98,67 @@ class ModelClient:
 
         self.last_result = EMPTY_RESULT
         client = self._client()  # LLMError(NOT_CONFIGURED) when the settings can't make one
-        acc = _Accumulator()
+        limit = ReplyLimit(request)
+        acc = _Accumulator(limit)
+        deadlines = Deadlines.for_provider(self._provider)
         try:
-            chunks = await self._open(client, request)
+            chunks = await self._open_in_time(client, request, deadlines)
             async with chunks:
                 acc.started = True
+                _sdk.cap_body(chunks.response, limit.max_bytes)
                 if chunks.response.headers.get("content-type", "").startswith("application/json"):
-                    for event in acc.feed_completion(json.loads(await chunks.response.aread())):
+                    body = json.loads(await _within(deadlines, chunks.response.aread()))
+                    for event in acc.feed_completion(body):
                         yield event
                 else:
-                    async for chunk in chunks:
-                        for event in acc.feed_chunk(chunk):
+                    while (chunk := await _within(deadlines, anext(chunks, None))) is not None:
+                        events = list(acc.feed_chunk(chunk))
+                        if events:  # keep-alives, comments and empty chunks are not progress
+                            deadlines.text_arrived()
+                        for event in events:
+                            handed = time.monotonic()
                             yield event
+                            deadlines.caller_held(time.monotonic() - handed)
+                        if limit.exceeded:
+                            break
+                if limit.exceeded:
+                    raise _sdk.ReplyTooLarge
+        except _Expired:
+            self.last_result = acc.result()
+            raise _sdk.deadline_error(self._provider, deadlines, acc.text, acc.started) from None
+        except _sdk.ReplyTooLarge:
+            self.last_result = acc.result()
+            too_many = limit.tokens > limit.cap
+            what = f"about {limit.tokens:,} tokens" if too_many else f"{limit.max_bytes / 1e6:.0f} MB of data"
+            raise _sdk.too_long_error(self._provider, limit, acc.text, what) from None
         except openai.OpenAIError as exc:
             self.last_result = acc.result()
-            raise _sdk.to_llm_error(exc, self._provider, request.model, acc.text, acc.started) from None
+            raise _sdk.to_llm_error(
+                exc, self._provider, request.model, acc.text, acc.started, deadlines.attempts
+            ) from None
         except ValueError:  # an event that is not JSON
             self.last_result = acc.result()
             raise self._broken(acc, "it sent data that is not valid JSON") from None
         self.last_result = acc.result()
         self._check_finished(acc)
+
+    async def _open_in_time(
+        self, client: AsyncOpenAI, request: ChatRequest, deadlines: Deadlines
+    ) -> AsyncStream[ChatCompletionChunk]:
+        """Start the request, retrying quick failures while the first-text deadline leaves room to."""
+        import openai
+
+        from support_console.llm import _sdk
+
+        while True:
+            deadlines.attempts += 1
+            try:
+                return await _within(deadlines, self._open(client, request))
+            except openai.OpenAIError as exc:
+                delay = _sdk.retry_delay(exc, deadlines.attempts - 1, self._provider.max_retries)
+                if delay is None or delay >= deadlines.remaining():
+                    raise
+            await asyncio.sleep(delay)
 
     async def _open(self, client: AsyncOpenAI, request: ChatRequest) -> AsyncStream[ChatCompletionChunk]:
         """Start the streamed request; retry once without stream_options if the server rejects them."""
@@ -155,10 +218,12 @@ class _Accumulator:
     """Collects one stream's text, refusal, finish reason, usage, served model and filter category.
 
     Chunks are read defensively (getattr): the SDK builds them without validation, and real services send
-    events without choices (Azure's first), choices without a delta, and a last chunk with only usage.
+    events without choices (Azure's first), choices without a delta, and a last chunk with only usage. Text
+    past the reply's cap is not kept (``limit``): the client then stops the stream.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, limit: ReplyLimit) -> None:
+        self._limit = limit
         self._text: list[str] = []
         self._refusal: list[str] = []
         self.finish_reason: str | None = None
@@ -202,10 +267,10 @@ class _Accumulator:
             self._note_finish(choice.get("finish_reason"), choice)
 
     def _pieces(self, content: object, refusal: object) -> Iterator[StreamEvent]:
-        if isinstance(content, str) and content:
+        if isinstance(content, str) and content and (content := self._limit.take(content)):
             self._text.append(content)
             yield TextDelta(content)
-        if isinstance(refusal, str) and refusal:
+        if isinstance(refusal, str) and refusal and (refusal := self._limit.take(refusal)):
             self._refusal.append(refusal)
             yield RefusalDelta(refusal)
 

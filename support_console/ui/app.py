@@ -6,18 +6,23 @@ with ``build_services``), so tests run it against a temporary SQLite file and th
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import ClassVar
 
 from rich.text import Text
 from textual import work
-from textual.app import App
+from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.containers import Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Static
 from textual.worker import WorkerFailed
 
 from support_console.config.settings import Settings, config_help_text
 from support_console.core.errors import SupportConsoleError
-from support_console.core.personas import fingerprint
+from support_console.core.personas import PersonaProblem, fingerprint
+from support_console.core.safe_text import visible
 from support_console.ui.screens.bindings import MAIN_BINDINGS
 from support_console.ui.screens.help import HelpRow, HelpScreen
 from support_console.ui.screens.main import MainScreen
@@ -175,10 +180,60 @@ class SupportConsoleApp(App[None]):
         return True
 
     def _report_persona_problems(self) -> None:
-        for problem in self.services.personas.problems:
-            self.notify(
-                str(problem), title="Persona file problem", severity="error", timeout=12, markup=False
+        """One toast for all the persona problems, however many; the list is one command away."""
+        problems = self.services.personas.problems
+        if not problems:
+            return
+        if len(problems) == 1:
+            message, title = visible(str(problems[0])), "Persona file problem"
+        else:
+            message = f"{len(problems)} persona file problems, the first: {visible(str(problems[0]))}"
+            title = "Persona file problems"
+        message += f"\nSee them all: command palette (ctrl+p) → {PERSONA_PROBLEMS_COMMAND!r}."
+        self.notify(message, title=title, severity="error", timeout=12, markup=False)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        problems = self.services.personas.problems
+        if problems:
+            help_text = f"List the {len(problems)} problem(s) in the persona files"
+            yield SystemCommand(PERSONA_PROBLEMS_COMMAND, help_text, self.action_persona_problems)
+
+    def action_persona_problems(self) -> None:
+        self.push_screen(PersonaProblemsScreen(self.services.personas.problems))
+
+
+PERSONA_PROBLEMS_COMMAND = "Persona file problems"
+
+
+class PersonaProblemsScreen(ModalScreen[None]):
+    """Every persona problem, file and field, in one scrollable list (the toast only summarises them)."""
+
+    DEFAULT_CSS = "#persona-problems-body { height: auto; max-height: 50vh; }"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,enter", "close", "Close", id="persona_problems_close")
+    ]
+
+    def __init__(self, problems: Sequence[PersonaProblem]) -> None:
+        super().__init__()
+        self._problems = tuple(problems)
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="persona-problems-dialog", classes="dialog"):
+            yield Static(
+                f"Persona file problems ({len(self._problems)})", classes="dialog-title", markup=False
             )
+            with VerticalScroll(id="persona-problems-body"):
+                text = "\n\n".join(visible(str(p)) for p in self._problems) or "None: every file loaded."
+                yield Static(text, id="persona-problems-text", markup=False)
+            yield Static(
+                "Fix and save the files: the console reloads them. Escape closes this.",
+                classes="dialog-hint",
+                markup=False,
+            )
+
+    def action_close(self) -> None:
+        self.dismiss(None)
 
 
 def create_app(settings: Settings, services: Services | None = None) -> SupportConsoleApp:

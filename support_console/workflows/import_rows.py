@@ -15,7 +15,6 @@ email folding from ``core/matching.py``: all standard library, so this module st
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import csv
 import hashlib
@@ -66,7 +65,8 @@ First = tuple[str, str, str, str]  # email, name ("" if absent), stored time, pe
 
 
 class DecodeProblem(Exception):
-    """The file is not UTF-8 at byte ``start`` (the batches before it were complete)."""
+    """A CSV file's header line is not UTF-8 at byte ``start``: no row can be read without it. (Any other
+    line that is not UTF-8 is that row's error: it is skipped, the rest imported.)"""
 
     def __init__(self, reason: str, start: int) -> None:
         super().__init__(reason, start)
@@ -215,21 +215,57 @@ def _records(path: Path, fh: Any, counter: list[int]) -> Iterator[tuple[int, dic
     if is_jsonl(path):
         yield from _jsonl_records(fh, counter)
         return
-    reader = csv.DictReader(codecs.iterdecode(_counting(fh, counter), "utf-8-sig"))
-    if reader.fieldnames is None:
+    undecodable: list[tuple[int, int]] = []  # (byte, column) of each line that is not UTF-8, as it is read
+    reader = csv.DictReader(_decoded_lines(fh, counter, undecodable))
+    try:
+        fieldnames = reader.fieldnames
+    except csv.Error as exc:
+        raise DecodeProblem(f"the header line is not valid CSV ({exc})", 0) from None
+    if undecodable:
+        byte, column = undecodable[0]
+        raise DecodeProblem(f"byte 0x{byte:02x} in the header line, column {column}", column - 1)
+    if fieldnames is None:
         return
-    for record in reader:
-        if None in record:
-            yield reader.line_num, "more values than header columns; quote fields that contain commas"
+    while True:
+        try:
+            record = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a field over the csv module's size limit: that row only
+            undecodable.clear()
+            yield reader.reader.line_num, f"not valid CSV ({exc})"  # (DictReader's line_num lags here)
             continue
-        yield reader.line_num, {k: v for k, v in record.items() if v not in (None, "")}
+        if undecodable:
+            byte, column = undecodable[0]
+            undecodable.clear()
+            yield (
+                reader.line_num,
+                (f"not UTF-8 text (byte 0x{byte:02x} at column {column}); save the file as UTF-8"),
+            )
+        elif None in record:
+            yield reader.line_num, "more values than header columns; quote fields that contain commas"
+        else:
+            yield reader.line_num, {k: v for k, v in record.items() if v not in (None, "")}
 
 
-def _counting(fh: Any, counter: list[int]) -> Iterator[bytes]:
-    """Yield the file's lines (bytes) while counting the bytes read (progress without a second pass)."""
+def _decoded_lines(fh: Any, counter: list[int], undecodable: list[tuple[int, int]]) -> Iterator[str]:
+    """The file's lines as text, counting the bytes read (progress without a second pass).
+
+    A line that is not UTF-8 is decoded with surrogate escapes, so the CSV reader still finds where its row
+    ends, and noted in ``undecodable`` for the row to be refused: the csv module reads exactly the lines of
+    one row before it returns it, so a note belongs to the row returned next. A byte-order mark is dropped.
+    """
+    first = True
     for raw in fh:
         counter[0] += len(raw)
-        yield raw
+        if first:
+            first = False
+            raw = raw.removeprefix(b"\xef\xbb\xbf")
+        try:
+            yield raw.decode()
+        except UnicodeDecodeError as exc:
+            undecodable.append((raw[exc.start], exc.start + 1))
+            yield raw.decode(errors="surrogateescape")
 
 
 #: json's C scanner: ``_scan(text, 0)`` is what ``json.loads`` does for a stripped line, without its
@@ -252,19 +288,52 @@ def _jsonl_records(fh: Any, counter: list[int]) -> Iterator[tuple[int, dict[str,
             record, end = _scan(text, 0)
             if end != len(text):
                 raise ValueError
-        except (ValueError, StopIteration):
+        except (ValueError, StopIteration, RecursionError):
             yield number, _json_problem(line)
             continue
-        yield number, record if type(record) is dict else 'not a JSON object; write {"email": …}'
+        if type(record) is not dict:
+            yield number, 'not a JSON object; write {"email": …}'
+        elif b"\\" in line and _has_surrogate_escape(line) and (problem := _lone_surrogate(record)):
+            yield number, problem
+        else:
+            yield number, record
+
+
+def _has_surrogate_escape(line: bytes) -> bool:
+    """Only a ``\\udXXX`` escape can put a lone surrogate in a record; the caller looks for a backslash
+    first (one memchr), so lines without escapes, the common case, cost nothing more."""
+    return b"\\ud" in line or b"\\uD" in line
 
 
 def _json_problem(line: bytes) -> str:
-    """What json.loads says about a line the fast path refused."""
+    """What is wrong with a line the fast path refused."""
     try:
         json.loads(line.decode())
-    except (ValueError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        return (
+            f"not UTF-8 text (byte 0x{line[exc.start]:02x} at column {exc.start + 1}); save the file as UTF-8"
+        )
+    except RecursionError:
+        return "nested too deeply to be a message; each line must be one flat JSON object"
+    except ValueError as exc:
         return f"not valid JSON ({exc}); each line must be one JSON object"
     return "not valid JSON; each line must be one JSON object"  # pragma: no cover (the scanners agree)
+
+
+def _lone_surrogate(record: dict[str, Any]) -> str | None:
+    """The field holding a lone surrogate (``"\\ud800"``: valid JSON, but not text that can be stored)."""
+    for key, value in record.items():
+        for text in (key, value):
+            if type(text) is str:
+                try:
+                    text.encode()
+                except UnicodeEncodeError as exc:
+                    escape = f"\\u{ord(text[exc.start]):04x}"
+                    return (
+                        f"field {key!r} holds a lone surrogate escape ({escape}), which is not text: fix the "
+                        "character or remove the escape"
+                    )
+    return None
 
 
 def is_jsonl(path: Path) -> bool:

@@ -140,10 +140,10 @@ def import_file(
             f"The disk holding the database filled up while importing {path}: {report.added} rows imported "
             "before the disk filled; free space and import again, nothing is imported twice."
         ) from full
-    except DecodeProblem as problem:
+    except DecodeProblem as problem:  # only the header line: a row that is not UTF-8 is a row error
         raise ImportFileError(
-            f"{path} is not UTF-8 text ({problem.reason} at byte {problem.start}): save it as UTF-8 and "
-            "import again; the rows before the problem were imported."
+            f"{path} cannot be imported: its header line is not UTF-8 text ({problem.reason}). Save the file "
+            "as UTF-8 and import it again; nothing was imported."
         ) from problem
     except ChildFailed as failure:
         raise ImportFileError(
