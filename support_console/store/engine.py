@@ -22,6 +22,7 @@ Nothing here runs at import time: an engine exists only once :func:`create_engin
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -49,13 +50,13 @@ def is_sqlite(engine: Engine | Connection) -> bool:
     return engine.dialect.name == "sqlite"
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """Create the engine for ``url``; for SQLite, apply the pragmas and BEGIN IMMEDIATE described above.
 
     For a file URL the parent directory is created, so a first start with a fresh data directory works.
     An in-memory URL (``sqlite://``) is for one thread only: SQLAlchemy gives each thread its own connection,
     hence its own empty database. Other databases get a plain engine: SQLite pragmas would be syntax errors
-    there.
+    there. ``busy_timeout_ms`` is how long a writer waits for another connection's write lock.
     """
     try:
         parsed = make_url(url)
@@ -76,8 +77,8 @@ def create_engine(url: str) -> Engine:
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory and not parsed.query.get("uri"):
         _make_parent_dir(Path(database))
-    engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-    event.listen(engine, "connect", _on_sqlite_connect)
+    engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+    event.listen(engine, "connect", functools.partial(_on_sqlite_connect, busy_timeout_ms=busy_timeout_ms))
     event.listen(engine, "begin", _on_sqlite_begin)
     return engine
 
@@ -155,7 +156,9 @@ def _make_parent_dir(path: Path) -> None:
         ) from exc
 
 
-def _on_sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+def _on_sqlite_connect(
+    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry, *, busy_timeout_ms: int
+) -> None:
     """Per new DBAPI connection: hand transaction control to SQLAlchemy and set the pragmas."""
     assert isinstance(dbapi_connection, sqlite3.Connection)
     # pysqlite must not emit BEGIN itself: we emit BEGIN / BEGIN IMMEDIATE in _on_sqlite_begin.
@@ -163,7 +166,7 @@ def _on_sqlite_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoo
     cursor = dbapi_connection.cursor()
     try:
         # busy_timeout first, so that switching to WAL on a brand-new file waits for a concurrent opener.
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")

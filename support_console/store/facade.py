@@ -7,7 +7,7 @@ from sqlalchemy.exc import DBAPIError
 from support_console.core.errors import StoreError
 from support_console.store.customers import CustomersMixin
 from support_console.store.drafts import DraftsMixin
-from support_console.store.engine import create_engine
+from support_console.store.engine import BUSY_TIMEOUT_MS, create_engine
 from support_console.store.messages import MessagesMixin
 from support_console.store.migrations import migrate
 
@@ -20,9 +20,10 @@ class Store(CustomersMixin, MessagesMixin, DraftsMixin):
     """
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (creating if needed) the database at ``url`` and bring its schema up to date."""
-        engine = create_engine(url)
+    def open(cls, url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Store:
+        """Open (creating if needed) the database at ``url`` and bring its schema up to date; a write waits
+        up to ``busy_timeout`` seconds for another program's write lock before it fails."""
+        engine = create_engine(url, busy_timeout_ms=round(busy_timeout * 1000))
         try:
             migrate(engine)
         except DBAPIError as exc:

@@ -57,7 +57,7 @@ class Services:
                     raise ServicesClosed("These services are closed.")
                 from support_console.store import Store
 
-                self._store = Store.open(self.settings.db_url)
+                self._store = Store.open(self.settings.db_url, busy_timeout=self.settings.busy_timeout)
             return self._store
 
     def first_customers(self, limit: int) -> list[CustomerSummary]:
