@@ -168,7 +168,7 @@ async def test_edits_are_merged_and_a_hand_written_reply_is_sent(
     customer_id, conversation_id = seed_customer(services, messages=("Hello",))
     await session.open(customer_id)
     assert await session.save_edit("   ") is None  # nothing typed yet: no empty draft
-    results = await asyncio.gather(*(session.save_edit(text) for text in ("H", "Hi", "Hi Jane")))
+    results = await asyncio.gather(*[session.save_edit(text) for text in ("H", "Hi", "Hi Jane")])
     draft_id = session.draft_id
     assert draft_id is not None
     assert set(results) == {draft_id}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import aclosing
@@ -53,19 +54,28 @@ class StoreQueue:
         self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._lock = threading.Lock()
         self._pending = 0
+        self._running_since: float | None = None
 
     @property
     def pending(self) -> int:
         """Calls queued or running: the screen shows "waiting for the database" when they take long."""
         return self._pending
 
+    @property
+    def busy_for(self) -> float:
+        """Seconds the running call has taken so far (0 when idle): long means the database makes it wait."""
+        since = self._running_since
+        return 0.0 if since is None else time.monotonic() - since
+
     def submit(self, fn: Callable[[], T]) -> Future[T]:
         """Queue ``fn`` without waiting for it."""
 
         def counted() -> T:
+            self._running_since = time.monotonic()
             try:
                 return fn()
             finally:
+                self._running_since = None
                 with self._lock:
                     self._pending -= 1
 
@@ -334,15 +344,19 @@ class DraftSession:
             if adopted is not None:
                 await wait(adopted)
 
-    async def save_edit(self, text: str) -> int | None:
-        """Save what the agent typed into the draft (crash-safe), creating a hand-written draft if needed;
-        returns the draft id. Calls made while a save waits are merged: only the newest text is written."""
+    def save_edit(self, text: str) -> asyncio.Task[int | None]:
+        """Save what the agent typed into the draft (crash-safe), creating a hand-written draft if needed.
+
+        The save is queued at once, so whatever is asked next comes after it; the task returned says which
+        draft holds the text (await it, or not). Edits made while a save waits are merged: only the newest
+        text is written.
+        """
         with self._edit_lock:
             self._edit = text
             job = self._edit_job
             if job is None:
                 job = self._edit_job = self.queue.submit(self._save_edits)
-        return await wait(job)
+        return asyncio.ensure_future(wait(job))
 
     def _save_edits(self) -> int | None:
         while True:

@@ -13,10 +13,13 @@ then simply waits for it: :attr:`Services.store` opens it on first use, once, un
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TYPE_CHECKING
 
 from support_console.config.settings import Settings
+from support_console.core.errors import SupportConsoleError
+from support_console.core.model_facts import resolve_model
 from support_console.core.personas import PersonaSet, load_personas
 from support_console.llm import ModelClient
 from support_console.store.first_page import CustomerSummary, read_first_page
@@ -65,6 +68,27 @@ class Services:
         if self._store is None and (rows := read_first_page(self.settings.db_url, limit)) is not None:
             return rows
         return self.store.list_customers("", limit=limit)
+
+    def warm_up(self) -> None:
+        """Load what the first draft would otherwise load on the event loop: the model SDK (about half a
+        second of imports) and the token tables of the models the personas draft with. Blocking: call it in
+        a thread, after the first frame. Nothing is sent and no file is written."""
+        if self.client is None:
+            return
+        import importlib
+
+        from support_console.core.tokens import get_encoding
+        from support_console.workflows.drafting import model_name_for
+
+        importlib.import_module("openai")
+        importlib.import_module("support_console.llm._sdk")
+        encodings = set()
+        for persona in self.personas.ordered():
+            with contextlib.suppress(SupportConsoleError):
+                name = model_name_for(persona, self.settings.provider)
+                encodings.add(resolve_model(name, self.settings.model_overrides).encoding)
+        for encoding in sorted(encodings):
+            get_encoding(encoding)
 
     def reload_personas(self) -> PersonaSet:
         """Re-read the persona files, so an edited persona takes effect without restarting the console."""
