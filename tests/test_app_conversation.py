@@ -11,12 +11,14 @@ import pytest
 from support_console.ui.app import create_app
 from support_console.workflows.services import Services
 from tests.ui_helpers import (
+    console,
     notifications,
     open_first_customer,
     paste,
     seed_customer,
     seed_history,
     services_for,
+    settle,
     ui_settings,
     wait_for,
 )
@@ -35,17 +37,21 @@ def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
 async def test_note_and_status_keys(services: Services, wire_server: WireServer) -> None:
     _, conversation_id = seed_customer(services, messages=("Hi",))
     app = create_app(services.settings, services)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
         await paste(pilot, "incoming-text", "VIP customer")
         await pilot.press("f4")
+        await settle(pilot)
         roles = [(m.role, m.state, m.text) for m in services.store.page_messages(conversation_id)]
         assert roles[-1] == ("note", "note", "VIP customer")
         await pilot.press("alt+p")
+        await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "pending"
         await pilot.press("alt+r")
+        await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "resolved"
         await pilot.press("alt+o")
+        await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "open"
         assert "open" in str(main.query_one("#conversation-title").render())
         # An empty box is refused with a clear message, nothing is stored.
@@ -70,16 +76,18 @@ async def test_transcript_pages_and_context_marker(tmp_path: Path, wire_server: 
         seed_history(services, conversation_id, 249, text="Message number {i} " + "lorem ipsum " * 10)
         services.store.add_message(conversation_id, "customer", "The newest question")
         app = create_app(settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             transcript = main.transcript
             assert len(transcript.query(".message")) == 100
             assert transcript.earlier == 150
             await pilot.press("ctrl+up")
+            await settle(pilot)
             assert len(transcript.query(".message")) == 200
             assert transcript.earlier == 50
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: not main.streaming and main.draft.text != "")
+            await settle(pilot)
             markers = transcript.query(".context-marker")
             assert len(markers) == 1
             marker_text = str(markers.first().render())

@@ -15,7 +15,14 @@ from support_console.store import STATUS_RESOLVED, Store
 from support_console.store.first_page import read_first_page
 from support_console.ui.app import create_app
 from support_console.workflows.services import build_services
-from tests.ui_helpers import open_first_customer, screen_text, seed_customer, ui_settings, wait_for
+from tests.ui_helpers import (
+    console,
+    open_first_customer,
+    screen_text,
+    seed_customer,
+    ui_settings,
+    wait_for,
+)
 from tests.wire_server import WireServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +102,7 @@ async def test_first_frame_lists_customers_from_the_file_then_the_store_opens_be
     assert not services.store_is_open
     app = create_app(settings, services)
     try:
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with console(app, (120, 40)) as pilot:
             main = app.main_screen
             assert main is not None
             await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
@@ -120,7 +127,7 @@ async def test_a_database_the_store_refuses_ends_the_console_with_its_error(tmp_
     services = build_services(settings, open_store=False)
     app = create_app(settings, services)
     try:
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with console(app, (120, 40)) as pilot:
             await wait_for(pilot, lambda: app.return_code is not None, what="the console to stop")
         assert app.return_code == 1
         assert not services.store_is_open
