@@ -91,7 +91,8 @@ async def test_add_message_generate_stop_edit_approve(services: Services, wire_s
     body = wire_server.last.json
     assert body["stream"] is True
     assert body["messages"][-1] == {"role": "user", "content": "My order never came"}
-    assert customer_id
+    assert main.customer is not None
+    assert main.customer.id == customer_id
 
 
 async def test_full_stream_lands_in_pane_and_status_shows_usage(

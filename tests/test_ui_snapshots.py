@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from support_console.ui.app import create_app
 from support_console.workflows.services import Services
-from tests.ui_helpers import seed_customer, services_for, ui_settings, wait_for
+from tests.ui_helpers import open_first_customer, seed_customer, services_for, settle, ui_settings, wait_for
 from tests.wire_replies import replay, stream_text
 from tests.wire_server import WireServer
 
@@ -52,12 +52,10 @@ def console(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
 
 
 async def open_and_generate(pilot: Pilot[Any]) -> None:
-    await pilot.press("enter")
-    main = pilot.app.main_screen  # type: ignore[attr-defined]
-    await wait_for(pilot, lambda: main.customer is not None)
+    main = await open_first_customer(pilot, pilot.app)
     await pilot.press("ctrl+g")
     await wait_for(pilot, lambda: main.draft.draft_id is not None and not main.streaming)
-    await pilot.pause()
+    await settle(pilot)
 
 
 def test_main_screen_80x24(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
@@ -73,8 +71,7 @@ def test_main_screen_wide(snap_compare: SnapCompare, console: Services, wire_ser
 
 def test_persona_picker(snap_compare: SnapCompare, console: Services) -> None:
     async def open_picker(pilot: Pilot[Any]) -> None:
-        await pilot.press("enter")
-        await pilot.pause()
+        await open_first_customer(pilot, pilot.app)
         await pilot.press("ctrl+o")
 
     assert snap_compare(create_app(console.settings, console), run_before=open_picker)
@@ -92,7 +89,13 @@ def test_no_provider_screen(snap_compare: SnapCompare) -> None:
     services = services_for(ui_settings(folder, None))
     try:
         seed(services)
-        assert snap_compare(create_app(services.settings, services))
+
+        async def listed(pilot: Pilot[Any]) -> None:
+            main = pilot.app.main_screen  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+            await settle(pilot)
+
+        assert snap_compare(create_app(services.settings, services), run_before=listed)
     finally:
         services.close()
         shutil.rmtree(folder, ignore_errors=True)

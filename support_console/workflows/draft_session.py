@@ -23,10 +23,10 @@ import asyncio
 import threading
 import time
 from collections.abc import AsyncGenerator, Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from support_console.core.errors import SupportConsoleError
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE, STATUSES
@@ -38,20 +38,22 @@ if TYPE_CHECKING:
     from support_console.workflows.services import Services
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 PAGE = 100
 """Messages read when a conversation opens (the transcript's newest page)."""
 
 
-class StoreQueue:
-    """Runs blocking store calls on one thread, one at a time, in the order submitted.
+class StoreQueue(Executor):
+    """Runs blocking store calls on one thread, one at a time, in the order submitted (an Executor, so the
+    Drafter's saves go through it too).
 
     ``await queue.run(fn)`` never blocks the event loop, and a caller that is cancelled meanwhile (a worker
     replaced or stopped) does not cancel the call: a save asked for is a save made.
     """
 
     def __init__(self, name: str = "draft-session") -> None:
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._lock = threading.Lock()
         self._pending = 0
         self._running_since: float | None = None
@@ -67,13 +69,13 @@ class StoreQueue:
         since = self._running_since
         return 0.0 if since is None else time.monotonic() - since
 
-    def submit(self, fn: Callable[[], T]) -> Future[T]:
-        """Queue ``fn`` without waiting for it."""
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Queue ``fn(*args, **kwargs)`` without waiting for it."""
 
         def counted() -> T:
             self._running_since = time.monotonic()
             try:
-                return fn()
+                return fn(*args, **kwargs)
             finally:
                 self._running_since = None
                 with self._lock:
@@ -81,7 +83,7 @@ class StoreQueue:
 
         with self._lock:
             self._pending += 1
-        return self.executor.submit(counted)
+        return self._executor.submit(counted)
 
     async def run(self, fn: Callable[[], T]) -> T:
         """Queue ``fn`` and wait for its result (or its exception)."""
@@ -91,9 +93,13 @@ class StoreQueue:
         """Wait until everything queued so far has run."""
         await self.run(lambda: None)
 
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Run what is queued (unless ``cancel_futures``), then end the thread."""
+        self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+
     def close(self) -> None:
         """Run what is queued, then end the thread."""
-        self.executor.shutdown(wait=True)
+        self.shutdown(wait=True)
 
 
 async def wait(future: Future[T]) -> T:
@@ -308,7 +314,7 @@ class DraftSession:
 
     def _prepare(self) -> Generation:
         conversation_id, persona_id = self._drafting_target()
-        drafter = Drafter(self._services, saves=self.queue.executor)
+        drafter = Drafter(self._services, saves=self.queue)
         prepared = drafter.prepare(conversation_id, persona_id)
         return Generation(prepared, drafter, self.draft_id)
 

@@ -71,6 +71,7 @@ class DraftColumn(Vertical):
         self.key = key
         self.sending = False
         self._worker: Worker[None] | None = None
+        self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
 
     def compose(self) -> ComposeResult:
         yield SuggestionBanner(id="suggestion")
@@ -95,8 +96,9 @@ class DraftColumn(Vertical):
 
     @property
     def generating(self) -> bool:
-        """A draft is being prepared or streamed (stop cancels it)."""
-        return self._worker is not None and self._worker.is_running and not self._worker.is_cancelled
+        """A draft is being prepared or streamed (stop cancels it). Its last save may still be waiting for
+        the database afterwards: that does not count, the session queues what comes next behind it."""
+        return self._generating
 
     # -- the conversation changed ------------------------------------------------------------------------
 
@@ -189,26 +191,26 @@ class DraftColumn(Vertical):
             )
             return
         self.save_unsaved_edit()
+        self._generating = True
         self._worker = self._generate()
+        self.refresh_bindings()
 
     @work(exclusive=True, group="draft", exit_on_error=False)
     async def _generate(self) -> None:
         pane = self.pane
         pane.set_status("Preparing the request…")
-        self.refresh_bindings()
         try:
-            generation = await self.session.prepare()
-        except SupportConsoleError as error:
-            pane.set_status("Could not prepare the request.", error=True)
-            self.notify(str(error), title="Cannot draft", severity="error", timeout=10, markup=False)
-            self.refresh_bindings()
-            return
-        self._show_prepared(generation.prepared)
-        pane.begin_stream(f"Generating… ({self.key('stop')} stops and keeps what came)")
-        self.refresh_bindings()
-        try:
+            try:
+                generation = await self.session.prepare()
+            except SupportConsoleError as error:
+                pane.set_status("Could not prepare the request.", error=True)
+                self.notify(str(error), title="Cannot draft", severity="error", timeout=10, markup=False)
+                return
+            self._show_prepared(generation.prepared)
+            pane.begin_stream(f"Generating… ({self.key('stop')} stops and keeps what came)")
             await self._stream(generation)
         finally:
+            self._generating = False
             if pane.streaming:  # a bug, not a model error: unlock the editor and keep what came
                 pane.end_stream("Drafting failed unexpectedly: the draft on screen is kept.", error=True)
             self.refresh_bindings()
@@ -227,24 +229,28 @@ class DraftColumn(Vertical):
         except LLMError as error:
             if not streamed:  # show what the Drafter saves: the error's partial text (or the refusal so far)
                 pane.feed(error.partial or "".join(refusal))
-            pane.end_stream(
-                f"Failed ({error.kind}): the partial draft is kept; edit it or generate again.", error=True
-            )
+            self._ended(f"Failed ({error.kind}): the partial draft is kept; edit it or generate again.", True)
             self.notify(str(error), title="Model error", severity="error", timeout=12, markup=False)
             await self._settle()
             return
         except asyncio.CancelledError:
             if pane.streaming:
-                pane.end_stream("Stopped: the partial draft is kept; edit it or generate again.")
+                self._ended("Stopped: the partial draft is kept; edit it or generate again.")
             await self._settle()
             raise
         if not streamed and refusal:  # the Drafter keeps a refusal as the draft's text, so the pane shows it
             pane.feed("".join(refusal))
         result = self.session.result
-        pane.end_stream(finish_status(result))
+        self._ended(finish_status(result))
         if result is not None and result.refused:
             self.notify("The model refused to write this reply.", severity="warning", markup=False)
         await self._settle()
+
+    def _ended(self, status: str, error: bool = False) -> None:
+        """The model is done: the pane is editable and approve works while the last save is queued."""
+        self.pane.end_stream(status, error=error)
+        self._generating = False
+        self.refresh_bindings()
 
     async def _settle(self) -> None:
         """Wait for the draft's last save (the pane is already editable), then say if it failed."""
@@ -264,7 +270,8 @@ class DraftColumn(Vertical):
         if self._worker is None or not self.generating:
             return
         if self.pane.streaming:
-            self.pane.end_stream("Stopped: the partial draft is kept; edit it or generate again.")
+            self._ended("Stopped: the partial draft is kept; edit it or generate again.")
+        self._generating = False
         self._worker.cancel()
         self.refresh_bindings()
 

@@ -200,7 +200,10 @@ class Transcript(VerticalScroll):
             self._shift(older=False)
 
     def append(self, message: ShownMessage) -> None:
-        """Add a new message at the bottom and show it (back at the newest page if the agent paged away)."""
+        """Add a new message at the bottom and show it (back at the newest page if the agent paged away).
+
+        Messages recorded one after the other can arrive here out of order (the store's answers come back
+        in order, the screen's handling of them may not), so the message goes where its id says."""
         if self.conversation_id is None or message.id is None:
             return
         self.query(".hint").remove()
@@ -210,10 +213,16 @@ class Transcript(VerticalScroll):
         while self._top > 0:
             self._shift(older=False)
         newest = self._pages[0]
-        newest.messages.append(message)
+        index = len(newest.messages)
+        while index > 0 and (newest.messages[index - 1].id or 0) > message.id:
+            index -= 1
+        newest.messages.insert(index, message)
         views = _views([message])
-        newest.views.extend(views)
-        self.mount_all(views, before=self._bottom_marker)
+        if views:
+            after = next((v for v in newest.views if (v.message_id or 0) > message.id), None)
+            position = newest.views.index(after) if after is not None else len(newest.views)
+            newest.views[position:position] = views
+            self.mount_all(views, before=after if after is not None else self._bottom_marker)
         self._place_context_marker()
         self.call_after_refresh(self.scroll_end, animate=False)
 
