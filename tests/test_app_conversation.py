@@ -104,3 +104,41 @@ async def test_transcript_pages_and_context_marker(tmp_path: Path, wire_server: 
             assert kept_text in str(first_kept.render())
     finally:
         services.close()
+
+
+async def test_a_long_transcript_keeps_a_window_of_pages(tmp_path: Path, wire_server: WireServer) -> None:
+    """Paging back through 1,000 messages mounts at most three pages; the newer ones come back on demand
+    (key), and a new message brings the newest page back with it."""
+    services = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        _, conversation_id = seed_customer(services)
+        seed_history(services, conversation_id, 1000)
+        app = create_app(services.settings, services)
+        async with console(app, (100, 30)) as pilot:
+            main = await open_first_customer(pilot, app)
+            transcript = main.transcript
+            for page in range(1, 6):
+                await pilot.press("ctrl+up")
+                await settle(pilot)
+                assert transcript.older == 1000 - 100 * (page + 1)
+            shown = [v.message_text for v in transcript.views]
+            assert shown == [f"Message {i}" for i in range(400, 700)]  # the 4th to 6th newest pages
+            assert len(transcript.query(".message")) == 300
+            assert transcript.later == 300
+            assert "▼ 300 newer messages" in str(transcript.query_one(".later").render())
+            await pilot.press("ctrl+down")
+            await settle(pilot)
+            assert [v.message_text for v in transcript.views][-1] == "Message 799"
+            assert transcript.later == 200
+            await paste(pilot, "incoming-text", "Still there?")
+            await pilot.press("f4")
+            await settle(pilot)
+            assert transcript.later == 0
+            shown = [v.message_text for v in transcript.views]
+            assert shown[-2:] == ["Message 999", "Still there?"]
+            assert len(shown) == 301
+            await pilot.press("ctrl+up", "ctrl+up", "ctrl+up")
+            await settle(pilot)
+            assert [v.message_text for v in transcript.views][0] == "Message 400"
+    finally:
+        services.close()

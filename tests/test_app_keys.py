@@ -87,6 +87,7 @@ async def test_help_lists_every_action_and_keys_rebind_from_config(
             ):
                 assert words in shown
             assert "^b" in shown
+            assert "Config id ([keys])" in shown  # the header is text, not markup
             assert "generate" in shown
             await pilot.press("escape")
             main = await open_first_customer(pilot, app)

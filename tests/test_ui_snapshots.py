@@ -1,5 +1,5 @@
 """Snapshots of the console (pytest-textual-snapshot): the main screen at 80x24 and wide, the persona
-picker, a model error, and the no-provider screen. Data, times and model replies are fixed; nothing on screen
+picker, the help screen, a model error, and the no-provider screen. Data, times and model replies are fixed; nothing on screen
 depends on the clock, the temporary path or the server's port. Regenerate with ``pytest --snapshot-update``
 and review the SVGs."""
 
@@ -75,6 +75,15 @@ def test_persona_picker(snap_compare: SnapCompare, console: Services) -> None:
         await pilot.press("ctrl+o")
 
     assert snap_compare(create_app(console.settings, console), run_before=open_picker)
+
+
+def test_help_screen(snap_compare: SnapCompare, console: Services) -> None:
+    async def open_help(pilot: Pilot[Any]) -> None:
+        await open_first_customer(pilot, pilot.app)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(create_app(console.settings, console), run_before=open_help, terminal_size=(100, 45))
 
 
 def test_error_state(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
