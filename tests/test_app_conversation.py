@@ -139,6 +139,6 @@ async def test_a_long_transcript_keeps_a_window_of_pages(tmp_path: Path, wire_se
             assert len(shown) == 301
             await pilot.press("ctrl+up", "ctrl+up", "ctrl+up")
             await settle(pilot)
-            assert [v.message_text for v in transcript.views][0] == "Message 400"
+            assert transcript.views[0].message_text == "Message 400"
     finally:
         services.close()

@@ -1,7 +1,7 @@
 """Snapshots of the console (pytest-textual-snapshot): the main screen at 80x24 and wide, the persona
-picker, the help screen, a model error, and the no-provider screen. Data, times and model replies are fixed; nothing on screen
-depends on the clock, the temporary path or the server's port. Regenerate with ``pytest --snapshot-update``
-and review the SVGs."""
+picker, the help screen, a model error, and the no-provider screen. Data, times and model replies are fixed;
+nothing on screen depends on the clock, the temporary path or the server's port. Regenerate with
+``pytest --snapshot-update`` and review the SVGs."""
 
 from __future__ import annotations
 

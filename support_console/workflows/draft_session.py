@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Callable, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
@@ -30,12 +30,19 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 from support_console.core.errors import SupportConsoleError
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE, STATUSES
+from support_console.store.first_page import ConversationRecord, CustomerRecord, MessageRecord
 from support_console.workflows.drafting import Drafter, PreparedDraft, choose_persona
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from support_console.llm import StreamEvent, StreamResult
-    from support_console.store import Conversation, Customer, Message
+    from support_console.store import Conversation, Message
     from support_console.workflows.services import Services
+
+    OpenConversation: TypeAlias = Conversation | ConversationRecord
+    """The open conversation: read by the Store, or without it while the store was still opening."""
+    PageMessage: TypeAlias = Message | MessageRecord
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -120,9 +127,9 @@ class RestoredDraft:
 class Opened:
     """What opening a customer found: their open conversation (if any), its newest messages, its draft."""
 
-    customer: Customer
-    conversation: Conversation | None
-    page: list[Message]  # the newest messages, oldest first
+    customer: CustomerRecord
+    conversation: OpenConversation | None
+    page: Sequence[PageMessage]  # the newest messages, oldest first
     total: int  # messages the transcript can page through
     draft: RestoredDraft | None
     persona_id: str | None
@@ -170,8 +177,8 @@ class DraftSession:
     def __init__(self, services: Services, *, queue: StoreQueue | None = None) -> None:
         self._services = services
         self.queue = queue or StoreQueue()
-        self.customer: Customer | None = None
-        self.conversation: Conversation | None = None
+        self.customer: CustomerRecord | None = None
+        self.conversation: OpenConversation | None = None
         self.persona_id: str | None = None
         self.draft_id: int | None = None
         self.streaming = False
@@ -211,27 +218,43 @@ class DraftSession:
 
     def _open(self, customer_id: int, page_size: int) -> Opened:
         self._save_pending()
-        store = self._services.store
-        customer = store.get_customer(customer_id)
-        conversation = store.open_conversation(customer_id)
-        page: list[Message] = []
-        total = 0
-        restored: RestoredDraft | None = None
+        customer: CustomerRecord
+        conversation: OpenConversation | None
+        page: Sequence[PageMessage]
+        draft: PageMessage | None
+        first = self._services.first_conversation(customer_id, page_size)  # the store may still be opening
+        if first is not None:
+            customer, conversation, page, total, draft = (
+                first.customer, first.conversation, first.page, first.total, first.draft,
+            )  # fmt: skip
+        else:
+            customer, conversation, page, total, draft = self._read_open(customer_id, page_size)
         persona_id = self._default_persona(conversation)
-        if conversation is not None and conversation.id is not None:
-            page = store.page_messages(conversation.id, None, page_size)
-            total = store.count_messages(conversation.id) if len(page) >= page_size else len(page)
-            draft = store.pending_draft(conversation.id)
-            if draft is not None and draft.id is not None:
-                model_text = draft.original_text if draft.original_text is not None else draft.text
-                restored = RestoredDraft(draft.id, draft.text, model_text if draft.model else None)
-                if draft.persona_id and draft.persona_id in self._services.personas.personas:
-                    persona_id = draft.persona_id
+        restored: RestoredDraft | None = None
+        if draft is not None and draft.id is not None:
+            model_text = draft.original_text if draft.original_text is not None else draft.text
+            restored = RestoredDraft(draft.id, draft.text, model_text if draft.model else None)
+            if draft.persona_id and draft.persona_id in self._services.personas.personas:
+                persona_id = draft.persona_id
         self.customer, self.conversation, self.persona_id = customer, conversation, persona_id
         self._forget_draft(restored.id if restored is not None else None)
         return Opened(customer, conversation, page, total, restored, persona_id)
 
-    def _default_persona(self, conversation: Conversation | None) -> str | None:
+    def _read_open(
+        self, customer_id: int, page_size: int
+    ) -> tuple[CustomerRecord, Conversation | None, Sequence[PageMessage], int, PageMessage | None]:
+        from support_console.store.customers import record_of
+
+        store = self._services.store
+        customer = record_of(store.get_customer(customer_id))
+        conversation = store.open_conversation(customer_id)
+        if conversation is None or conversation.id is None:
+            return customer, conversation, [], 0, None
+        page = store.page_messages(conversation.id, None, page_size)
+        total = store.count_messages(conversation.id) if len(page) >= page_size else len(page)
+        return customer, conversation, page, total, store.pending_draft(conversation.id)
+
+    def _default_persona(self, conversation: OpenConversation | None) -> str | None:
         try:
             current = conversation.persona_id if conversation is not None else None
             return choose_persona(self._services.personas, "", conversation_persona=current).id
@@ -249,7 +272,6 @@ class DraftSession:
         store = self._services.store
         opened = self.conversation is None or self.conversation.id is None
         if opened:
-            assert customer.id is not None  # read from the store
             self.conversation = store.current_conversation(customer.id, self.persona_id)
         conversation_id = self._require_conversation()
         message = store.add_message(conversation_id, role, text)
@@ -457,7 +479,7 @@ class DraftSession:
         with self._edit_lock:
             self._edit = None
 
-    def _require_customer(self) -> Customer:
+    def _require_customer(self) -> CustomerRecord:
         if self.customer is None or self.customer.id is None:
             raise NotReady("customer", "Select a customer first.")
         return self.customer

@@ -7,8 +7,9 @@ and personas still work, and drafting says clearly that a provider is needed.
 
 The console builds its services with ``open_store=False``: SQLAlchemy and sqlmodel cost about half a second
 to import on a cold start, so the console draws its first frame from :meth:`Services.first_customers` (a
-plain read of the SQLite file) and opens the store in a thread right after. Whoever needs the store before
-then simply waits for it: :attr:`Services.store` opens it on first use, once, under a lock.
+plain read of the SQLite file) and opens the store in a thread right after; a customer opened meanwhile is
+read the same way (:meth:`Services.first_conversation`). Whoever needs the store before then simply waits
+for it: :attr:`Services.store` opens it on first use, once, under a lock.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.model_facts import resolve_model
 from support_console.core.personas import PersonaSet, load_personas
 from support_console.llm import ModelClient
-from support_console.store.first_page import CustomerSummary, read_first_page
+from support_console.store.first_page import (
+    CustomerSummary,
+    FirstConversation,
+    read_first_conversation,
+    read_first_page,
+)
 
 if TYPE_CHECKING:
     from support_console.store import Store
@@ -62,6 +68,13 @@ class Services:
 
                 self._store = Store.open(self.settings.db_url, busy_timeout=self.settings.busy_timeout)
             return self._store
+
+    def first_conversation(self, customer_id: int, limit: int) -> FirstConversation | None:
+        """While the store is still opening, a customer's conversation read without SQLAlchemy (None once the
+        store is open, or when the file cannot answer: then ask the store)."""
+        if self._store is not None:
+            return None
+        return read_first_conversation(self.settings.db_url, customer_id, limit)
 
     def first_customers(self, limit: int) -> list[CustomerSummary]:
         """The unfiltered customer list; while the store is still closed, read without SQLAlchemy."""

@@ -29,10 +29,11 @@ from support_console.ui.widgets.transcript import PAGE
 from support_console.workflows.draft_session import DraftSession
 
 if TYPE_CHECKING:
-    from support_console.store import Conversation, Customer, CustomerSummary, Message
+    from support_console.store import CustomerRecord, CustomerSummary, Message
     from support_console.ui.widgets.draft_pane import DraftPane
     from support_console.ui.widgets.incoming import IncomingBox
     from support_console.ui.widgets.transcript import Transcript
+    from support_console.workflows.draft_session import OpenConversation
     from support_console.workflows.services import Services
 
 CUSTOMER_LIMIT = 100
@@ -110,11 +111,11 @@ class MainScreen(Screen[None]):
         return self.drafting.pane
 
     @property
-    def customer(self) -> Customer | None:
+    def customer(self) -> CustomerRecord | None:
         return self.session.customer
 
     @property
-    def conversation(self) -> Conversation | None:
+    def conversation(self) -> OpenConversation | None:
         return self.session.conversation
 
     @property

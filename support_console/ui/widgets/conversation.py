@@ -22,16 +22,16 @@ from support_console.ui.widgets.text import literal
 from support_console.ui.widgets.transcript import Transcript
 
 if TYPE_CHECKING:
-    from support_console.store import Conversation, Customer
+    from support_console.store import CustomerRecord
     from support_console.ui.widgets.draft_column import KeyName
-    from support_console.workflows.draft_session import DraftSession, Opened
+    from support_console.workflows.draft_session import DraftSession, OpenConversation, Opened
     from support_console.workflows.draft_session import Recorded as RecordedMessage
 
 
 class ConversationTitle(Static):
     """One line: the customer, their email, and the conversation's id and status."""
 
-    def show(self, customer: Customer | None, conversation: Conversation | None) -> None:
+    def show(self, customer: CustomerRecord | None, conversation: OpenConversation | None) -> None:
         if customer is None:
             self.update("No customer selected")
             return
