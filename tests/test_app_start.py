@@ -175,9 +175,8 @@ def test_first_conversation_reads_exactly_what_the_store_answers(tmp_path: Path)
             found.persona_id,
         )
         assert first.conversation.unread_count == found.unread_count
-        fields = (
-            "id role state text original_text persona_id model approved_by approved_at created_at".split()
-        )
+        fields = ["id", "role", "state", "text", "original_text", "persona_id", "model", "approved_by"]
+        fields += ["approved_at", "created_at"]
 
         def values(messages: Sequence[object]) -> list[tuple[object, ...]]:
             return [tuple(getattr(m, f) for f in fields) for m in messages]
