@@ -75,8 +75,12 @@ async def measure_console(db: str, load_all: bool, meter: bool = False) -> float
         while main.customer is None:
             await pilot.pause(0.01)
         if load_all:
-            while main.transcript.load_earlier():
-                await pilot.pause()
+            transcript = main.transcript
+            while transcript.older:
+                left = transcript.older
+                transcript.load_earlier()
+                while transcript.older == left:
+                    await pilot.pause(0.005)
         if meter:  # what drafting adds: the prepared request and the tiktoken tables behind the meter
             main.measure()
             while main.draft.meter is None:

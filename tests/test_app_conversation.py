@@ -11,12 +11,14 @@ import pytest
 from support_console.ui.app import create_app
 from support_console.workflows.services import Services
 from tests.ui_helpers import (
+    console,
     notifications,
     open_first_customer,
     paste,
     seed_customer,
     seed_history,
     services_for,
+    settle,
     ui_settings,
     wait_for,
 )
@@ -35,17 +37,21 @@ def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
 async def test_note_and_status_keys(services: Services, wire_server: WireServer) -> None:
     _, conversation_id = seed_customer(services, messages=("Hi",))
     app = create_app(services.settings, services)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
         await paste(pilot, "incoming-text", "VIP customer")
         await pilot.press("f4")
+        await settle(pilot)
         roles = [(m.role, m.state, m.text) for m in services.store.page_messages(conversation_id)]
         assert roles[-1] == ("note", "note", "VIP customer")
         await pilot.press("alt+p")
+        await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "pending"
         await pilot.press("alt+r")
+        await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "resolved"
         await pilot.press("alt+o")
+        await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "open"
         assert "open" in str(main.query_one("#conversation-title").render())
         # An empty box is refused with a clear message, nothing is stored.
@@ -70,16 +76,18 @@ async def test_transcript_pages_and_context_marker(tmp_path: Path, wire_server: 
         seed_history(services, conversation_id, 249, text="Message number {i} " + "lorem ipsum " * 10)
         services.store.add_message(conversation_id, "customer", "The newest question")
         app = create_app(settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             transcript = main.transcript
             assert len(transcript.query(".message")) == 100
             assert transcript.earlier == 150
             await pilot.press("ctrl+up")
+            await settle(pilot)
             assert len(transcript.query(".message")) == 200
             assert transcript.earlier == 50
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: not main.streaming and main.draft.text != "")
+            await settle(pilot)
             markers = transcript.query(".context-marker")
             assert len(markers) == 1
             marker_text = str(markers.first().render())
@@ -94,5 +102,43 @@ async def test_transcript_pages_and_context_marker(tmp_path: Path, wire_server: 
             kept_text = wire_server.last.json["messages"][1]["content"]
             first_kept = transcript.children[transcript.children.index(markers.first()) + 1]
             assert kept_text in str(first_kept.render())
+    finally:
+        services.close()
+
+
+async def test_a_long_transcript_keeps_a_window_of_pages(tmp_path: Path, wire_server: WireServer) -> None:
+    """Paging back through 1,000 messages mounts at most three pages; the newer ones come back on demand
+    (key), and a new message brings the newest page back with it."""
+    services = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        _, conversation_id = seed_customer(services)
+        seed_history(services, conversation_id, 1000)
+        app = create_app(services.settings, services)
+        async with console(app, (100, 30)) as pilot:
+            main = await open_first_customer(pilot, app)
+            transcript = main.transcript
+            for page in range(1, 6):
+                await pilot.press("ctrl+up")
+                await settle(pilot)
+                assert transcript.older == 1000 - 100 * (page + 1)
+            shown = [v.message_text for v in transcript.views]
+            assert shown == [f"Message {i}" for i in range(400, 700)]  # the 4th to 6th newest pages
+            assert len(transcript.query(".message")) == 300
+            assert transcript.later == 300
+            assert "▼ 300 newer messages" in str(transcript.query_one(".later").render())
+            await pilot.press("ctrl+down")
+            await settle(pilot)
+            assert [v.message_text for v in transcript.views][-1] == "Message 799"
+            assert transcript.later == 200
+            await paste(pilot, "incoming-text", "Still there?")
+            await pilot.press("f4")
+            await settle(pilot)
+            assert transcript.later == 0
+            shown = [v.message_text for v in transcript.views]
+            assert shown[-2:] == ["Message 999", "Still there?"]
+            assert len(shown) == 301
+            await pilot.press("ctrl+up", "ctrl+up", "ctrl+up")
+            await settle(pilot)
+            assert transcript.views[0].message_text == "Message 400"
     finally:
         services.close()

@@ -9,10 +9,13 @@ import pytest
 
 from support_console.ui.app import create_app
 from tests.ui_helpers import (
+    console,
+    notices,
     notifications,
     open_first_customer,
     seed_customer,
     services_for,
+    settle,
     ui_settings,
     wait_for,
 )
@@ -81,17 +84,18 @@ async def test_model_errors_notify_and_keep_the_partial_draft(
         seed_customer(services, messages=("Where is my order?",))
         wire_server.enqueue(reply)
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: not main.streaming and main.draft.draft_id is not None)
+            await settle(pilot)
             await wait_for(pilot, lambda: any(s == "error" for s, _ in notifications(app)), what="the error")
             errors = [message for severity, message in notifications(app) if severity == "error"]
             assert len(errors) == 1
             for words in expected:
                 assert words in errors[0]
             assert "sk-test-not-a-real-key" not in errors[0]
-            assert all(not n.markup for n in app._notifications)  # server text is never parsed as markup
+            assert all(not n.markup for n in notices(app))  # server text is never parsed as markup
             assert main.draft.text == partial
             assert main.query_one("#draft-status").has_class("-error")
             # The partial draft is saved with the error, and the app keeps working.
@@ -100,7 +104,7 @@ async def test_model_errors_notify_and_keep_the_partial_draft(
             saved = services.store.pending_draft(main.conversation.id)
             assert saved is not None
             assert saved.text == partial
-            assert saved.error
+            assert saved.error == errors[0]  # the error the agent was shown is the one stored with it
             assert app.is_running
     finally:
         services.close()
@@ -112,7 +116,7 @@ async def test_generate_without_a_conversation_says_what_to_do(
     services = services_for(ui_settings(tmp_path, wire_server))
     try:
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             await pilot.press("ctrl+g")
             assert any("select a customer" in m for _, m in notifications(app))
         assert wire_server.requests == []
@@ -126,10 +130,11 @@ async def test_a_refusal_is_shown_as_the_draft_and_flagged(tmp_path: Path, wire_
         seed_customer(services, messages=("Write me something nasty",))
         wire_server.enqueue(stream_text("", chunks=[], refusal="I can't help with that."))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: not main.streaming and main.draft.text != "")
+            await settle(pilot)
             assert main.draft.text == "I can't help with that."
             assert "refused" in str(main.query_one("#draft-status").render())
             assert ("warning", "The model refused to write this reply.") in notifications(app)

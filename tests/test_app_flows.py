@@ -13,11 +13,13 @@ from support_console.ui.screens.confirm import ConfirmScreen
 from support_console.ui.screens.main import MainScreen
 from support_console.workflows.services import Services
 from tests.ui_helpers import (
+    console,
     notifications,
     open_first_customer,
     paste,
     seed_customer,
     services_for,
+    settle,
     ui_settings,
     wait_for,
 )
@@ -45,12 +47,13 @@ async def test_add_message_generate_stop_edit_approve(services: Services, wire_s
     customer_id, _ = seed_customer(services, conversation=False)
     wire_server.enqueue(stall_after(stream_text(SLOW_TEXT), 8, 10.0))  # 7 words, then a hung upstream
     app = create_app(services.settings, services)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
         assert main.conversation is None  # a new customer has no conversation until a message arrives
         # The agent pastes the customer's message and adds it.
         await paste(pilot, "incoming-text", "My order never came")
         await pilot.press("f5")
+        await settle(pilot)
         assert main.conversation is not None
         assert main.conversation.id is not None
         conversation_id = main.conversation.id
@@ -63,6 +66,7 @@ async def test_add_message_generate_stop_edit_approve(services: Services, wire_s
         assert main.streaming
         await pilot.press("escape")
         await wait_for(pilot, lambda: not main.streaming, what="the stream to stop")
+        await settle(pilot)
         partial = main.draft.text
         assert partial.startswith("word0 word1")
         assert len(partial) < len(SLOW_TEXT)
@@ -71,6 +75,7 @@ async def test_add_message_generate_stop_edit_approve(services: Services, wire_s
         # The agent edits the partial draft and approves it.
         await pilot.press("ctrl+n", "space", "o", "k")  # the cursor waits at the end of the draft
         await pilot.press("ctrl+s")
+        await settle(pilot)
         sent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"]
         assert len(sent) == 1
         assert sent[0].state == "sent"
@@ -86,7 +91,8 @@ async def test_add_message_generate_stop_edit_approve(services: Services, wire_s
     body = wire_server.last.json
     assert body["stream"] is True
     assert body["messages"][-1] == {"role": "user", "content": "My order never came"}
-    assert customer_id
+    assert main.customer is not None
+    assert main.customer.id == customer_id
 
 
 async def test_full_stream_lands_in_pane_and_status_shows_usage(
@@ -96,10 +102,11 @@ async def test_full_stream_lands_in_pane_and_status_shows_usage(
     text = "Line one.\nLine two, with a tab\there."
     wire_server.enqueue(stream_text(text, usage=(123, 45)))
     app = create_app(services.settings, services)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: main.draft.text == text and not main.streaming, what="the whole reply")
+        await settle(pilot)
         status = str(main.query_one("#draft-status").render())
         assert "Finished" in status
         assert "123 prompt + 45 reply tokens" in status
@@ -120,7 +127,7 @@ async def test_regenerate_over_edits_asks_first(services: Services, wire_server:
     seed_customer(services, messages=("Hello?",))
     wire_server.enqueue(stream_text("First answer."), stream_text("Second answer."))
     app = create_app(services.settings, services)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: main.draft.text == "First answer." and not main.streaming)
@@ -135,6 +142,7 @@ async def test_regenerate_over_edits_asks_first(services: Services, wire_server:
         await pilot.press("ctrl+r")
         await pilot.press("y")
         await wait_for(pilot, lambda: main.draft.text == "Second answer." and not main.streaming)
+        await settle(pilot)
         assert main.conversation is not None
         assert main.conversation.id is not None
         drafts = [m for m in services.store.page_messages(main.conversation.id) if m.role == "agent"]
@@ -145,14 +153,16 @@ async def test_discard_asks_and_keeps_nothing(services: Services, wire_server: W
     seed_customer(services, messages=("Hello?",))
     wire_server.enqueue(stream_text("Unwanted answer."))
     app = create_app(services.settings, services)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: not main.streaming and main.draft.text == "Unwanted answer.")
+        await settle(pilot)
         draft_id = main.draft.draft_id
         await pilot.press("f8")
         assert isinstance(app.screen, ConfirmScreen)
         await pilot.press("y")
+        await settle(pilot)
         assert main.draft.text == ""
         assert main.conversation is not None
         assert main.conversation.id is not None
@@ -167,7 +177,7 @@ async def test_ctrl_c_never_quits_and_quit_mid_draft_asks(
     seed_customer(services, messages=("Hello?",))
     wire_server.enqueue(stall_after(stream_text(SLOW_TEXT), 8, 10.0))
     app = create_app(services.settings, services)
-    async with app.run_test(size=(100, 30)) as pilot:
+    async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: "word6" in main.draft.text)
@@ -182,11 +192,12 @@ async def test_ctrl_c_never_quits_and_quit_mid_draft_asks(
         assert main.streaming
         await pilot.press("escape")
         await wait_for(pilot, lambda: not main.streaming)
+        await settle(pilot)
         assert main.conversation is not None
         assert main.conversation.id is not None
         saved = services.store.pending_draft(main.conversation.id)
         assert saved is not None
         assert saved.text == main.draft.text
         await pilot.press("ctrl+q")
-        await pilot.pause()
+        await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
         assert not app.is_running

@@ -9,12 +9,14 @@ from support_console.ui.app import create_app
 from support_console.ui.screens.add_customer import AddCustomerScreen
 from support_console.ui.screens.help import HelpScreen
 from tests.ui_helpers import (
+    console,
     open_first_customer,
     paste,
     screen_of,
     screen_text,
     seed_customer,
     services_for,
+    settle,
     ui_settings,
     wait_for,
 )
@@ -27,7 +29,8 @@ async def test_add_customer_validates_and_keeps_what_was_typed(tmp_path: Path) -
     try:
         seed_customer(services, "Existing", "taken@example.com")
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
+            await wait_for(pilot, lambda: bool(app.main_screen and app.main_screen.customers.customer_ids))
             await pilot.press("enter", "f2")
             assert isinstance(app.screen, AddCustomerScreen)
             dialog = app.screen
@@ -35,17 +38,20 @@ async def test_add_customer_validates_and_keeps_what_was_typed(tmp_path: Path) -
             await pilot.press("enter")
             await paste(pilot, "email", "not-an-email")
             await pilot.press("ctrl+s")
+            await settle(pilot)
             assert app.screen is dialog
             assert "valid email" in str(dialog.query_one("#add-customer-error").render())
             dialog.query_one("#email").clear()  # type: ignore[attr-defined]
             await paste(pilot, "email", "TAKEN@example.com")
             await pilot.press("ctrl+s")
+            await settle(pilot)
             assert app.screen is dialog  # the store refuses a duplicate email; the dialog stays, text kept
-            assert str(dialog.query_one("#add-customer-error").render())
+            assert "already exists" in str(dialog.query_one("#add-customer-error").render())
             assert dialog.query_one("#name").value == "New Person"  # type: ignore[attr-defined]
             dialog.query_one("#email").clear()  # type: ignore[attr-defined]
             await paste(pilot, "email", "new@example.com")
             await pilot.press("ctrl+s")
+            await settle(pilot)
             main = app.main_screen
             assert main is not None
             assert screen_of(app) is main
@@ -66,7 +72,7 @@ async def test_help_lists_every_action_and_keys_rebind_from_config(
         seed_customer(services, messages=("Hi",))
         wire_server.enqueue(stream_text("Rebound."))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(120, 50)) as pilot:
+        async with console(app, (120, 50)) as pilot:
             await pilot.press("f12")
             assert isinstance(app.screen, HelpScreen)
             shown = screen_text(app)
@@ -81,6 +87,7 @@ async def test_help_lists_every_action_and_keys_rebind_from_config(
             ):
                 assert words in shown
             assert "^b" in shown
+            assert "Config id ([keys])" in shown  # the header is text, not markup
             assert "generate" in shown
             await pilot.press("escape")
             main = await open_first_customer(pilot, app)
@@ -89,6 +96,7 @@ async def test_help_lists_every_action_and_keys_rebind_from_config(
             assert wire_server.requests == []
             await pilot.press("ctrl+b")
             await wait_for(pilot, lambda: main.draft.text == "Rebound." and not main.streaming)
+            await settle(pilot)
             assert "^b Generate" in screen_text(app)  # the footer shows the new key
     finally:
         services.close()
@@ -98,7 +106,7 @@ async def test_logs_key_opens_the_logs_screen(tmp_path: Path) -> None:
     services = services_for(ui_settings(tmp_path, None))
     try:
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             await pilot.press("enter", "ctrl+l")
             assert type(app.screen).__name__ == "LogsScreen"
     finally:

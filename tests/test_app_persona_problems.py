@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from support_console.ui.app import PersonaProblemsScreen, create_app
-from tests.ui_helpers import notifications, screen_text, services_for, ui_settings, wait_for
+from tests.ui_helpers import console, notifications, screen_text, services_for, ui_settings, wait_for
 
 
 def _broken_folder(tmp_path: Path, count: int) -> Path:
@@ -32,7 +32,7 @@ async def test_many_persona_problems_make_one_toast_and_a_list_on_demand(tmp_pat
     try:
         assert len(services.personas.problems) == 21
         app = create_app(services.settings, services)
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with console(app, size=(120, 40)) as pilot:
             await pilot.pause()
             errors = [m for severity, m in notifications(app) if severity == "error"]
             assert len(errors) == 1, errors
@@ -69,7 +69,7 @@ async def test_a_single_problem_is_shown_whole(tmp_path: Path) -> None:
     services = services_for(ui_settings(tmp_path, None, personas=folder))
     try:
         app = create_app(services.settings, services)
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with console(app, size=(120, 40)) as pilot:
             await pilot.pause()
             [error] = [m for severity, m in notifications(app) if severity == "error"]
             assert "unclosed.toml: field 'system': '{{ name and bye' (line 1 of the message)" in error

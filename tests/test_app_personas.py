@@ -9,11 +9,13 @@ from support_console.ui.app import create_app
 from support_console.ui.screens.persona_picker import PersonaPicker
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from tests.ui_helpers import (
+    console,
     notifications,
     open_first_customer,
     paste,
     seed_customer,
     services_for,
+    settle,
     ui_settings,
     wait_for,
 )
@@ -39,7 +41,7 @@ async def test_picker_switches_persona_and_the_request_uses_it(
         _, conversation_id = seed_customer(services, messages=("Hello there",))
         wire_server.enqueue(stream_text("Ahoy."))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             assert main.persona_id == "tech-support"
             await pilot.press("ctrl+o")
@@ -48,6 +50,7 @@ async def test_picker_switches_persona_and_the_request_uses_it(
             target = "xbox-support"
             steps = ordered.index(target) - ordered.index("tech-support")
             await pilot.press(*(["down"] * steps if steps > 0 else ["up"] * -steps), "enter")
+            await settle(pilot)
             assert main.persona_id == target
             assert services.store.get_conversation(conversation_id).persona_id == target
             assert "Xbox Support" in str(main.query_one("#draft-header").render())
@@ -65,17 +68,19 @@ async def test_trigger_suggestion_is_accepted_with_one_key(tmp_path: Path, wire_
     try:
         _, conversation_id = seed_customer(services, messages=("Hello",))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             banner = main.query_one(SuggestionBanner)
             assert not banner.display
             await paste(pilot, "incoming-text", BILLING_MESSAGE)
             await pilot.press("f5")
+            await settle(pilot)
             assert banner.display
             assert banner.persona_id == "billing-refunds"
             assert "Billing & Refunds" in str(banner.render())
             assert "^t" in str(banner.render())  # the accept key is named in the banner
             await pilot.press("ctrl+t")
+            await settle(pilot)
             assert main.persona_id == "billing-refunds"
             assert not banner.display
             assert services.store.get_conversation(conversation_id).persona_id == "billing-refunds"
@@ -91,7 +96,7 @@ async def test_reopening_a_customer_suggests_from_their_last_message(
     try:
         seed_customer(services, messages=("My Xbox controller keeps disconnecting",))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             assert main.query_one(SuggestionBanner).persona_id == "xbox-support"
     finally:
@@ -103,7 +108,7 @@ async def test_command_palette_lists_personas_and_actions(tmp_path: Path, wire_s
     try:
         seed_customer(services, messages=("Hello",))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+p")
             await pilot.press(*"billing")
@@ -130,7 +135,7 @@ async def test_persona_files_edited_on_disk_are_picked_up(tmp_path: Path, wire_s
     services = services_for(ui_settings(tmp_path, wire_server, personas=persona_dir))
     try:
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             assert "pirate" not in services.personas.personas
             assert app.check_personas() is False  # nothing changed
             (persona_dir / "pirate.toml").write_text(PIRATE, encoding="utf-8")

@@ -12,10 +12,12 @@ from pathlib import Path
 
 from support_console.ui.app import create_app
 from tests.ui_helpers import (
+    console,
     notifications,
     open_first_customer,
     seed_customer,
     services_for,
+    settle,
     ui_settings,
 )
 from tests.wire_replies import stall_after, stream_text
@@ -80,7 +82,7 @@ def test_killed_mid_stream_then_restored_without_a_request(tmp_path: Path, wire_
         services = services_for(settings)
         try:
             app = create_app(settings, services)
-            async with app.run_test(size=(100, 30)) as pilot:
+            async with console(app, (100, 30)) as pilot:
                 main = await open_first_customer(pilot, app)
                 assert main.draft.text == restored_text
                 assert main.draft.draft_id == draft.id
@@ -89,6 +91,7 @@ def test_killed_mid_stream_then_restored_without_a_request(tmp_path: Path, wire_
                 # Editing and approving the restored draft works like any other.
                 await pilot.press("ctrl+n", "space", "o", "k")
                 await pilot.press("ctrl+s")
+                await settle(pilot)
                 assert any("approved" in m for _, m in notifications(app))
             sent = services.store.page_messages(conversation_id)[-1]
             assert sent.state == "sent"

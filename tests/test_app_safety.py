@@ -10,6 +10,7 @@ from pathlib import Path
 from support_console.ui.app import create_app
 from support_console.ui.screens.no_provider import NoProviderScreen
 from tests.ui_helpers import (
+    console,
     notifications,
     open_first_customer,
     paste,
@@ -17,6 +18,7 @@ from tests.ui_helpers import (
     screen_text,
     seed_customer,
     services_for,
+    settle,
     ui_settings,
     wait_for,
 )
@@ -34,10 +36,11 @@ async def test_markup_and_escape_codes_are_shown_literally(tmp_path: Path, wire_
         services.store.add_message(conversation_id, "note", "note with [i]markup[/i]")
         wire_server.enqueue(stream_text("Reply [b]bold?[/b] \x1b[2J cleared?"))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with console(app, (120, 40)) as pilot:
             main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: not main.streaming and "cleared?" in main.draft.text)
+            await settle(pilot)
             shown = screen_text(app)
             assert NASTY_NAME in shown  # customer list and title: brackets and all
             assert "[bold]x[/] and [/] and [link=http://x]y[/link]" in shown
@@ -51,8 +54,10 @@ async def test_markup_and_escape_codes_are_shown_literally(tmp_path: Path, wire_
             await paste(pilot, "incoming-text", "[/] again \x1b[1m")
             assert "\x1b" not in screen_text(app)  # not even while it sits in the text box
             await pilot.press("f5")
+            await settle(pilot)
             assert "[/] again ␛[1m" in screen_text(app)
             await pilot.press("ctrl+s")
+            await settle(pilot)
             sent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"][-1]
             assert sent.state == "sent"
             assert sent.text == "Reply [b]bold?[/b] ␛[2J cleared?"
@@ -68,7 +73,7 @@ async def test_no_provider_explains_and_hand_written_replies_still_work(tmp_path
         assert services.client is None
         _, conversation_id = seed_customer(services, messages=("Can you help?",))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             await pilot.pause()
             assert isinstance(app.screen, NoProviderScreen)
             shown = screen_text(app)
@@ -79,8 +84,10 @@ async def test_no_provider_explains_and_hand_written_replies_still_work(tmp_path
             main = app.main_screen
             assert main is not None
             assert screen_of(app) is main
+            await wait_for(pilot, lambda: bool(main.customers.customer_ids))
             await pilot.press("enter")
             await wait_for(pilot, lambda: main.customer is not None)
+            await settle(pilot)
             await pilot.press("ctrl+g")
             errors = [m for severity, m in notifications(app) if severity == "error"]
             assert errors
@@ -90,6 +97,7 @@ async def test_no_provider_explains_and_hand_written_replies_still_work(tmp_path
             assert app.focused is main.draft.editor
             await paste(pilot, "draft-editor", "Yes, we can.")
             await pilot.press("ctrl+s")
+            await settle(pilot)
             sent = services.store.page_messages(conversation_id)[-1]
             assert (sent.role, sent.state, sent.text) == ("agent", "sent", "Yes, we can.")
             assert sent.original_text is None
@@ -105,11 +113,13 @@ async def test_hand_written_draft_is_saved_as_typed(tmp_path: Path) -> None:
     try:
         _, conversation_id = seed_customer(services, messages=("Hello",))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
-            await pilot.press("enter", "enter")
+        async with console(app, (100, 30)) as pilot:
             main = app.main_screen
             assert main is not None
+            await wait_for(pilot, lambda: bool(main.customers.customer_ids))
+            await pilot.press("enter", "enter")
             await wait_for(pilot, lambda: main.customer is not None)
+            await settle(pilot)
             await paste(pilot, "draft-editor", "Half a reply")
             await wait_for(
                 pilot,

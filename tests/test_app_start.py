@@ -6,16 +6,25 @@ from __future__ import annotations
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from support_console.config.settings import Settings
 from support_console.core.urls import sqlite_url
 from support_console.store import STATUS_RESOLVED, Store
-from support_console.store.first_page import read_first_page
+from support_console.store.customers import record_of
+from support_console.store.first_page import read_first_conversation, read_first_page
 from support_console.ui.app import create_app
 from support_console.workflows.services import build_services
-from tests.ui_helpers import open_first_customer, screen_text, seed_customer, ui_settings, wait_for
+from tests.ui_helpers import (
+    console,
+    open_first_customer,
+    screen_text,
+    seed_customer,
+    ui_settings,
+    wait_for,
+)
 from tests.wire_server import WireServer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -95,7 +104,7 @@ async def test_first_frame_lists_customers_from_the_file_then_the_store_opens_be
     assert not services.store_is_open
     app = create_app(settings, services)
     try:
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with console(app, (120, 40)) as pilot:
             main = app.main_screen
             assert main is not None
             await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
@@ -120,9 +129,96 @@ async def test_a_database_the_store_refuses_ends_the_console_with_its_error(tmp_
     services = build_services(settings, open_store=False)
     app = create_app(settings, services)
     try:
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with console(app, (120, 40)) as pilot:
             await wait_for(pilot, lambda: app.return_code is not None, what="the console to stop")
         assert app.return_code == 1
         assert not services.store_is_open
+    finally:
+        await services.aclose()
+
+
+def test_first_conversation_reads_exactly_what_the_store_answers(tmp_path: Path) -> None:
+    """Opening a customer before the store is open (the file read with the standard library) shows the same
+    conversation, page, count and draft as the Store would."""
+    db = tmp_path / "open.db"
+    store = _varied_store(db)
+    try:
+        jane = store.add_customer("Jane Ünïcode", "jane@example.com", attributes={"tier": "gold"})
+        assert jane.id is not None
+        old = store.current_conversation(jane.id)
+        assert old.id is not None
+        store.set_status(old.id, STATUS_RESOLVED)
+        conversation = store.current_conversation(jane.id, "billing-refunds")
+        assert conversation.id is not None
+        for i in range(7):
+            store.add_message(conversation.id, "customer", f"question {i}")
+        store.add_message(conversation.id, "note", "a note")
+        discarded = store.save_draft(conversation.id, text="thrown away")
+        store.discard_draft(discarded)
+        sent = store.save_draft(
+            conversation.id, text="model text", original_text="model text", model="gpt-4o"
+        )
+        store.approve_draft(sent, "sent text", "alice")
+        draft = store.save_draft(
+            conversation.id, text="edited", original_text="raw", persona_id="xbox-support"
+        )
+
+        first = read_first_conversation(sqlite_url(db), jane.id, 5)
+        assert first is not None
+        assert first.customer == record_of(store.get_customer(jane.id))
+        found = store.open_conversation(jane.id)
+        assert found is not None
+        assert first.conversation is not None
+        assert (first.conversation.id, first.conversation.status, first.conversation.persona_id) == (
+            found.id,
+            found.status,
+            found.persona_id,
+        )
+        assert first.conversation.unread_count == found.unread_count
+        fields = ["id", "role", "state", "text", "original_text", "persona_id", "model", "approved_by"]
+        fields += ["approved_at", "created_at"]
+
+        def values(messages: Sequence[object]) -> list[tuple[object, ...]]:
+            return [tuple(getattr(m, f) for f in fields) for m in messages]
+
+        assert values(first.page) == values(store.page_messages(conversation.id, None, 5))
+        assert first.total == store.count_messages(conversation.id) == 10
+        pending = store.pending_draft(conversation.id)
+        assert pending is not None
+        assert first.draft is not None
+        assert values([first.draft]) == values([pending])
+        assert first.draft.id == draft
+
+        quiet = store.find_customer("quiet@example.com")
+        assert quiet is not None
+        assert quiet.id is not None
+        nothing_open = read_first_conversation(sqlite_url(db), quiet.id, 5)
+        assert nothing_open is not None
+        assert (nothing_open.conversation, nothing_open.page, nothing_open.draft) == (None, [], None)
+        assert read_first_conversation(sqlite_url(db), 999_999, 5) is None  # the Store says why, in words
+        assert read_first_conversation(sqlite_url(tmp_path / "missing.db"), jane.id, 5) is None
+    finally:
+        store.close()
+
+
+async def test_a_customer_opened_while_the_store_opens_shows_at_once(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    settings = ui_settings(tmp_path, wire_server)
+    _seed_jane(settings, "First words", "Second words")
+    services = build_services(settings, open_store=False)
+    app = create_app(settings, services)
+    try:
+        async with console(app, (120, 40)) as pilot:
+            main = app.main_screen
+            assert main is not None
+            await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+            opened = await main.session.open(main.customers.customer_ids[0])
+            assert [m.text for m in opened.page] == ["First words", "Second words"]
+            assert main.session.customer is not None
+            assert main.session.customer.email == "jane@example.com"
+            await wait_for(pilot, lambda: services.store_is_open, what="the store to open")
+            main = await open_first_customer(pilot, app)  # and again through the store, as the agent would
+            assert "Second words" in screen_text(app)
     finally:
         await services.aclose()

@@ -9,7 +9,14 @@ from pathlib import Path
 
 from support_console.ui.app import create_app
 from support_console.ui.screens.persona_picker import PersonaPicker
-from tests.ui_helpers import open_first_customer, seed_customer, services_for, ui_settings, wait_for
+from tests.ui_helpers import (
+    console,
+    open_first_customer,
+    seed_customer,
+    services_for,
+    ui_settings,
+    wait_for,
+)
 from tests.wire_replies import stream_text
 from tests.wire_server import WireServer
 
@@ -21,7 +28,7 @@ async def test_keys_work_while_a_draft_streams(tmp_path: Path, wire_server: Wire
         words = " ".join(f"w{i}" for i in range(300))
         wire_server.enqueue(stream_text(words, delay=0.02))
         app = create_app(services.settings, services)
-        async with app.run_test(size=(100, 30)) as pilot:
+        async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: "w3" in main.draft.text)

@@ -15,6 +15,7 @@ from support_console.core.tokens import count_chat
 from support_console.core.trimming import TRUNCATION_MARKER
 from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE
 from support_console.llm import ErrorKind, LLMError, StreamEvent
+from support_console.store import Message
 from support_console.workflows.drafting import (
     NO_CONVERSATION,
     Drafter,
@@ -112,6 +113,16 @@ def conversation(services: Services) -> int:
     customer = services.store.add_customer("Jane", "jane@example.com", attributes={"tier": "gold"})
     assert customer.id is not None
     return record_customer_message(services.store, customer.id, "My invoice is wrong.", "plain")
+
+
+async def stored_draft(services: Services, conversation: int, text: str | None = None) -> Message:
+    """The pending draft once a save has stored it (with ``text``, if given): saves run in the background."""
+    for _ in range(500):
+        stored = services.store.pending_draft(conversation)
+        if stored is not None and (text is None or stored.text == text):
+            return stored
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"no draft {text!r} was saved")
 
 
 async def collect(drafter: Drafter, stream: AsyncGenerator[StreamEvent, None]) -> str:
@@ -277,8 +288,7 @@ async def test_stream_saves_the_growing_draft_then_the_final_facts(
     async with aclosing(drafter.stream(prepared, save_every=0)) as events:
         async for event in events:
             seen.append(event.text)
-            stored = services.store.pending_draft(conversation)
-            assert stored is not None
+            stored = await stored_draft(services, conversation, "".join(seen))
             assert stored.text == "".join(seen)
     assert seen == pieces
     draft = services.store.pending_draft(conversation)
@@ -302,7 +312,7 @@ async def test_saves_are_throttled_by_save_every(
     stored_texts: list[str] = []
     async with aclosing(drafter.stream(drafter.prepare(conversation, "plain"), save_every=3600)) as events:
         async for _ in events:
-            stored = services.store.pending_draft(conversation)
+            stored = await stored_draft(services, conversation)
             stored_texts.append(stored.text if stored else "")
     assert stored_texts == ["one"] * 4  # only the first piece was saved while streaming
     final = services.store.pending_draft(conversation)

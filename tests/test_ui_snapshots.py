@@ -1,7 +1,7 @@
 """Snapshots of the console (pytest-textual-snapshot): the main screen at 80x24 and wide, the persona
-picker, a model error, and the no-provider screen. Data, times and model replies are fixed; nothing on screen
-depends on the clock, the temporary path or the server's port. Regenerate with ``pytest --snapshot-update``
-and review the SVGs."""
+picker, the help screen, a model error, and the no-provider screen. Data, times and model replies are fixed;
+nothing on screen depends on the clock, the temporary path or the server's port. Regenerate with
+``pytest --snapshot-update`` and review the SVGs."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from textual.pilot import Pilot
 
 from support_console.ui.app import create_app
 from support_console.workflows.services import Services
-from tests.ui_helpers import seed_customer, services_for, ui_settings, wait_for
+from tests.ui_helpers import open_first_customer, seed_customer, services_for, settle, ui_settings, wait_for
 from tests.wire_replies import replay, stream_text
 from tests.wire_server import WireServer
 
@@ -52,12 +52,10 @@ def console(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
 
 
 async def open_and_generate(pilot: Pilot[Any]) -> None:
-    await pilot.press("enter")
-    main = pilot.app.main_screen  # type: ignore[attr-defined]
-    await wait_for(pilot, lambda: main.customer is not None)
+    main = await open_first_customer(pilot, pilot.app)
     await pilot.press("ctrl+g")
     await wait_for(pilot, lambda: main.draft.draft_id is not None and not main.streaming)
-    await pilot.pause()
+    await settle(pilot)
 
 
 def test_main_screen_80x24(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
@@ -73,11 +71,19 @@ def test_main_screen_wide(snap_compare: SnapCompare, console: Services, wire_ser
 
 def test_persona_picker(snap_compare: SnapCompare, console: Services) -> None:
     async def open_picker(pilot: Pilot[Any]) -> None:
-        await pilot.press("enter")
-        await pilot.pause()
+        await open_first_customer(pilot, pilot.app)
         await pilot.press("ctrl+o")
 
     assert snap_compare(create_app(console.settings, console), run_before=open_picker)
+
+
+def test_help_screen(snap_compare: SnapCompare, console: Services) -> None:
+    async def open_help(pilot: Pilot[Any]) -> None:
+        await open_first_customer(pilot, pilot.app)
+        await pilot.press("f1")
+        await pilot.pause()
+
+    assert snap_compare(create_app(console.settings, console), run_before=open_help, terminal_size=(100, 45))
 
 
 def test_error_state(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
@@ -92,7 +98,13 @@ def test_no_provider_screen(snap_compare: SnapCompare) -> None:
     services = services_for(ui_settings(folder, None))
     try:
         seed(services)
-        assert snap_compare(create_app(services.settings, services))
+
+        async def listed(pilot: Pilot[Any]) -> None:
+            main = pilot.app.main_screen  # type: ignore[attr-defined]
+            await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+            await settle(pilot)
+
+        assert snap_compare(create_app(services.settings, services), run_before=listed)
     finally:
         services.close()
         shutil.rmtree(folder, ignore_errors=True)

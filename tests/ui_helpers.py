@@ -6,17 +6,24 @@ so nothing reads the real user's config, environment or database.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import html
+import re
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from weakref import WeakKeyDictionary
+
+from textual.app import App
+from textual.notifications import Notification
+from textual.pilot import Pilot
 
 from support_console.config.settings import CliOverrides, Settings, load_settings
 from support_console.workflows.services import Services, build_services
 from tests.wire_server import WireServer
 
 if TYPE_CHECKING:
-    from textual.app import App
     from textual.screen import Screen
 
     from support_console.ui.screens.main import MainScreen
@@ -122,6 +129,32 @@ async def wait_for(pilot: object, condition: object, within: float = 5.0, what: 
         await pilot.pause(0.02)
 
 
+async def settle(pilot: object, within: float = 10.0) -> None:
+    """Let the app finish the store work the last keys started: the session's queue is empty and no worker
+    but a streaming draft is still running (their outcome is then on screen)."""
+    import time
+
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    app = pilot.app
+    deadline = time.monotonic() + within
+    while True:
+        await pilot.pause()
+        main = getattr(app, "main_screen", None)
+        queued = main.session.queue.pending if main is not None else 0
+        running = [w for w in app.workers if w.is_running and w.group not in _LONG_WORKERS]
+        if not queued and not running:
+            await pilot.pause()
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the console did not settle: {queued} store calls, workers {running}")
+        await pilot.pause(0.01)
+
+
+_LONG_WORKERS = ("draft", "store")  # a streaming draft; opening the store and loading the model SDK
+
+
 async def open_first_customer(pilot: object, app: object) -> MainScreen:
     """Open the highlighted (first) customer with Enter, as an agent would; the main screen once open."""
     from textual.pilot import Pilot
@@ -130,29 +163,63 @@ async def open_first_customer(pilot: object, app: object) -> MainScreen:
 
     assert isinstance(pilot, Pilot)
     assert isinstance(app, SupportConsoleApp)
-    await pilot.pause()
-    await pilot.press("enter")  # the customer list has focus, first customer highlighted
     main = app.main_screen
     assert main is not None
+    await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+    await pilot.press("enter")  # the customer list has focus, first customer highlighted
     await wait_for(pilot, lambda: main.customer is not None, what="the customer to open")
+    await settle(pilot)
     return main
 
 
-def notifications(app: object) -> list[tuple[str, str]]:
+@asynccontextmanager
+async def console(app: App[Any], size: tuple[int, int] = (100, 30)) -> AsyncIterator[Pilot[Any]]:
+    """``app.run_test`` that also records what the app notified, for :func:`notifications`."""
+    from textual.notifications import Notify
+
+    seen: list[Notification] = []
+
+    def hook(message: object) -> None:
+        if isinstance(message, Notify):
+            seen.append(message.notification)
+
+    _NOTICES[app] = seen
+    async with app.run_test(size=size, message_hook=hook) as pilot:
+        yield pilot
+
+
+_NOTICES: WeakKeyDictionary[App[Any], list[Notification]] = WeakKeyDictionary()
+
+
+def notices(app: App[Any]) -> list[Notification]:
+    """The notifications the app has raised and not yet expired (run it with :func:`console`)."""
+    return [n for n in _NOTICES[app] if not n.has_expired]
+
+
+def notifications(app: App[Any]) -> list[tuple[str, str]]:
     """(severity, message) of the notifications the app has shown and not yet expired."""
-    from textual.app import App
-
-    assert isinstance(app, App)
-    return [(n.severity, n.message) for n in app._notifications]
+    return [(n.severity, n.message) for n in notices(app)]
 
 
-def screen_text(app: object) -> str:
-    """The current screen as lines of plain text, exactly as composited (no styles)."""
-    from textual.app import App
+_SVG_TEXT = re.compile(
+    r'<text class="[^"]*" x="([0-9.]+)" y="[0-9.]+" textLength="([0-9.]+)" '
+    r'clip-path="url\(#[^)]*-line-([0-9]+)\)">(.*?)</text>'
+)
 
-    assert isinstance(app, App)
-    strips = app.screen._compositor.render_strips()
-    return "\n".join("".join(segment.text for segment in strip) for strip in strips)
+
+def screen_text(app: App[Any]) -> str:
+    """The current screen as lines of plain text, exactly as composited (no styles): read back from the
+    app's own SVG screenshot, so nothing private of Textual's is touched."""
+    width, height = app.size
+    rows = [[" "] * width for _ in range(height)]
+    for x, length, line, escaped in _SVG_TEXT.findall(app.export_screenshot()):
+        text = html.unescape(escaped).replace("\xa0", " ")
+        column = round(float(x) / (float(length) / len(text)))
+        row = rows[int(line)]
+        for offset, char in enumerate(text):
+            if column + offset < width:
+                row[column + offset] = char
+    return "\n".join("".join(row).rstrip() for row in rows)
 
 
 async def crash_child(db: str, base_url: str, config: str) -> None:
@@ -167,8 +234,7 @@ async def crash_child(db: str, base_url: str, config: str) -> None:
     )
     app = create_app(settings)
     async with app.run_test(size=(100, 30)) as pilot:
-        await pilot.press("enter")
-        await pilot.pause(0.2)
+        await open_first_customer(pilot, app)
         await pilot.press("ctrl+g")
         await asyncio.sleep(60)
 

@@ -93,6 +93,11 @@ class ProviderSettings:
         return f"Azure OpenAI deployment {model} at {safe_url(self.azure_endpoint)}{tail}"
 
 
+DEFAULT_BUSY_TIMEOUT = 30.0
+"""Seconds a write waits while another program (an import, a second console) holds the database's write lock.
+Generous on purpose: a queued write is a short pause, a failed one is work the agent must redo."""
+
+
 @dataclass(frozen=True)
 class Settings:
     """The resolved configuration; immutable so the CLI, the services and the UI can share it."""
@@ -104,6 +109,7 @@ class Settings:
     model_overrides: Mapping[str, ModelOverride]
     keys: Mapping[str, str]
     agent_name: str
+    busy_timeout: float = DEFAULT_BUSY_TIMEOUT  # seconds a write waits for another program's lock ([store])
 
     def __repr__(self) -> str:
         """The dataclass repr, with the database URL's password masked (repr reaches logs and tracebacks)."""
@@ -163,6 +169,7 @@ def load_settings(overrides: CliOverrides | None = None, env: Mapping[str, str] 
         model_overrides=MappingProxyType(file.models),
         keys=MappingProxyType(file.keys),
         agent_name=file.agent_name or environ.get("USER") or environ.get("USERNAME") or "agent",
+        busy_timeout=DEFAULT_BUSY_TIMEOUT if file.busy_timeout is None else file.busy_timeout,
     )
 
 
@@ -300,6 +307,7 @@ class _FileConfig:
     keys: dict[str, str] = field(default_factory=dict)
     agent_name: str | None = None
     store_url: str | None = None
+    busy_timeout: float | None = None
     persona_dirs: list[Path] = field(default_factory=list)
 
 
@@ -412,9 +420,11 @@ def _read_config_file(path: Path) -> _FileConfig:
         agent = _table(data.get("agent", {}), {"name": _text}, where)
         result.agent_name = cast("str | None", agent.get("name"))
         where = "[store]"
-        store = _table(data.get("store", {}), {"url": _text}, where)
+        store = _table(data.get("store", {}), {"url": _text, "busy_timeout": _number(0.0)}, where)
         if "url" in store:
             result.store_url = _store_url(cast(str, store["url"]), path)
+        if "busy_timeout" in store:
+            result.busy_timeout = float(cast(float, store["busy_timeout"]))
         where = "[personas] dirs"
         dirs = _section(data, "personas").get("dirs", [])
         result.persona_dirs = [_relative_to(path, _text(d)) for d in _list(dirs)]

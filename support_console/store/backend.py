@@ -48,6 +48,12 @@ BULK_NULLABLE: Final = frozenset(BULK_COLUMNS[4:12])
 Snippet = tuple[str, tuple[tuple[int, int], ...]]
 
 
+#: How long (milliseconds) a writer waits for another connection's write lock before it fails, unless
+#: ``[store] busy_timeout`` says otherwise. Generous on purpose: a queued writer is a short pause, a failed
+#: one is lost work.
+BUSY_TIMEOUT_MS: Final = 30_000
+
+
 class Backend(Protocol):
     """One database's implementation of what the store cannot say in portable SQLAlchemy."""
 
@@ -55,8 +61,9 @@ class Backend(Protocol):
 
     # ---- engine -------------------------------------------------------------------------------------------
 
-    def configure(self, engine: Engine) -> None:
-        """Set up a new engine: per-connection settings and how transactions begin (see the guarantees)."""
+    def configure(self, engine: Engine, *, busy_timeout_ms: int) -> None:
+        """Set up a new engine: per-connection settings and how transactions begin (see the guarantees);
+        a writer waits up to ``busy_timeout_ms`` for another connection's write lock."""
 
     # ---- schema (called by migrations, inside their transaction) -----------------------------------------
 

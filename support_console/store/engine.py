@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from support_console.core.errors import StoreError
-from support_console.store.backend import READ_ONLY_OPTION, Backend
+from support_console.store.backend import BUSY_TIMEOUT_MS, READ_ONLY_OPTION, Backend
 
 
 def _sqlite() -> Backend:
@@ -41,13 +41,14 @@ def backend_for(bind: Engine | Connection) -> Backend:
     return found()
 
 
-def create_engine(url: str) -> Engine:
+def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine:
     """Create the engine for ``url``, configured by its backend (for SQLite: pragmas, BEGIN IMMEDIATE).
 
     For a file URL the parent directory is created, so a first start with a fresh data directory works.
     An in-memory URL (``sqlite://``) is for one thread only: SQLAlchemy gives each thread its own connection,
     hence its own empty database. A database without a backend gets a plain engine, so that a missing
     driver is reported as such; opening a Store on it then says which databases are supported.
+    ``busy_timeout_ms`` is how long a writer waits for another connection's write lock.
     """
     try:
         parsed = make_url(url)
@@ -64,14 +65,12 @@ def create_engine(url: str) -> Engine:
                 f"The database driver for {parsed.drivername} is not installed ({exc.name}): install it into "
                 "support-console's environment, or use a sqlite:/// URL."
             ) from exc
-    from support_console.store.sqlite.connection import BUSY_TIMEOUT_MS
-
     database = parsed.database or ""
     in_memory = database in ("", ":memory:") or database.startswith("file::memory:")
     if not in_memory and not parsed.query.get("uri"):
         _make_parent_dir(Path(database))
-    engine = sa.create_engine(parsed, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000})
-    backend_for(engine).configure(engine)
+    engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+    backend_for(engine).configure(engine, busy_timeout_ms=busy_timeout_ms)
     return engine
 
 

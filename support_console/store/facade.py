@@ -10,6 +10,7 @@ from sqlalchemy.exc import DBAPIError
 from support_console.core.errors import StoreError, SupportConsoleError
 from support_console.core.urls import safe_db_url, sqlite_file
 from support_console.store.audit import AuditMixin
+from support_console.store.backend import BUSY_TIMEOUT_MS
 from support_console.store.bulk import BulkImportMixin
 from support_console.store.conversation_list import ConversationListMixin
 from support_console.store.customers import CustomersMixin
@@ -42,15 +43,16 @@ class Store(
     """
 
     @classmethod
-    def open(cls, url: str) -> Store:
-        """Open (creating if needed) the database at ``url`` and bring its schema up to date.
+    def open(cls, url: str, *, busy_timeout: float = BUSY_TIMEOUT_MS / 1000) -> Store:
+        """Open (creating if needed) the database at ``url`` and bring its schema up to date; a write waits
+        up to ``busy_timeout`` seconds for another program's write lock before it fails.
 
         Every failure is a StoreError whose sentence names the database without its password: a missing
         driver, a refused connection or a bad URL argument (ImportError, OperationalError, ArgumentError
         from SQLAlchemy) never reaches the caller raw, so the CLI and the console show one ``error:`` line.
         """
         try:
-            return cls._open(url)
+            return cls._open(url, busy_timeout)
         except SupportConsoleError:
             raise
         except Exception as exc:
@@ -91,13 +93,13 @@ class Store(
             ) from exc
 
     @classmethod
-    def _open(cls, url: str) -> Store:
+    def _open(cls, url: str, busy_timeout: float) -> Store:
         path = sqlite_file(url)
         if path is not None:  # another application's file is refused before the engine writes to it
             from support_console.store.sqlite.files import table_names
 
             refuse_foreign(str(path), table_names(path) or ())
-        engine = create_engine(url)
+        engine = create_engine(url, busy_timeout_ms=round(busy_timeout * 1000))
         try:
             migrate(engine)
         except DBAPIError as exc:

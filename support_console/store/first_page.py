@@ -1,10 +1,12 @@
-"""The customer list's rows, the name a customer first seen by email gets, and the one read of the list
-that needs no SQLAlchemy: the console's first page.
+"""The customer list's rows, the name a customer first seen by email gets, and the two reads that need no
+SQLAlchemy: the console's first page and the first conversation it opens.
 
 The console shows its first frame before it imports SQLAlchemy and sqlmodel (about half a second on a cold
 start): :func:`read_first_page` reads the unfiltered list straight from the SQLite file with the standard
 library, in the order of the ``ix_customers_list`` index (:data:`LIST_ORDER_SQL`, which the Store's own
-``list_customers`` uses too). The store opens in a thread right after that frame.
+``list_customers`` uses too). The store opens in a thread right after that frame; a customer opened before
+it is ready is read by :func:`read_first_conversation`, which answers exactly what the Store's
+``get_customer``, ``open_conversation``, ``page_messages``, ``count_messages`` and ``pending_draft`` would.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any, Final
 from urllib.parse import quote
 
 from support_console.core.urls import sqlite_file
+from support_console.core.vocabulary import STATE_DISCARDED, STATE_DRAFT, UNRESOLVED
 from support_console.store.times import from_stored
 
 #: The customer list's order, spelled exactly as the ``ix_customers_list`` index so SQLite walks the index:
@@ -60,6 +63,47 @@ class CustomerSummary:
     last_activity: datetime | None
 
 
+@dataclass(frozen=True)
+class ConversationRecord:
+    """A conversation as the console shows it: a plain value (the Store's rows have the same fields)."""
+
+    id: int
+    customer_id: int
+    status: str
+    persona_id: str | None
+    unread_count: int
+
+
+@dataclass(frozen=True)
+class MessageRecord:
+    """A message as the transcript and the draft pane show it: a plain value (the Store's rows have the
+    same fields)."""
+
+    id: int
+    conversation_id: int
+    role: str
+    state: str
+    text: str
+    original_text: str | None
+    persona_id: str | None
+    model: str | None
+    approved_by: str | None
+    approved_at: datetime | None
+    created_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FirstConversation:
+    """What opening a customer reads: the customer, their newest unresolved conversation (if any), its newest
+    messages (oldest first, discarded drafts left out), how many there are, and its newest unsent draft."""
+
+    customer: CustomerRecord
+    conversation: ConversationRecord | None
+    page: list[MessageRecord]
+    total: int
+    draft: MessageRecord | None
+
+
 def name_from_email(email: str) -> str:
     """The name of a customer known only by email (a draft for a new address, an import row without a
     name): ``jane.doe@x`` -> ``Jane Doe``."""
@@ -85,6 +129,90 @@ def read_first_page(db_url: str, limit: int) -> list[CustomerSummary] | None:
         return None
     finally:
         conn.close()
+
+
+_MESSAGE_COLUMNS: Final = (
+    "id, conversation_id, role, state, text, original_text, persona_id, model, approved_by, approved_at, "
+    "created_at"
+)
+
+
+def read_first_conversation(db_url: str, customer_id: int, limit: int) -> FirstConversation | None:
+    """Open a customer without the Store (see the module docstring); None when the file cannot answer (no
+    such customer included: the Store then says why in words)."""
+    path = sqlite_file(db_url)
+    if path is None or not path.is_file():
+        return None
+    try:
+        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return None
+    try:
+        conn.execute("BEGIN")  # one snapshot for every read below
+        return _first_conversation(conn, customer_id, limit)
+    except (sqlite3.Error, ValueError):
+        return None
+    finally:
+        conn.close()
+
+
+def _first_conversation(conn: sqlite3.Connection, customer_id: int, limit: int) -> FirstConversation | None:
+    row = conn.execute(
+        "SELECT id, name, email, external_id, attributes, created_at FROM customers WHERE id = ?",
+        (customer_id,),
+    ).fetchone()
+    if row is None:
+        return None
+    customer = CustomerRecord(
+        id=row[0], name=row[1], email=row[2], external_id=row[3],
+        attributes=json.loads(row[4] or "null") or {}, created_at=_utc(row[5]),
+    )  # fmt: skip
+    unresolved = ", ".join(f"'{status}'" for status in UNRESOLVED)
+    found = conn.execute(
+        "SELECT id, customer_id, status, persona_id, unread_count FROM conversations "
+        f"WHERE customer_id = ? AND status IN ({unresolved}) ORDER BY id DESC LIMIT 1",
+        (customer_id,),
+    ).fetchone()
+    if found is None:
+        return FirstConversation(customer, None, [], 0, None)
+    conversation = ConversationRecord(*found)
+    shown = (
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND state != '{STATE_DISCARDED}'"
+    )
+    page = [_message(r) for r in conn.execute(f"{shown} ORDER BY id DESC LIMIT ?", (conversation.id, limit))]
+    page.reverse()
+    total = len(page)
+    if total >= limit:
+        count_sql = (
+            f"SELECT count(*) FROM messages WHERE conversation_id = ? AND state != '{STATE_DISCARDED}'"
+        )
+        total = int(conn.execute(count_sql, (conversation.id,)).fetchone()[0])
+    draft = conn.execute(
+        f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE conversation_id = ? AND state = '{STATE_DRAFT}' "
+        "ORDER BY id DESC LIMIT 1",
+        (conversation.id,),
+    ).fetchone()
+    return FirstConversation(customer, conversation, page, total, _message(draft) if draft else None)
+
+
+def _message(row: tuple[Any, ...]) -> MessageRecord:
+    (
+        id_,
+        conversation_id,
+        role,
+        state,
+        text,
+        original_text,
+        persona_id,
+        model,
+        approved_by,
+        approved,
+        created,
+    ) = row
+    return MessageRecord(
+        id_, conversation_id, role, state, text, original_text, persona_id, model, approved_by,
+        _utc(approved), _utc(created),
+    )  # fmt: skip
 
 
 def _summary(row: tuple[Any, ...]) -> CustomerSummary:

@@ -71,7 +71,8 @@ class SupportConsoleApp(App[None]):
 
     @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def _open_store(self) -> None:
-        """Open the store in a thread (the first frame did not need it); a failure ends the console."""
+        """Open the store in a thread (the first frame did not need it), then load what the first draft
+        needs (the model SDK, the token tables) so it leaves at once; a store that fails ends the console."""
         try:
             self.services.open_store()
         except SupportConsoleError as error:
@@ -81,6 +82,7 @@ class SupportConsoleApp(App[None]):
             return
         if self.main_screen is not None:
             self.call_from_thread(self._store_ready, self.main_screen)
+        self.services.warm_up()
 
     def _store_ready(self, main: MainScreen) -> None:
         if self.services.first_page_missed:  # the first frame's list was empty: the file could not answer
@@ -101,6 +103,8 @@ class SupportConsoleApp(App[None]):
         super()._handle_exception(error)
 
     async def on_unmount(self) -> None:
+        if self.main_screen is not None:
+            await self.main_screen.session.aclose()  # its queued saves run first
         if self._owns_services:
             await self.services.aclose()
 
@@ -141,14 +145,15 @@ class SupportConsoleApp(App[None]):
     # -- quitting without losing work ------------------------------------------------------------------
 
     async def action_quit(self) -> None:
+        from support_console.ui.screens.confirm import ConfirmScreen
+
         main = self.main_screen
-        if main is not None and main.streaming:
-            from support_console.ui.screens.confirm import ConfirmScreen
+        if main is not None and main.drafting.generating:
 
             def answered(yes: bool | None) -> None:
                 if yes:
                     main.action_stop()
-                    self.exit()
+                    self._quit_after_saving()
 
             self.push_screen(
                 ConfirmScreen(
@@ -157,9 +162,27 @@ class SupportConsoleApp(App[None]):
                 answered,
             )
             return
-        if main is not None:
-            main.save_before_quit()
-        self.exit()
+        self._quit_after_saving()
+
+    @work(exclusive=True, group="quit", exit_on_error=False)
+    async def _quit_after_saving(self) -> None:
+        """Quit once every edit and draft is saved; if the database refuses, ask before losing anything."""
+        from support_console.ui.screens.confirm import ConfirmScreen
+
+        main = self.main_screen
+        error = await main.save_before_quit() if main is not None else None
+        if error is None:
+            self.exit()
+            return
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(
+            ConfirmScreen(f"The draft could not be saved ({error}). Quit anyway and lose it?", yes="Quit"),
+            answered,
+        )
 
     # -- personas changed on disk ----------------------------------------------------------------------
 

@@ -5,21 +5,24 @@ is kept safe while it streams must be the same whether the agent works in the co
 here sends anything to the model on its own: :meth:`Drafter.prepare` only builds the request, and only
 :meth:`Drafter.stream`, called by the agent's action, sends it. The streamed text is saved as an unsent
 ``draft`` every ``save_every`` seconds, so a crash or a dropped connection loses at most that much, and
-nothing counts as sent until the agent approves it in the console.
+nothing counts as sent until the agent approves it in the console. Saves run off the event loop and the
+stream never waits for them (another program holding the database's write lock delays a save, not the text).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import time
-from collections.abc import AsyncGenerator, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from support_console.config.settings import ProviderSettings
-from support_console.core.errors import ConfigError
+from support_console.core.errors import ConfigError, SupportConsoleError
 from support_console.core.model_facts import ModelInfo, resolve_model
 from support_console.core.personas import Persona, PersonaSet
 from support_console.core.tokens import count_text
@@ -152,14 +155,20 @@ def model_name_for(persona: Persona, provider: ProviderSettings) -> str:
 class Drafter:
     """Prepares and streams drafts for conversations in the store; one instance per draft in flight.
 
-    After :meth:`stream` ends, :attr:`draft_id` is the stored draft and :attr:`result` what the model returned
-    (``None`` when the stream failed or was stopped).
+    After :meth:`stream` ends (and :meth:`settled`), :attr:`draft_id` is the stored draft and :attr:`result`
+    what the model returned (``None`` when the stream failed or was stopped). Saves run on ``saves`` (an
+    executor that runs one task at a time, in order: a caller with other store work for the same draft passes
+    its own, so that work queues behind the saves), else on a thread of the Drafter's own.
     """
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, *, saves: Executor | None = None) -> None:
         self._services = services
+        self._saves = saves  # None: the Drafter runs its saves on a thread of its own, per stream
+        self._own_saves: ThreadPoolExecutor | None = None
+        self._final: Future[None] | None = None
         self.draft_id: int | None = None
         self.result: StreamResult | None = None
+        self.unsaved: Callable[[], None] | None = None
 
     # -- preparing -------------------------------------------------------------------------------------------
 
@@ -216,14 +225,26 @@ class Drafter:
     # -- streaming -------------------------------------------------------------------------------------------
 
     async def stream(
-        self, prepared: PreparedDraft, *, draft_id: int | None = None, save_every: float = 0.5
+        self,
+        prepared: PreparedDraft,
+        *,
+        draft_id: int | None = None,
+        save_every: float = 0.5,
+        settle: bool = True,
     ) -> AsyncGenerator[StreamEvent, None]:
         """Send the request and yield the model's deltas, saving the growing draft as it goes.
 
         The draft is saved at most every ``save_every`` seconds and once at the end (with finish reason, usage
-        and the served model). On :class:`LLMError` the partial text is saved with the error and the error is
-        re-raised; when the stream is cancelled or closed, what came so far is saved. Close it with
-        ``contextlib.aclosing`` if you stop iterating early.
+        and the served model). Saves run on the ``saves`` executor, one at a time and in order, and the stream
+        never waits for them: a save that waits for another program's write lock holds up neither the deltas
+        nor the event loop (a save due meanwhile is skipped; the next one carries all the text). On
+        :class:`LLMError` the partial text is saved with the error and the error is re-raised; when the
+        stream is cancelled or closed, what came so far is saved. Close it with ``contextlib.aclosing`` if you
+        stop iterating early.
+
+        With ``settle`` (the default) the generator ends once the final save is done, and raises what it
+        raised (a ``StoreError``); with ``settle=False`` it ends as soon as the model does, and
+        :meth:`settled` waits for the final save. Either way a save that failed is kept as :attr:`unsaved`.
         """
         client = self._services.client
         if client is None:
@@ -234,22 +255,24 @@ class Drafter:
             raise ValueError(
                 "A preview cannot be streamed: record the message and prepare() the conversation."
             )
-        self.draft_id, self.result = draft_id, None
+        self.draft_id, self.result, self.unsaved = draft_id, None, None
         text: list[str] = []
         refusal: list[str] = []
         last_save = float("-inf")
+        saving: Future[None] | None = None
         try:
             async with aclosing(client.stream(prepared.request)) as events:
                 async for event in events:
                     (refusal if isinstance(event, RefusalDelta) else text).append(event.text)
-                    if time.monotonic() - last_save >= save_every:
-                        self._save(prepared, "".join(text) or "".join(refusal))
+                    due = time.monotonic() - last_save >= save_every
+                    if due and (saving is None or saving.done()):
+                        saving = self._submit(prepared, "".join(text) or "".join(refusal))
                         last_save = time.monotonic()
                     yield event
                 result = client.last_result  # read at once: the client may serve another draft next
         except LLMError as exc:
             got = client.last_result
-            self._save(
+            self._submit(
                 prepared,
                 "".join(text) or exc.partial,
                 finish_reason=got.finish_reason,
@@ -258,19 +281,65 @@ class Drafter:
                 error=str(exc),
                 error_kind=exc.kind,
             )
+            if settle:
+                await self.settled()
             raise
         except (asyncio.CancelledError, GeneratorExit):
             came = "".join(text) or "".join(refusal)
-            if came or self.draft_id is not None:  # stopped before anything arrived: no empty draft
-                self._save(prepared, came, error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED)
+            if came or saving is not None or self.draft_id is not None:  # nothing came: no new empty draft
+                self._submit(prepared, came, error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED)
+                if settle:
+                    await self.settled()
             raise
         self._finish(prepared, result)
+        if settle:
+            await self.settled()
+
+    async def settled(self) -> None:
+        """Wait for the saves of the last :meth:`stream`; raises what the final save raised (the draft's text
+        is then kept as :attr:`unsaved`, to be saved again with :meth:`save_unsaved`)."""
+        final, self._final = self._final, None
+        if self._own_saves is not None:
+            self._own_saves.shutdown(wait=False)  # queued saves still run; the thread ends after them
+            self._own_saves = None
+        if final is not None:
+            await asyncio.shield(asyncio.wrap_future(final))  # a cancelled caller never drops the save
+
+    def save_unsaved(self) -> None:
+        """Save again what the last failed save could not (blocking: call it off the event loop).
+
+        Why: a save refused by the store (the write lock held past the busy timeout, a full disk) must not
+        lose the draft's identity or its model facts; whoever holds this Drafter retries it before editing,
+        approving or discarding the draft, so the stored draft keeps its model and original text.
+        """
+        if self.unsaved is not None:
+            self._save_or_keep(self.unsaved)
+
+    def _submit(self, prepared: PreparedDraft, text: str, **facts: Any) -> Future[None]:
+        """Queue one save (see :meth:`_save`) on the saves executor; the newest queued save is the final."""
+        if self._saves is None and self._own_saves is None:
+            self._own_saves = ThreadPoolExecutor(max_workers=1, thread_name_prefix="draft-saves")
+        executor = self._saves or self._own_saves
+        assert executor is not None
+        self._final = executor.submit(
+            self._save_or_keep, functools.partial(self._save, prepared, text, **facts)
+        )
+        return self._final
+
+    def _save_or_keep(self, save: Callable[[], None]) -> None:
+        """Run ``save``; when the store refuses it, keep it as :attr:`unsaved` (the newest one wins)."""
+        try:
+            save()
+        except SupportConsoleError:
+            self.unsaved = save
+            raise
+        self.unsaved = None
 
     def _finish(self, prepared: PreparedDraft, result: StreamResult) -> None:
         """Save the complete draft; a refusal is kept as the draft's text and marked, never left empty."""
         self.result = result
         refused = result.refused
-        self._save(
+        self._submit(
             prepared,
             result.refusal if refused else result.text,
             finish_reason=result.finish_reason,

@@ -7,20 +7,28 @@ and personas still work, and drafting says clearly that a provider is needed.
 
 The console builds its services with ``open_store=False``: SQLAlchemy and sqlmodel cost about half a second
 to import on a cold start, so the console draws its first frame from :meth:`Services.first_customers` (a
-plain read of the SQLite file) and opens the store in a thread right after. Whoever needs the store before
-then simply waits for it: :attr:`Services.store` opens it on first use, once, under a lock.
+plain read of the SQLite file) and opens the store in a thread right after; a customer opened meanwhile is
+read the same way (:meth:`Services.first_conversation`). Whoever needs the store before then simply waits
+for it: :attr:`Services.store` opens it on first use, once, under a lock.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from typing import TYPE_CHECKING
 
 from support_console.config.settings import Settings
-from support_console.core.errors import StoreError
+from support_console.core.errors import StoreError, SupportConsoleError
+from support_console.core.model_facts import resolve_model
 from support_console.core.personas import PersonaSet, load_personas
 from support_console.llm import ModelClient
-from support_console.store.first_page import CustomerSummary, read_first_page
+from support_console.store.first_page import (
+    CustomerSummary,
+    FirstConversation,
+    read_first_conversation,
+    read_first_page,
+)
 
 if TYPE_CHECKING:
     from support_console.store import Store
@@ -72,11 +80,18 @@ class Services:
                 from support_console.store import Store
 
                 try:
-                    self._store = Store.open(self.settings.db_url)
+                    self._store = Store.open(self.settings.db_url, busy_timeout=self.settings.busy_timeout)
                 except StoreError as exc:
                     self._open_failure = StoreUnavailable(str(exc))
                     raise self._open_failure from None  # the chain may hold the URL: keep it out
             return self._store
+
+    def first_conversation(self, customer_id: int, limit: int) -> FirstConversation | None:
+        """While the store is still opening, a customer's conversation read without SQLAlchemy (None once the
+        store is open, or when the file cannot answer: then ask the store)."""
+        if self._store is not None:
+            return None
+        return read_first_conversation(self.settings.db_url, customer_id, limit)
 
     def first_customers(self, limit: int) -> list[CustomerSummary]:
         """The unfiltered customer list; while the store is still closed, read without SQLAlchemy.
@@ -90,6 +105,27 @@ class Services:
             self.first_page_missed = rows is None
             return rows or []
         return self._store.list_customers("", limit=limit)
+
+    def warm_up(self) -> None:
+        """Load what the first draft would otherwise load on the event loop: the model SDK (about half a
+        second of imports) and the token tables of the models the personas draft with. Blocking: call it in
+        a thread, after the first frame. Nothing is sent and no file is written."""
+        if self.client is None:
+            return
+        import importlib
+
+        from support_console.core.tokens import get_encoding
+        from support_console.workflows.drafting import model_name_for
+
+        importlib.import_module("openai")
+        importlib.import_module("support_console.llm._sdk")
+        encodings = set()
+        for persona in self.personas.ordered():
+            with contextlib.suppress(SupportConsoleError):
+                name = model_name_for(persona, self.settings.provider)
+                encodings.add(resolve_model(name, self.settings.model_overrides).encoding)
+        for encoding in sorted(encodings):
+            get_encoding(encoding)
 
     def reload_personas(self) -> PersonaSet:
         """Re-read the persona files, so an edited persona takes effect without restarting the console."""

@@ -26,8 +26,8 @@ class SQLiteBackend:
 
     name = "sqlite"
 
-    def configure(self, engine: Engine) -> None:
-        connection.configure(engine)
+    def configure(self, engine: Engine, *, busy_timeout_ms: int) -> None:
+        connection.configure(engine, busy_timeout_ms=busy_timeout_ms)
 
     def create_rollup_triggers(self, conn: Connection) -> None:
         """Triggers that re-run ``tables.customer_rollup`` after any conversation insert, update or delete.

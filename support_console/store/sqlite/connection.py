@@ -18,9 +18,10 @@ start with a plain (deferred) ``BEGIN``; in WAL mode they run concurrently with 
 
 from __future__ import annotations
 
+import functools
 import sqlite3
 from collections.abc import Iterable, Mapping
-from typing import Any, Final
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
@@ -29,14 +30,10 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from support_console.store.backend import READ_ONLY_OPTION
 
-#: How long (milliseconds) a writer waits for the lock before SQLite gives up. Generous on purpose: a queued
-#: writer is a short pause, a failed one is lost work.
-BUSY_TIMEOUT_MS: Final = 30_000
 
-
-def configure(engine: Engine) -> None:
+def configure(engine: Engine, *, busy_timeout_ms: int) -> None:
     """Apply the pragmas to every new connection and make write transactions BEGIN IMMEDIATE."""
-    event.listen(engine, "connect", _on_connect)
+    event.listen(engine, "connect", functools.partial(_on_connect, busy_timeout_ms=busy_timeout_ms))
     event.listen(engine, "begin", _on_begin)
 
 
@@ -59,7 +56,9 @@ def dbapi(conn: Connection) -> sqlite3.Connection:
     return raw
 
 
-def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+def _on_connect(
+    dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry, *, busy_timeout_ms: int
+) -> None:
     """Per new DBAPI connection: hand transaction control to SQLAlchemy and set the pragmas."""
     assert isinstance(dbapi_connection, sqlite3.Connection)
     # pysqlite must not emit BEGIN itself: we emit BEGIN / BEGIN IMMEDIATE in _on_begin.
@@ -67,7 +66,7 @@ def _on_connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry)
     cursor = dbapi_connection.cursor()
     try:
         # busy_timeout first, so that switching to WAL on a brand-new file waits for a concurrent opener.
-        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
         cursor.execute("PRAGMA foreign_keys = ON")
         cursor.execute("PRAGMA journal_mode = WAL")
         cursor.execute("PRAGMA synchronous = NORMAL")

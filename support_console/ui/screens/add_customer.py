@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from textual import on
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
@@ -14,8 +14,9 @@ from textual.widgets import Input, Label, Static
 
 from support_console.core.errors import SupportConsoleError
 
-# (name, email, external_id) -> new customer id; raises SupportConsoleError with a sentence for the agent.
-AddCustomer = Callable[[str, str, str | None], int]
+# (name, email, external_id) -> new customer id (stored off the event loop); raises SupportConsoleError with a
+# sentence for the agent.
+AddCustomer = Callable[[str, str, str | None], Awaitable[int]]
 
 
 class AddCustomerScreen(ModalScreen[int | None]):
@@ -69,8 +70,13 @@ class AddCustomerScreen(ModalScreen[int | None]):
             self._error("Type a valid email address, such as jane@example.com.")
             self.query_one("#email", Input).focus()
             return
+        self._save(name, email, external_id or None)
+
+    @work(exclusive=True, group="add-customer", exit_on_error=False)
+    async def _save(self, name: str, email: str, external_id: str | None) -> None:
+        self._error("Saving…")
         try:
-            customer_id = self._add(name, email, external_id or None)
+            customer_id = await self._add(name, email, external_id)
         except SupportConsoleError as error:
             self._error(str(error))
             return

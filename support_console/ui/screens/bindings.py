@@ -3,6 +3,11 @@ screen and the command palette, and every one has an id so ``[keys]`` in the con
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
+
+from textual.app import App
 from textual.binding import Binding
 
 MAIN_BINDINGS: list[Binding] = [
@@ -22,7 +27,15 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("ctrl+f", "find_customer", "Find customer", id="find_customer", show=False),
     Binding("f2", "add_customer", "New customer", id="add_customer", show=False),
     Binding("ctrl+up", "load_earlier", "Load earlier messages", id="load_earlier", show=False),
+    Binding("ctrl+down", "load_later", "Show newer messages again", id="load_later", show=False),
 ]
 
 
 BINDINGS_BY_ID = {binding.id: binding for binding in MAIN_BINDINGS if binding.id}
+
+
+def key_name(app: App[Any], keys: Mapping[str, str], binding_id: str) -> str:
+    """The key an action is on now (after ``[keys]`` rebinding), as the footer shows it, for hints."""
+    binding = BINDINGS_BY_ID[binding_id]
+    key = keys.get(binding_id, binding.key).split(",")[0].strip()
+    return app.get_key_display(replace(binding, key=key, key_display=None))

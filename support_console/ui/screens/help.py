@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 from rich.table import Table
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
@@ -16,12 +17,14 @@ HelpRow = tuple[str, str, str]  # (keys, action description, binding id)
 
 
 def help_table(rows: Sequence[HelpRow]) -> Table:
+    """The keys table. Every cell is a ``Text``: a plain string in a Rich table is markup, and "[keys]" (or
+    a key rebound to "[") would vanish from the screen."""
     table = Table(box=None, expand=True, show_header=True, header_style="bold")
-    table.add_column("Key", no_wrap=True)
-    table.add_column("Action")
-    table.add_column("Config id ([keys])", style="dim", no_wrap=True)
+    table.add_column(Text("Key"), no_wrap=True)
+    table.add_column(Text("Action"))
+    table.add_column(Text("Config id ([keys])"), style="dim", no_wrap=True)
     for keys, description, binding_id in rows:
-        table.add_row(keys, description, binding_id)
+        table.add_row(Text(keys), Text(description), Text(binding_id))
     return table
 
 

@@ -2,7 +2,7 @@
 
 Streaming is coalesced: deltas are buffered and flushed into the TextArea at most once per frame, because one
 TextArea edit per token costs a re-wrap and a repaint each and makes a fast stream ~20x slower to show.
-The pane knows nothing of the store or the model; the screen drives it and saves what it reports.
+The pane knows nothing of the store or the model; the draft column drives it and saves what it reports.
 """
 
 from __future__ import annotations
@@ -190,10 +190,21 @@ class DraftPane(Vertical):
         self.set_class(False, "-streaming")
         self.set_status(status, error=error)
 
-    def mark_saved(self, draft_id: int | None) -> None:
-        """The text on screen is now what the store holds for ``draft_id``."""
+    def mark_saved(self, draft_id: int | None, text: str | None = None) -> None:
+        """The store holds ``text`` (the text on screen if None) for ``draft_id``: only later changes count
+        as unsaved. The text is passed when the save was asked for earlier: the agent may have typed since."""
         self.draft_id = draft_id
-        self._saved_text = self.text
+        self._saved_text = self.text if text is None else text
+
+    def hold(self, status: str) -> None:
+        """Lock the editor while the draft is being sent (what is sent is what the agent saw)."""
+        self.editor.read_only = True
+        self.set_status(status)
+
+    def release(self, status: str, *, error: bool = False) -> None:
+        """Unlock the editor after :meth:`hold` (the reply was not sent: the text stays)."""
+        self.editor.read_only = False
+        self.set_status(status, error=error)
 
     # -- whole drafts ----------------------------------------------------------------------------------
 

@@ -1,50 +1,85 @@
-"""The transcript of one conversation, loaded a page at a time.
+"""The transcript of one conversation, a page at a time, with at most a few pages mounted.
 
 Only the newest page is read when a conversation opens, so a 10,000-message history opens as fast as a short
-one; older pages are read when the agent asks (key or click on the marker at the top).
+one; older pages are read when the agent asks (key or click on the marker at the top), in a thread.
+
+Why a window: every mounted message is a widget that Textual lays out again when the transcript changes, so a
+transcript that kept every page it ever loaded got slower page by page (6 s for page 90 of a 10,000-message
+conversation). At most :data:`WINDOW_PAGES` pages are mounted; loading an older page unmounts the newest one
+(a marker at the bottom offers it back), so every page costs the same whatever came before.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Protocol
 
 from rich.text import Text
-from textual import events
+from textual import events, work
 from textual.containers import VerticalScroll
-from textual.widget import Widget
 from textual.widgets import Static
 
 from support_console.core.safe_text import visible
+from support_console.core.vocabulary import (
+    ROLE_AGENT,
+    ROLE_CUSTOMER,
+    ROLE_NOTE,
+    STATE_DISCARDED,
+    STATE_DRAFT,
+    STATE_SENT,
+)
 from support_console.ui.widgets.text import timestamp
 
-if TYPE_CHECKING:
-    from support_console.store.tables import Message
-
 PAGE = 100
+WINDOW_PAGES = 3
+"""Pages mounted at most: enough to scroll through comfortably, few enough to keep each page's cost flat."""
+
+HEADINGS = {ROLE_CUSTOMER: "Customer", ROLE_NOTE: "Internal note", ROLE_AGENT: "Reply sent"}
+HIDDEN_STATES = (STATE_DRAFT, STATE_DISCARDED)  # drafts live in the draft pane, discarded ones nowhere
 
 
-class MessagePages(Protocol):
-    """What the transcript needs from the store (the Store satisfies it)."""
+class ShownMessage(Protocol):
+    """What the transcript shows of a message (the store's Message has it)."""
 
-    def page_messages(
-        self, conversation_id: int, before_id: int | None = None, limit: int = 100
-    ) -> list[Message]: ...
+    @property
+    def id(self) -> int | None: ...
+    @property
+    def role(self) -> str: ...
+    @property
+    def state(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def persona_id(self) -> str | None: ...
+    @property
+    def approved_by(self) -> str | None: ...
+    @property
+    def approved_at(self) -> datetime | None: ...
+    @property
+    def created_at(self) -> datetime | None: ...
 
-    def count_messages(self, conversation_id: int) -> int: ...
+
+PageLoader = Callable[[int, int | None, int], Sequence[ShownMessage]]
+"""(conversation_id, before_id, limit) -> up to ``limit`` messages older than ``before_id``, oldest first
+(the store's ``page_messages``); blocking, so the transcript calls it in a thread."""
 
 
-def render_message(message: Message) -> Text:
+def reaches_model(message: ShownMessage) -> bool:
+    """Customer messages and sent replies are what the model sees; notes never."""
+    return message.role == ROLE_CUSTOMER or message.state == STATE_SENT
+
+
+def render_message(message: ShownMessage) -> Text:
     """One transcript entry: a header (who, persona, when) and the literal text."""
     text = Text()
-    when = timestamp(message.approved_at or message.created_at) if message.role == "agent" else ""
+    when = timestamp(message.approved_at or message.created_at) if message.role == ROLE_AGENT else ""
     when = when or timestamp(message.created_at)
-    if message.role == "customer":
-        text.append("Customer", style="bold")
-    elif message.role == "note":
-        text.append("Internal note", style="bold italic")
-    else:
-        text.append("Reply sent", style="bold")
+    heading = HEADINGS.get(message.role, visible(message.role))
+    text.append(heading, style="bold italic" if message.role == ROLE_NOTE else "bold")
+    if message.role == ROLE_AGENT:
         if message.persona_id:
             text.append(f" · persona {visible(message.persona_id)}")
         if message.approved_by:
@@ -58,21 +93,41 @@ def render_message(message: Message) -> Text:
 class MessageView(Static):
     """One message; its CSS class says who wrote it."""
 
-    def __init__(self, message: Message) -> None:
+    def __init__(self, message: ShownMessage) -> None:
         super().__init__(render_message(message), markup=False, classes=f"message -{message.role}")
         self.message_id = message.id
         self.message_text = message.text
-        self.reaches_model = message.role == "customer" or message.state == "sent"
+        self.reaches_model = reaches_model(message)
 
 
-class EarlierMarker(Static):
-    """At the top: how many older messages are not loaded yet; a click loads a page."""
+class PageMarker(Static):
+    """At the top: how many older messages are not shown; at the bottom, newer ones. A click loads a page."""
+
+    def __init__(self, *, older: bool) -> None:
+        super().__init__(classes="earlier" if older else "later", markup=False)
+        self.older = older
 
     def on_click(self, event: events.Click) -> None:
         event.stop()
         transcript = self.parent
         if isinstance(transcript, Transcript):
-            transcript.load_earlier()
+            if self.older:
+                transcript.load_earlier()
+            else:
+                transcript.load_later()
+
+
+@dataclass
+class _Page:
+    """A page as read: the ``before_id`` it was read with, its messages, and its views while mounted."""
+
+    before_id: int | None
+    messages: list[ShownMessage]
+    views: list[MessageView] = field(default_factory=list)
+
+    @property
+    def oldest_id(self) -> int | None:
+        return self.messages[0].id if self.messages else None
 
 
 class Transcript(VerticalScroll):
@@ -84,36 +139,49 @@ class Transcript(VerticalScroll):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self._pages: MessagePages | None = None
+        self.load_page: PageLoader | None = None  # set by the screen
+        self.load_key = "ctrl+up"  # the keys bound to loading pages (they can be rebound)
+        self.later_key = "ctrl+down"
         self.conversation_id: int | None = None
-        self.load_key = "ctrl+up"  # the screen sets the key bound to "load earlier" (it can be rebound)
-        self.oldest_id: int | None = None
-        self.earlier = 0
-        self._views: dict[int, MessageView] = {}
-        self._marker: EarlierMarker | None = None
+        self.earlier = 0  # messages older than the oldest page read
+        self.loading = False
+        self._pages: list[_Page] = []  # every page read, newest first
+        self._top = 0  # index in _pages of the newest mounted page; pages _top .. _top+WINDOW_PAGES-1 show
+        self._top_marker: PageMarker | None = None
+        self._bottom_marker: PageMarker | None = None
         self._context_marker: Static | None = None
         self._trim_context: tuple[int, int] | None = None  # (first_kept_id, dropped)
 
-    def _reset(self) -> None:
-        self.remove_children()
-        self._views = {}
-        self._marker = None
-        self._context_marker = None
-        self._trim_context = None
+    # -- what the screen asks for ------------------------------------------------------------------------
 
-    def show_conversation(self, pages: MessagePages, conversation_id: int) -> None:
-        """Replace the transcript with the newest page of ``conversation_id``."""
+    @property
+    def views(self) -> list[MessageView]:
+        """The mounted messages, oldest first."""
+        return [view for page in reversed(self._mounted()) for view in page.views]
+
+    @property
+    def older(self) -> int:
+        """Messages older than the oldest one mounted (read or not)."""
+        return self.earlier + sum(len(page.messages) for page in self._pages[self._top + WINDOW_PAGES :])
+
+    @property
+    def later(self) -> int:
+        """Messages newer than the newest one mounted (unmounted to keep the window small)."""
+        return sum(len(page.messages) for page in self._pages[: self._top])
+
+    def show_conversation(self, conversation_id: int, page: Sequence[ShownMessage], total: int) -> None:
+        """Replace the transcript with the newest page of ``conversation_id`` (read by the caller); ``total``
+        is how many messages the conversation has."""
         self._reset()
-        self._pages = pages
         self.conversation_id = conversation_id
-        page = pages.page_messages(conversation_id, None, PAGE)
-        total = pages.count_messages(conversation_id)
         self.earlier = max(0, total - len(page)) if len(page) >= PAGE else 0
-        self.oldest_id = page[0].id if page else None
-        self._marker = EarlierMarker(classes="earlier", markup=False)
-        self.mount(self._marker)
-        self.mount_all(self._make_views(page))
-        self._update_marker()
+        newest = _Page(None, list(page))
+        newest.views = _views(newest.messages)
+        self._pages = [newest]
+        self._top_marker = PageMarker(older=True)
+        self._bottom_marker = PageMarker(older=False)
+        self.mount(self._top_marker, *newest.views, self._bottom_marker)
+        self._update_markers()
         self.call_after_refresh(self.scroll_end, animate=False)
 
     def clear(self, hint: str = "Select a customer to see their conversation.") -> None:
@@ -121,54 +189,123 @@ class Transcript(VerticalScroll):
         self.conversation_id = None
         self.mount(Static(hint, classes="hint", markup=False))
 
-    def _make_views(self, messages: Sequence[Message]) -> list[Widget]:
-        views: list[Widget] = []
-        for message in messages:
-            if message.state in ("draft", "discarded") or message.id is None:
-                continue
-            view = MessageView(message)
-            self._views[message.id] = view
-            views.append(view)
-        return views
+    def load_earlier(self) -> None:
+        """Show the page before the oldest one shown (read in a thread the first time)."""
+        if self.conversation_id is not None and not self.loading and self.older > 0:
+            self._load_older()
 
-    def _update_marker(self) -> None:
-        if self._marker is not None:
-            self._marker.display = self.earlier > 0
-            self._marker.update(
-                f"▲ {self.earlier:,} earlier messages · {self.load_key} or click to load more"
-            )
-        self._place_context_marker()
+    def load_later(self) -> None:
+        """Show again the page after the newest one shown (unmounted to keep the window small)."""
+        if self.conversation_id is not None and not self.loading and self._top > 0:
+            self._shift(older=False)
 
-    def load_earlier(self) -> int:
-        """Load the page before the oldest shown message; returns how many messages came."""
-        if self._pages is None or self.conversation_id is None or self.oldest_id is None or not self.earlier:
-            return 0
-        page = self._pages.page_messages(self.conversation_id, self.oldest_id, PAGE)
-        self.earlier = 0 if len(page) < PAGE else max(0, self.earlier - len(page))
-        anchor = self._views.get(self.oldest_id)
-        if page:
-            self.oldest_id = page[0].id
-            views = self._make_views(page)
-            if views:
-                self.mount_all(views, after=self._marker)
-        self._update_marker()
-        if anchor is not None:
-            self.call_after_refresh(self.scroll_to_widget, anchor, animate=False, top=True)
-        return len(page)
+    def append(self, message: ShownMessage) -> None:
+        """Add a new message at the bottom and show it (back at the newest page if the agent paged away).
 
-    def append(self, message: Message) -> None:
-        """Add a new message at the bottom and show it."""
-        if self.conversation_id is None:
+        Messages recorded one after the other can arrive here out of order (the store's answers come back
+        in order, the screen's handling of them may not), so the message goes where its id says."""
+        if self.conversation_id is None or message.id is None:
             return
         self.query(".hint").remove()
-        if self.oldest_id is None:
-            self.oldest_id = message.id
-        self.mount_all(self._make_views([message]))
+        if not self._pages:
+            self.show_conversation(self.conversation_id, [message], 1)
+            return
+        while self._top > 0:
+            self._shift(older=False)
+        newest = self._pages[0]
+        index = len(newest.messages)
+        while index > 0 and (newest.messages[index - 1].id or 0) > message.id:
+            index -= 1
+        newest.messages.insert(index, message)
+        views = _views([message])
+        if views:
+            after = next((v for v in newest.views if (v.message_id or 0) > message.id), None)
+            position = newest.views.index(after) if after is not None else len(newest.views)
+            newest.views[position:position] = views
+            self.mount_all(views, before=after if after is not None else self._bottom_marker)
+        self._place_context_marker()
         self.call_after_refresh(self.scroll_end, animate=False)
 
     def set_context(self, first_kept_id: int | None, dropped: int) -> None:
         """Mark where the model's context starts: the ``dropped`` messages above it were not sent."""
         self._trim_context = (first_kept_id, dropped) if first_kept_id is not None and dropped else None
+        self._place_context_marker()
+
+    # -- paging ------------------------------------------------------------------------------------------
+
+    @work(exclusive=True, group="transcript", exit_on_error=False)
+    async def _load_older(self) -> None:
+        bottom = self._top + WINDOW_PAGES - 1  # the oldest page the window holds
+        if bottom < len(self._pages) - 1:  # read before, unmounted since: mount it again
+            self._shift(older=True)
+            return
+        conversation_id, loader, before = self.conversation_id, self.load_page, self._pages[-1].oldest_id
+        if conversation_id is None or loader is None or before is None:
+            return
+        self.loading = True
+        try:
+            messages = await asyncio.to_thread(loader, conversation_id, before, PAGE)
+        finally:
+            self.loading = False
+        if conversation_id != self.conversation_id:
+            return  # the agent opened another conversation meanwhile
+        self.earlier = 0 if len(messages) < PAGE else max(0, self.earlier - len(messages))
+        self._pages.append(_Page(before, list(messages)))
+        if len(self._pages) - 1 > bottom:
+            self._shift(older=True)
+        else:  # the window is not full yet
+            self._mount_page(len(self._pages) - 1, older=True)
+            self._update_markers()
+
+    def _shift(self, *, older: bool) -> None:
+        """Move the window one page: the page entering it is mounted, the one leaving it unmounted."""
+        if older:
+            entering, leaving = self._top + WINDOW_PAGES, self._top
+            self._top += 1
+        else:
+            entering, leaving = self._top - 1, self._top + WINDOW_PAGES - 1
+            self._top -= 1
+        if 0 <= leaving < len(self._pages):
+            gone = self._pages[leaving]
+            self.remove_children(gone.views)
+            gone.views = []
+        self._mount_page(entering, older=older)
+        self._update_markers()
+
+    def _mount_page(self, index: int, *, older: bool) -> None:
+        anchor = self.views[0 if older else -1] if self.views else None
+        page = self._pages[index]
+        page.views = _views(page.messages)
+        if older:
+            self.mount_all(page.views, after=self._top_marker)
+        else:
+            self.mount_all(page.views, before=self._bottom_marker)
+        if anchor is not None:
+            self.call_after_refresh(self.scroll_to_widget, anchor, animate=False, top=True)
+
+    def _mounted(self) -> list[_Page]:
+        return self._pages[self._top : self._top + WINDOW_PAGES]
+
+    # -- markers -----------------------------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self.remove_children()
+        self._pages = []
+        self._top = 0
+        self.earlier = 0
+        self._top_marker = self._bottom_marker = None
+        self._context_marker = None
+        self._trim_context = None
+
+    def _update_markers(self) -> None:
+        if self._top_marker is not None:
+            older = self.older
+            self._top_marker.display = older > 0
+            self._top_marker.update(f"▲ {older:,} earlier messages · {self.load_key} or click to load more")
+        if self._bottom_marker is not None:
+            later = self.later
+            self._bottom_marker.display = later > 0
+            self._bottom_marker.update(f"▼ {later:,} newer messages · {self.later_key} or click to show them")
         self._place_context_marker()
 
     def _place_context_marker(self) -> None:
@@ -178,9 +315,14 @@ class Transcript(VerticalScroll):
         if self._trim_context is None:
             return
         first_kept_id, dropped = self._trim_context
-        view = self._views.get(first_kept_id)
+        view = next((v for v in self.views if v.message_id == first_kept_id), None)
         if view is None:
             return
         label = f"── {dropped:,} earlier message{'s' if dropped != 1 else ''} not sent to the model ──"
         self._context_marker = Static(label, classes="context-marker", markup=False)
         self.mount(self._context_marker, before=view)
+
+
+def _views(messages: Sequence[ShownMessage]) -> list[MessageView]:
+    """Views of the messages the transcript shows (drafts live in the draft pane, discarded ones nowhere)."""
+    return [MessageView(m) for m in messages if m.state not in HIDDEN_STATES and m.id is not None]

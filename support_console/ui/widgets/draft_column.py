@@ -1,0 +1,439 @@
+"""The draft column: the persona suggestion and the draft pane, and what the agent does with a draft there.
+
+Generate, stop, regenerate, write by hand, approve & send, discard, and the token meter. The column asks the
+screen's :class:`DraftSession` (attributes down) and tells the screen what changed elsewhere (messages up:
+:class:`DraftColumn.ReplySent`, :class:`DraftColumn.ContextMeasured`).
+
+Everything runs in workers and every store call on the session's thread, so keys keep working while a draft
+streams or while a save waits for the database. "Stop" is a worker cancel (what came is saved). Edits are
+saved as the agent types (debounced by the pane), so a crash loses at most half a second of typing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.worker import Worker
+
+from support_console.core.errors import SupportConsoleError
+from support_console.llm import LLMError, TextDelta
+from support_console.ui.widgets.draft_pane import DraftPane, Meter
+from support_console.ui.widgets.status import finish_status
+from support_console.ui.widgets.suggestion import SuggestionBanner
+
+if TYPE_CHECKING:
+    from support_console.store import Message as StoredMessage
+    from support_console.workflows.draft_session import DraftSession, Generation, Opened
+    from support_console.workflows.drafting import PreparedDraft
+    from support_console.workflows.services import Services
+
+NO_PROVIDER_HINT = (
+    "Generation is off: no model provider is configured. Write the reply by hand ({write}) and approve it "
+    "({approve}); run `support-console config` for how to configure a provider, then restart the console."
+)
+NOT_SAVED = "Not saved yet ({error}). It is kept here and saved when you edit, approve or discard it."
+
+KeyName = Callable[[str], str]
+"""binding id -> the key it is on now, for hints (the screen knows the [keys] rebinding)."""
+
+
+class DraftColumn(Vertical):
+    """The suggestion banner over the draft pane, and the drafting actions."""
+
+    class ReplySent(Message):
+        """The agent approved a reply: it is in the store as sent (and on the clipboard)."""
+
+        def __init__(self, message: StoredMessage) -> None:
+            super().__init__()
+            self.message = message
+
+    class ContextMeasured(Message):
+        """A request was prepared: the ``dropped`` messages before ``first_kept_id`` do not reach the
+        model."""
+
+        def __init__(self, first_kept_id: int | None, dropped: int) -> None:
+            super().__init__()
+            self.first_kept_id = first_kept_id
+            self.dropped = dropped
+
+    def __init__(
+        self, services: Services, session: DraftSession, key: KeyName, *, id: str | None = None
+    ) -> None:
+        super().__init__(id=id)
+        self.services = services
+        self.session = session
+        self.key = key
+        self.sending = False
+        self._worker: Worker[None] | None = None
+        self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
+
+    def compose(self) -> ComposeResult:
+        yield SuggestionBanner(id="suggestion")
+        yield DraftPane(id="draft")
+
+    def on_mount(self) -> None:
+        if self.services.client is None:
+            write = self.key("write")
+            self.pane.set_status(f"No model provider configured: write replies by hand ({write}).")
+
+    @property
+    def pane(self) -> DraftPane:
+        return self.query_one(DraftPane)
+
+    @property
+    def banner(self) -> SuggestionBanner:
+        return self.query_one(SuggestionBanner)
+
+    @property
+    def streaming(self) -> bool:
+        return self.pane.streaming
+
+    @property
+    def generating(self) -> bool:
+        """A draft is being prepared or streamed (stop cancels it). Its last save may still be waiting for
+        the database afterwards: that does not count, the session queues what comes next behind it."""
+        return self._generating
+
+    # -- the conversation changed ------------------------------------------------------------------------
+
+    def show_opened(self, opened: Opened) -> None:
+        """A customer was opened: show their saved draft (never asks the model) and the persona."""
+        pane = self.pane
+        pane.conversation_id = opened.conversation.id if opened.conversation is not None else None
+        pane.clear_meter()
+        if opened.draft is None:
+            pane.clear_draft()
+        else:
+            pane.load_draft(
+                opened.draft.text,
+                draft_id=opened.draft.id,
+                model_text=opened.draft.model_text,
+                status="Restored the saved draft (not sent yet): edit it, approve it or discard it.",
+            )
+        self.show_persona()
+        self.suggest(opened.last_customer_text)
+        # No measure() here: opening a conversation must stay instant and light (the token meter needs the
+        # tiktoken tables); it is measured when the agent adds a message, changes persona or drafts.
+
+    def conversation_started(self, conversation_id: int) -> None:
+        """The first message of a new conversation was recorded: drafts now belong to it."""
+        self.pane.conversation_id = conversation_id
+
+    def customer_wrote(self, text: str) -> None:
+        """A customer message was added: suggest a persona for it and measure the next request."""
+        self.suggest(text)
+        self.pane.clear_meter()
+        self.measure()
+
+    def suggest(self, text: str) -> None:
+        suggested = self.services.personas.suggest(text) if text else None
+        if suggested is None or suggested.id == self.session.persona_id:
+            self.banner.dismiss()
+            return
+        self.banner.suggest(suggested.id, suggested.name, self.key("accept_suggestion"))
+
+    def persona_changed(self) -> None:
+        """The session's persona changed (picked, accepted, or its file went away)."""
+        self.banner.dismiss()
+        self.pane.clear_meter()
+        self.show_persona()
+        self.measure()
+
+    @work(exclusive=True, group="persona", exit_on_error=False)
+    async def show_persona(self) -> None:
+        """Name the persona and the model in the header; the served model needs the store (a thread)."""
+        persona = self.services.personas.personas.get(self.session.persona_id or "")
+        name = persona.name if persona is not None else "—"
+        fallback = self.services.settings.provider.model_name if self.services.client is not None else None
+        self.pane.show_context(name, fallback)
+        if persona is None or self.services.client is None or not self.services.store_is_open:
+            return
+        model = await self.session.model_name()
+        if persona.id == self.session.persona_id:  # still the persona shown
+            self.pane.show_context(name, model or fallback)
+
+    # -- generating --------------------------------------------------------------------------------------
+
+    def generate(self, *, confirm_edits: bool = True) -> None:
+        """Draft a reply with the model; a draft already in the pane is replaced (after asking, if edited)."""
+        if self.services.client is None:
+            hint = NO_PROVIDER_HINT.format(write=self.key("write"), approve=self.key("approve"))
+            self.notify(hint, title="No model provider", severity="error", timeout=10, markup=False)
+            return
+        if self.session.conversation_id is None or self.session.persona_id is None:
+            self.notify(
+                "Nothing to reply to yet: select a customer and add their message "
+                f"({self.key('add_message')}) first.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if self.generating or self.sending:
+            what = "is already streaming" if self.generating else "is being sent"
+            self.notify(f"A draft {what}: {self.key('stop')} stops it.", severity="warning", markup=False)
+            return
+        if confirm_edits and self.pane.edited:
+            from support_console.ui.screens.confirm import ConfirmScreen
+
+            def answered(yes: bool | None) -> None:
+                if yes:
+                    self.generate(confirm_edits=False)
+
+            self.app.push_screen(
+                ConfirmScreen("Replace your edited draft with a new one from the model?", yes="Replace"),
+                answered,
+            )
+            return
+        self.save_unsaved_edit()
+        self._generating = True
+        self._worker = self._generate()
+        self.refresh_bindings()
+
+    @work(exclusive=True, group="draft", exit_on_error=False)
+    async def _generate(self) -> None:
+        pane = self.pane
+        pane.set_status("Preparing the request…")
+        try:
+            try:
+                generation = await self.session.prepare()
+            except SupportConsoleError as error:
+                pane.set_status("Could not prepare the request.", error=True)
+                self.notify(str(error), title="Cannot draft", severity="error", timeout=10, markup=False)
+                return
+            self._show_prepared(generation.prepared)
+            pane.begin_stream(f"Generating… ({self.key('stop')} stops and keeps what came)")
+            await self._stream(generation)
+        finally:
+            self._generating = False
+            if pane.streaming:  # a bug, not a model error: unlock the editor and keep what came
+                pane.end_stream("Drafting failed unexpectedly: the draft on screen is kept.", error=True)
+            self.refresh_bindings()
+
+    async def _stream(self, generation: Generation) -> None:
+        pane = self.pane
+        streamed = False
+        refusal: list[str] = []
+        try:
+            async for event in self.session.stream(generation):
+                if isinstance(event, TextDelta):
+                    streamed = streamed or bool(event.text)
+                    pane.feed(event.text)
+                else:
+                    refusal.append(event.text)
+        except LLMError as error:
+            if not streamed:  # show what the Drafter saves: the error's partial text (or the refusal so far)
+                pane.feed(error.partial or "".join(refusal))
+            self._ended(f"Failed ({error.kind}): the partial draft is kept; edit it or generate again.", True)
+            self.notify(str(error), title="Model error", severity="error", timeout=12, markup=False)
+            await self._settle()
+            return
+        except asyncio.CancelledError:
+            if pane.streaming:
+                self._ended("Stopped: the partial draft is kept; edit it or generate again.")
+            await self._settle()
+            raise
+        if not streamed and refusal:  # the Drafter keeps a refusal as the draft's text, so the pane shows it
+            pane.feed("".join(refusal))
+        result = self.session.result
+        self._ended(finish_status(result))
+        if result is not None and result.refused:
+            self.notify("The model refused to write this reply.", severity="warning", markup=False)
+        await self._settle()
+
+    def _ended(self, status: str, error: bool = False) -> None:
+        """The model is done: the pane is editable and approve works while the last save is queued."""
+        self.pane.end_stream(status, error=error)
+        self._generating = False
+        self.refresh_bindings()
+
+    async def _settle(self) -> None:
+        """Wait for the draft's last save (the pane is already editable), then say if it failed."""
+        pane = self.pane
+        model_text = pane.model_text
+        try:
+            await self.session.settle()
+        except SupportConsoleError as error:
+            pane.mark_saved(self.session.draft_id, model_text)
+            pane.set_status(NOT_SAVED.format(error=error), error=True)
+            self.notify(str(error), title="Draft not saved yet", severity="error", timeout=12, markup=False)
+            return
+        pane.mark_saved(self.session.draft_id, model_text)
+
+    def stop(self) -> None:
+        """Stop the model: what came stays in the pane (and is saved) and can be edited at once."""
+        if self._worker is None or not self.generating:
+            return
+        if self.pane.streaming:
+            self._ended("Stopped: the partial draft is kept; edit it or generate again.")
+        self._generating = False
+        self._worker.cancel()
+        self.refresh_bindings()
+
+    def measure(self) -> None:
+        """Show what the next request would cost (tokens, budget, where the context starts); sends nothing."""
+        if self.services.client is None or self.streaming or self.session.persona_id is None:
+            return
+        if self.session.conversation_id is None:
+            return
+        self._measure(self.session.conversation_id, self.session.persona_id)
+
+    @work(exclusive=True, group="meter", exit_on_error=False)
+    async def _measure(self, conversation_id: int, persona_id: str) -> None:
+        try:
+            prepared = await self.session.measure()
+        except SupportConsoleError:
+            return  # generating will say what is wrong, in words, when the agent asks for a draft
+        current = (self.session.conversation_id, self.session.persona_id)
+        if self.streaming or (prepared.conversation_id, prepared.persona.id) != current:
+            return  # out of date: the agent moved on
+        if (conversation_id, persona_id) == current:
+            self._show_prepared(prepared)
+
+    def _show_prepared(self, prepared: PreparedDraft) -> None:
+        report = prepared.report
+        meter = Meter(report.prompt_tokens, report.budget, report.kept, report.dropped, report.truncated)
+        self.pane.show_context(prepared.persona.name, prepared.model.name, meter)
+        self.post_message(self.ContextMeasured(report.first_kept_id, report.dropped))
+
+    # -- editing -----------------------------------------------------------------------------------------
+
+    def write(self) -> None:
+        if self.streaming:
+            self.notify(
+                f"A draft is streaming: {self.key('stop')} stops it, then edit.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        self.pane.editor.focus()
+
+    @on(DraftPane.Edited)
+    def _draft_edited(self, event: DraftPane.Edited) -> None:
+        event.stop()
+        if event.conversation_id is None or event.conversation_id != self.session.conversation_id:
+            return
+        self.save_unsaved_edit()
+
+    def save_unsaved_edit(self) -> None:
+        """Save what the agent typed into the draft (crash-safe), creating a hand-written draft if needed.
+
+        The save is queued at once (so whatever the screen asks the session next comes after it) and its
+        outcome shown when it is done."""
+        pane = self.pane
+        text = pane.take_unsaved_edit()
+        if text is None or pane.conversation_id is None or self.sending:
+            return
+        if pane.draft_id is None and not text.strip():
+            return
+        self._save_edit(self.session.save_edit(text), text)
+
+    @work(group="edits", exit_on_error=False)
+    async def _save_edit(self, saving: asyncio.Task[int | None], text: str) -> None:
+        try:
+            draft_id = await saving
+        except SupportConsoleError as error:
+            self.notify(f"Could not save the draft: {error}", severity="error", markup=False)
+            return
+        if self.pane.conversation_id == self.session.conversation_id and not self.sending:
+            self.pane.mark_saved(draft_id, text)
+
+    # -- sending and discarding --------------------------------------------------------------------------
+
+    def approve(self) -> None:
+        pane = self.pane
+        if self.streaming or self.generating:
+            self.notify(
+                f"The draft is still streaming: wait for it or stop it ({self.key('stop')}) first.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if self.sending:
+            self.notify("The reply is already being sent.", severity="information", markup=False)
+            return
+        if self.session.conversation_id is None:
+            self.notify(
+                "There is no conversation to reply to: select a customer first.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        text = pane.text
+        if not text.strip():
+            self.notify(
+                f"Nothing to send: the draft is empty. Generate one ({self.key('generate')}) or write it "
+                f"({self.key('write')}).",
+                severity="warning",
+                markup=False,
+            )
+            return
+        pane.take_unsaved_edit()  # what is approved supersedes what was typed before
+        self.sending = True
+        pane.hold("Sending…")
+        self._approve(text)
+
+    @work(group="send", exit_on_error=False)
+    async def _approve(self, text: str) -> None:
+        pane = self.pane
+        try:
+            message = await self.session.approve(text)
+        except SupportConsoleError as error:
+            self.sending = False
+            pane.release(f"Not sent: {error}", error=True)
+            pane.draft_id = self.session.draft_id
+            self.notify(str(error), title="Not sent", severity="error", markup=False)
+            return
+        self.sending = False
+        self.app.copy_to_clipboard(text)
+        pane.release("")
+        pane.clear_draft("Sent. The reply is on the clipboard: paste it into your channel.")
+        pane.clear_meter()
+        self.post_message(self.ReplySent(message))
+        self.measure()
+        self.notify("Reply approved and copied to the clipboard.", title="Sent", markup=False)
+
+    def discard(self) -> None:
+        pane = self.pane
+        if self.streaming or self.generating:
+            self.notify(
+                f"The draft is still streaming: stop it ({self.key('stop')}) first.",
+                severity="warning",
+                markup=False,
+            )
+            return
+        if self.sending:
+            self.notify("The reply is being sent: it cannot be discarded.", severity="warning", markup=False)
+            return
+        if not pane.text.strip() and pane.draft_id is None and not self.session.unsaved:
+            self.notify("There is no draft to discard.", severity="information", markup=False)
+            return
+        if not pane.text.strip():
+            self._discard()
+            return
+        from support_console.ui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._discard()
+
+        self.app.push_screen(
+            ConfirmScreen("Discard this draft? It will not be sent.", yes="Discard"), answered
+        )
+
+    @work(group="discard", exit_on_error=False)
+    async def _discard(self) -> None:
+        pane = self.pane
+        pane.take_unsaved_edit()
+        try:
+            await self.session.discard()
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        pane.clear_draft("Draft discarded.")
+        self.notify("Draft discarded.", markup=False)

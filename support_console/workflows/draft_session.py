@@ -1,0 +1,509 @@
+"""The draft session: the conversation an agent has open and the draft being written for it, without Textual.
+
+Why a session: the console's screen should show things and pass keys on, nothing more. What the agent works
+on (the customer, their open conversation, the persona, which stored draft the pane holds and whether all of
+it is saved) and every operation on it (record a customer message or a note, set the status or the persona,
+generate, stop, save an edit, approve, discard) live here, with plain unit tests.
+
+Why one thread, in order: every store call of the session (and ``prepare()``, which reads the history) runs
+on the session's own :class:`StoreQueue`, off the event loop, one at a time and in the order asked. So the
+screen never waits for the database (another program holding the SQLite write lock delays a save, not a key),
+and an approval pressed while a save waits for the lock is queued behind that save: it sees the draft the
+save created, so the reply keeps its AI origin (model, original text) and nothing is sent twice. The session's
+state is written only by the queued calls, and read by the screen.
+
+Why failures keep the draft: when a save is refused (the write lock held past the busy timeout, a full disk)
+the session keeps the draft's id and the text that could not be saved; the next edit, approval, discard or
+switch of customer saves it first. The screen is told, never left holding a draft it cannot name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
+from contextlib import aclosing
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
+
+from support_console.core.errors import SupportConsoleError
+from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE, STATUSES
+from support_console.store.first_page import ConversationRecord, CustomerRecord, MessageRecord
+from support_console.workflows.drafting import Drafter, PreparedDraft, choose_persona
+
+if TYPE_CHECKING:
+    from typing import TypeAlias
+
+    from support_console.llm import StreamEvent, StreamResult
+    from support_console.store import Conversation, Message
+    from support_console.workflows.services import Services
+
+    OpenConversation: TypeAlias = Conversation | ConversationRecord
+    """The open conversation: read by the Store, or without it while the store was still opening."""
+    PageMessage: TypeAlias = Message | MessageRecord
+
+T = TypeVar("T")
+P = ParamSpec("P")
+
+PAGE = 100
+"""Messages read when a conversation opens (the transcript's newest page)."""
+
+
+class StoreQueue(Executor):
+    """Runs blocking store calls on one thread, one at a time, in the order submitted (an Executor, so the
+    Drafter's saves go through it too).
+
+    ``await queue.run(fn)`` never blocks the event loop, and a caller that is cancelled meanwhile (a worker
+    replaced or stopped) does not cancel the call: a save asked for is a save made.
+    """
+
+    def __init__(self, name: str = "draft-session") -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._lock = threading.Lock()
+        self._pending = 0
+        self._running_since: float | None = None
+
+    @property
+    def pending(self) -> int:
+        """Calls queued or running: the screen shows "waiting for the database" when they take long."""
+        return self._pending
+
+    @property
+    def busy_for(self) -> float:
+        """Seconds the running call has taken so far (0 when idle): long means the database makes it wait."""
+        since = self._running_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        """Queue ``fn(*args, **kwargs)`` without waiting for it."""
+
+        def counted() -> T:
+            self._running_since = time.monotonic()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                self._running_since = None
+                with self._lock:
+                    self._pending -= 1
+
+        with self._lock:
+            self._pending += 1
+        return self._executor.submit(counted)
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Queue ``fn`` and wait for its result (or its exception)."""
+        return await wait(self.submit(fn))
+
+    async def idle(self) -> None:
+        """Wait until everything queued so far has run."""
+        await self.run(lambda: None)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Run what is queued (unless ``cancel_futures``), then end the thread."""
+        self._executor.shutdown(wait=wait, cancel_futures=cancel_futures)
+
+    def close(self) -> None:
+        """Run what is queued, then end the thread."""
+        self.shutdown(wait=True)
+
+
+async def wait(future: Future[T]) -> T:
+    """Await a thread's future; cancelling the waiter leaves the call running (it is never dropped)."""
+    return await asyncio.shield(asyncio.wrap_future(future))
+
+
+@dataclass(frozen=True)
+class RestoredDraft:
+    """A draft saved earlier (before a restart, or before the agent switched customers)."""
+
+    id: int
+    text: str
+    model_text: str | None  # what the model wrote; None for a reply written by hand
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What opening a customer found: their open conversation (if any), its newest messages, its draft."""
+
+    customer: CustomerRecord
+    conversation: OpenConversation | None
+    page: Sequence[PageMessage]  # the newest messages, oldest first
+    total: int  # messages the transcript can page through
+    draft: RestoredDraft | None
+    persona_id: str | None
+
+    @property
+    def last_customer_text(self) -> str:
+        """The customer's newest message on the page: what the persona suggestion looks at."""
+        return next((m.text for m in reversed(self.page) if m.role == ROLE_CUSTOMER), "")
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """A customer message or note recorded; ``conversation`` as it is now (a new one if none was open)."""
+
+    message: Message
+    conversation: Conversation
+    opened_conversation: bool
+
+
+@dataclass(frozen=True)
+class Generation:
+    """One request to the model for the open conversation: prepared, then streamed by the session."""
+
+    prepared: PreparedDraft
+    drafter: Drafter
+    draft_id: int | None  # the draft it replaces in place (regenerating), None for a new one
+
+
+class NotReady(SupportConsoleError):
+    """The operation needs something the session does not have yet; ``missing`` says what (the screen words
+    it with the keys that provide it)."""
+
+    def __init__(self, missing: str, message: str) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class DraftSession:
+    """One agent's open conversation and its draft; see the module docstring for the threading rules.
+
+    Read freely from the event loop: :attr:`customer`, :attr:`conversation`, :attr:`persona_id`,
+    :attr:`draft_id`, :attr:`streaming`, :attr:`unsaved`. Change them only through the async methods.
+    """
+
+    def __init__(self, services: Services, *, queue: StoreQueue | None = None) -> None:
+        self._services = services
+        self.queue = queue or StoreQueue()
+        self.customer: CustomerRecord | None = None
+        self.conversation: OpenConversation | None = None
+        self.persona_id: str | None = None
+        self.draft_id: int | None = None
+        self.streaming = False
+        self._generation: Generation | None = None  # the last one, until its draft is approved or discarded
+        self._adopted: Future[None] | None = None
+        self._edit_lock = threading.Lock()
+        self._edit: str | None = None  # typed text waiting to be saved (the newest only)
+        self._edit_job: Future[int | None] | None = None
+
+    # -- what the screen reads -----------------------------------------------------------------------------
+
+    @property
+    def conversation_id(self) -> int | None:
+        return self.conversation.id if self.conversation is not None else None
+
+    @property
+    def unsaved(self) -> bool:
+        """True when text the agent sees (the model's draft or an edit) is not stored yet."""
+        generation = self._generation
+        return (generation is not None and generation.drafter.unsaved is not None) or self._edit is not None
+
+    @property
+    def result(self) -> StreamResult | None:
+        """What the model returned for the last draft (None while streaming, or if it failed or stopped)."""
+        return self._generation.drafter.result if self._generation is not None else None
+
+    # -- customers and conversations -----------------------------------------------------------------------
+
+    async def open(self, customer_id: int, page: int = PAGE) -> Opened:
+        """Open the customer's open conversation with its newest ``page`` messages and its saved draft; never
+        asks the model for anything and creates nothing.
+
+        What the current draft has not saved yet is saved first; if that fails, the customer is not switched
+        (StoreError) so the draft is not lost.
+        """
+        return await self.queue.run(lambda: self._open(customer_id, page))
+
+    def _open(self, customer_id: int, page_size: int) -> Opened:
+        self._save_pending()
+        customer: CustomerRecord
+        conversation: OpenConversation | None
+        page: Sequence[PageMessage]
+        draft: PageMessage | None
+        first = self._services.first_conversation(customer_id, page_size)  # the store may still be opening
+        if first is not None:
+            customer, conversation, page, total, draft = (
+                first.customer, first.conversation, first.page, first.total, first.draft,
+            )  # fmt: skip
+        else:
+            customer, conversation, page, total, draft = self._read_open(customer_id, page_size)
+        persona_id = self._default_persona(conversation)
+        restored: RestoredDraft | None = None
+        if draft is not None and draft.id is not None:
+            model_text = draft.original_text if draft.original_text is not None else draft.text
+            restored = RestoredDraft(draft.id, draft.text, model_text if draft.model else None)
+            if draft.persona_id and draft.persona_id in self._services.personas.personas:
+                persona_id = draft.persona_id
+        self.customer, self.conversation, self.persona_id = customer, conversation, persona_id
+        self._forget_draft(restored.id if restored is not None else None)
+        return Opened(customer, conversation, page, total, restored, persona_id)
+
+    def _read_open(
+        self, customer_id: int, page_size: int
+    ) -> tuple[CustomerRecord, Conversation | None, Sequence[PageMessage], int, PageMessage | None]:
+        from support_console.store.customers import record_of
+
+        store = self._services.store
+        customer = record_of(store.get_customer(customer_id))
+        conversation = store.open_conversation(customer_id)
+        if conversation is None or conversation.id is None:
+            return customer, conversation, [], 0, None
+        page = store.page_messages(conversation.id, None, page_size)
+        total = store.count_messages(conversation.id) if len(page) >= page_size else len(page)
+        return customer, conversation, page, total, store.pending_draft(conversation.id)
+
+    def _default_persona(self, conversation: OpenConversation | None) -> str | None:
+        try:
+            current = conversation.persona_id if conversation is not None else None
+            return choose_persona(self._services.personas, "", conversation_persona=current).id
+        except SupportConsoleError:
+            return None
+
+    async def record(self, role: str, text: str) -> Recorded:
+        """Add a customer message or an internal note to the open conversation, opening one if needed."""
+        if role not in (ROLE_CUSTOMER, ROLE_NOTE):
+            raise ValueError(f"record() takes a customer message or a note, not {role!r}")
+        return await self.queue.run(lambda: self._record(role, text))
+
+    def _record(self, role: str, text: str) -> Recorded:
+        customer = self._require_customer()
+        store = self._services.store
+        opened = self.conversation is None or self.conversation.id is None
+        if opened:
+            self.conversation = store.current_conversation(customer.id, self.persona_id)
+        conversation_id = self._require_conversation()
+        message = store.add_message(conversation_id, role, text)
+        self.conversation = store.get_conversation(conversation_id)
+        return Recorded(message, self.conversation, opened)
+
+    async def set_status(self, status: str) -> Conversation:
+        """Mark the open conversation open, pending or resolved."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        return await self.queue.run(lambda: self._set_status(status))
+
+    def _set_status(self, status: str) -> Conversation:
+        conversation_id = self._require_conversation()
+        store = self._services.store
+        store.set_status(conversation_id, status)
+        self.conversation = store.get_conversation(conversation_id)
+        return self.conversation
+
+    async def set_persona(self, persona_id: str) -> None:
+        """Use ``persona_id`` for the next draft, and remember it on the open conversation (if any).
+
+        The session's persona changes even if the store refuses to remember it (the error is raised after).
+        """
+        if persona_id not in self._services.personas.personas:
+            raise NotReady("persona", f"Persona '{persona_id}' is no longer available.")
+        await self.queue.run(lambda: self._set_persona(persona_id))
+
+    def _set_persona(self, persona_id: str) -> None:
+        self.persona_id = persona_id
+        if self.conversation is not None and self.conversation.id is not None:
+            self._services.store.set_persona(self.conversation.id, persona_id)
+
+    def personas_reloaded(self) -> None:
+        """Persona files changed on disk: fall back to the default persona if the chosen one is gone."""
+        if self.persona_id not in self._services.personas.personas:
+            self.persona_id = self._default_persona(self.conversation)
+
+    async def model_name(self) -> str | None:
+        """The model the next draft would use (an Azure deployment's served model, once known)."""
+        return await self.queue.run(self._model_name)
+
+    def _model_name(self) -> str | None:
+        persona = self._services.personas.personas.get(self.persona_id or "")
+        if self._services.client is None or persona is None:
+            return None
+        try:
+            return Drafter(self._services).resolve_model(persona).name
+        except SupportConsoleError:
+            return None
+
+    # -- drafting ------------------------------------------------------------------------------------------
+
+    async def measure(self) -> PreparedDraft:
+        """Build the request the next draft would send (for the token meter); sends and saves nothing."""
+        return await self.queue.run(lambda: Drafter(self._services).prepare(*self._drafting_target()))
+
+    async def prepare(self) -> Generation:
+        """Prepare a new draft of the open conversation (reading the history), after every store call asked
+        for before it: a customer message just added is in it."""
+        return await self.queue.run(self._prepare)
+
+    def _prepare(self) -> Generation:
+        conversation_id, persona_id = self._drafting_target()
+        drafter = Drafter(self._services, saves=self.queue)
+        prepared = drafter.prepare(conversation_id, persona_id)
+        return Generation(prepared, drafter, self.draft_id)
+
+    async def stream(self, generation: Generation) -> AsyncGenerator[StreamEvent, None]:
+        """Send a prepared draft and yield the model's deltas; the growing draft is saved in the background.
+
+        The generator ends as soon as the model does: :meth:`settle` then waits for the final save. Stopping
+        is cancelling the task that iterates (or closing the generator): what came is saved.
+        """
+        self._generation, self.streaming = generation, True
+        drafter = generation.drafter
+        try:
+            events = drafter.stream(generation.prepared, draft_id=generation.draft_id, settle=False)
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    yield event
+        finally:
+            self.streaming = False
+            self._adopted = self.queue.submit(lambda: self._adopt(drafter))  # after the draft's last save
+
+    def _adopt(self, drafter: Drafter) -> None:
+        if self._generation is not None and self._generation.drafter is drafter:
+            self.draft_id = drafter.draft_id
+
+    async def settle(self) -> None:
+        """Wait for the last draft's saves. Raises StoreError when the final save failed: the draft is kept
+        (:attr:`unsaved`), and is saved before the next edit, approval, discard or switch of customer."""
+        generation, adopted = self._generation, self._adopted
+        try:
+            if generation is not None:
+                await generation.drafter.settled()
+        finally:
+            if adopted is not None:
+                await wait(adopted)
+
+    def save_edit(self, text: str) -> asyncio.Task[int | None]:
+        """Save what the agent typed into the draft (crash-safe), creating a hand-written draft if needed.
+
+        The save is queued at once, so whatever is asked next comes after it; the task returned says which
+        draft holds the text (await it, or not). Edits made while a save waits are merged: only the newest
+        text is written.
+        """
+        with self._edit_lock:
+            self._edit = text
+            job = self._edit_job
+            if job is None:
+                job = self._edit_job = self.queue.submit(self._save_edits)
+        return asyncio.ensure_future(wait(job))
+
+    def _save_edits(self) -> int | None:
+        while True:
+            with self._edit_lock:
+                text, self._edit = self._edit, None
+                if text is None:
+                    self._edit_job = None
+                    return self.draft_id
+            try:
+                self._store_edit(text)
+            except SupportConsoleError:
+                with self._edit_lock:
+                    if self._edit is None:
+                        self._edit = text  # kept for the next save, approval or quit
+                    self._edit_job = None
+                raise
+
+    def _store_edit(self, text: str) -> None:
+        conversation_id = self.conversation_id
+        if conversation_id is None or (self.draft_id is None and not text.strip()):
+            return
+        self._save_model_draft()
+        self.draft_id = self._services.store.save_draft(
+            conversation_id, draft_id=self.draft_id, text=text, persona_id=self.persona_id
+        )
+
+    async def flush(self) -> None:
+        """Save whatever is not saved yet (the model's draft after a failed save, the newest edit)."""
+        await self.queue.run(self._save_pending)
+
+    def _save_pending(self) -> None:
+        self._save_model_draft()
+        with self._edit_lock:
+            text, self._edit = self._edit, None
+        if text is not None:
+            try:
+                self._store_edit(text)
+            except SupportConsoleError:
+                with self._edit_lock:
+                    self._edit = self._edit if self._edit is not None else text
+                raise
+
+    def _save_model_draft(self) -> None:
+        """Save again the model's draft whose save failed, so the stored draft has its model and original."""
+        generation = self._generation
+        if generation is not None and generation.drafter.unsaved is not None:
+            generation.drafter.save_unsaved()
+            self._adopt(generation.drafter)
+
+    async def approve(self, text: str) -> Message:
+        """Send ``text`` as the reply: the draft the pane holds becomes sent (keeping the model's original),
+        or a hand-written reply is recorded. The session then holds no draft."""
+        if not text.strip():
+            raise NotReady("text", "Nothing to send: the draft is empty.")
+        approver = self._services.settings.agent_name
+        return await self.queue.run(lambda: self._approve(text, approver))
+
+    def _approve(self, text: str, approver: str) -> Message:
+        conversation_id = self._require_conversation()
+        store = self._services.store
+        self._save_model_draft()
+        with self._edit_lock:
+            self._edit = None  # the approved text supersedes any edit not saved yet
+        if self.draft_id is None:
+            self.draft_id = store.save_draft(conversation_id, text=text, persona_id=self.persona_id)
+        message = store.approve_draft(self.draft_id, text, approver)
+        self._forget_draft(None)
+        self.conversation = store.get_conversation(conversation_id)
+        return message
+
+    async def discard(self) -> None:
+        """Throw the draft away (kept in the database as discarded, like every generation)."""
+        await self.queue.run(self._discard)
+
+    def _discard(self) -> None:
+        self._save_model_draft()
+        with self._edit_lock:
+            self._edit = None
+        if self.draft_id is not None:
+            self._services.store.discard_draft(self.draft_id)
+        self._forget_draft(None)
+
+    async def aclose(self) -> None:
+        """Run what is queued (saves included), then end the session's thread."""
+        await asyncio.to_thread(self.queue.close)
+
+    # -- helpers (on the queue's thread) -------------------------------------------------------------------
+
+    def _forget_draft(self, draft_id: int | None) -> None:
+        self.draft_id = draft_id
+        self._generation = None
+        with self._edit_lock:
+            self._edit = None
+
+    def _require_customer(self) -> CustomerRecord:
+        if self.customer is None or self.customer.id is None:
+            raise NotReady("customer", "Select a customer first.")
+        return self.customer
+
+    def _require_conversation(self) -> int:
+        if self.conversation is None or self.conversation.id is None:
+            raise NotReady("conversation", "There is no conversation yet: add the customer's message first.")
+        return self.conversation.id
+
+    def _drafting_target(self) -> tuple[int, str]:
+        conversation_id = self._require_conversation()
+        if self.persona_id is None:
+            raise NotReady("persona", "No persona is chosen: add a persona file, then pick it.")
+        return conversation_id, self.persona_id
+
+
+__all__ = [
+    "PAGE",
+    "DraftSession",
+    "Generation",
+    "NotReady",
+    "Opened",
+    "Recorded",
+    "RestoredDraft",
+    "StoreQueue",
+    "wait",
+]

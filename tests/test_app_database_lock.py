@@ -1,0 +1,178 @@
+"""The console while another program holds the SQLite write lock (a real child process in BEGIN IMMEDIATE):
+every key is handled while the lock is held, the draft streams, an approval waits its turn, and once the lock
+is gone everything lands: the reply keeps its AI origin and nothing is lost or sent twice. Loopback model
+server, real SQLite files; nothing of ours is patched."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support_console.ui.app import create_app
+from support_console.workflows.services import Services
+from tests.db_lock import WriteLock
+from tests.ui_helpers import (
+    console,
+    notifications,
+    open_first_customer,
+    screen_text,
+    seed_customer,
+    services_for,
+    settle,
+    ui_settings,
+    wait_for,
+)
+from tests.wire_replies import stream_text
+from tests.wire_server import WireServer
+
+SERVED = "gpt-4o-2024-08-06"  # the model the loopback server says it served
+REPLY = " ".join(f"word{i}" for i in range(300))
+SHORT_BUSY = '[agent]\nname = "alice"\n[store]\nbusy_timeout = 0.3\n'
+
+
+def counted(services: Services, conversation_id: int) -> None:
+    """Count and store the history's tokens now, as an earlier draft would have (so drafting only reads)."""
+    list(services.store.history_newest_first(conversation_id, "o200k_base"))
+
+
+def agent_rows(services: Services, conversation_id: int) -> list[tuple[str, str, str | None, str | None]]:
+    return [
+        (m.state, m.text, m.original_text, m.model)
+        for m in services.store.page_messages(conversation_id)
+        if m.role == "agent"
+    ]
+
+
+async def test_keys_streams_and_approval_while_another_program_holds_the_write_lock(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    services = services_for(ui_settings(tmp_path, wire_server))  # the default 30 s busy timeout
+    try:
+        _, conversation_id = seed_customer(services, messages=("My invoice is wrong",))
+        counted(services, conversation_id)
+        wire_server.enqueue(stream_text(REPLY, delay=0.002))
+        app = create_app(services.settings, services)
+        async with console(app, (120, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            with WriteLock(tmp_path / "console.db") as lock:
+                # Typing into the incoming box: each key shows at once.
+                main.incoming.area.focus()
+                for char in "VIP, be nice":
+                    await pilot.press("space" if char == " " else char)
+                assert main.incoming.text == "VIP, be nice"
+                # Generating: the request only reads; the saves wait for the lock, the stream does not.
+                await pilot.press("ctrl+g")
+                await wait_for(pilot, lambda: main.draft.text == REPLY and not main.streaming, within=20)
+                assert lock.held
+                assert services.store.pending_draft(conversation_id) is None  # not saved yet: queued
+                await wait_for(
+                    pilot, lambda: "waiting for the database" in screen_text(app), what="the notice"
+                )
+                # Editing the streamed draft, then approving it: both are queued behind the saves.
+                await pilot.press("ctrl+n", "space", "T", "h", "x")
+                await pilot.press("backspace", "a", "n", "k", "s")
+                assert main.draft.text == REPLY + " Thanks"
+                await pilot.press("ctrl+s")
+                assert "Sending" in str(main.query_one("#draft-status").render())
+                await pilot.press("ctrl+s")  # a second press does not send it twice
+                assert ("information", "The reply is already being sent.") in notifications(app)
+                await pilot.press("f4")  # the typed note, queued too
+                # Keys that need no database still work: help opens and closes.
+                await pilot.press("f1")
+                assert type(app.screen).__name__ == "HelpScreen"
+                await pilot.press("escape")
+                assert lock.held  # everything above happened while the lock was held
+                assert agent_rows(services, conversation_id) == []
+                lock.release()
+            await settle(pilot)
+            assert agent_rows(services, conversation_id) == [("sent", REPLY + " Thanks", REPLY, SERVED)]
+            messages = services.store.page_messages(conversation_id)
+            assert [(m.role, m.text) for m in messages][-1] == ("note", "VIP, be nice")
+            assert services.store.pending_draft(conversation_id) is None
+            assert main.draft.text == ""
+            assert app.clipboard == REPLY + " Thanks"
+            assert main.incoming.text == ""
+            assert ("information", "Reply approved and copied to the clipboard.") in notifications(app)
+            await wait_for(pilot, lambda: "VIP, be nice" in screen_text(app), what="the note on screen")
+            await wait_for(
+                pilot, lambda: "waiting for the database" not in screen_text(app), what="no notice"
+            )
+            shown = screen_text(app)
+            assert "word298 word299" in shown  # the end of the sent reply, above the note
+        assert len(wire_server.requests) == 1
+    finally:
+        services.close()
+
+
+async def test_a_draft_asked_for_behind_a_waiting_message_includes_that_message(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    services = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        _, conversation_id = seed_customer(services, messages=("Hello",))
+        counted(services, conversation_id)
+        wire_server.enqueue(stream_text("Sorry about that."))
+        app = create_app(services.settings, services)
+        async with console(app, (120, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            with WriteLock(tmp_path / "console.db") as lock:
+                main.incoming.area.focus()
+                await pilot.press(*"late", "space", *"again")
+                await pilot.press("f5")  # waits for the lock
+                await pilot.press("ctrl+g")  # prepared after it, so the draft answers it
+                await pilot.pause(0.3)
+                assert wire_server.requests == []
+                assert lock.held
+                lock.release()
+            await wait_for(pilot, lambda: main.draft.text == "Sorry about that.", within=20)
+            await settle(pilot)
+        assert wire_server.last.json["messages"][-1] == {"role": "user", "content": "late again"}
+        assert [m.text for m in services.store.page_messages(conversation_id) if m.role == "customer"] == [
+            "Hello",
+            "late again",
+        ]
+    finally:
+        services.close()
+
+
+async def test_a_failed_save_keeps_the_draft_so_approval_keeps_its_ai_origin(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    """The lock held past a short busy timeout mid-stream (issue 9): the pane keeps the draft it holds, the
+    approval after the lock is gone updates that AI draft, and no hand-written copy is left behind."""
+    services = services_for(ui_settings(tmp_path, wire_server, config_text=SHORT_BUSY))
+    try:
+        _, conversation_id = seed_customer(services, messages=("My parcel is late",))
+        counted(services, conversation_id)
+        words = " ".join(f"w{i}" for i in range(60))
+        wire_server.enqueue(stream_text(words, delay=0.03))
+        app = create_app(services.settings, services)
+        async with console(app, (120, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: services.store.pending_draft(conversation_id) is not None)
+            first = services.store.pending_draft(conversation_id)
+            assert first is not None
+            with WriteLock(tmp_path / "console.db") as lock:
+                await wait_for(pilot, lambda: main.draft.text == words and not main.streaming, within=20)
+                await wait_for(
+                    pilot, lambda: "Not saved yet" in str(main.query_one("#draft-status").render())
+                )
+                assert main.draft.draft_id == first.id
+                assert any(s == "error" and "locked" in m for s, m in notifications(app))
+                await pilot.press("ctrl+s")  # refused by the lock: the draft stays, editable
+                await wait_for(pilot, lambda: "Not sent" in str(main.query_one("#draft-status").render()))
+                assert main.draft.text == words
+                assert main.draft.draft_id == first.id
+                assert not main.draft.editor.read_only
+                assert lock.held
+                lock.release()
+            await pilot.press("ctrl+s")
+            await settle(pilot)
+            assert ("information", "Reply approved and copied to the clipboard.") in notifications(app)
+        rows = services.store.page_messages(conversation_id)
+        assert [(m.id, m.state, m.text, m.original_text, m.model) for m in rows if m.role == "agent"] == [
+            (first.id, "sent", words, words, SERVED)
+        ]
+        assert services.store.pending_draft(conversation_id) is None
+    finally:
+        services.close()
