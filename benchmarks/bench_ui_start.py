@@ -1,17 +1,21 @@
-"""Benchmark: console start to first interactive frame, 1,000,000-message database, vs a bare Textual app.
+"""Benchmark: console start on a 1,000,000-message database vs a bare Textual app's first frame.
 
-"Start" for the console is everything ``support-console`` does after parsing flags: build the services (open
-the SQLite file and check its migrations, load the persona files), build the app, compose the main screen and
-fill the customer list; it ends when the screen's first frame after that has been rendered. The bare app is a
-Textual App with a Header, a Static and a Footer, timed the same way. The provider is configured (a server
-that is never contacted) so no help screen shows. Target: console / bare <= 1.3.
+Two figures for the console. "First frame": everything ``support-console`` does after parsing flags (build
+the services, load the persona files, build the app, compose the main screen, fill the customer list) until
+the frame that shows the list. "First conversation open": from the same start until the frame that shows the
+first customer's conversation, Enter being pressed the moment the list is on screen, as an agent who knows
+whom to answer would (the store is still opening behind the first frame then). The bare app is a Textual App
+with a Header, a Static and a Footer, timed to its first frame. The provider is configured (a server that is
+never contacted) so no help screen shows. Targets: first frame / bare <= 1.3; conversation open / bare <= 2.
 
 Two ways of timing, both reported:
 
 - in process, imports done, median of several runs: what the screen itself costs;
-- as fresh processes, from just before the process is spawned to its first frame, so interpreter start and
-  imports count: what an agent waits for after typing ``support-console``. Each child imports only what its
-  app needs (the bare child imports Textual alone). The child reports ``time.perf_counter()``, which on
+- as fresh processes, from just before the process is spawned to the frame, so interpreter start and imports
+  count: what an agent waits for after typing ``support-console``. The console child imports what the
+  ``support-console`` command imports (the CLI module first); the bare child imports Textual alone. Keys are
+  posted to the app as the terminal driver posts them (Pilot's ``press`` waits for the whole process to be
+  idle, which the store opening in a thread is not). The child reports ``time.perf_counter()``, which on
   Linux is CLOCK_MONOTONIC, shared by parent and child.
 
 For context it also times the console's widget set alone (same layout, stylesheet and a 100-option list, no
@@ -33,6 +37,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from textual import events
 from textual.app import App, ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.pilot import Pilot
@@ -115,18 +120,35 @@ async def widgets_frame() -> float:
     return await first_frame(app, lambda: app.screen.is_mounted and bool(app.screen.query(TextArea)))
 
 
-async def console_frame(db: Path, settings: Settings | None = None) -> float:
+async def console_frame(db: Path, settings: Settings | None = None, *, open_first: bool = False) -> float:
+    """The console's first frame with the customer list; with ``open_first``, the frame that then shows the
+    first customer's conversation (Enter pressed as soon as the list is on screen)."""
+    import support_console.cli.main  # noqa: F401 (what the support-console command imports first)
     from support_console.ui.app import create_app
 
     app = create_app(settings or console_settings(db))
 
-    def ready() -> bool:
+    def listed() -> bool:
         main = app.main_screen
         return (
             main is not None and main.is_mounted and app.screen is main and bool(main.customers.customer_ids)
         )
 
-    return await first_frame(app, ready)
+    if not open_first:
+        return await first_frame(app, listed)
+    pressed = False
+
+    def opened() -> bool:
+        nonlocal pressed
+        if not pressed:
+            if listed():
+                app.post_message(events.Key("enter", "\r"))
+                pressed = True
+            return False
+        main = app.main_screen
+        return main is not None and main.customer is not None and bool(main.transcript.query(".message"))
+
+    return await first_frame(app, opened)
 
 
 async def in_process(kind: str, db: Path, settings: Settings) -> float:
@@ -136,7 +158,7 @@ async def in_process(kind: str, db: Path, settings: Settings) -> float:
         return await bare_frame() - started
     if kind == "widgets":
         return await widgets_frame() - started
-    return await console_frame(db, settings) - started
+    return await console_frame(db, settings, open_first=kind == "open") - started
 
 
 def fresh_process(kind: str, db: Path) -> float:
@@ -154,28 +176,28 @@ def fresh_process(kind: str, db: Path) -> float:
 
 def child(kind: str, db: Path) -> None:
     frame = {"bare": bare_frame, "widgets": widgets_frame}.get(kind)
-    print(asyncio.run(frame() if frame is not None else console_frame(db)))
+    print(asyncio.run(frame() if frame is not None else console_frame(db, open_first=kind == "open")))
 
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:8.1f} ms"
 
 
-def verdict(ratio: float) -> str:
-    return f"{ratio:8.2f}x   target <= 1.3x: {'OK' if ratio <= 1.3 else 'MISSED'}"
+def verdict(ratio: float, target: float) -> str:
+    return f"{ratio:8.2f}x   target <= {target:g}x: {'OK' if ratio <= target else 'MISSED'}"
 
 
 def report(title: str, times: dict[str, list[float]]) -> None:
-    bare, console, widgets = (statistics.median(times[kind]) for kind in KINDS)
+    bare, console, opened, widgets = (statistics.median(times[kind]) for kind in KINDS)
     print(f"  {title}, median of {len(times['bare'])}:")
-    print(f"    bare Textual app   {ms(bare)}")
-    print(f"    console            {ms(console)}")
-    print(f"    ratio              {verdict(console / bare)}")
+    print(f"    bare Textual app, first frame       {ms(bare)}")
+    print(f"    console, first frame (the list)     {ms(console)}  {verdict(console / bare, 1.3)}")
+    print(f"    console, first conversation open    {ms(opened)}  {verdict(opened / bare, 2)}")
     floor = f"Textual's floor: {widgets / bare:.2f}x bare; console {console / widgets:.2f}x its widgets"
-    print(f"    widgets alone      {ms(widgets)}  ({floor})")
+    print(f"    widgets alone, first frame          {ms(widgets)}  ({floor})")
 
 
-KINDS = ("bare", "console", "widgets")
+KINDS = ("bare", "console", "open", "widgets")
 
 
 async def main(runs: int, fresh_runs: int) -> None:

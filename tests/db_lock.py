@@ -7,6 +7,7 @@ seconds pass), so a test decides exactly when the lock ends.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import subprocess
 import sys
@@ -71,8 +72,9 @@ class WriteLock:
             return
         assert child.stdin is not None
         assert child.stdout is not None
-        child.stdin.write("go\n")
-        child.stdin.flush()
+        with contextlib.suppress(BrokenPipeError):  # it may have let go on its own (``hold`` passed)
+            child.stdin.write("go\n")
+            child.stdin.flush()
         line = child.stdout.readline().strip()
         child.wait(timeout=10)
         self.released_at = time.monotonic()
@@ -85,6 +87,9 @@ class WriteLock:
         try:
             self.release()
         finally:
+            if self._child is not None and self._child.stdin is not None:
+                with contextlib.suppress(BrokenPipeError):
+                    self._child.stdin.close()
             if self._child is not None and self._child.poll() is None:
                 self._child.kill()
                 self._child.wait(timeout=10)

@@ -13,7 +13,9 @@ stopped with what came kept.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import threading
 import time
 from collections.abc import AsyncGenerator, Awaitable, Iterator
 from typing import TYPE_CHECKING, Any, TypeVar, cast
@@ -64,6 +66,7 @@ class ModelClient:
     def __init__(self, provider: ProviderSettings) -> None:
         self._provider = provider
         self._sdk_client: AsyncOpenAI | None = None
+        self._build_lock = threading.Lock()  # warm_up() may build the SDK client in another thread
         self._send_stream_options = True  # cleared for good once a server rejects stream_options
         self.last_result: StreamResult = EMPTY_RESULT
 
@@ -73,11 +76,20 @@ class ModelClient:
         return self._provider
 
     def _client(self) -> AsyncOpenAI:
-        if self._sdk_client is None:
-            from support_console.llm import _sdk
+        with self._build_lock:
+            if self._sdk_client is None:
+                from support_console.llm import _sdk
 
-            self._sdk_client = _sdk.build_client(self._provider)
-        return self._sdk_client
+                self._sdk_client = _sdk.build_client(self._provider)
+            return self._sdk_client
+
+    def warm_up(self) -> None:
+        """Do now what the first request would do on the event loop: import the SDK (about half a second),
+        build its client (a TLS context included) and load its chat-completions module. Blocking and safe
+        from another thread before the first request; settings the SDK refuses are left for the request to
+        report. Nothing is sent."""
+        with contextlib.suppress(LLMError):
+            _ = self._client().chat.completions
 
     async def aclose(self) -> None:
         """Close the HTTP connection pool (it belongs to the event loop that used it)."""

@@ -112,13 +112,10 @@ class Services:
         a thread, after the first frame. Nothing is sent and no file is written."""
         if self.client is None:
             return
-        import importlib
-
         from support_console.core.tokens import get_encoding
         from support_console.workflows.drafting import model_name_for
 
-        importlib.import_module("openai")
-        importlib.import_module("support_console.llm._sdk")
+        self.client.warm_up()
         encodings = set()
         for persona in self.personas.ordered():
             with contextlib.suppress(SupportConsoleError):

@@ -154,7 +154,7 @@ class DraftPane(Vertical):
         self.editor.read_only = True
         self.editor.load_text("")
         self._saved_text = ""
-        self.set_class(True, "-streaming")
+        self.editor.set_class(True, "-streaming")  # on the editor alone: restyling the pane costs a frame
         self.set_status(status)
 
     def feed(self, delta: str) -> None:
@@ -187,7 +187,7 @@ class DraftPane(Vertical):
         self.streaming = False
         self.editor.read_only = False
         self.editor.move_cursor(self.editor.document.end)
-        self.set_class(False, "-streaming")
+        self.editor.set_class(False, "-streaming")
         self.set_status(status, error=error)
 
     def mark_saved(self, draft_id: int | None, text: str | None = None) -> None:
