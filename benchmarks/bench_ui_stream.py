@@ -86,8 +86,16 @@ async def main(runs: int) -> None:
     tmp = Path(tempfile.mkdtemp())
     config = tmp / "config.toml"
     config.write_text('[agent]\nname = "bench"\n', encoding="utf-8")
+    # The stream is 5,400 tokens: ask for as many, or the client stops it as a reply far past max_tokens.
+    personas = tmp / "personas"
+    personas.mkdir()
+    (personas / "tech-support.toml").write_text(
+        'name = "Bench"\nsystem = "You help."\n[parameters]\nmax_tokens = 6000\n', encoding="utf-8"
+    )
     settings = load_settings(
-        CliOverrides(base_url=base_url, model="gpt-4o", db=str(tmp / "bench.db"), config=config),
+        CliOverrides(
+            base_url=base_url, model="gpt-4o", db=str(tmp / "bench.db"), config=config, personas=personas
+        ),
         env={"OPENAI_API_KEY": "sk-bench"},
     )
     services = build_services(settings)
