@@ -98,8 +98,14 @@ async def bare_sdk(client: openai.AsyncOpenAI) -> float:
 def bench_settings(base_url: str, db: Path) -> Settings:
     config = db.with_suffix(".toml")
     config.write_text('[agent]\nname = "bench"\n', encoding="utf-8")
+    # The stream is 5,400 tokens: ask for as many, or the client stops it as a reply far past max_tokens.
+    personas = db.parent / "personas"
+    personas.mkdir(exist_ok=True)
+    (personas / "tech-support.toml").write_text(
+        'name = "Bench"\nsystem = "You help."\n[parameters]\nmax_tokens = 6000\n', encoding="utf-8"
+    )
     return load_settings(
-        CliOverrides(base_url=base_url, model="gpt-4o", db=str(db), config=config),
+        CliOverrides(base_url=base_url, model="gpt-4o", db=str(db), config=config, personas=personas),
         env={"OPENAI_API_KEY": "sk-bench"},
     )
 

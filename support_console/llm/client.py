@@ -17,11 +17,11 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncGenerator, Awaitable, Iterator
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from collections.abc import AsyncGenerator, Iterator
+from typing import TYPE_CHECKING, Any, cast
 
 from support_console.llm.errors import ErrorKind, LLMError
-from support_console.llm.limits import Deadlines, ReplyLimit
+from support_console.llm.limits import DeadlinePassed, Deadlines, ReplyLimit, Watchdog
 from support_console.llm.types import (
     EMPTY_RESULT,
     ChatRequest,
@@ -39,21 +39,6 @@ if TYPE_CHECKING:
     from support_console.config.settings import ProviderSettings
 
 __all__ = ["ModelClient"]
-
-_T = TypeVar("_T")
-
-
-class _Expired(Exception):
-    """The current deadline ran out (see Deadlines.next_deadline)."""
-
-
-async def _within(deadlines: Deadlines, pending: Awaitable[_T]) -> _T:
-    """``await pending``, but no longer than the current deadline allows."""
-    try:
-        async with asyncio.timeout(deadlines.remaining()):
-            return await pending
-    except TimeoutError:
-        raise _Expired from None
 
 
 class ModelClient:
@@ -113,17 +98,29 @@ class ModelClient:
         limit = ReplyLimit(request)
         acc = _Accumulator(limit)
         deadlines = Deadlines.for_provider(self._provider)
+        watchdog = Watchdog(deadlines)
         try:
-            chunks = await self._open_in_time(client, request, deadlines)
+            chunks = await self._open_in_time(client, request, deadlines, watchdog)
             async with chunks:
                 acc.started = True
                 _sdk.cap_body(chunks.response, limit.max_bytes)
                 if chunks.response.headers.get("content-type", "").startswith("application/json"):
-                    body = json.loads(await _within(deadlines, chunks.response.aread()))
+                    body = json.loads(await watchdog.wait(chunks.response.aread()))
                     for event in acc.feed_completion(body):
                         yield event
                 else:
-                    while (chunk := await _within(deadlines, anext(chunks, None))) is not None:
+                    read = aiter(chunks).__anext__
+                    while True:
+                        watchdog.begin()  # inline, not watchdog.wait(): see Watchdog.begin
+                        try:
+                            chunk = await read()
+                        except StopAsyncIteration:
+                            break
+                        except asyncio.CancelledError:
+                            watchdog.cancelled()
+                            raise
+                        finally:
+                            watchdog.end()
                         events = list(acc.feed_chunk(chunk))
                         if events:  # keep-alives, comments and empty chunks are not progress
                             deadlines.text_arrived()
@@ -135,7 +132,7 @@ class ModelClient:
                             break
                 if limit.exceeded:
                     raise _sdk.ReplyTooLarge
-        except _Expired:
+        except DeadlinePassed:
             self.last_result = acc.result()
             raise _sdk.deadline_error(self._provider, deadlines, acc.text, acc.started) from None
         except _sdk.ReplyTooLarge:
@@ -151,11 +148,13 @@ class ModelClient:
         except ValueError:  # an event that is not JSON
             self.last_result = acc.result()
             raise self._broken(acc, "it sent data that is not valid JSON") from None
+        finally:
+            watchdog.close()
         self.last_result = acc.result()
         self._check_finished(acc)
 
     async def _open_in_time(
-        self, client: AsyncOpenAI, request: ChatRequest, deadlines: Deadlines
+        self, client: AsyncOpenAI, request: ChatRequest, deadlines: Deadlines, watchdog: Watchdog
     ) -> AsyncStream[ChatCompletionChunk]:
         """Start the request, retrying quick failures while the first-text deadline leaves room to."""
         import openai
@@ -165,7 +164,7 @@ class ModelClient:
         while True:
             deadlines.attempts += 1
             try:
-                return await _within(deadlines, self._open(client, request))
+                return await watchdog.wait(self._open(client, request))
             except openai.OpenAIError as exc:
                 delay = _sdk.retry_delay(exc, deadlines.attempts - 1, self._provider.max_retries)
                 if delay is None or delay >= deadlines.remaining():

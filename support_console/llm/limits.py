@@ -8,9 +8,13 @@ across every attempt, and only reply *text* counts as progress. Pure Python: no 
 
 from __future__ import annotations
 
+import asyncio
+import inspect
+import math
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from support_console.core.model_facts import resolve_model
 from support_console.core.tokens import count_text
@@ -19,7 +23,9 @@ if TYPE_CHECKING:
     from support_console.config.settings import ProviderSettings
     from support_console.llm.types import ChatRequest
 
-__all__ = ["Deadlines", "ReplyLimit"]
+__all__ = ["DeadlinePassed", "Deadlines", "ReplyLimit", "Watchdog"]
+
+_T = TypeVar("_T")
 
 #: A reply is stopped once it is this many times its max_tokens (plus the slack below): far enough past the
 #: limit that a server counting with another tokenizer (a CJK-friendly one, say) is never cut off while
@@ -94,6 +100,90 @@ class Deadlines:
 
     def attempts_text(self) -> str:
         return f"{self.attempts} attempt{'s' if self.attempts != 1 else ''}"
+
+
+class DeadlinePassed(Exception):
+    """The current deadline ran out while waiting for the server (see Deadlines.next_deadline)."""
+
+
+class Watchdog:
+    """Ends a wait on the server once the current deadline has passed.
+
+    Why not ``asyncio.timeout`` around every read: that arms and cancels a timer per chunk, a cost a stream of
+    thousands of chunks feels. Here one timer waits for the deadline; when it fires and the deadline has
+    moved on (text came meanwhile), it re-arms for the new one, so there is one timer per deadline, not per
+    chunk. The timer cancels the task only while it waits (between :meth:`begin` and :meth:`end`), never
+    while the caller holds a piece of the reply; the cancellation is then told apart from any other, as
+    ``asyncio.timeout`` does.
+    """
+
+    def __init__(self, deadlines: Deadlines) -> None:
+        self._deadlines = deadlines
+        self._loop = asyncio.get_running_loop()
+        self._handle: asyncio.TimerHandle | None = None
+        self._armed_for = math.inf  # the deadline the timer is set for (monotonic seconds)
+        self._waiting: asyncio.Task[object] | None = None
+        self._fired = False
+
+    async def wait(self, pending: Awaitable[_T]) -> _T:
+        """``await pending``, raising DeadlinePassed if the current deadline passes first."""
+        try:
+            self.begin()
+        except DeadlinePassed:
+            if inspect.iscoroutine(pending):
+                pending.close()  # never started: nothing to clean up, and no "never awaited" warning
+            raise
+        try:
+            return await pending
+        except asyncio.CancelledError:
+            self.cancelled()
+            raise
+        finally:
+            self.end()
+
+    # The hot path (one read per chunk) uses these three inline rather than wait(): a coroutine between the
+    # reader and the stream would be one more frame on every suspension.
+
+    def begin(self) -> None:
+        """A wait on the server starts now; DeadlinePassed if the deadline has already passed."""
+        now = time.monotonic()
+        when = self._deadlines.next_deadline()
+        if when <= now:
+            raise DeadlinePassed
+        if when < self._armed_for:
+            self._arm(when, now)
+        self._waiting = asyncio.current_task()
+
+    def cancelled(self) -> None:
+        """The wait was cancelled: DeadlinePassed if by this watchdog alone (else the caller re-raises)."""
+        task = self._waiting
+        if self._fired and task is not None:
+            self._fired = False
+            if task.uncancel() == 0:
+                raise DeadlinePassed from None
+
+    def end(self) -> None:
+        self._waiting = None
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def _arm(self, when: float, now: float) -> None:
+        self.close()
+        self._armed_for = when
+        self._handle = self._loop.call_at(self._loop.time() + (when - now), self._fire)
+
+    def _fire(self) -> None:
+        self._handle, self._armed_for = None, math.inf
+        now, when = time.monotonic(), self._deadlines.next_deadline()
+        if when > now:
+            self._arm(when, now)  # text came meanwhile: the deadline moved on
+        elif self._waiting is not None and not self._fired:
+            self._fired = True
+            self._waiting.cancel()
+        # else the caller holds a piece: its next wait() finds the deadline passed
 
 
 class ReplyLimit:
