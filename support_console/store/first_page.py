@@ -115,12 +115,8 @@ def name_from_email(email: str) -> str:
 def read_first_page(db_url: str, limit: int) -> list[CustomerSummary] | None:
     """The first ``limit`` rows of the unfiltered list, read-only; None when the file cannot answer (no
     file yet, not a support-console database, locked), so the caller opens the Store, which says why."""
-    path = sqlite_file(db_url)
-    if path is None or not path.is_file():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=1.0)
-    except sqlite3.Error:
+    conn = _read_only(db_url)
+    if conn is None:
         return None
     try:
         sql = f"SELECT {_COLUMNS} FROM customers ORDER BY {', '.join(LIST_ORDER_SQL)} LIMIT ?"
@@ -129,6 +125,18 @@ def read_first_page(db_url: str, limit: int) -> list[CustomerSummary] | None:
         return None
     finally:
         conn.close()
+
+
+def _read_only(db_url: str) -> sqlite3.Connection | None:
+    """A read-only standard-library connection to the file of a plain SQLite URL; None when there is none
+    (no file yet, another kind of database, a file SQLite cannot open)."""
+    path = sqlite_file(db_url)
+    if path is None or not path.is_file():
+        return None
+    try:
+        return sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=1.0)
+    except sqlite3.Error:
+        return None
 
 
 _MESSAGE_COLUMNS: Final = (
@@ -140,12 +148,8 @@ _MESSAGE_COLUMNS: Final = (
 def read_first_conversation(db_url: str, customer_id: int, limit: int) -> FirstConversation | None:
     """Open a customer without the Store (see the module docstring); None when the file cannot answer (no
     such customer included: the Store then says why in words)."""
-    path = sqlite_file(db_url)
-    if path is None or not path.is_file():
-        return None
-    try:
-        conn = sqlite3.connect(f"file:{quote(str(path.resolve()))}?mode=ro", uri=True, timeout=1.0)
-    except sqlite3.Error:
+    conn = _read_only(db_url)
+    if conn is None:
         return None
     try:
         conn.execute("BEGIN")  # one snapshot for every read below
