@@ -176,3 +176,31 @@ async def test_a_failed_save_keeps_the_draft_so_approval_keeps_its_ai_origin(
         assert services.store.pending_draft(conversation_id) is None
     finally:
         services.close()
+
+
+async def test_a_first_message_and_a_draft_asked_for_at_once_both_happen(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    """A customer with no conversation yet: F5 then ctrl+g while the lock is held. The draft is not refused
+    as "nothing to reply to": it waits for the conversation the message opens."""
+    services = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        seed_customer(services, conversation=False)
+        wire_server.enqueue(stream_text("Welcome aboard."))
+        app = create_app(services.settings, services)
+        async with console(app, (120, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            assert main.conversation is None
+            with WriteLock(tmp_path / "console.db") as lock:
+                main.incoming.area.focus()
+                await pilot.press(*"hello", "f5", "ctrl+g")
+                await pilot.pause(0.3)
+                assert not any("Nothing to reply to" in m for _, m in notifications(app))
+                assert lock.held
+                lock.release()
+            await wait_for(pilot, lambda: main.draft.text == "Welcome aboard.", within=20)
+            await settle(pilot)
+            assert main.conversation is not None
+        assert wire_server.last.json["messages"][-1] == {"role": "user", "content": "hello"}
+    finally:
+        services.close()
