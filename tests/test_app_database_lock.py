@@ -204,3 +204,30 @@ async def test_a_first_message_and_a_draft_asked_for_at_once_both_happen(
         assert wire_server.last.json["messages"][-1] == {"role": "user", "content": "hello"}
     finally:
         services.close()
+
+
+async def test_quitting_with_a_draft_the_database_refuses_asks_first(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    services = services_for(ui_settings(tmp_path, wire_server, config_text=SHORT_BUSY))
+    try:
+        _, conversation_id = seed_customer(services, messages=("Hello",))
+        app = create_app(services.settings, services)
+        async with console(app, (120, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            with WriteLock(tmp_path / "console.db") as lock:
+                await pilot.press("ctrl+n", *"Dear Jane")
+                await pilot.press("ctrl+q")  # the typed draft cannot be saved past the busy timeout
+                await wait_for(pilot, lambda: "could not be saved" in screen_text(app), what="the question")
+                assert type(app.screen).__name__ == "ConfirmScreen"
+                await pilot.press("n")
+                assert app.is_running
+                assert main.draft.text == "Dear Jane"
+                lock.release()
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
+        draft = services.store.pending_draft(conversation_id)
+        assert draft is not None
+        assert draft.text == "Dear Jane"
+    finally:
+        services.close()

@@ -272,7 +272,8 @@ class DraftColumn(Vertical):
         if self.pane.streaming:
             self._ended("Stopped: the partial draft is kept; edit it or generate again.")
         self._generating = False
-        self._worker.cancel()
+        if not self.session.stop():  # still preparing: nothing streams yet, so the worker itself stops
+            self._worker.cancel()
         self.refresh_bindings()
 
     def measure(self) -> None:
