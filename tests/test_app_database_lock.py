@@ -176,3 +176,58 @@ async def test_a_failed_save_keeps_the_draft_so_approval_keeps_its_ai_origin(
         assert services.store.pending_draft(conversation_id) is None
     finally:
         services.close()
+
+
+async def test_a_first_message_and_a_draft_asked_for_at_once_both_happen(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    """A customer with no conversation yet: F5 then ctrl+g while the lock is held. The draft is not refused
+    as "nothing to reply to": it waits for the conversation the message opens."""
+    services = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        seed_customer(services, conversation=False)
+        wire_server.enqueue(stream_text("Welcome aboard."))
+        app = create_app(services.settings, services)
+        async with console(app, (120, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            assert main.conversation is None
+            with WriteLock(tmp_path / "console.db") as lock:
+                main.incoming.area.focus()
+                await pilot.press(*"hello", "f5", "ctrl+g")
+                await pilot.pause(0.3)
+                assert not any("Nothing to reply to" in m for _, m in notifications(app))
+                assert lock.held
+                lock.release()
+            await wait_for(pilot, lambda: main.draft.text == "Welcome aboard.", within=20)
+            await settle(pilot)
+            assert main.conversation is not None
+        assert wire_server.last.json["messages"][-1] == {"role": "user", "content": "hello"}
+    finally:
+        services.close()
+
+
+async def test_quitting_with_a_draft_the_database_refuses_asks_first(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    services = services_for(ui_settings(tmp_path, wire_server, config_text=SHORT_BUSY))
+    try:
+        _, conversation_id = seed_customer(services, messages=("Hello",))
+        app = create_app(services.settings, services)
+        async with console(app, (120, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            with WriteLock(tmp_path / "console.db") as lock:
+                await pilot.press("ctrl+n", *"Dear Jane")
+                await pilot.press("ctrl+q")  # the typed draft cannot be saved past the busy timeout
+                await wait_for(pilot, lambda: "could not be saved" in screen_text(app), what="the question")
+                assert type(app.screen).__name__ == "ConfirmScreen"
+                await pilot.press("n")
+                assert app.is_running
+                assert main.draft.text == "Dear Jane"
+                lock.release()
+            await pilot.press("ctrl+q")
+            await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
+        draft = services.store.pending_draft(conversation_id)
+        assert draft is not None
+        assert draft.text == "Dear Jane"
+    finally:
+        services.close()

@@ -118,6 +118,7 @@ async def test_generate_then_approve_keeps_the_model_and_its_original(
     assert session.result is not None
     assert session.result.finish_reason == "stop"
     assert agent_rows(services, conversation_id) == [("draft", "It ships today.", "It ships today.", SERVED)]
+    assert session.saved_text == "It ships today."
 
     sent = await session.approve("It ships today. Sorry!")
     assert (sent.state, sent.text, sent.original_text, sent.model) == (
@@ -128,11 +129,12 @@ async def test_generate_then_approve_keeps_the_model_and_its_original(
     )
     assert sent.approved_by == "alice"
     assert session.draft_id is None
+    assert session.saved_text == ""
     assert services.store.pending_draft(conversation_id) is None
     assert wire_server.last.json["messages"][-1] == {"role": "user", "content": "Where is my parcel?"}
 
 
-async def test_stopping_keeps_what_came_in_the_same_draft(
+async def test_stopping_a_silent_stream_keeps_what_came_in_the_same_draft(
     session: DraftSession, services: Services, wire_server: WireServer
 ) -> None:
     customer_id, conversation_id = seed_customer(services, messages=("Hello",))
@@ -145,20 +147,22 @@ async def test_stopping_keeps_what_came_in_the_same_draft(
         async for event in session.stream(generation):
             got.append(event.text)
 
+    assert not session.stop()  # nothing streams yet
     task = asyncio.create_task(consume())
     for _ in range(500):
-        if len(got) >= 5:
+        if len(got) >= 6:  # then the server sends nothing more
             break
         await asyncio.sleep(0.01)
-    task.cancel()
+    assert session.stop()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert not session.streaming
+    assert not session.stop()
     await session.settle()
     draft = services.store.pending_draft(conversation_id)
     assert draft is not None
     assert draft.id == session.draft_id
-    assert draft.text == "".join(got)
+    assert draft.text == "".join(got) == session.saved_text
     assert draft.error == STOPPED_NOTE
 
 
@@ -173,6 +177,7 @@ async def test_edits_are_merged_and_a_hand_written_reply_is_sent(
     assert draft_id is not None
     assert set(results) == {draft_id}
     assert agent_rows(services, conversation_id) == [("draft", "Hi Jane", None, None)]
+    assert session.saved_text == "Hi Jane"
     sent = await session.approve("Hi Jane, done.")
     assert (sent.id, sent.state, sent.text, sent.model, sent.original_text) == (
         draft_id,
@@ -275,6 +280,7 @@ async def test_a_failed_save_keeps_the_draft_identity_and_its_ai_origin(
                 await session.settle()
             assert session.unsaved
             assert session.draft_id == first.id  # the identity survives the failure
+            assert session.saved_text != WORDS  # the store holds an earlier, shorter text
             with pytest.raises(StoreError):
                 await session.approve("Approved while locked")  # refused, and still nothing lost
             assert session.draft_id == first.id

@@ -107,6 +107,8 @@ class SupportConsoleApp(App[None]):
             await self.main_screen.session.aclose()  # its queued saves run first
         if self._owns_services:
             await self.services.aclose()
+        elif self.services.client is not None:  # its HTTP pool belongs to this app's event loop
+            await self.services.client.aclose()
 
     # -- keys and help ---------------------------------------------------------------------------------
 

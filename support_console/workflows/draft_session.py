@@ -171,7 +171,8 @@ class DraftSession:
     """One agent's open conversation and its draft; see the module docstring for the threading rules.
 
     Read freely from the event loop: :attr:`customer`, :attr:`conversation`, :attr:`persona_id`,
-    :attr:`draft_id`, :attr:`streaming`, :attr:`unsaved`. Change them only through the async methods.
+    :attr:`draft_id`, :attr:`saved_text`, :attr:`streaming`, :attr:`unsaved`. Change them only through the
+    methods.
     """
 
     def __init__(self, services: Services, *, queue: StoreQueue | None = None) -> None:
@@ -181,7 +182,9 @@ class DraftSession:
         self.conversation: OpenConversation | None = None
         self.persona_id: str | None = None
         self.draft_id: int | None = None
+        self.saved_text = ""  # what the store holds for draft_id
         self.streaming = False
+        self._task: asyncio.Task[object] | None = None  # the task iterating stream(), while it does
         self._generation: Generation | None = None  # the last one, until its draft is approved or discarded
         self._adopted: Future[None] | None = None
         self._edit_lock = threading.Lock()
@@ -238,6 +241,7 @@ class DraftSession:
                 persona_id = draft.persona_id
         self.customer, self.conversation, self.persona_id = customer, conversation, persona_id
         self._forget_draft(restored.id if restored is not None else None)
+        self.saved_text = restored.text if restored is not None else ""
         return Opened(customer, conversation, page, total, restored, persona_id)
 
     def _read_open(
@@ -346,7 +350,7 @@ class DraftSession:
         The generator ends as soon as the model does: :meth:`settle` then waits for the final save. Stopping
         is cancelling the task that iterates (or closing the generator): what came is saved.
         """
-        self._generation, self.streaming = generation, True
+        self._generation, self.streaming, self._task = generation, True, asyncio.current_task()
         drafter = generation.drafter
         try:
             events = drafter.stream(generation.prepared, draft_id=generation.draft_id, settle=False)
@@ -354,12 +358,21 @@ class DraftSession:
                 async for event in stream:
                     yield event
         finally:
-            self.streaming = False
+            self.streaming, self._task = False, None
             self._adopted = self.queue.submit(lambda: self._adopt(drafter))  # after the draft's last save
+
+    def stop(self) -> bool:
+        """Stop the draft streaming now (even from a server that sends nothing more): the task iterating
+        :meth:`stream` is cancelled and what came is saved. False when nothing is streaming."""
+        task = self._task
+        if task is None or task.done():
+            return False
+        task.cancel()
+        return True
 
     def _adopt(self, drafter: Drafter) -> None:
         if self._generation is not None and self._generation.drafter is drafter:
-            self.draft_id = drafter.draft_id
+            self.draft_id, self.saved_text = drafter.draft_id, drafter.saved_text
 
     async def settle(self) -> None:
         """Wait for the last draft's saves. Raises StoreError when the final save failed: the draft is kept
@@ -410,6 +423,7 @@ class DraftSession:
         self.draft_id = self._services.store.save_draft(
             conversation_id, draft_id=self.draft_id, text=text, persona_id=self.persona_id
         )
+        self.saved_text = text
 
     async def flush(self) -> None:
         """Save whatever is not saved yet (the model's draft after a failed save, the newest edit)."""
@@ -474,7 +488,7 @@ class DraftSession:
     # -- helpers (on the queue's thread) -------------------------------------------------------------------
 
     def _forget_draft(self, draft_id: int | None) -> None:
-        self.draft_id = draft_id
+        self.draft_id, self.saved_text = draft_id, ""
         self._generation = None
         with self._edit_lock:
             self._edit = None

@@ -167,6 +167,7 @@ class Drafter:
         self._own_saves: ThreadPoolExecutor | None = None
         self._final: Future[None] | None = None
         self.draft_id: int | None = None
+        self.saved_text = ""  # what the store holds for draft_id (after the last save that succeeded)
         self.result: StreamResult | None = None
         self.unsaved: Callable[[], None] | None = None
 
@@ -313,7 +314,7 @@ class Drafter:
         approving or discarding the draft, so the stored draft keeps its model and original text.
         """
         if self.unsaved is not None:
-            self._save_or_keep(self.unsaved)
+            self.unsaved()
 
     def _submit(self, prepared: PreparedDraft, text: str, **facts: Any) -> Future[None]:
         """Queue one save (see :meth:`_save`) on the saves executor; the newest queued save is the final."""
@@ -321,19 +322,19 @@ class Drafter:
             self._own_saves = ThreadPoolExecutor(max_workers=1, thread_name_prefix="draft-saves")
         executor = self._saves or self._own_saves
         assert executor is not None
-        self._final = executor.submit(
-            self._save_or_keep, functools.partial(self._save, prepared, text, **facts)
-        )
+        save = functools.partial(self._save, prepared, text, **facts)
+        self._final = executor.submit(self._save_or_keep, save, text)
         return self._final
 
-    def _save_or_keep(self, save: Callable[[], None]) -> None:
-        """Run ``save``; when the store refuses it, keep it as :attr:`unsaved` (the newest one wins)."""
+    def _save_or_keep(self, save: Callable[[], None], text: str) -> None:
+        """Run ``save`` (of ``text``); when the store refuses it, keep it as :attr:`unsaved` (the newest one
+        wins)."""
         try:
             save()
         except SupportConsoleError:
-            self.unsaved = save
+            self.unsaved = functools.partial(self._save_or_keep, save, text)
             raise
-        self.unsaved = None
+        self.unsaved, self.saved_text = None, text
 
     def _finish(self, prepared: PreparedDraft, result: StreamResult) -> None:
         """Save the complete draft; a refusal is kept as the draft's text and marked, never left empty."""

@@ -26,7 +26,7 @@ from support_console.ui.widgets.conversation import ConversationView
 from support_console.ui.widgets.customer_list import CustomerList
 from support_console.ui.widgets.draft_column import DraftColumn
 from support_console.ui.widgets.transcript import PAGE
-from support_console.workflows.draft_session import DraftSession
+from support_console.workflows.draft_session import DraftSession, NotReady
 
 if TYPE_CHECKING:
     from support_console.store import CustomerRecord, CustomerSummary, Message
@@ -253,19 +253,25 @@ class MainScreen(Screen[None]):
     # -- status ----------------------------------------------------------------------------------------
 
     def action_set_status(self, status: str) -> None:
-        if self.session.conversation_id is None:
-            self.notify(
-                "There is no conversation to mark: select a customer with one first.",
-                severity="warning",
-                markup=False,
-            )
+        if self.session.customer is None:  # with a customer, a conversation may be on its way
+            self._no_conversation_to_mark()
             return
         self._set_status(status)
+
+    def _no_conversation_to_mark(self) -> None:
+        self.notify(
+            "There is no conversation to mark: select a customer with one first.",
+            severity="warning",
+            markup=False,
+        )
 
     @work(group="status", exit_on_error=False)
     async def _set_status(self, status: str) -> None:
         try:
             await self.session.set_status(status)
+        except NotReady:
+            self._no_conversation_to_mark()
+            return
         except SupportConsoleError as error:
             self.notify(str(error), severity="error", markup=False)
             return

@@ -26,6 +26,7 @@ from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_pane import DraftPane, Meter
 from support_console.ui.widgets.status import finish_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
+from support_console.workflows.draft_session import NotReady
 
 if TYPE_CHECKING:
     from support_console.store import Message as StoredMessage
@@ -166,13 +167,8 @@ class DraftColumn(Vertical):
             hint = NO_PROVIDER_HINT.format(write=self.key("write"), approve=self.key("approve"))
             self.notify(hint, title="No model provider", severity="error", timeout=10, markup=False)
             return
-        if self.session.conversation_id is None or self.session.persona_id is None:
-            self.notify(
-                "Nothing to reply to yet: select a customer and add their message "
-                f"({self.key('add_message')}) first.",
-                severity="warning",
-                markup=False,
-            )
+        if self.session.customer is None:  # a conversation may be on its way (a message just added)
+            self._not_ready("conversation")
             return
         if self.generating or self.sending:
             what = "is already streaming" if self.generating else "is being sent"
@@ -202,6 +198,10 @@ class DraftColumn(Vertical):
         try:
             try:
                 generation = await self.session.prepare()
+            except NotReady as error:
+                pane.set_status("No draft yet." if not pane.text else "The draft is unchanged.")
+                self._not_ready(error.missing, str(error))
+                return
             except SupportConsoleError as error:
                 pane.set_status("Could not prepare the request.", error=True)
                 self.notify(str(error), title="Cannot draft", severity="error", timeout=10, markup=False)
@@ -272,7 +272,8 @@ class DraftColumn(Vertical):
         if self.pane.streaming:
             self._ended("Stopped: the partial draft is kept; edit it or generate again.")
         self._generating = False
-        self._worker.cancel()
+        if not self.session.stop():  # still preparing: nothing streams yet, so the worker itself stops
+            self._worker.cancel()
         self.refresh_bindings()
 
     def measure(self) -> None:
@@ -300,6 +301,15 @@ class DraftColumn(Vertical):
         meter = Meter(report.prompt_tokens, report.budget, report.kept, report.dropped, report.truncated)
         self.pane.show_context(prepared.persona.name, prepared.model.name, meter)
         self.post_message(self.ContextMeasured(report.first_kept_id, report.dropped))
+
+    def _not_ready(self, missing: str, fallback: str = "") -> None:
+        """Say what is missing, with the keys that provide it."""
+        words = {
+            "conversation": "Nothing to reply to yet: select a customer and add their message "
+            f"({self.key('add_message')}) first.",
+            "reply": "There is no conversation to reply to: select a customer first.",
+        }
+        self.notify(words.get(missing, fallback), severity="warning", markup=False)
 
     # -- editing -----------------------------------------------------------------------------------------
 
@@ -357,12 +367,8 @@ class DraftColumn(Vertical):
         if self.sending:
             self.notify("The reply is already being sent.", severity="information", markup=False)
             return
-        if self.session.conversation_id is None:
-            self.notify(
-                "There is no conversation to reply to: select a customer first.",
-                severity="warning",
-                markup=False,
-            )
+        if self.session.customer is None:
+            self._not_ready("reply")
             return
         text = pane.text
         if not text.strip():
@@ -383,6 +389,11 @@ class DraftColumn(Vertical):
         pane = self.pane
         try:
             message = await self.session.approve(text)
+        except NotReady as error:
+            self.sending = False
+            pane.release("Not sent.")
+            self._not_ready("reply" if error.missing == "conversation" else error.missing, str(error))
+            return
         except SupportConsoleError as error:
             self.sending = False
             pane.release(f"Not sent: {error}", error=True)
