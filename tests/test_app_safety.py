@@ -46,7 +46,9 @@ async def test_markup_and_escape_codes_are_shown_literally(tmp_path: Path, wire_
             assert "[bold]x[/] and [/] and [link=http://x]y[/link]" in shown
             assert "␛[31mred␛[0m bell␇ nul␀ end" in shown
             assert "note with [i]markup[/i]" in shown
-            assert "Reply [b]bold?[/b] ␛[2J cleared?" in shown
+            # The draft holds the model's text minus the escape sequence, and says it went.
+            assert "Reply [b]bold?[/b]  cleared?" in shown
+            assert "1 escape sequence removed from the model's text" in shown
             assert "\x1b" not in shown
             assert "\x07" not in shown
             assert "\x00" not in shown
@@ -55,12 +57,13 @@ async def test_markup_and_escape_codes_are_shown_literally(tmp_path: Path, wire_
             assert "\x1b" not in screen_text(app)  # not even while it sits in the text box
             await pilot.press("f5")
             await settle(pilot)
-            assert "[/] again ␛[1m" in screen_text(app)
+            assert "[/] again " in screen_text(app)
+            assert "[1m" not in screen_text(app)  # the sequence went whole
             await pilot.press("ctrl+s")
             await settle(pilot)
             sent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"][-1]
             assert sent.state == "sent"
-            assert sent.text == "Reply [b]bold?[/b] ␛[2J cleared?"
+            assert sent.text == "Reply [b]bold?[/b]  cleared?"
             # The model's own text (with the real escape) is what the store keeps as the original.
             assert sent.original_text == "Reply [b]bold?[/b] \x1b[2J cleared?"
     finally:

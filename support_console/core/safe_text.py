@@ -69,3 +69,56 @@ def visible(text: str) -> str:
     """``text`` for the console: line endings normalised, unsafe characters as visible symbols."""
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     return UNSAFE.sub(_picture, text) if UNSAFE.search(text) else text
+
+
+# -- what is dropped from text before it enters an editor --------------------------------------------------
+
+#: Escape sequences as a terminal parses them (CSI, OSC, DCS/SOS/PM/APC strings, two-character escapes, the
+#: one-byte C1 CSI) and every other control a terminal acts on (C0 but tab and newline, DEL, C1). Removed
+#: whole, so no "[31m" is left behind. Bidi controls are not in it: they are text an editor can hold.
+_SEQUENCES: Final = (
+    r"\x1b\[[0-?]*[ -/]*[@-~]"
+    r"|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)"
+    r"|\x1b[PX^_][^\x1b]*\x1b\\"
+    r"|\x1b[ -/]*[0-~]"
+    r"|\x9b[0-?]*[ -/]*[@-~]"
+)
+DROPPED: Final = re.compile(_SEQUENCES + "|[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+#: The start of an escape sequence cut off at the end of a streamed piece (the rest comes in the next one).
+_UNFINISHED: Final = re.compile(
+    r"(?:\x1b(?:\[[0-?]*[ -/]*|\][^\x07\x1b]*\x1b?|[PX^_][^\x1b]*\x1b?|[ -/]*)|\x9b[0-?]*[ -/]*|\r)\Z"
+)
+_HOLD_AT_MOST: Final = 4096
+
+
+def without_controls(text: str) -> tuple[str, int]:
+    """``text`` with escape sequences and terminal controls removed, and how many were removed.
+
+    Why: what an agent sees in the editor is what is sent, so display safety cannot be a substitution in the
+    text; only what no reply should carry is dropped (and counted, so the agent is told). Line endings are
+    normalised ("\\r\\n" is a newline, not a removal); direction marks and bidi controls stay.
+    """
+    if "\r" in text:
+        text = text.replace("\r\n", "\n")
+    if DROPPED.search(text) is None:
+        return text, 0
+    return DROPPED.subn("", text)
+
+
+def split_unfinished(text: str) -> tuple[str, str]:
+    """(what can be cleaned now, the unfinished escape sequence or carriage return at its end, if any).
+
+    Streamed pieces can split "\\x1b[31m" or "\\r\\n" in two; the tail is held back and put in front of the
+    next piece. A tail longer than a few kilobytes is no sequence any terminal waits for: it is let go.
+    """
+    match = _UNFINISHED.search(text, max(0, len(text) - _HOLD_AT_MOST))
+    if match is None or match.start() == match.end():
+        return text, ""
+    return text[: match.start()], text[match.start() :]
+
+
+def pictured(text: str) -> str:
+    """``text`` with each unsafe character as a visible symbol, one for one (same length, same indexes):
+    for drawing a line whose characters an editor keeps addressing by position."""
+    return UNSAFE.sub(_picture, text) if UNSAFE.search(text) else text

@@ -11,6 +11,8 @@ import difflib
 import re
 from typing import Final
 
+from support_console.core.safe_text import without_controls
+
 #: Edit distances and diffs compare at most this many characters of each text: SequenceMatcher is quadratic in
 #: the worst case, and replies longer than this are rare; the figure stays a good estimate.
 DIFF_CAP: Final = 4000
@@ -19,7 +21,14 @@ DiffOp = tuple[str, str]  # ("equal" | "insert" | "delete", text)
 
 
 def edit_distance(original: str, sent: str) -> float:
-    """Normalised character edit distance: 0.0 identical, 1.0 nothing in common (difflib, capped cost)."""
+    """Normalised character edit distance: 0.0 identical, 1.0 nothing in common (difflib, capped cost).
+
+    Measures the agent's edits: the escape sequences the console drops from the model's text before the agent
+    sees it (``safe_text.without_controls``; the stored original keeps them) do not count.
+    """
+    if original == sent:
+        return 0.0
+    original = without_controls(original)[0]
     if original == sent:
         return 0.0
     a, b = original[:DIFF_CAP], sent[:DIFF_CAP]

@@ -2,6 +2,15 @@
 
 Streaming is coalesced: deltas are buffered and flushed into the TextArea at most once per frame, because one
 TextArea edit per token costs a re-wrap and a repaint each and makes a fast stream ~20x slower to show.
+
+Why a flush costs the same however long the reply: while the model writes, the (read-only) editor holds only
+the newest few screens of text, and the whole text is kept as a list of pieces. TextArea re-wraps the line
+an edit touches and, for every row it draws, joins the whole document and divides the row's whole line, so
+a 5 MB reply shown whole made each frame cost seconds. The editor gets all of the text once, when the model
+stops and the agent may edit.
+
+What the agent sees is what is sent: the text is the model's, except escape sequences and the other controls
+a terminal acts on, which are dropped (also when split across deltas) and counted, and the agent is told.
 The pane knows nothing of the store or the model; the draft column drives it and saves what it reports.
 """
 
@@ -16,16 +25,14 @@ from textual.message import Message
 from textual.timer import Timer
 from textual.widgets import Static, TextArea
 
-from support_console.core.safe_text import visible
-from support_console.ui.widgets.safe_text_area import SafeTextArea
+from support_console.core.safe_text import split_unfinished, visible, without_controls
+from support_console.ui.widgets.safe_text_area import SafeTextArea, removed_note
 
 FRAME = 1 / 60
 EDIT_SAVE_DELAY = 0.5
-
-
-def _stream_clean(text: str) -> str:
-    """Deltas can split "\\r\\n" across chunks, so carriage returns are dropped rather than normalised."""
-    return visible(text.replace("\r", ""))
+TAIL_MIN = 4_000
+"""Characters the editor holds at least while streaming (it keeps up to twice what fills it)."""
+MODEL_TEXT = "the model's text"
 
 
 @dataclass(frozen=True)
@@ -66,8 +73,13 @@ class DraftPane(Vertical):
         super().__init__(id=id)
         self.conversation_id: int | None = None  # set by the screen: which conversation the draft belongs to
         self.draft_id: int | None = None
-        self.model_text: str | None = None  # as displayed; None for a reply written by hand
         self.streaming = False
+        self.removed = 0  # escape sequences dropped from the model's text of the draft shown
+        self._model_text: str | None = None  # None for a reply written by hand
+        self._parts: list[str] = []  # the model's text while it streams (joined on demand, once)
+        self._tail = ""  # the newest text, which is all the editor holds while streaming
+        self._tail_cut = False
+        self._carry = ""  # an escape sequence split across deltas, waiting for its end
         self._pending: list[str] = []
         self._saved_text = ""
         self._flush_timer: Timer | None = None
@@ -93,7 +105,16 @@ class DraftPane(Vertical):
 
     @property
     def text(self) -> str:
-        return self.editor.text
+        """The draft's text: while streaming, all that came so far (the editor shows its newest part)."""
+        return (self.model_text or "") if self.streaming else self.editor.text
+
+    @property
+    def model_text(self) -> str | None:
+        """What the model wrote, minus escape sequences; None for a reply written by hand."""
+        if self._parts:
+            self._model_text = (self._model_text or "") + "".join(self._parts)
+            self._parts.clear()
+        return self._model_text
 
     @property
     def edited(self) -> bool:
@@ -150,7 +171,8 @@ class DraftPane(Vertical):
             self.draft_id = None
         self._pending.clear()
         self.streaming = True
-        self.model_text = ""
+        self._model_text, self._parts, self._tail, self._tail_cut, self._carry = "", [], "", False, ""
+        self.removed = 0
         self.editor.read_only = True
         self.editor.load_text("")
         self._saved_text = ""
@@ -168,27 +190,60 @@ class DraftPane(Vertical):
         if self._flush_timer is None:
             self._flush_timer = self.set_timer(FRAME, self._flush)
 
-    def _flush(self) -> None:
+    def _flush(self, *, final: bool = False) -> None:
+        """Move what was buffered into the editor: work in proportion to what came, not to the whole text."""
         if self._flush_timer is not None:
             self._flush_timer.stop()
             self._flush_timer = None
-        if not self._pending:
+        if not self._pending and not (final and self._carry):
             return
-        chunk = _stream_clean("".join(self._pending))
+        raw = self._carry + "".join(self._pending)
         self._pending.clear()
+        ready, self._carry = (raw, "") if final else split_unfinished(raw)
+        chunk, removed = without_controls(ready)
+        self.removed += removed
+        if chunk:
+            self._parts.append(chunk)
+            self._show_tail(chunk)
+
+    def _show_tail(self, chunk: str) -> None:
         editor = self.editor
-        editor.insert(chunk, editor.document.end)
-        self.model_text = (self.model_text or "") + chunk
+        keep = max(TAIL_MIN, 2 * editor.size.width * editor.size.height)
+        if len(self._tail) + len(chunk) <= 2 * keep:
+            self._tail += chunk
+            editor.insert(chunk, editor.document.end)
+        else:  # start the view further on: a bounded reload every `keep` characters
+            tail = (self._tail + chunk)[-keep:]
+            newline = tail.find("\n", 0, keep // 2)
+            self._tail = tail[newline + 1 :] if newline >= 0 else tail
+            self._tail_cut = True
+            editor.load_text(self._tail)
+            editor.border_subtitle = "newest text shown; all of it once the model stops"
         editor.scroll_end(animate=False, immediate=True)
 
     def end_stream(self, status: str, *, error: bool = False) -> None:
         """Show everything that came, unlock the editor and say how it ended."""
-        self._flush()
+        self._flush(final=True)
         self.streaming = False
-        self.editor.read_only = False
-        self.editor.move_cursor(self.editor.document.end)
-        self.editor.set_class(False, "-streaming")
-        self.set_status(status, error=error)
+        editor = self.editor
+        if self._tail_cut:
+            editor.load_text(self.model_text or "")  # the whole text, once
+            editor.border_subtitle = ""
+        self._tail, self._tail_cut = "", False
+        editor.read_only = False
+        editor.move_cursor(editor.document.end)
+        editor.scroll_end(animate=False, immediate=True)
+        editor.set_class(False, "-streaming")
+        self.set_status(self._with_removed(status), error=error)
+        if self.removed:
+            self.notify(removed_note(self.removed, MODEL_TEXT) + ".", severity="warning", markup=False)
+
+    def _with_removed(self, status: str) -> str:
+        """The status, and how many escape sequences were dropped from the model's text (if any)."""
+        if not self.removed:
+            return status
+        note = removed_note(self.removed, MODEL_TEXT)
+        return f"{note} · {status}" if status else note  # first: a narrow status line crops its end
 
     def mark_saved(self, draft_id: int | None, text: str | None = None) -> None:
         """The store holds ``text`` (the text on screen if None) for ``draft_id``: only later changes count
@@ -211,12 +266,17 @@ class DraftPane(Vertical):
     def load_draft(self, text: str, *, draft_id: int | None, model_text: str | None, status: str) -> None:
         """Show a saved draft (restored after a restart) without asking the model for anything."""
         self._pending.clear()
+        shown, removed = without_controls(text)
+        self._parts.clear()
+        self._model_text = None
+        if model_text is not None:
+            self._model_text, removed = without_controls(model_text)
+        self.removed = removed
         self.editor.read_only = False
-        self.editor.load_text(visible(text))
+        self.editor.load_text(shown)
         self.editor.move_cursor(self.editor.document.end)  # ready to continue typing where the text ends
-        self.model_text = visible(model_text) if model_text is not None else None
         self.mark_saved(draft_id)
-        self.set_status(status)
+        self.set_status(self._with_removed(status) if status else status)
 
     def clear_draft(self, status: str = "No draft yet.") -> None:
         self.load_draft("", draft_id=None, model_text=None, status=status)

@@ -1,25 +1,44 @@
-"""A TextArea that never holds raw control characters.
+"""A TextArea that holds the text as it is and never writes a character a terminal would act on.
 
-TextArea writes its text to the terminal as is, so a pasted ANSI escape (common when copying from another
-terminal) would restyle or garble the screen. Pasted text gets the same treatment as everything else shown:
-control characters become visible symbols (newlines and tabs stay).
+Display safety stays out of the text: what the agent sees and edits is what is sent. Two rules make that
+safe:
+
+* escape sequences and the controls a terminal acts on never enter the document: pasted text loses them
+  (``core.safe_text.without_controls``) and the agent is told how many went;
+* bidi override and isolate controls (U+202A-E, U+2066-9) may be in the text (a mixed-direction reply can
+  need them) but TextArea would write them to the terminal raw (its ``get_line`` builds a ``rich.Text`` from
+  the line as is), so each is drawn as a visible symbol instead, one for one, so that every column the
+  editor computes still points at the same character. Direction marks (LRM, RLM, ALM) are drawn as they are.
 """
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual import events
 from textual.widgets import TextArea
 
-from support_console.core.safe_text import visible
+from support_console.core.safe_text import pictured, without_controls
+
+
+def removed_note(count: int, source: str) -> str:
+    """How the agent is told that escape sequences were dropped from ``source`` (model or pasted text)."""
+    return f"{count:,} escape sequence{'s' if count != 1 else ''} removed from {source}"
 
 
 class SafeTextArea(TextArea):
-    """TextArea whose pasted text is sanitised before it enters the document."""
+    """TextArea whose pasted text loses escape sequences and whose lines are drawn terminal-safe."""
 
     async def _on_paste(self, event: events.Paste) -> None:
         event.prevent_default()  # the base class would insert the raw text
         if self.read_only:
             return
-        result = self.replace(visible(event.text), *self.selection)
+        text, removed = without_controls(event.text)
+        result = self.replace(text, *self.selection)
         self.move_cursor(result.end_location)
         self.focus()
+        if removed:
+            self.notify(removed_note(removed, "the pasted text") + ".", severity="warning", markup=False)
+
+    def get_line(self, line_index: int) -> Text:
+        """The line as drawn: bidi controls (and anything else unsafe) as visible symbols, same length."""
+        return Text(pictured(self.document.get_line(line_index)), end="", no_wrap=True)
