@@ -128,6 +128,12 @@ async def until(condition: Callable[[], bool], poll: float = 0.0005) -> None:
         await asyncio.sleep(poll)
 
 
+def idle(main: Any) -> bool:
+    """Nothing streams and no store call waits (the saves of the last draft are done)."""
+    session = getattr(main, "session", None)  # (the console before DraftSession saved on the event loop)
+    return not main.streaming and (session is None or not session.queue.pending)
+
+
 async def console_child(base_url: str, db: Path) -> list[float]:
     """A fresh console: open the customer, wait for the background loading, draft twice; the two times."""
     import support_console.cli.main  # noqa: F401 (what the support-console command imports first)
@@ -145,7 +151,7 @@ async def console_child(base_url: str, db: Path) -> list[float]:
         await until(lambda: not any(w.is_running for w in app.workers if w.group == "store"), 0.01)
         await asyncio.sleep(0.2)
         for _ in range(2):
-            await until(lambda: main.session.queue.pending == 0 and not main.drafting.generating, 0.01)
+            await until(lambda: idle(main), 0.01)
             started = time.perf_counter()
             app.post_message(events.Key("ctrl+g", None))
             await until(lambda: main.draft.streaming)

@@ -119,15 +119,14 @@ class PageMarker(Static):
 
 @dataclass
 class _Page:
-    """A page as read: the ``before_id`` it was read with, its messages, and its views while mounted."""
+    """A page as read: the ``before_id`` that reads it again, how many messages it has, and, while it is
+    mounted, its messages and their views (an unmounted page keeps neither: it is read again if needed)."""
 
     before_id: int | None
-    messages: list[ShownMessage]
+    count: int
+    oldest_id: int | None
+    messages: list[ShownMessage] | None = None
     views: list[MessageView] = field(default_factory=list)
-
-    @property
-    def oldest_id(self) -> int | None:
-        return self.messages[0].id if self.messages else None
 
 
 class Transcript(VerticalScroll):
@@ -162,12 +161,12 @@ class Transcript(VerticalScroll):
     @property
     def older(self) -> int:
         """Messages older than the oldest one mounted (read or not)."""
-        return self.earlier + sum(len(page.messages) for page in self._pages[self._top + WINDOW_PAGES :])
+        return self.earlier + sum(page.count for page in self._pages[self._top + WINDOW_PAGES :])
 
     @property
     def later(self) -> int:
         """Messages newer than the newest one mounted (unmounted to keep the window small)."""
-        return sum(len(page.messages) for page in self._pages[: self._top])
+        return sum(page.count for page in self._pages[: self._top])
 
     def show_conversation(self, conversation_id: int, page: Sequence[ShownMessage], total: int) -> None:
         """Replace the transcript with the newest page of ``conversation_id`` (read by the caller); ``total``
@@ -175,8 +174,8 @@ class Transcript(VerticalScroll):
         self._reset()
         self.conversation_id = conversation_id
         self.earlier = max(0, total - len(page)) if len(page) >= PAGE else 0
-        newest = _Page(None, list(page))
-        newest.views = _views(newest.messages)
+        newest = _Page(None, len(page), page[0].id if page else None, list(page))
+        newest.views = _views(page)
         self._pages = [newest]
         self._top_marker = PageMarker(older=True)
         self._bottom_marker = PageMarker(older=False)
@@ -190,14 +189,16 @@ class Transcript(VerticalScroll):
         self.mount(Static(hint, classes="hint", markup=False))
 
     def load_earlier(self) -> None:
-        """Show the page before the oldest one shown (read in a thread the first time)."""
+        """Show the page before the oldest one shown (read in a thread)."""
         if self.conversation_id is not None and not self.loading and self.older > 0:
-            self._load_older()
+            self.loading = True
+            self._move(older=True)
 
     def load_later(self) -> None:
         """Show again the page after the newest one shown (unmounted to keep the window small)."""
         if self.conversation_id is not None and not self.loading and self._top > 0:
-            self._shift(older=False)
+            self.loading = True
+            self._move(older=False)
 
     def append(self, message: ShownMessage) -> None:
         """Add a new message at the bottom and show it (back at the newest page if the agent paged away).
@@ -210,9 +211,13 @@ class Transcript(VerticalScroll):
         if not self._pages:
             self.show_conversation(self.conversation_id, [message], 1)
             return
-        while self._top > 0:
-            self._shift(older=False)
         newest = self._pages[0]
+        newest.count += 1
+        if self._top > 0 or newest.messages is None:  # the agent paged away: back to the newest page
+            newest.messages = None  # read again, with the new message
+            self.loading = True
+            self._move(older=False, to_newest=True)
+            return
         index = len(newest.messages)
         while index > 0 and (newest.messages[index - 1].id or 0) > message.id:
             index -= 1
@@ -234,54 +239,63 @@ class Transcript(VerticalScroll):
     # -- paging ------------------------------------------------------------------------------------------
 
     @work(exclusive=True, group="transcript", exit_on_error=False)
-    async def _load_older(self) -> None:
-        bottom = self._top + WINDOW_PAGES - 1  # the oldest page the window holds
-        if bottom < len(self._pages) - 1:  # read before, unmounted since: mount it again
-            self._shift(older=True)
-            return
-        conversation_id, loader, before = self.conversation_id, self.load_page, self._pages[-1].oldest_id
-        if conversation_id is None or loader is None or before is None:
-            return
-        self.loading = True
+    async def _move(self, *, older: bool, to_newest: bool = False) -> None:
+        """Move the window one page older or newer (or back to the newest page), reading what it needs."""
         try:
-            messages = await asyncio.to_thread(loader, conversation_id, before, PAGE)
+            conversation_id, loader = self.conversation_id, self.load_page
+            if conversation_id is None or loader is None:
+                return
+            if older and self._top + WINDOW_PAGES >= len(self._pages):  # a page never read: read it now
+                before = self._pages[-1].oldest_id
+                if before is None:
+                    return
+                messages = await asyncio.to_thread(loader, conversation_id, before, PAGE)
+                if conversation_id != self.conversation_id:
+                    return  # the agent opened another conversation meanwhile
+                self.earlier = 0 if len(messages) < PAGE else max(0, self.earlier - len(messages))
+                self._pages.append(_Page(before, len(messages), messages[0].id if messages else None))
+                self._pages[-1].messages = list(messages)
+            top = 0 if to_newest else self._top + (1 if older else -1)
+            top = max(0, min(top, max(0, len(self._pages) - WINDOW_PAGES)))
+            for index, page in enumerate(self._pages[top : top + WINDOW_PAGES], start=top):
+                if page.messages is None:  # the newest page holds what was added since: read all of it
+                    limit = max(PAGE, page.count) if index == 0 else PAGE
+                    read = await asyncio.to_thread(loader, conversation_id, page.before_id, limit)
+                    page.messages, page.count = list(read), len(read)
+            if conversation_id == self.conversation_id:
+                self._show_window(top)
         finally:
             self.loading = False
-        if conversation_id != self.conversation_id:
-            return  # the agent opened another conversation meanwhile
-        self.earlier = 0 if len(messages) < PAGE else max(0, self.earlier - len(messages))
-        self._pages.append(_Page(before, list(messages)))
-        if len(self._pages) - 1 > bottom:
-            self._shift(older=True)
-        else:  # the window is not full yet
-            self._mount_page(len(self._pages) - 1, older=True)
-            self._update_markers()
 
-    def _shift(self, *, older: bool) -> None:
-        """Move the window one page: the page entering it is mounted, the one leaving it unmounted."""
-        if older:
-            entering, leaving = self._top + WINDOW_PAGES, self._top
-            self._top += 1
-        else:
-            entering, leaving = self._top - 1, self._top + WINDOW_PAGES - 1
-            self._top -= 1
-        if 0 <= leaving < len(self._pages):
-            gone = self._pages[leaving]
-            self.remove_children(gone.views)
-            gone.views = []
-        self._mount_page(entering, older=older)
+    def _show_window(self, top: int) -> None:
+        """Mount pages ``top`` .. ``top + WINDOW_PAGES - 1`` (read), unmount the others and forget their
+        messages, keeping the view where the agent was looking."""
+        wanted = range(top, min(top + WINDOW_PAGES, len(self._pages)))
+        shown = [i for i, page in enumerate(self._pages) if page.views]
+        anchor = self.views[0 if shown and max(wanted) > max(shown) else -1] if self.views else None
+        for index in shown:
+            if index not in wanted:
+                page = self._pages[index]
+                self.remove_children(page.views)
+                page.views = []
+                if index > 0:  # the newest page stays in memory: new messages are added to it
+                    page.messages = None
+        entering = [i for i in wanted if i not in shown]
+        on_top = [i for i in entering if shown and i > max(shown)]  # older than what stays: above it
+        for index in sorted(on_top):  # each goes right under the marker, so the oldest ends up first
+            self._pages[index].views = _views(self._pages[index].messages or [])
+            self.mount_all(self._pages[index].views, after=self._top_marker)
+        for index in sorted((i for i in entering if i not in on_top), reverse=True):  # the newest last
+            self._pages[index].views = _views(self._pages[index].messages or [])
+            self.mount_all(self._pages[index].views, before=self._bottom_marker)
+        self._top = top
         self._update_markers()
-
-    def _mount_page(self, index: int, *, older: bool) -> None:
-        anchor = self.views[0 if older else -1] if self.views else None
-        page = self._pages[index]
-        page.views = _views(page.messages)
-        if older:
-            self.mount_all(page.views, after=self._top_marker)
-        else:
-            self.mount_all(page.views, before=self._bottom_marker)
-        if anchor is not None:
+        if top == 0 and not shown:
+            self.call_after_refresh(self.scroll_end, animate=False)
+        elif anchor is not None and anchor in self.views:
             self.call_after_refresh(self.scroll_to_widget, anchor, animate=False, top=True)
+        else:
+            self.call_after_refresh(self.scroll_end, animate=False)
 
     def _mounted(self) -> list[_Page]:
         return self._pages[self._top : self._top + WINDOW_PAGES]
