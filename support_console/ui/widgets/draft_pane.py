@@ -233,6 +233,9 @@ class DraftPane(Vertical):
         editor.read_only = False
         editor.move_cursor(editor.document.end)
         editor.scroll_end(animate=False, immediate=True)
+        # The text's wrapped height is known only after the next layout: scroll again then, so the draft
+        # always ends at its last line (not at where the end was before the last chunk was laid out).
+        editor.call_after_refresh(editor.scroll_cursor_visible, animate=False)
         editor.set_class(False, "-streaming")
         self.set_status(self._with_removed(status), error=error)
         if self.removed:
