@@ -56,8 +56,8 @@ async def open_and_generate(pilot: Pilot[Any]) -> None:
     await pilot.press("ctrl+g")
     await wait_for(pilot, lambda: main.draft.draft_id is not None and not main.streaming)
     await settle(pilot)
-    # Where the draft is scrolled depends on whether its last chunk was laid out before the pane scrolled to
-    # its end (a loaded machine differs): scroll once more after the layout, so the picture is always the same.
+    # Where the draft is scrolled depends on whether its last chunk was laid out before the pane scrolled
+    # to its end (a loaded machine differs): scroll once more after the layout, so the picture never varies.
     await pilot.pause()
     main.draft.editor.scroll_cursor_visible(animate=False)
     await pilot.pause()
