@@ -31,22 +31,11 @@ from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
+from benchmarks.ui_driving import frame, until
 from tests.db_lock import WriteLock
 
 CUSTOMER_TEXT = "my router blinks red since this morning"
 REPLY_TEXT = "we are sending a technician tomorrow"
-
-
-async def until(condition: Callable[[], bool], poll: float = 0.0005) -> None:
-    """Watch the app from outside, as a user looking at the screen would, until ``condition()`` holds."""
-    while not condition():  # noqa: ASYNC110 (polling the screen is what is measured)
-        await asyncio.sleep(poll)
-
-
-async def frame(app: App[Any]) -> float:
-    done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-    app.screen.call_after_refresh(lambda: done.set_result(time.perf_counter()))
-    return await done
 
 
 async def key(app: App[Any], name: str, char: str | None, shown: Callable[[], bool]) -> float:

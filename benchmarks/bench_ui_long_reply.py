@@ -25,16 +25,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from textual import events
-from textual.app import App
 from textual.pilot import Pilot
 
+from benchmarks.ui_driving import frame, until
 from support_console.config.settings import CliOverrides, Settings, load_settings
 from support_console.ui.app import create_app
 from support_console.workflows.services import build_services
@@ -108,17 +107,6 @@ def seed(settings: Settings) -> None:
         services.close()
 
 
-async def until(condition: Callable[[], bool], poll: float = 0.001) -> None:
-    while not condition():  # noqa: ASYNC110 (watching the screen from outside is what is measured)
-        await asyncio.sleep(poll)
-
-
-async def frame(app: App[Any]) -> float:
-    done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-    app.screen.call_after_refresh(lambda: done.set_result(time.perf_counter()))
-    return await done
-
-
 async def console(kind: str, base_url: str, tmp: Path, give_up: float) -> dict[str, object]:
     import support_console.cli.main  # noqa: F401 (what the support-console command imports first)
 
@@ -139,14 +127,14 @@ async def console(kind: str, base_url: str, tmp: Path, give_up: float) -> dict[s
         before = peak = rss_mb()
         started = time.perf_counter()
         app.post_message(events.Key("ctrl+g", None))
-        await until(lambda: main.draft.streaming)
+        await until(lambda: main.draft.streaming, 0.001)
         echoes: list[float] = []
         typed = 0
         while main.draft.streaming and time.perf_counter() - started < give_up:
             typed += 1
             pressed = time.perf_counter()
             app.post_message(events.Key("x", "x"))
-            await until(lambda n=typed: len(incoming.text) >= n)  # type: ignore[misc]
+            await until(lambda n=typed: len(incoming.text) >= n, 0.001)  # type: ignore[misc]
             echoes.append(await frame(app) - pressed)
             peak = max(peak, rss_mb())
             await asyncio.sleep(max(0.0, ECHO_EVERY - (time.perf_counter() - pressed)))

@@ -19,7 +19,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +28,8 @@ from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
+from benchmarks.ui_driving import frame, until
+
 REPORTED = (1, 50, 99)
 
 
@@ -36,19 +37,6 @@ def oldest_shown(app: App[Any]) -> int | None:
     """The id of the oldest message widget mounted in the transcript."""
     views = app.screen.query(".message")
     return getattr(views.first(), "message_id", None) if views else None
-
-
-async def until(condition: Callable[[], bool], poll: float = 0.0005) -> None:
-    """Watch the app from outside, as a user looking at the screen would, until ``condition()`` holds."""
-    while not condition():  # noqa: ASYNC110 (polling the screen is what is measured)
-        await asyncio.sleep(poll)
-
-
-async def frame(app: App[Any]) -> float:
-    """The time of the next rendered frame."""
-    done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
-    app.screen.call_after_refresh(lambda: done.set_result(time.perf_counter()))
-    return await done
 
 
 async def measure(db: Path, pages: int) -> list[float]:

@@ -30,7 +30,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from textual import events
 from textual.pilot import Pilot
 
+from benchmarks.ui_driving import until
 from support_console.config.settings import CliOverrides, Settings, load_settings
 from support_console.ui.app import create_app
 from support_console.workflows.services import build_services
@@ -120,12 +120,6 @@ def seed(settings: Settings) -> None:
         services.store.add_message(conversation.id, "customer", "My internet is down, can you help?")
     finally:
         services.close()
-
-
-async def until(condition: Callable[[], bool], poll: float = 0.0005) -> None:
-    """Watch the app from outside, as a user looking at the screen would, until ``condition()`` holds."""
-    while not condition():  # noqa: ASYNC110 (polling the screen is what is measured)
-        await asyncio.sleep(poll)
 
 
 def idle(main: Any) -> bool:
