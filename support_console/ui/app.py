@@ -7,6 +7,7 @@ with ``build_services``), so tests run it against a temporary SQLite file and th
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from typing import ClassVar
@@ -84,10 +85,7 @@ class SupportConsoleApp(App[None]):
         if self.main_screen is not None:
             self.call_from_thread(self._store_ready, self.main_screen)
         self.services.warm_up()
-        # Everything loaded so far (Textual, SQLAlchemy, the SDK, the token tables) lives as long as the
-        # console: keep it out of the garbage collector's full passes, which would otherwise scan it all
-        # again and again (a 0.3 s pause every few pages of a long transcript, 0.1 s with this).
-        gc.freeze()
+        freeze_startup_objects()
 
     def _store_ready(self, main: MainScreen) -> None:
         if self.services.first_page_missed:  # the first frame's list was empty: the file could not answer
@@ -264,6 +262,22 @@ class PersonaProblemsScreen(ModalScreen[None]):
 
     def action_close(self) -> None:
         self.dismiss(None)
+
+
+_frozen = threading.Event()
+
+
+def freeze_startup_objects() -> None:
+    """Keep what the console loaded at start out of the garbage collector's full passes, once per process.
+
+    Everything loaded by then (Textual, SQLAlchemy, the SDK, the token tables) lives as long as the console,
+    and a full pass scans it all again and again: a pause of about 0.3 s every few pages of a long
+    transcript, 0.1 s once it is frozen. Once per process, so a process running many apps (the tests) does
+    not keep what its earlier apps left behind.
+    """
+    if not _frozen.is_set():
+        _frozen.set()
+        gc.freeze()
 
 
 def create_app(settings: Settings, services: Services | None = None) -> SupportConsoleApp:
