@@ -7,6 +7,7 @@ Not a benchmark itself; the bench_ui_* scripts import it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import sys
 import tempfile
@@ -17,9 +18,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from support_console.store import NewMessage, Store
+from support_console.store.migrations import latest_version
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
-CACHE = Path(tempfile.gettempdir()) / "support-console-bench"
+CACHE = Path(tempfile.gettempdir()) / "support-console-bench"  # names carry the schema version they hold
 TEXTS = (
     "Hi, my internet drops every evening since Tuesday. I restarted the router twice already.",
     "Thanks for writing in. Could you tell me the model of your router and when the drops happen?",
@@ -83,14 +85,24 @@ def big_db() -> Path:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             ensure = getattr(module, "ensure_big_db", None)
-            if callable(ensure):
-                return Path(ensure())
-    return build(CACHE / "million.db", customers=1_000, per_conversation=1_000)
+            if callable(ensure) and schema_version(path := Path(ensure())) == latest_version():
+                return path
+    return build(CACHE / f"million-v{latest_version()}.db", customers=1_000, per_conversation=1_000)
 
 
 def long_conversation_db() -> Path:
     """One customer with a 10,000-message conversation."""
-    return build(CACHE / "ten-thousand.db", customers=1, per_conversation=10_000)
+    return build(CACHE / f"ten-thousand-v{latest_version()}.db", customers=1, per_conversation=10_000)
+
+
+def schema_version(path: Path) -> int | None:
+    """The schema version a cached file is at. The cache is shared by every checkout on the machine, and a
+    newer support-console migrates a file it opens: such a file is not this checkout's to use."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+        found = conn.execute("SELECT max(version) FROM schema_version").fetchone()
+    return None if found is None else found[0]
 
 
 def message_count(path: Path) -> int:
