@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 
 import pytest
 
+from tests.pg_server import REQUIRE_VARIABLE, PostgresServer, PostgresUnavailable, running_server
 from tests.wire_server import WireServer
 
 
@@ -17,3 +19,25 @@ def wire_server() -> Iterator[WireServer]:
         yield server
     finally:
         server.close()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real throwaway PostgreSQL server (tests/pg_server.py), one per test process, started on first use.
+
+    Skipped with the reason when this machine has no PostgreSQL, unless CI requires it
+    (``SUPPORT_CONSOLE_REQUIRE_POSTGRES=1``): then the missing server fails the test instead.
+    """
+    try:
+        with running_server() as server:
+            yield server
+    except PostgresUnavailable as exc:
+        if os.environ.get(REQUIRE_VARIABLE) == "1":
+            pytest.fail(f"PostgreSQL is required here ({REQUIRE_VARIABLE}=1) but {exc}")
+        pytest.skip(f"PostgreSQL tests skipped: {exc}")
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer, request: pytest.FixtureRequest) -> str:
+    """The URL of a new, empty database on the throwaway server, one per test."""
+    return postgres_server.create_database(f"t_{abs(hash(request.node.nodeid)):x}"[:40])

@@ -208,6 +208,7 @@ def migrate(engine: Engine, migrations: Sequence[Migration] | None = None) -> in
     Refuses to touch a database written by a newer support-console, rather than corrupt it.
     """
     steps = list(MIGRATIONS if migrations is None else migrations)
+    backend_for(engine)  # a database without a backend is refused before anything is written to it
     with engine.begin() as conn:
         refuse_foreign(engine.url.render_as_string(hide_password=True), sa.inspect(conn).get_table_names())
         conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (version INTEGER NOT NULL)")
