@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import TextArea
 
 from support_console.ui.app import create_app
 from support_console.workflows.services import Services
@@ -51,6 +52,20 @@ def console(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
         services.close()
 
 
+def steady(run_before: Callable[[Pilot[Any]], Awaitable[None]]) -> Callable[[Pilot[Any]], Awaitable[None]]:
+    """``run_before``, then the text cursors stop blinking (kept visible where focused): a blinking cursor is
+    drawn or not depending on when the picture is taken, and on a loaded machine that is often late."""
+
+    async def run(pilot: Pilot[Any]) -> None:
+        await run_before(pilot)
+        for screen in pilot.app.screen_stack:
+            for area in screen.query(TextArea):
+                area.cursor_blink = False
+        await pilot.pause()
+
+    return run
+
+
 async def open_and_generate(pilot: Pilot[Any]) -> None:
     main = await open_first_customer(pilot, pilot.app)
     await pilot.press("ctrl+g")
@@ -65,13 +80,13 @@ async def open_and_generate(pilot: Pilot[Any]) -> None:
 
 def test_main_screen_80x24(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
     wire_server.enqueue(stream_text(REPLY, usage=(412, 58)))
-    assert snap_compare(create_app(console.settings, console), run_before=open_and_generate)
+    assert snap_compare(create_app(console.settings, console), run_before=steady(open_and_generate))
 
 
 def test_main_screen_wide(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
     wire_server.enqueue(stream_text(REPLY, usage=(412, 58)))
     app = create_app(console.settings, console)
-    assert snap_compare(app, run_before=open_and_generate, terminal_size=(160, 40))
+    assert snap_compare(app, run_before=steady(open_and_generate), terminal_size=(160, 40))
 
 
 def test_persona_picker(snap_compare: SnapCompare, console: Services) -> None:
@@ -79,7 +94,7 @@ def test_persona_picker(snap_compare: SnapCompare, console: Services) -> None:
         await open_first_customer(pilot, pilot.app)
         await pilot.press("ctrl+o")
 
-    assert snap_compare(create_app(console.settings, console), run_before=open_picker)
+    assert snap_compare(create_app(console.settings, console), run_before=steady(open_picker))
 
 
 def test_help_screen(snap_compare: SnapCompare, console: Services) -> None:
@@ -88,12 +103,12 @@ def test_help_screen(snap_compare: SnapCompare, console: Services) -> None:
         await pilot.press("f1")
         await pilot.pause()
 
-    assert snap_compare(create_app(console.settings, console), run_before=open_help, terminal_size=(100, 45))
+    assert snap_compare(create_app(console.settings, console), run_before=steady(open_help), terminal_size=(100, 45))
 
 
 def test_error_state(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
     wire_server.enqueue(replay("az_400_content_filter_stream_2025"))
-    assert snap_compare(create_app(console.settings, console), run_before=open_and_generate)
+    assert snap_compare(create_app(console.settings, console), run_before=steady(open_and_generate))
 
 
 def test_no_provider_screen(snap_compare: SnapCompare) -> None:
@@ -109,7 +124,7 @@ def test_no_provider_screen(snap_compare: SnapCompare) -> None:
             await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
             await settle(pilot)
 
-        assert snap_compare(create_app(services.settings, services), run_before=listed)
+        assert snap_compare(create_app(services.settings, services), run_before=steady(listed))
     finally:
         services.close()
         shutil.rmtree(folder, ignore_errors=True)
