@@ -103,7 +103,8 @@ def test_help_screen(snap_compare: SnapCompare, console: Services) -> None:
         await pilot.press("f1")
         await pilot.pause()
 
-    assert snap_compare(create_app(console.settings, console), run_before=steady(open_help), terminal_size=(100, 45))
+    app = create_app(console.settings, console)
+    assert snap_compare(app, run_before=steady(open_help), terminal_size=(100, 45))
 
 
 def test_error_state(snap_compare: SnapCompare, console: Services, wire_server: WireServer) -> None:
