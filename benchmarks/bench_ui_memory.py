@@ -5,7 +5,9 @@ Each figure comes from a fresh process (so nothing is shared or cached between t
 conversation is opened (the transcript holds its newest page; older pages load on demand). The console is
 also measured after loading every page of that conversation, for what an agent who scrolls all the way back
 would use, and after the token meter has measured the next request (what preparing a draft adds: the tiktoken
-tables). Target: console with the conversation open - bare app <= 80 MB.
+tables). Each console figure is taken once the start-up thread is done (the store open, the model SDK
+loaded): the settled figure, not one caught half-way. Target: console with the conversation open - bare app
+<= 80 MB.
 
 Run: .venv/bin/python benchmarks/bench_ui_memory.py
 """
@@ -73,6 +75,8 @@ async def measure_console(db: str, load_all: bool, meter: bool = False) -> float
         main = app.main_screen
         assert main is not None
         while main.customer is None:
+            await pilot.pause(0.01)
+        while any(w.is_running for w in app.workers if w.group == "store"):  # the store and the SDK loaded
             await pilot.pause(0.01)
         if load_all:
             transcript = main.transcript

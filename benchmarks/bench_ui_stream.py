@@ -9,10 +9,10 @@ loop) and the per-frame flushes into the TextArea. Target: console / bare <= 1.2
 the console starts and for the next one.
 
 - First and second draft, fresh processes: each console child starts as ``support-console`` does (the store
-  opening behind the first frame, the model SDK and the token tables loading in a thread after it), opens the
-  customer, lets the agent read for a moment (until that loading is done), then presses the generate key
-  twice (a draft, then a regenerated one). Each bare child imports the SDK, builds its client, and streams
-  twice. Keys are posted as the terminal driver posts them.
+  opening behind the first frame, the model SDK loading in a thread after it; the token tables load when the
+  first draft is prepared), opens the customer, lets the agent read for a moment (until that loading is
+  done), then presses the generate key twice (a draft, then a regenerated one). Each bare child imports the
+  SDK, builds its client, and streams twice. Keys are posted as the terminal driver posts them.
 - Warm, in one process: the median of several drafts once everything is loaded.
 
 For comparison it also times the naive way, one TextArea update per token, both as an insert at the end and as

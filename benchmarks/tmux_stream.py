@@ -82,7 +82,8 @@ def one_round(size: str, base_url: str, tmp: Path) -> tuple[list[float], list[fl
     home = Path(tempfile.mkdtemp(dir=tmp))
     command = (  # python -m support_console from this tree: what the support-console command runs
         f"cd {ROOT} && env HOME={home} OPENAI_API_KEY=sk-bench {sys.executable} -m support_console "
-        f"--db {db} --base-url {base_url} --model gpt-4o --config {db.with_suffix('.toml')}"
+        f"--db {db} --base-url {base_url} --model gpt-4o --config {db.with_suffix('.toml')} "
+        f"--personas {db.parent / 'personas'}"  # bench_settings' persona: max_tokens for the whole stream
     )
     try:
         tmux("new-session", "-d", "-s", console, "-x", width, "-y", height, command)

@@ -12,7 +12,8 @@ What every implementation must guarantee, because the rest of the store relies o
 
 * **Write transactions** serialise: a write transaction takes the write lock (or its equivalent) at its
   start, so a read-then-write in one transaction never races another writer. A transaction on a
-  ``reader`` view (``engine.reader``) never takes it.
+  ``reader`` view (``engine.reader``) never takes it; one on a ``no_wait`` view (``engine.no_wait``) fails
+  at once instead of waiting when another connection holds it.
 * **The customer roll-up** (``tables.customer_rollup``) is re-run by the database after every change to a
   conversation, whoever writes (the Store, the importer, another process).
 * **Full-text search** finds messages containing every word of a query, case- and accent-insensitively,
@@ -33,6 +34,10 @@ from sqlalchemy.engine import Connection, Engine
 
 #: Execution option of a read-only engine view (``engine.reader``): its transactions take no write lock.
 READ_ONLY_OPTION: Final = "support_console_read"
+
+#: Execution option of a write that is only worth making if it costs no wait (``engine.no_wait``): its
+#: transaction fails at once, as ``base.WriteLockBusy``, when another connection holds the write lock.
+NO_WAIT_OPTION: Final = "support_console_no_wait"
 
 #: Message columns a bulk insert sets (``Backend.insert_messages``), in the order of each row's values. The
 #: import parser (``workflows/import_rows.py``) builds its rows in this order, without the first column.

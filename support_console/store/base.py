@@ -79,6 +79,11 @@ DISK_FULL = (
 )
 
 
+class WriteLockBusy(StoreError):
+    """Another program held the database's write lock: past the busy timeout, or at once for a write on a
+    ``no_wait`` view (``engine.no_wait``), which its caller may simply skip and make later."""
+
+
 @contextmanager
 def translated_errors() -> Iterator[None]:  # also used by messages.py's raw-cursor reads
     """Turn driver errors into StoreError sentences (no SQL or parameters: they may hold customer data).
@@ -98,7 +103,7 @@ def translated_errors() -> Iterator[None]:  # also used by messages.py's raw-cur
             raise DiskFullError(DISK_FULL) from exc
         message = _driver_message(exc)
         if "locked" in message or "busy" in message:
-            raise StoreError(
+            raise WriteLockBusy(
                 "The database stayed locked by another program for too long: close other support-console "
                 "sessions or imports using the same file, then try again."
             ) from exc

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from support_console.core.errors import StoreError
-from support_console.store.backend import BUSY_TIMEOUT_MS, READ_ONLY_OPTION, Backend
+from support_console.store.backend import BUSY_TIMEOUT_MS, NO_WAIT_OPTION, READ_ONLY_OPTION, Backend
 
 
 def _sqlite() -> Backend:
@@ -110,6 +110,13 @@ def reader(engine: Engine) -> Engine:
     Use it only for reads: a write inside such a transaction could fail with "database is locked".
     """
     return engine.execution_options(**{READ_ONLY_OPTION: True})
+
+
+def no_wait(engine: Engine) -> Engine:
+    """A view of ``engine`` whose write transactions fail at once (``WriteLockBusy``) rather than wait for
+    another connection's write lock: for writes that may be skipped and made later (cached token counts).
+    """
+    return engine.execution_options(**{NO_WAIT_OPTION: True})
 
 
 def _make_parent_dir(path: Path) -> None:

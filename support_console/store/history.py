@@ -20,6 +20,9 @@ Why it is built the way it is (bench: benchmarks/bench_store.py):
   anything else changed (an older draft approved, counts reset), the (count, sum of ids) check fails and the
   history is read afresh. Messages that reach the model are never edited in place: a customer message is
   immutable, and a reply becomes visible only by being approved, which changes both numbers.
+* Computed counts are written back only if that costs no wait (``save_counts`` fails at once while another
+  program holds the write lock): a draft never waits for a cache. Counts that could not be written are kept
+  and written by a later read of any history of this Store (or computed again by another process).
 * Reads are batched: a small first batch, then sized to the consumer's budget (``expect_tokens``), so filling
   a big window costs two or three statements without reading much past what fits. No statement stays open
   between yields.
@@ -37,6 +40,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from support_console.core.errors import StoreError
 from support_console.core.tokens import count_text
 from support_console.core.trimming import HistoryItem
 from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER, STATE_RECEIVED, STATE_SENT
@@ -50,6 +54,9 @@ _FIRST_BATCH, _MAX_BATCH = 64, 8192
 
 #: Rough per-message overhead (tokens) used only to size the next read; the trimmer counts exactly.
 _SIZING_OVERHEAD = 4
+
+#: Counts kept for a later write-back when the write lock was held (beyond that they are simply recomputed).
+_UNSAVED_MAX = 100_000
 
 #: Conversations (per encoding) whose read history a Store keeps: the few an agent is working on; and the
 #: most messages kept for one (about 6 MB of text at typical message sizes).
@@ -140,15 +147,18 @@ class History:
 
 
 class HistoryReader:
-    """Reads histories for one Store: compiled statements, the cache, and the write-back of new counts."""
+    """Reads histories for one Store: compiled statements, the cache, and the write-back of new counts
+    (best effort, never waiting for another program's write lock)."""
 
     def __init__(self, engine: sa.Engine, save_counts: SaveCounts) -> None:
         self._engine = engine
         self._save_counts = save_counts
         self._cache: OrderedDict[tuple[int, str], _Cached] = OrderedDict()
         self._lock = threading.Lock()
+        self._unsaved: dict[str, dict[int, int]] = {}  # column -> {message id: count} not written yet
 
     def stats(self, conversation_id: int) -> _Stats:
+        self._save_unsaved()
         count, id_sum, top = self._query("stats", None).fetch(self._engine, {"cid": conversation_id})[0]
         return _Stats(int(count), int(id_sum or 0), int(top or 0))
 
@@ -226,8 +236,27 @@ class HistoryReader:
                 missing.append({"mid": message_id, "n": stored})
             filled.append((message_id, role, text, stored))
         if missing and column is not None:
-            self._save_counts(column, missing)
+            self._try_save(column, missing)
         return filled
+
+    def _try_save(self, column: str, counts: list[dict[str, int]]) -> None:
+        """Write counts back if the database lets us at once; else keep them for :meth:`_save_unsaved`."""
+        try:
+            self._save_counts(column, counts)
+        except StoreError:  # the write lock is held (or the disk is full): counts are a cache, try later
+            with self._lock:
+                kept = self._unsaved.setdefault(column, {})
+                if len(kept) + len(counts) <= _UNSAVED_MAX:
+                    kept.update((row["mid"], row["n"]) for row in counts)
+
+    def _save_unsaved(self) -> None:
+        """Try again to write the counts a held write lock kept back (skipped again if it still is)."""
+        if not self._unsaved:
+            return
+        with self._lock:
+            unsaved, self._unsaved = self._unsaved, {}
+        for column, counts in unsaved.items():
+            self._try_save(column, [{"mid": mid, "n": n} for mid, n in counts.items()])
 
     def _query(self, kind: str, column: str | None) -> _RawQuery:
         return _compiled(kind, column, self._engine)

@@ -30,8 +30,9 @@ from support_console.core.vocabulary import (
     STATUS_OPEN,
     STATUS_PENDING,
 )
-from support_console.store.base import StoreBase
+from support_console.store.base import StoreBase, translated_errors
 from support_console.store.counters import after, update_counters, update_counters_for
+from support_console.store.engine import no_wait
 from support_console.store.history import History, HistoryReader
 from support_console.store.tables import CONVERSATIONS, MESSAGES, Message
 from support_console.store.times import to_stored
@@ -176,15 +177,16 @@ class MessagesMixin(StoreBase):
         return History(reader, conversation_id, encoding)
 
     def _save_counts(self, column: str, counts: list[dict[str, int]]) -> None:
-        """Store token counts computed by the history reader (``counts``: {"mid": id, "n": count}).
+        """Store token counts computed by the history reader (``counts``: {"mid": id, "n": count}), only if
+        that costs no wait: raises ``WriteLockBusy`` at once while another program holds the write lock
+        (the reader keeps the counts and tries again later; a draft never waits for a cache).
 
         Thousands of rows the first time a long history is read, so they go to the driver's executemany as
         plain parameters (SQLAlchemy's per-row parameter processing cost more than the UPDATEs).
         """
         table = MESSAGES
         update = table.update().where(table.c.id == sa.bindparam("mid")).values({column: sa.bindparam("n")})
-        with self._write() as session:
-            conn = session.connection()
+        with translated_errors(), no_wait(self.engine).begin() as conn:
             compiled = update.compile(dialect=conn.dialect)
             if compiled.positiontup is None:
                 conn.exec_driver_sql(str(compiled), counts)

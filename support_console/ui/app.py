@@ -73,8 +73,9 @@ class SupportConsoleApp(App[None]):
 
     @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def _open_store(self) -> None:
-        """Open the store in a thread (the first frame did not need it), then load what the first draft
-        needs (the model SDK, the token tables) so it leaves at once; a store that fails ends the console."""
+        """Open the store in a thread (the first frame did not need it), then load the model SDK so the first
+        draft leaves at once; a store that fails ends the console. (The token tables load on first need, in
+        the thread that prepares a draft: see ``Services.warm_up``.)"""
         try:
             self.services.open_store()
         except SupportConsoleError as error:
@@ -270,7 +271,7 @@ _frozen = threading.Event()
 def freeze_startup_objects() -> None:
     """Keep what the console loaded at start out of the garbage collector's full passes, once per process.
 
-    Everything loaded by then (Textual, SQLAlchemy, the SDK, the token tables) lives as long as the console,
+    Everything loaded by then (Textual, SQLAlchemy, the SDK) lives as long as the console,
     and a full pass scans it all again and again: a pause of about 0.3 s every few pages of a long
     transcript, 0.1 s once it is frozen. Once per process, so a process running many apps (the tests) does
     not keep what its earlier apps left behind.

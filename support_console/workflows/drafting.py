@@ -51,6 +51,12 @@ NO_CONVERSATION = 0
 
 _RETRY_WINDOW = 20  # recent messages scanned for the same customer message (failed drafts sit on top of it)
 
+SAVED_CHARS_PER_SECOND = 2_000_000
+"""How fast the growing draft's saves may rewrite text: a save rewrites the whole text and its search index
+(about 50-80 ms per MB on a shared 2-core machine), so the interval grows with the text (0.5 s up to 1 MB,
+2.5 s at 5 MB) and the saving thread stays mostly idle however long the reply; a crash loses at most one
+interval. Ordinary replies (the client caps them near their max_tokens) never reach it."""
+
 
 @dataclass(frozen=True)
 class PreparedDraft:
@@ -235,8 +241,10 @@ class Drafter:
     ) -> AsyncGenerator[StreamEvent, None]:
         """Send the request and yield the model's deltas, saving the growing draft as it goes.
 
-        The draft is saved at most every ``save_every`` seconds and once at the end (with finish reason, usage
-        and the served model). Saves run on the ``saves`` executor, one at a time and in order, and the stream
+        The draft is saved at most every ``save_every`` seconds (longer for a huge text: see
+        :data:`SAVED_CHARS_PER_SECOND`) and once at the end (with finish reason, usage and the served model);
+        the text of a save is joined by the saving thread, not the event loop. Saves run on the ``saves``
+        executor, one at a time and in order, and the stream
         never waits for them: a save that waits for another program's write lock holds up neither the deltas
         nor the event loop (a save due meanwhile is skipped; the next one carries all the text). On
         :class:`LLMError` the partial text is saved with the error and the error is re-raised; when the
@@ -257,18 +265,21 @@ class Drafter:
                 "A preview cannot be streamed: record the message and prepare() the conversation."
             )
         self.draft_id, self.result, self.unsaved = draft_id, None, None
-        text: list[str] = []
+        growing = _Growing()
+        text = growing.pieces
         refusal: list[str] = []
-        last_save = float("-inf")
+        chars = 0
+        next_save = float("-inf")
         saving: Future[None] | None = None
         try:
             async with aclosing(client.stream(prepared.request)) as events:
                 async for event in events:
                     (refusal if isinstance(event, RefusalDelta) else text).append(event.text)
-                    due = time.monotonic() - last_save >= save_every
-                    if due and (saving is None or saving.done()):
-                        saving = self._submit(prepared, "".join(text) or "".join(refusal))
-                        last_save = time.monotonic()
+                    chars += len(event.text)
+                    now = time.monotonic()
+                    if now >= next_save and (saving is None or saving.done()):
+                        saving = self._submit(prepared, growing.upto(len(text)) if text else "".join(refusal))
+                        next_save = now + max(save_every, chars / SAVED_CHARS_PER_SECOND)
                     yield event
                 result = client.last_result  # read at once: the client may serve another draft next
         except LLMError as exc:
@@ -316,15 +327,22 @@ class Drafter:
         if self.unsaved is not None:
             self.unsaved()
 
-    def _submit(self, prepared: PreparedDraft, text: str, **facts: Any) -> Future[None]:
-        """Queue one save (see :meth:`_save`) on the saves executor; the newest queued save is the final."""
+    def _submit(self, prepared: PreparedDraft, text: str | Callable[[], str], **facts: Any) -> Future[None]:
+        """Queue one save (see :meth:`_save`) on the saves executor; the newest queued save is the final.
+
+        ``text`` may be a function the saving thread calls for the text (the growing draft's join), so that
+        joining a long reply never runs on the event loop.
+        """
         if self._saves is None and self._own_saves is None:
             self._own_saves = ThreadPoolExecutor(max_workers=1, thread_name_prefix="draft-saves")
         executor = self._saves or self._own_saves
         assert executor is not None
-        save = functools.partial(self._save, prepared, text, **facts)
-        self._final = executor.submit(self._save_or_keep, save, text)
+        self._final = executor.submit(self._save_text, prepared, text, facts)
         return self._final
+
+    def _save_text(self, prepared: PreparedDraft, text: str | Callable[[], str], facts: Any) -> None:
+        body = text if isinstance(text, str) else text()
+        self._save_or_keep(functools.partial(self._save, prepared, body, **facts), body)
 
     def _save_or_keep(self, save: Callable[[], None], text: str) -> None:
         """Run ``save`` (of ``text``); when the store refuses it, keep it as :attr:`unsaved` (the newest one
@@ -375,6 +393,30 @@ class Drafter:
             error=error,
             error_kind=error_kind,
         )
+
+
+class _Growing:
+    """A streamed reply's pieces (appended on the event loop) and their join, grown in the saving thread.
+
+    Why: a crash-safe save needs the whole text so far. Joining it on the event loop every half second is
+    work that grows with the reply; here each save joins only the pieces that came since the last one, in
+    the (single) saving thread. Saves run one at a time, so only that thread touches the join.
+    """
+
+    def __init__(self) -> None:
+        self.pieces: list[str] = []
+        self._joined = ""
+        self._count = 0
+
+    def upto(self, count: int) -> Callable[[], str]:
+        """The text of the first ``count`` pieces, to be computed by the saving thread."""
+        return functools.partial(self._text, count)
+
+    def _text(self, count: int) -> str:
+        if count > self._count:
+            self._joined += "".join(self.pieces[self._count : count])
+            self._count = count
+        return self._joined
 
 
 def _usage_pair(result: StreamResult) -> tuple[int, int] | None:

@@ -14,13 +14,11 @@ for it: :attr:`Services.store` opens it on first use, once, under a lock.
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from typing import TYPE_CHECKING
 
 from support_console.config.settings import Settings
-from support_console.core.errors import StoreError, SupportConsoleError
-from support_console.core.model_facts import resolve_model
+from support_console.core.errors import StoreError
 from support_console.core.personas import PersonaSet, load_personas
 from support_console.llm import ModelClient
 from support_console.store.first_page import (
@@ -108,21 +106,16 @@ class Services:
 
     def warm_up(self) -> None:
         """Load what the first draft would otherwise load on the event loop: the model SDK (about half a
-        second of imports) and the token tables of the models the personas draft with. Blocking: call it in
-        a thread, after the first frame. Nothing is sent and no file is written."""
-        if self.client is None:
-            return
-        from support_console.core.tokens import get_encoding
-        from support_console.workflows.drafting import model_name_for
+        second of imports, building its client). Blocking: call it in a thread, after the first frame.
+        Nothing is sent and no file is written.
 
-        self.client.warm_up()
-        encodings = set()
-        for persona in self.personas.ordered():
-            with contextlib.suppress(SupportConsoleError):
-                name = model_name_for(persona, self.settings.provider)
-                encodings.add(resolve_model(name, self.settings.model_overrides).encoding)
-        for encoding in sorted(encodings):
-            get_encoding(encoding)
+        The token tables are not loaded here: they cost about 75 MB (o200k) for a console that may never
+        draft, and they are first needed by ``Drafter.prepare``, which already runs in a thread (the token
+        meter or the first generate), where loading them costs about a quarter of a second once
+        (benchmarks/bench_ui_memory.py, bench_ui_stream.py).
+        """
+        if self.client is not None:
+            self.client.warm_up()
 
     def reload_personas(self) -> PersonaSet:
         """Re-read the persona files, so an edited persona takes effect without restarting the console."""

@@ -28,13 +28,13 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from support_console.store.backend import READ_ONLY_OPTION
+from support_console.store.backend import NO_WAIT_OPTION, READ_ONLY_OPTION
 
 
 def configure(engine: Engine, *, busy_timeout_ms: int) -> None:
     """Apply the pragmas to every new connection and make write transactions BEGIN IMMEDIATE."""
     event.listen(engine, "connect", functools.partial(_on_connect, busy_timeout_ms=busy_timeout_ms))
-    event.listen(engine, "begin", _on_begin)
+    event.listen(engine, "begin", functools.partial(_on_begin, busy_timeout_ms=busy_timeout_ms))
 
 
 def configure_read_only(engine: Engine) -> None:
@@ -74,10 +74,20 @@ def _on_connect(
         cursor.close()
 
 
-def _on_begin(conn: Connection) -> None:
-    """Emit the transaction's BEGIN: IMMEDIATE (take the write lock now) unless this is a reader view."""
-    if conn.get_execution_options().get(READ_ONLY_OPTION):
+def _on_begin(conn: Connection, *, busy_timeout_ms: int) -> None:
+    """Emit the transaction's BEGIN: IMMEDIATE (take the write lock now) unless this is a reader view; on a
+    no-wait view, with no busy timeout for that BEGIN only (the one statement of a WAL write transaction
+    that waits for another writer: once the lock is held, the writes and the COMMIT never wait for it)."""
+    options = conn.get_execution_options()
+    if options.get(READ_ONLY_OPTION):
         conn.exec_driver_sql("BEGIN")
+    elif options.get(NO_WAIT_OPTION):
+        raw = dbapi(conn)
+        raw.execute("PRAGMA busy_timeout = 0")
+        try:
+            raw.execute("BEGIN IMMEDIATE")
+        finally:
+            raw.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     else:
         conn.exec_driver_sql("BEGIN IMMEDIATE")
 
