@@ -288,7 +288,8 @@ def test_bad_key_is_one_line_exit_3_and_the_retry_does_not_duplicate_the_message
     code, _, err = run(capsys, *argv)
     assert code == 0, err
     roles = [m.role for m in store.page_messages(conversation_id)]
-    assert roles == ["customer", "agent", "agent"]  # one customer message, the failed and the new draft
+    assert roles == ["customer", "agent"]  # one customer message; the new draft superseded the failed one
+    assert [g.draft_state for g in store.generations(conversation_id)] == ["superseded", "draft"]
 
 
 def test_azure_content_filter_is_exit_4_with_one_line(
