@@ -42,8 +42,8 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_CONFIG, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_CODES_HELP = (
     "exit codes: 0 ok, 1 other failure, 2 usage, 3 configuration or provider (no provider, bad key, unknown "
-    "model or deployment, broken persona files), 4 model error or refusal (content filter, the model refused, "
-    "rate limit, dropped stream), "
+    "model or deployment, broken persona files), 4 model error or refusal (content filter, the model "
+    "refused, rate limit, dropped stream), "
     "130 stopped with Ctrl+C; errors are one 'error:' line on stderr"
 )
 _CONFIG_KINDS = (ErrorKind.NOT_CONFIGURED, ErrorKind.AUTH, ErrorKind.NOT_FOUND)  # fixed by configuration

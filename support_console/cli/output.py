@@ -374,9 +374,9 @@ class DraftOutput:
         refusal = "".join(self.refusal)
         self._close(drafter, {"kind": "refused", "message": REFUSAL_NOTE}, text=refusal)
         print(
-            f"error: the model refused to write this reply ({one_line(refusal)!r}). Draft #{drafter.draft_id} "
-            "keeps the refusal unsent, marked as one: write the reply in the console or draft again with "
-            "another persona.",
+            f"error: the model refused to write this reply ({one_line(refusal)!r}). "
+            f"Draft #{drafter.draft_id} keeps the refusal unsent, marked as one: write the reply in the "
+            "console or draft again with another persona.",
             file=sys.stderr,
         )
 
