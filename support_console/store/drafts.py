@@ -108,6 +108,14 @@ class DraftsMixin(StoreBase):
         with self._read() as session:
             return session.scalars(stmt).first()
 
+    def get_message(self, message_id: int) -> Message:
+        """One message by id (NotFoundError if there is none)."""
+        with self._read() as session:
+            message = session.get(Message, message_id)
+            if message is None:
+                raise NotFoundError(f"Message {message_id} does not exist: reload the conversation.")
+            return message
+
     def approve_draft(self, draft_id: int, sent_text: str, approver: str) -> Message:
         """Send a draft: ``text`` becomes ``sent_text``; the model's text stays in ``original_text``.
 

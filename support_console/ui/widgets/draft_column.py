@@ -379,6 +379,26 @@ class DraftColumn(Vertical):
                 markup=False,
             )
             return
+        risk = self.session.send_risk()
+        if risk is None:
+            self._send()
+            return
+        from support_console.ui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send()
+            else:
+                self.pane.set_status(f"Not sent. {risk.warning}", error=True)
+
+        self.app.push_screen(ConfirmScreen(risk.question, yes="Send anyway", no="Don't send"), answered)
+
+    def _send(self) -> None:
+        """Start sending what the pane holds now."""
+        pane = self.pane
+        text = pane.text
+        if self.sending or self.generating or not text.strip():
+            return
         pane.take_unsaved_edit()  # what is approved supersedes what was typed before
         self.sending = True
         pane.hold("Sending…")
