@@ -9,11 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.text import Text
+from textual.widgets import Static
 
 from support_console.cli.main import main as cli_main
 from support_console.config.settings import Settings
 from support_console.core.vocabulary import SUPERSEDED, ErrorKind
 from support_console.ui.app import SupportConsoleApp, create_app
+from support_console.ui.screens.audit import AuditScreen
 from support_console.ui.screens.confirm import ConfirmScreen
 from support_console.ui.screens.main import MainScreen
 from support_console.workflows.services import Services
@@ -86,6 +89,16 @@ async def test_stop_regenerate_and_failure_each_leave_their_own_generation(
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: "Finished" in status(main), what="the last draft")
         await settle(pilot)
+        await app.push_screen(AuditScreen(services, conversation_id))
+        await wait_for(pilot, lambda: bool(app.screen.query("#audit-generations")), what="the audit view")
+        shown = app.screen.query_one("#audit-generations", Static).content
+        assert isinstance(shown, Text)
+        lines = shown.plain.splitlines()
+        assert lines[0] == "Generations (5, oldest first)"
+        assert ["stopped by the agent" in line for line in lines[1:]] == [False, True, False, False, False]
+        assert ["ended: auth" in line for line in lines[1:]] == [False, False, True, True, False]
+        assert "300 completion" in lines[1]
+        assert "? completion" in lines[2]
 
     records = services.store.generations(conversation_id)
     assert [g.error_kind for g in records] == [None, ErrorKind.STOPPED, ErrorKind.AUTH, ErrorKind.AUTH, None]

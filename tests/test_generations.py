@@ -4,6 +4,8 @@ a version 8 file in place: real SQLite files, the loopback wire server, the real
 from __future__ import annotations
 
 import asyncio
+import io
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import aclosing
@@ -17,6 +19,7 @@ from support_console.store import Store
 from support_console.store.engine import create_engine
 from support_console.store.migrations import MIGRATIONS, current_version, migrate
 from support_console.workflows.drafting import Drafter, record_customer_message
+from support_console.workflows.export import export
 from support_console.workflows.services import Services
 from tests.test_drafting import KEY, PERSONAS, collect, make_services
 from tests.wire_server import WireServer, error, stream_text
@@ -188,8 +191,24 @@ def test_a_new_draft_supersedes_the_pending_one_and_the_audit_keeps_it(tmp_path:
         assert states == [(old, SUPERSEDED), (new, "draft")]
         trail = store.audit_conversation(conversation)
         assert [(g.message_id, g.draft_state) for g in trail.generations] == states
+        store.approve_draft(new, "Newer, sent.", "alice")
+        (data,) = json.loads(_export(store, "json"))["conversations"]
+        assert [(g["id"], g["draft_state"]) for g in data["generations"]] == [
+            (first, SUPERSEDED), (second, "sent"),
+        ]  # fmt: skip
+        assert data["messages"][-1]["generation_id"] == second
+        markdown = _export(store, "md")
+        assert "### Generations (2, oldest first)" in markdown
+        assert markdown.index(f"#{first} ·") < markdown.index(f"#{second} ·")
+        assert f"draft #{old} (superseded)" in markdown
     finally:
         store.close()
+
+
+def _export(store: Store, fmt: str) -> str:
+    out = io.StringIO()
+    export(store, out, fmt)
+    return out.getvalue()
 
 
 # ------------------------------------------------------------------------------------------- upgrade (v8)
