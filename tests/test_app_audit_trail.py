@@ -235,6 +235,8 @@ def test_a_refusal_drafted_by_the_cli_asks_in_the_console_too(
             async with console(app) as pilot:
                 main = await open_first_customer(pilot, app)
                 assert main.draft.text == "I can't help with that."
+                assert "Restored" in status(main)
+                assert "model's refusal, not a reply" in status(main)
                 await pilot.press("ctrl+s")
                 await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the send guard")
                 assert "model's refusal, not a reply" in question(app)

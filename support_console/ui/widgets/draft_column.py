@@ -111,11 +111,13 @@ class DraftColumn(Vertical):
         if opened.draft is None:
             pane.clear_draft()
         else:
+            risk = self.session.send_risk()  # the restored draft's: say what it is before the agent reads it
             pane.load_draft(
                 opened.draft.text,
                 draft_id=opened.draft.id,
                 model_text=opened.draft.model_text,
-                status="Restored the saved draft (not sent yet): edit it, approve it or discard it.",
+                status="Restored the saved draft (not sent yet): edit it, approve it or discard it."
+                + (f" {risk.warning}" if risk is not None else ""),
             )
         self.show_persona()
         self.suggest(opened.last_customer_text)
