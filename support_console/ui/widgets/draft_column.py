@@ -117,7 +117,8 @@ class DraftColumn(Vertical):
                 draft_id=opened.draft.id,
                 model_text=opened.draft.model_text,
                 status="Restored the saved draft (not sent yet): edit it, approve it or discard it."
-                + (f" {risk.warning}" if risk is not None else ""),
+                if risk is None
+                else f"Restored, not sent: {risk.warning}",
             )
         self.show_persona()
         self.suggest(opened.last_customer_text)
