@@ -247,3 +247,22 @@ def test_a_refusal_drafted_by_the_cli_asks_in_the_console_too(
             services.close()
 
     asyncio.run(in_console())
+
+
+async def test_a_reply_written_by_hand_over_a_failed_empty_draft_is_sent_with_one_key(
+    services: Services, wire_server: WireServer
+) -> None:
+    _, conversation_id = seed_customer(services, messages=("Hello?",))
+    app = create_app(services.settings, services)
+    async with console(app) as pilot:
+        main = await open_first_customer(pilot, app)
+        wire_server.enqueue(AUTH)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Failed" in status(main), what="the failure")
+        await settle(pilot)
+        await pilot.press("ctrl+n", "H", "i", "!")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)  # nothing of the model's is in it
+    sent = [m.text for m in services.store.page_messages(conversation_id) if m.state == "sent"]
+    assert sent == ["Hi!"]

@@ -452,9 +452,10 @@ class DraftSession:
             generation.drafter.save_unsaved()
             self._adopt(generation.drafter)
 
-    def send_risk(self) -> SendRisk | None:
+    def send_risk(self, model_text: str | None) -> SendRisk | None:
         """Whether the draft held is risky to send (a refusal, a filtered or stopped partial, a failed
-        draft: ``send_guard``); None when it is a complete reply or written by hand.
+        draft: ``send_guard``); None when it is a complete reply or written by hand. ``model_text`` is what
+        of the model's the draft holds (the pane's; None or blank: nothing).
 
         Read on the event loop without waiting for the database: the session knows how the generation it
         streamed ended, and what the store recorded for the draft it restored.
@@ -464,8 +465,8 @@ class DraftSession:
             drafter = generation.drafter
             result = drafter.result
             outcome = drafter.outcome.value if drafter.outcome is not None else None
-            return send_risk(outcome, result.finish_reason if result is not None else None)
-        return send_risk(*self._restored_outcome)
+            return send_risk(outcome, result.finish_reason if result is not None else None, model_text)
+        return send_risk(*self._restored_outcome, model_text)
 
     async def approve(self, text: str) -> Message:
         """Send ``text`` as the reply: the draft the pane holds becomes sent (keeping the model's original),

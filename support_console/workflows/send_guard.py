@@ -33,9 +33,12 @@ class SendRisk:
         return f"{self.warning}\n\nSend it to the customer anyway?"
 
 
-def send_risk(error_kind: str | None, finish_reason: str | None) -> SendRisk | None:
-    """The risk of sending a draft whose generation ended with ``error_kind`` / ``finish_reason`` (None: a
-    complete reply, or a draft written by hand)."""
+def send_risk(error_kind: str | None, finish_reason: str | None, model_text: str | None) -> SendRisk | None:
+    """The risk of sending a draft whose generation ended with ``error_kind`` / ``finish_reason`` and wrote
+    ``model_text`` (None: a complete reply, or nothing of the model's is in the draft: a reply written by
+    hand, also over a generation that failed before any text came)."""
+    if not (model_text or "").strip():
+        return None
     if error_kind is None and finish_reason == "content_filter":
         error_kind = ErrorKind.CONTENT_FILTER.value
     if error_kind is None:

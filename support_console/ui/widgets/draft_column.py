@@ -111,7 +111,7 @@ class DraftColumn(Vertical):
         if opened.draft is None:
             pane.clear_draft()
         else:
-            risk = self.session.send_risk()  # the restored draft's: say what it is before the agent reads it
+            risk = self.session.send_risk(opened.draft.model_text)  # say what it is before it is read
             pane.load_draft(
                 opened.draft.text,
                 draft_id=opened.draft.id,
@@ -382,7 +382,7 @@ class DraftColumn(Vertical):
                 markup=False,
             )
             return
-        risk = self.session.send_risk()
+        risk = self.session.send_risk(pane.model_text)
         if risk is None:
             self._send()
             return
