@@ -116,6 +116,15 @@ async def test_stop_regenerate_and_failure_each_leave_their_own_generation(
     assert (row.generations, row.errors) == (5, 2)
 
 
+def _seed_closed(settings: Settings, message: str) -> int:
+    """Jane's conversation holding ``message``, with the store closed again (the CLI opens it next)."""
+    services = services_for(settings)
+    try:
+        return seed_customer(services, messages=(message,))[1]
+    finally:
+        services.close()
+
+
 def _cli_draft(
     settings: Settings, wire_server: WireServer, text: str, monkeypatch: pytest.MonkeyPatch
 ) -> int:
@@ -129,9 +138,7 @@ def _cli_draft(
 def test_two_cli_drafts_then_the_console_restores_the_latest_and_regenerates_it(
     settings: Settings, wire_server: WireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = services_for(settings)
-    _, conversation_id = seed_customer(services, messages=("Where is my parcel?",))
-    services.close()
+    conversation_id = _seed_closed(settings, "Where is my parcel?")
     wire_server.enqueue(stream_text("First CLI draft."))
     assert _cli_draft(settings, wire_server, "Where is my parcel?", monkeypatch) == 0
     wire_server.enqueue(stream_text("Second CLI draft."))
@@ -222,9 +229,7 @@ async def test_a_complete_reply_is_sent_with_one_key(services: Services, wire_se
 def test_a_refusal_drafted_by_the_cli_asks_in_the_console_too(
     settings: Settings, wire_server: WireServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    services = services_for(settings)
-    _, conversation_id = seed_customer(services, messages=("Do the thing",))
-    services.close()
+    conversation_id = _seed_closed(settings, "Do the thing")
     wire_server.enqueue(stream_text("", refusal="I can't help with that."))
     assert _cli_draft(settings, wire_server, "Do the thing", monkeypatch) == 4
 

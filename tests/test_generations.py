@@ -21,7 +21,7 @@ from support_console.store.migrations import MIGRATIONS, current_version, migrat
 from support_console.workflows.drafting import Drafter, record_customer_message
 from support_console.workflows.export import export
 from support_console.workflows.services import Services
-from tests.test_drafting import KEY, PERSONAS, collect, make_services
+from tests.test_drafting import collect, openai_services, write_personas
 from tests.wire_server import WireServer, error, stream_text
 
 AUTH = error(401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
@@ -37,14 +37,7 @@ def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 async def services(tmp_path: Path, wire_server: WireServer) -> AsyncIterator[Services]:
-    folder = tmp_path / "personas"
-    folder.mkdir()
-    for name, text in PERSONAS.items():
-        (folder / name).write_text(text)
-    built = make_services(
-        tmp_path, folder, {"OPENAI_API_KEY": KEY}, provider="openai", base_url=wire_server.base_url,
-        model="gpt-4o",
-    )  # fmt: skip
+    built = openai_services(tmp_path, write_personas(tmp_path / "personas"), wire_server)
     try:
         yield built
     finally:
