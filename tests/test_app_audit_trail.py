@@ -206,6 +206,8 @@ async def test_a_risky_draft_asks_before_it_is_sent_and_never_counts_as_unchange
     assert [m.text for m in sent] == [model_text]
     row = services.store.stats().by_persona[0]
     assert (row.sent, row.unchanged) == (1, 0)
+    (reply,) = [m for m in services.store.audit_conversation(conversation_id).messages if m.state == "sent"]
+    assert "sent as the model left it" in reply.verdict  # the audit does not call it "sent unchanged"
 
 
 async def test_a_complete_reply_is_sent_with_one_key(services: Services, wire_server: WireServer) -> None:

@@ -191,6 +191,7 @@ def test_a_new_draft_supersedes_the_pending_one_and_the_audit_keeps_it(tmp_path:
         ]  # fmt: skip
         assert data["messages"][-1]["generation_id"] == second
         markdown = _export(store, "md")
+        assert "(AI-assisted, edited)" in markdown
         assert "### Generations (2, oldest first)" in markdown
         assert markdown.index(f"#{first} ·") < markdown.index(f"#{second} ·")
         assert f"draft #{old} (superseded)" in markdown

@@ -59,6 +59,18 @@ class AuditMessage:
     external_id: str | None
     ai_assisted: bool
     generation_id: int | None = None  # the generation the text came from (None: hand-written, or older)
+    error_kind: str | None = None  # how that generation ended (a refusal, a stop…): not a complete reply
+
+    @property
+    def verdict(self) -> str:
+        """How the reply relates to the model's text, in words (the audit view and the Markdown export)."""
+        if not self.ai_assisted:
+            return "hand-written"
+        if self.edited:
+            return "AI-assisted, edited"
+        if self.error_kind is not None:
+            return f"AI-assisted, sent as the model left it ({self.error_kind}: not a complete reply)"
+        return "AI-assisted, sent unchanged"
 
     @property
     def edit_distance(self) -> float | None:
@@ -91,7 +103,7 @@ class AuditConversation:
 _MESSAGE_COLUMNS = (
     _M.id, _M.role, _M.state, _M.created_at, _M.text, _M.original_text, _M.persona_id, _M.model,
     _M.prompt_tokens, _M.completion_tokens, _M.finish_reason, _M.error, _M.approved_by, _M.approved_at,
-    _M.external_id, sa.type_coerce(ai_assisted(_M), sa.Boolean), _M.generation_id,
+    _M.external_id, sa.type_coerce(ai_assisted(_M), sa.Boolean), _M.generation_id, _M.error_kind,
 )
 _CONVERSATION_COLUMNS = (
     _C.id, _C.customer_id, _K.name, _K.email, _K.external_id, _C.status, _C.persona_id, _C.created_at,

@@ -65,6 +65,7 @@ def message_dict(m: AuditMessage) -> dict[str, Any]:
                 "finish_reason": m.finish_reason,
                 "error": m.error,
                 "generation_id": m.generation_id,
+                "error_kind": m.error_kind,
             }
         )
     return data
@@ -147,16 +148,8 @@ def message_markdown(m: AuditMessage) -> str:
         return f"**Customer** · {_when(m.created_at)}\n\n{_quote(m.text)}\n"
     if m.role != ROLE_AGENT:
         return f"**Internal note** · {_when(m.created_at)}\n\n{_quote(m.text)}\n"
-    kind = (
-        "AI-assisted, edited"
-        if m.edited
-        else "AI-assisted, sent unchanged"
-        if m.ai_assisted
-        else "hand-written"
-    )
-    parts = [
-        f"**Reply sent by {m.approved_by or 'unknown'}** ({kind}) · {_when(m.approved_at or m.created_at)}"
-    ]
+    when = _when(m.approved_at or m.created_at)
+    parts = [f"**Reply sent by {m.approved_by or 'unknown'}** ({m.verdict}) · {when}"]
     if m.ai_assisted:
         tokens = f"{m.prompt_tokens if m.prompt_tokens is not None else '?'} prompt / "
         tokens += f"{m.completion_tokens if m.completion_tokens is not None else '?'} completion"

@@ -50,9 +50,9 @@ def reply_header(m: AuditMessage) -> Text:
     if not m.ai_assisted:
         head.append(" · hand-written")
         return head
-    distance = m.edit_distance or 0.0
-    verdict = f"edited ({distance:.0%} changed)" if m.edited else "sent unchanged"
-    head.append(f" · AI-assisted, {verdict}")
+    head.append(f" · {m.verdict}")
+    if m.edited:
+        head.append(f" ({m.edit_distance or 0.0:.0%} changed)")
     tokens = f"{_num(m.prompt_tokens)} prompt / {_num(m.completion_tokens)} completion tokens"
     head.append("\n")
     details = f"persona {m.persona_id or '—'} · model {m.model or '—'} · {tokens} · "
