@@ -72,9 +72,12 @@ async def test_add_message_generate_stop_edit_approve(services: Services, wire_s
         assert len(partial) < len(SLOW_TEXT)
         assert "Stopped" in str(main.query_one("#draft-status").render())
 
-        # The agent edits the partial draft and approves it.
+        # The agent edits the partial draft and approves it: a stopped partial is sent only when confirmed.
         await pilot.press("ctrl+n", "space", "o", "k")  # the cursor waits at the end of the draft
         await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the send guard")
+        assert "partial reply" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("y")
         await settle(pilot)
         sent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"]
         assert len(sent) == 1

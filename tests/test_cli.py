@@ -288,7 +288,8 @@ def test_bad_key_is_one_line_exit_3_and_the_retry_does_not_duplicate_the_message
     code, _, err = run(capsys, *argv)
     assert code == 0, err
     roles = [m.role for m in store.page_messages(conversation_id)]
-    assert roles == ["customer", "agent", "agent"]  # one customer message, the failed and the new draft
+    assert roles == ["customer", "agent"]  # one customer message; the new draft superseded the failed one
+    assert [g.draft_state for g in store.generations(conversation_id)] == ["superseded", "draft"]
 
 
 def test_azure_content_filter_is_exit_4_with_one_line(
@@ -364,14 +365,56 @@ def test_refusal_is_shown_and_stored_as_a_refusal(
     argv = [*openai_flags(wire_server, db, personas_dir), "draft", "i@example.com", "-m", "router", "--json"]
     code, out, err = run(capsys, *argv)
 
-    assert code == 0, err
+    assert code == 4, err  # a refusal is not a draft: a model error, like the content filter
     data = json.loads(out)
     assert data["refusal"] is True
+    assert data["error"]["kind"] == "refused"
     assert data["text"] == "I can't help with that."
     draft = store.pending_draft(data["conversation_id"])
     assert draft is not None
     assert draft.text == "I can't help with that."
     assert draft.error == REFUSAL_NOTE
+
+
+def test_a_refusal_is_exit_4_on_stderr_and_never_on_stdout(
+    wire_server: WireServer, db: Path, personas_dir: Path, store: Store, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    wire_server.enqueue(stream_text("", refusal="I can't help with that."))
+    argv = [*openai_flags(wire_server, db, personas_dir), "draft", "j@example.com", "-m", "router"]
+    code, out, err = run(capsys, *argv)
+
+    assert code == 4
+    assert out == ""
+    assert_one_error_line(err)
+    assert "refused" in err
+    assert "I can't help with that." in err
+
+
+def test_a_second_draft_supersedes_the_first_and_says_where_it_is(
+    wire_server: WireServer, db: Path, personas_dir: Path, store: Store, capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    argv = [*openai_flags(wire_server, db, personas_dir), "draft", "k@example.com", "-m", "router"]
+    wire_server.enqueue(stream_text("First draft."))
+    assert run(capsys, *argv)[0] == 0
+    wire_server.enqueue(stream_text("Second draft."))
+    code, out, err = run(capsys, *argv)
+
+    assert code == 0, err
+    assert out.strip() == "Second draft."
+    customer = store.find_customer("k@example.com")
+    assert customer is not None
+    assert customer.id is not None
+    conversation_id = store.current_conversation(customer.id).id or 0
+    draft = store.pending_draft(conversation_id)
+    assert draft is not None
+    assert draft.text == "Second draft."
+    assert f"Draft #{draft.id} " in err
+    assert "open the console" in err
+    assert [g.draft_state for g in store.generations(conversation_id)] == ["superseded", "draft"]
 
 
 @pytest.mark.parametrize(

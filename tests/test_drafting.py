@@ -65,11 +65,7 @@ def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def personas_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "personas"
-    folder.mkdir()
-    for name, text in PERSONAS.items():
-        (folder / name).write_text(text)
-    return folder
+    return write_personas(tmp_path / "personas")
 
 
 def make_services(tmp_path: Path, personas_dir: Path, env: dict[str, str], **flags: str) -> Services:
@@ -94,13 +90,26 @@ def al_says_hi(services: Services) -> int:
     return record_customer_message(services.store, customer.id, "hi", "plain")
 
 
-@pytest.fixture
-async def services(tmp_path: Path, personas_dir: Path, wire_server: WireServer) -> AsyncIterator[Services]:
-    """Services on the loopback server; the client is closed in the test's own event loop."""
-    built = make_services(
+def openai_services(tmp_path: Path, personas_dir: Path, wire_server: WireServer) -> Services:
+    """Services on the loopback server as OpenAI, model gpt-4o."""
+    return make_services(
         tmp_path, personas_dir, {"OPENAI_API_KEY": KEY}, provider="openai", base_url=wire_server.base_url,
         model="gpt-4o",
     )  # fmt: skip
+
+
+def write_personas(folder: Path) -> Path:
+    """The test personas (``PERSONAS``) as files in ``folder``."""
+    folder.mkdir()
+    for name, text in PERSONAS.items():
+        (folder / name).write_text(text)
+    return folder
+
+
+@pytest.fixture
+async def services(tmp_path: Path, personas_dir: Path, wire_server: WireServer) -> AsyncIterator[Services]:
+    """Services on the loopback server; the client is closed in the test's own event loop."""
+    built = openai_services(tmp_path, personas_dir, wire_server)
     try:
         yield built
     finally:

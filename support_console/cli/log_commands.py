@@ -289,6 +289,7 @@ def _stats_dict(row: StatsRow) -> dict[str, Any]:
     return {
         "key": row.key,
         "drafts": row.drafts,
+        "generations": row.generations,
         "sent": row.sent,
         "unchanged": row.unchanged,
         "acceptance": row.acceptance,
@@ -304,11 +305,13 @@ def _pct(value: float | None) -> str:
 
 def stats_table(title: str, rows: list[StatsRow]) -> str:
     """Stats rows as an aligned text table."""
-    header = (title, "drafts", "sent", "unchanged", "acceptance", "edit rate", "filtered", "errors")
+    header = (title, "drafts", "generations", "sent", "unchanged", "acceptance", "edit rate", "filtered",
+              "errors")  # fmt: skip
     body = [
         (
             escaped(r.key),
             "—" if r.drafts is None else str(r.drafts),
+            "—" if r.generations is None else str(r.generations),
             str(r.sent),
             str(r.unchanged),
             _pct(r.acceptance),

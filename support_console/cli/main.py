@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_CONFIG, EXIT_MODEL, EXIT_INTERRUPTED = 0, 1, 2, 3, 4, 130
 EXIT_CODES_HELP = (
     "exit codes: 0 ok, 1 other failure, 2 usage, 3 configuration or provider (no provider, bad key, unknown "
-    "model or deployment, broken persona files), 4 model error (content filter, rate limit, dropped stream), "
+    "model or deployment, broken persona files), 4 model error or refusal (content filter, the model "
+    "refused, rate limit, dropped stream), "
     "130 stopped with Ctrl+C; errors are one 'error:' line on stderr"
 )
 _CONFIG_KINDS = (ErrorKind.NOT_CONFIGURED, ErrorKind.AUTH, ErrorKind.NOT_FOUND)  # fixed by configuration
@@ -280,7 +281,7 @@ def _stream_draft(services: Services, drafter: Drafter, prepared: PreparedDraft,
         try:
             async with contextlib.aclosing(drafter.stream(prepared)) as events:
                 async for event in events:
-                    out.write(event.text)
+                    out.write(event)
         finally:
             if services.client is not None:
                 await services.client.aclose()
@@ -300,6 +301,9 @@ def _stream_draft(services: Services, drafter: Drafter, prepared: PreparedDraft,
             else "no draft was saved"
         )
         raise type(exc)(f"{exc} While drafting, {kept}.") from exc
+    if drafter.outcome is ErrorKind.REFUSED:  # not a reply: never on stdout as if it were one
+        out.refused(drafter)
+        return EXIT_MODEL
     out.done(drafter)
     return EXIT_OK
 

@@ -21,12 +21,13 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.personas import persona_entries
 from support_console.core.safe_text import escaped, json_escaped
 from support_console.core.urls import safe_db_url
+from support_console.core.vocabulary import REFUSAL_NOTE
 
 if TYPE_CHECKING:
     from support_console.config.settings import Settings
     from support_console.core.personas import Persona
     from support_console.core.trimming import TrimReport
-    from support_console.llm import StreamResult
+    from support_console.llm import StreamEvent, StreamResult
     from support_console.store import CustomerRecord, CustomerSummary
     from support_console.store.tables import Customer
     from support_console.workflows.drafting import Drafter, PreparedDraft
@@ -354,12 +355,30 @@ class DraftOutput:
     def __init__(self, prepared: PreparedDraft, customer: Customer, *, as_json: bool) -> None:
         self.prepared, self.customer, self.as_json = prepared, customer, as_json
         self.received: list[str] = []
+        self.refusal: list[str] = []
 
-    def write(self, text: str) -> None:
-        self.received.append(text)
+    def write(self, event: StreamEvent) -> None:
+        """Show a piece of the reply as it arrives; a refusal is kept apart (it is not a reply)."""
+        from support_console.llm.types import RefusalDelta
+
+        if isinstance(event, RefusalDelta):
+            self.refusal.append(event.text)
+            return
+        self.received.append(event.text)
         if not self.as_json:
-            sys.stdout.write(escaped(text))
+            sys.stdout.write(escaped(event.text))
             sys.stdout.flush()
+
+    def refused(self, drafter: Drafter) -> None:
+        """The model refused: the refusal is stored as the draft (marked) and told on stderr, not stdout."""
+        refusal = "".join(self.refusal)
+        self._close(drafter, {"kind": "refused", "message": REFUSAL_NOTE}, text=refusal)
+        print(
+            f"error: the model refused to write this reply ({one_line(refusal)!r}). "
+            f"Draft #{drafter.draft_id} keeps the refusal unsent, marked as one: write the reply in the "
+            "console or draft again with another persona.",
+            file=sys.stderr,
+        )
 
     def done(self, drafter: Drafter) -> None:
         self._close(drafter, None)
@@ -380,11 +399,11 @@ class DraftOutput:
     def _text(self) -> str:
         return "".join(self.received)
 
-    def _close(self, drafter: Drafter, error: Mapping[str, Any] | None) -> None:
+    def _close(self, drafter: Drafter, error: Mapping[str, Any] | None, text: str | None = None) -> None:
         if self.as_json:
             data = draft_dict(
-                self.prepared, draft_id=drafter.draft_id, customer=self.customer, text=self._text(),
-                result=drafter.result, error=error,
+                self.prepared, draft_id=drafter.draft_id, customer=self.customer,
+                text=self._text() if text is None else text, result=drafter.result, error=error,
             )  # fmt: skip
             print(to_json(data))
         elif self.received:
@@ -397,8 +416,8 @@ def draft_notice(drafter: Drafter, prepared: PreparedDraft, customer: Customer) 
     model = (result.served_model if result else None) or prepared.model.name
     lines = [
         f"Draft #{drafter.draft_id} for {customer.email} (persona {prepared.persona.id}, model {model}) is "
-        "saved "
-        "unsent: it awaits approval in the console (run `support-console`)."
+        "saved unsent and awaits approval: open the console (run `support-console`) and select the customer "
+        "to review it."
     ]
     if result is not None and result.refusal and not result.text.strip():
         lines.append("The model refused to write this reply: edit the draft by hand or try another persona.")

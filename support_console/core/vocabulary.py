@@ -21,6 +21,10 @@ STATE_SENT: Final = "sent"
 STATE_DISCARDED: Final = "discarded"
 STATE_NOTE: Final = "note"
 STATES: Final = (STATE_RECEIVED, STATE_DRAFT, STATE_SENT, STATE_DISCARDED, STATE_NOTE)
+#: How the audit names a draft that a newer draft of its conversation replaced (one pending draft per
+#: conversation). Stored as ``discarded`` with ``messages.superseded_by`` set, so every reader that hides
+#: discarded drafts hides it too, and the CHECK on ``state`` (part of schema version 1) stays as it is.
+SUPERSEDED: Final = "superseded"
 
 STATUS_OPEN: Final = "open"
 STATUS_PENDING: Final = "pending"

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
     from support_console.store.conversation_list import ConversationRow, LogFilters
     from support_console.store.facade import Store
     from support_console.store.first_page import CustomerRecord, CustomerSummary
+    from support_console.store.generations import GenerationRecord
     from support_console.store.history import History
     from support_console.store.messages import NewMessage
     from support_console.store.search import SearchHit
@@ -51,6 +52,7 @@ _LAZY = {
     "Customer": "tables",
     "CustomerRecord": "first_page",
     "CustomerSummary": "first_page",
+    "GenerationRecord": "generations",
     "History": "history",
     "LogFilters": "conversation_list",
     "LogStats": "stats",
@@ -92,6 +94,7 @@ __all__ = [
     "Customer",
     "CustomerRecord",
     "CustomerSummary",
+    "GenerationRecord",
     "History",
     "LogFilters",
     "LogStats",

@@ -6,7 +6,9 @@ For every AI-assisted reply it keeps the model's original draft next to the sent
 persona, model, tokens and finish reason.
 
 What is included: customer messages, internal notes and sent replies. Unsent and discarded drafts are not part
-of the trail (nothing was said with them).
+of the trail (nothing was said with them), but every generation is (``AuditConversation.generations``, in the
+order they started): what the model was asked and how each attempt ended, with the state of the draft it
+went into (sent, draft, discarded or superseded). A sent reply names the generation its text came from.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from support_console.core.text_diff import edit_distance
 from support_console.core.vocabulary import STATE_NOTE, STATE_RECEIVED, STATE_SENT
 from support_console.store.base import StoreBase
 from support_console.store.conversation_list import LogFilters, where_clauses
-from support_console.store.tables import CONVERSATIONS, CUSTOMERS, MESSAGES, ai_assisted
+from support_console.store.generations import GenerationRecord, read_generations
+from support_console.store.tables import CONVERSATIONS, CUSTOMERS, GENERATIONS, MESSAGES, ai_assisted
 
 AUDITED_STATES: Final = (STATE_RECEIVED, STATE_SENT, STATE_NOTE)
 
@@ -55,6 +58,19 @@ class AuditMessage:
     approved_at: datetime | None
     external_id: str | None
     ai_assisted: bool
+    generation_id: int | None = None  # the generation the text came from (None: hand-written, or older)
+    error_kind: str | None = None  # how that generation ended (a refusal, a stop…): not a complete reply
+
+    @property
+    def verdict(self) -> str:
+        """How the reply relates to the model's text, in words (the audit view and the Markdown export)."""
+        if not self.ai_assisted:
+            return "hand-written"
+        if self.edited:
+            return "AI-assisted, edited"
+        if self.error_kind is not None:
+            return f"AI-assisted, sent as the model left it ({self.error_kind}: not a complete reply)"
+        return "AI-assisted, sent unchanged"
 
     @property
     def edit_distance(self) -> float | None:
@@ -80,13 +96,14 @@ class AuditConversation:
     persona_id: str | None
     created_at: datetime
     messages: tuple[AuditMessage, ...]
+    generations: tuple[GenerationRecord, ...] = ()
 
 
 # fmt: off
 _MESSAGE_COLUMNS = (
     _M.id, _M.role, _M.state, _M.created_at, _M.text, _M.original_text, _M.persona_id, _M.model,
     _M.prompt_tokens, _M.completion_tokens, _M.finish_reason, _M.error, _M.approved_by, _M.approved_at,
-    _M.external_id, sa.type_coerce(ai_assisted(_M), sa.Boolean),
+    _M.external_id, sa.type_coerce(ai_assisted(_M), sa.Boolean), _M.generation_id, _M.error_kind,
 )
 _CONVERSATION_COLUMNS = (
     _C.id, _C.customer_id, _K.name, _K.email, _K.external_id, _C.status, _C.persona_id, _C.created_at,
@@ -106,8 +123,18 @@ def _build(conn: Connection, row: sa.Row[Any]) -> AuditConversation:
     )
     messages = tuple(AuditMessage(*tuple(m)) for m in conn.execute(stmt))
     conversation_id, customer_id, name, email, external_id, status, persona_id, created_at = tuple(row)
+    generations = read_generations(conn, GENERATIONS.c.conversation_id == conversation_id)
     return AuditConversation(
-        conversation_id, customer_id, name, email, external_id, status, persona_id, created_at, messages
+        conversation_id,
+        customer_id,
+        name,
+        email,
+        external_id,
+        status,
+        persona_id,
+        created_at,
+        messages,
+        generations,
     )
 
 

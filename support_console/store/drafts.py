@@ -18,6 +18,7 @@ from support_console.core.errors import NotFoundError, StoreError
 from support_console.core.vocabulary import ROLE_AGENT, STATE_DISCARDED, STATE_DRAFT, STATE_SENT, ErrorKind
 from support_console.store.base import StoreBase
 from support_console.store.counters import update_counters_for
+from support_console.store.generations import generation_facts, write_generation
 from support_console.store.tables import MESSAGES, SERVED_MODELS, Message
 
 
@@ -37,6 +38,8 @@ class DraftsMixin(StoreBase):
         usage: tuple[int, int] | None = None,
         error: str | None = None,
         error_kind: ErrorKind | None = None,
+        generation_id: int | None = None,
+        final: bool = False,
     ) -> int:
         """Create (``draft_id=None``) or update a draft; return its id.
 
@@ -45,18 +48,21 @@ class DraftsMixin(StoreBase):
         (prompt_tokens, completion_tokens). An empty text is allowed: a stream may not have produced any yet.
         ``error`` says what went wrong for the agent, ``error_kind`` what kind of failure it was (what the
         stats count); an error given without a kind is recorded as ``ErrorKind.UNKNOWN``.
+
+        With ``generation_id`` (a model's draft, see ``generations.py``) the outcome is that generation's
+        alone: finish reason, usage, error and kind are all written, None included, to the draft and to the
+        generation (``final``: the generation ended with this save). A new draft supersedes the
+        conversation's earlier pending one (one pending draft per conversation; the audit keeps it).
         """
-        if error is not None and error_kind is None:
-            error_kind = ErrorKind.UNKNOWN
+        facts = generation_facts(finish_reason=finish_reason, usage=usage, error=error, error_kind=error_kind)
         values: dict[str, object] = {"text": text, "updated_at": utcnow()}
-        optional = {
-            "original_text": original_text, "persona_id": persona_id, "model": model,
-            "finish_reason": finish_reason, "error": error,
-            "error_kind": None if error_kind is None else str(error_kind),
-        }  # fmt: skip
+        optional = {"original_text": original_text, "persona_id": persona_id, "model": model}
         values.update({k: v for k, v in optional.items() if v is not None})
-        if usage is not None:
-            values["prompt_tokens"], values["completion_tokens"] = usage
+        generation = dict(facts, **({"model": model} if model else {}))  # the served model, once known
+        if generation_id is not None:
+            values.update(facts, generation_id=generation_id)
+        else:
+            values.update({k: v for k, v in facts.items() if v is not None})
         table = MESSAGES
         with self._write() as session:
             conn = session.connection()
@@ -64,7 +70,19 @@ class DraftsMixin(StoreBase):
                 self._conversation(session, conversation_id)
                 values.update(conversation_id=conversation_id, role=ROLE_AGENT, state=STATE_DRAFT)
                 values["created_at"] = values["updated_at"]
-                return int(conn.execute(table.insert().values(values).returning(table.c.id)).scalar_one())
+                new_id = int(conn.execute(table.insert().values(values).returning(table.c.id)).scalar_one())
+                conn.execute(
+                    table.update()
+                    .where(
+                        table.c.conversation_id == conversation_id,
+                        table.c.state == STATE_DRAFT,
+                        table.c.id != new_id,
+                    )
+                    .values(state=STATE_DISCARDED, superseded_by=new_id, updated_at=values["updated_at"])
+                )
+                if generation_id is not None:
+                    write_generation(conn, generation_id, new_id, generation, final=final)
+                return new_id
             result = conn.execute(
                 table.update()
                 .where(
@@ -76,6 +94,8 @@ class DraftsMixin(StoreBase):
             )
             if result.rowcount == 0:
                 self._refuse(session, draft_id, "updated", conversation_id)
+            if generation_id is not None:
+                write_generation(conn, generation_id, draft_id, generation, final=final)
             return draft_id
 
     def pending_draft(self, conversation_id: int) -> Message | None:
@@ -87,6 +107,14 @@ class DraftsMixin(StoreBase):
         )
         with self._read() as session:
             return session.scalars(stmt).first()
+
+    def get_message(self, message_id: int) -> Message:
+        """One message by id (NotFoundError if there is none)."""
+        with self._read() as session:
+            message = session.get(Message, message_id)
+            if message is None:
+                raise NotFoundError(f"Message {message_id} does not exist: reload the conversation.")
+            return message
 
     def approve_draft(self, draft_id: int, sent_text: str, approver: str) -> Message:
         """Send a draft: ``text`` becomes ``sent_text``; the model's text stays in ``original_text``.

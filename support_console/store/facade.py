@@ -16,6 +16,7 @@ from support_console.store.conversation_list import ConversationListMixin
 from support_console.store.customers import CustomersMixin
 from support_console.store.drafts import DraftsMixin
 from support_console.store.engine import create_engine, create_read_only_engine
+from support_console.store.generations import GenerationsMixin
 from support_console.store.messages import MessagesMixin
 from support_console.store.migrations import check_readable_version, migrate, refuse_foreign
 from support_console.store.search import SearchMixin
@@ -26,6 +27,7 @@ class Store(
     CustomersMixin,
     MessagesMixin,
     DraftsMixin,
+    GenerationsMixin,
     ConversationListMixin,
     SearchMixin,
     StatsMixin,

@@ -90,6 +90,8 @@ class MessageRecord:
     approved_by: str | None
     approved_at: datetime | None
     created_at: datetime | None
+    error_kind: str | None = None
+    finish_reason: str | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,7 @@ def _read_only(db_url: str) -> sqlite3.Connection | None:
 
 _MESSAGE_COLUMNS: Final = (
     "id, conversation_id, role, state, text, original_text, persona_id, model, approved_by, approved_at, "
-    "created_at"
+    "created_at, error_kind, finish_reason"
 )
 
 
@@ -212,10 +214,12 @@ def _message(row: tuple[Any, ...]) -> MessageRecord:
         approved_by,
         approved,
         created,
+        error_kind,
+        finish_reason,
     ) = row
     return MessageRecord(
         id_, conversation_id, role, state, text, original_text, persona_id, model, approved_by,
-        _utc(approved), _utc(created),
+        _utc(approved), _utc(created), error_kind, finish_reason,
     )  # fmt: skip
 
 

@@ -28,14 +28,21 @@ from sqlalchemy.engine import Connection, Engine
 from sqlmodel import SQLModel
 
 from support_console.core.errors import StoreError
-from support_console.core.vocabulary import REFUSAL_NOTE, ROLE_AGENT, STOPPED_NOTE, ErrorKind
+from support_console.core.vocabulary import (
+    REFUSAL_NOTE,
+    ROLE_AGENT,
+    STATE_DISCARDED,
+    STATE_DRAFT,
+    STOPPED_NOTE,
+    ErrorKind,
+)
 from support_console.store.conversation_list import migrate_logs_indexes
 from support_console.store.customers import customer_keys
 from support_console.store.engine import backend_for
 from support_console.store.history import create_history_index
 from support_console.store.like import contains
 from support_console.store.schema_v1 import V1
-from support_console.store.tables import CUSTOMERS, MESSAGES, SERVED_MODELS
+from support_console.store.tables import CUSTOMERS, GENERATIONS, MESSAGES, SERVED_MODELS, ai_assisted
 
 Migration = Callable[[Connection], None]
 
@@ -132,6 +139,59 @@ def _v8_error_kinds(conn: Connection) -> None:
     conn.execute(MESSAGES.update().where(m.role == ROLE_AGENT, failed).values(error_kind=kind))
 
 
+def _v9_generations(conn: Connection) -> None:
+    """Version 9: every generation its own record (``tables.Generation``), and one pending draft per
+    conversation.
+
+    Each AI-assisted reply stored so far (draft, sent or discarded) gets one generation from its own fields
+    (what the message knew: persona, model, tokens, finish reason, error kind; started at its creation,
+    ended at its last update), and the message links to it. Parameters were not recorded before: ``{}``.
+    A conversation with several pending drafts keeps the newest one with text (else the newest) pending;
+    the others become superseded by it, so the console restores the one worth reviewing.
+    """
+    conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN generation_id INTEGER")
+    conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN superseded_by INTEGER")
+    SQLModel.metadata.create_all(conn, tables=[GENERATIONS])
+    m, g = MESSAGES.c, GENERATIONS.c
+    stopped = sa.case((m.error_kind == ErrorKind.STOPPED.value, True), else_=False)
+    columns = (
+        "conversation_id", "message_id", "persona_id", "model", "parameters", "prompt_tokens",
+        "completion_tokens", "finish_reason", "error", "error_kind", "started_at", "ended_at",
+        "stopped_by_agent",
+    )  # fmt: skip
+    rows = sa.select(
+        m.conversation_id, m.id, m.persona_id, m.model, sa.literal("{}"), m.prompt_tokens,
+        m.completion_tokens, m.finish_reason, m.error, m.error_kind, m.created_at, m.updated_at, stopped,
+    ).where(ai_assisted(m)).order_by(m.id)  # fmt: skip
+    conn.execute(GENERATIONS.insert().from_select(columns, rows))
+    linked = sa.select(sa.func.max(g.id)).where(g.message_id == m.id).scalar_subquery()
+    conn.execute(MESSAGES.update().where(ai_assisted(m)).values(generation_id=linked))
+    _supersede_extra_drafts(conn)
+
+
+def _supersede_extra_drafts(conn: Connection) -> None:
+    """Leave one pending draft per conversation (see ``_v9_generations``)."""
+    m = MESSAGES.c
+    crowded = (
+        sa.select(m.conversation_id)
+        .where(m.state == STATE_DRAFT)
+        .group_by(m.conversation_id)
+        .having(sa.func.count() > 1)
+    )
+    for (conversation_id,) in conn.execute(crowded).all():
+        drafts = conn.execute(
+            sa.select(m.id, m.text)
+            .where(m.conversation_id == conversation_id, m.state == STATE_DRAFT)
+            .order_by(m.id.desc())
+        ).all()
+        keep = next((i for i, text in drafts if text.strip()), drafts[0][0])
+        conn.execute(
+            MESSAGES.update()
+            .where(m.conversation_id == conversation_id, m.state == STATE_DRAFT, m.id != keep)
+            .values(state=STATE_DISCARDED, superseded_by=keep)
+        )
+
+
 #: The ordered migrations. Append only (see the module docstring).
 MIGRATIONS: list[Migration] = [
     _v1_core_schema,
@@ -142,6 +202,7 @@ MIGRATIONS: list[Migration] = [
     _v6_bulk_indexing,
     _v7_customer_keys,
     _v8_error_kinds,
+    _v9_generations,
 ]
 
 

@@ -3,13 +3,17 @@
 * an **AI draft** is an AI-assisted agent reply (``tables.ai_assisted``: ``original_text`` or ``model`` set;
   hand-written replies have neither);
 * **drafts** counts AI drafts created in the period, whatever became of them; **sent** those approved;
-  **unchanged** those sent exactly as the model wrote them; **acceptance** = unchanged / sent;
+  **unchanged** those sent exactly as the model wrote them from a complete generation (a refusal, a
+  content-filter fragment, a stopped partial or a failed draft sent as it was is never "accepted
+  unchanged"); **acceptance** = unchanged / sent;
 * **edit rate** is the mean normalised edit distance between the model's text and the sent text over sent AI
   drafts (0 = sent as written, 1 = entirely rewritten; ``core.text_diff.edit_distance``);
-* **content filtered** counts AI drafts whose stored error kind says a content filter ended them or the
-  model refused (``ErrorKind.CONTENT_FILTER``, ``ErrorKind.REFUSED``); **errors** counts those with any other
-  error kind, except drafts the agent stopped on purpose (``ErrorKind.STOPPED``). By the kind, never by an
-  error message's wording.
+* **generations** counts every request to the model started in the period (``generations.py``: a draft
+  regenerated four times is five); **content filtered** counts generations whose error kind says a content
+  filter ended them or the model refused (``ErrorKind.CONTENT_FILTER``, ``ErrorKind.REFUSED``); **errors**
+  counts those with any other error kind, except generations the agent stopped on purpose
+  (``ErrorKind.STOPPED``). By the kind, never by an error message's wording. An AI draft saved without a
+  generation record (the record's write failed) counts as one generation of its own kind.
 
 Per agent (the approver) only sent replies can be attributed, so ``drafts`` is None there.
 """
@@ -25,7 +29,7 @@ import sqlalchemy as sa
 from support_console.core.text_diff import edit_distance
 from support_console.core.vocabulary import STATE_SENT, ErrorKind
 from support_console.store.base import StoreBase
-from support_console.store.tables import CONVERSATIONS, MESSAGES, UTCDateTime, ai_assisted
+from support_console.store.tables import CONVERSATIONS, GENERATIONS, MESSAGES, UTCDateTime, ai_assisted
 
 #: Stored error kinds (their values) counted as "content filtered", and those that are no error at all.
 FILTERED_KINDS: Final = frozenset({ErrorKind.CONTENT_FILTER.value, ErrorKind.REFUSED.value})
@@ -33,6 +37,7 @@ NOT_ERRORS: Final = frozenset({ErrorKind.STOPPED.value})
 
 _M = MESSAGES.c
 _C = CONVERSATIONS.c
+_G = GENERATIONS.c
 
 
 @dataclass(frozen=True)
@@ -46,6 +51,7 @@ class StatsRow:
     edit_rate: float | None  # mean normalised edit distance over sent AI drafts; None when none were sent
     content_filtered: int
     errors: int
+    generations: int | None = None  # None per agent (generations are not attributed to an approver)
 
     @property
     def acceptance(self) -> float | None:
@@ -71,13 +77,21 @@ class _Acc:
     distance: float = 0.0
     filtered: int = 0
     errors: int = 0
+    generations: int = 0
 
     def row(self, key: str, *, with_drafts: bool) -> StatsRow:
         return StatsRow(
             key=key, drafts=self.drafts if with_drafts else None, sent=self.sent, unchanged=self.unchanged,
             edit_rate=self.distance / self.sent if self.sent else None, content_filtered=self.filtered,
-            errors=self.errors,
+            errors=self.errors, generations=self.generations if with_drafts else None,
         )  # fmt: skip
+
+    def count_generation(self, kind: str | None) -> None:
+        self.generations += 1
+        if kind in FILTERED_KINDS:
+            self.filtered += 1
+        elif kind is not None and kind not in NOT_ERRORS:
+            self.errors += 1
 
 
 class StatsMixin(StoreBase):
@@ -86,37 +100,51 @@ class StatsMixin(StoreBase):
     def stats(self, since: datetime | None = None, until: datetime | None = None) -> LogStats:
         """Per persona and per agent: drafts, sent, unchanged (acceptance), edit rate, content filter,
         errors, over the AI drafts created in [since, until)."""
-        clauses: list[sa.ColumnElement[bool]] = [ai_assisted(_M)]
-        if since is not None:
-            clauses.append(_M.created_at >= sa.literal(since, UTCDateTime()))
-        if until is not None:
-            clauses.append(_M.created_at < sa.literal(until, UTCDateTime()))
         persona = sa.func.coalesce(_M.persona_id, _C.persona_id, "(none)")
         stmt = (
-            sa.select(persona, _M.approved_by, _M.state, _M.text, _M.original_text, _M.error_kind)
+            sa.select(
+                persona, _M.approved_by, _M.state, _M.text, _M.original_text, _M.error_kind, _M.generation_id
+            )
             .join_from(MESSAGES, CONVERSATIONS, _C.id == _M.conversation_id)
-            .where(*clauses)
+            .where(ai_assisted(_M), *_period(_M.created_at, since, until))
+        )
+        generations = (
+            sa.select(sa.func.coalesce(_G.persona_id, _C.persona_id, "(none)"), _G.error_kind)
+            .join_from(GENERATIONS, CONVERSATIONS, _C.id == _G.conversation_id)
+            .where(*_period(_G.started_at, since, until))
         )
         personas: dict[str, _Acc] = {}
         agents: dict[str, _Acc] = {}
         with self._reading() as conn:
-            for persona_id, approver, state, text, original, kind in conn.execute(stmt):
+            for persona_id, approver, state, text, original, kind, generation in conn.execute(stmt):
                 p = personas.setdefault(persona_id, _Acc())
                 p.drafts += 1
-                if kind in FILTERED_KINDS:
-                    p.filtered += 1
-                elif kind is not None and kind not in NOT_ERRORS:
-                    p.errors += 1
+                if generation is None:  # saved without a generation record: it counts as its own one
+                    p.count_generation(kind)
                 if state != STATE_SENT:
                     continue
                 distance = edit_distance(original if original is not None else text, text)
                 for acc in (p, agents.setdefault(approver or "(unknown)", _Acc())):
                     acc.sent += 1
-                    acc.unchanged += distance == 0.0
+                    acc.unchanged += distance == 0.0 and kind is None
                     acc.distance += distance
+            for persona_id, kind in conn.execute(generations):
+                personas.setdefault(persona_id, _Acc()).count_generation(kind)
         return LogStats(
             since=since,
             until=until,
             by_persona=[personas[k].row(k, with_drafts=True) for k in sorted(personas)],
             by_agent=[agents[k].row(k, with_drafts=False) for k in sorted(agents)],
         )
+
+
+def _period(
+    column: sa.ColumnElement[datetime], since: datetime | None, until: datetime | None
+) -> list[sa.ColumnElement[bool]]:
+    """``column`` within [since, until)."""
+    clauses: list[sa.ColumnElement[bool]] = []
+    if since is not None:
+        clauses.append(column >= sa.literal(since, UTCDateTime()))
+    if until is not None:
+        clauses.append(column < sa.literal(until, UTCDateTime()))
+    return clauses

@@ -174,6 +174,10 @@ class Message(SQLModel, table=True):
     tokens_cl100k: int | None = None
     # How the draft failed (core.vocabulary.ErrorKind's value), NULL when it did not: stats count by it.
     error_kind: str | None = None
+    # The generation the text came from (schema version 9; no foreign key: generations refer to messages).
+    generation_id: int | None = None
+    # The newer draft that replaced this one (state ``discarded``; the audit says "superseded").
+    superseded_by: int | None = None
 
 
 def customer_rollup(customer_id: sa.ColumnElement[int]) -> sa.Update:
@@ -218,6 +222,39 @@ class ServedModel(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class Generation(SQLModel, table=True):
+    """One request to the model and how it ended (schema version 9): its own record, never reused.
+
+    ``message_id`` is the draft its text went into (NULL when it failed or was stopped before a draft
+    existed); ``replaces`` the generation it regenerated (the draft's previous one). The facts are this
+    generation's alone: a stopped regeneration has no finish reason and no usage, whatever came before.
+    The message keeps a copy of its newest generation's facts (what the console and the stats read).
+    """
+
+    __tablename__ = "generations"
+    __table_args__ = (
+        sa.Index("ix_generations_conversation_id", "conversation_id", "id"),
+        sa.Index("ix_generations_message_id", "message_id"),
+        sa.Index("ix_generations_started_at", "started_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int = Field(foreign_key="conversations.id", ondelete="CASCADE")
+    message_id: int | None = Field(default=None, foreign_key="messages.id", ondelete="SET NULL")
+    replaces: int | None = Field(default=None, foreign_key="generations.id", ondelete="SET NULL")
+    persona_id: str | None = None
+    model: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict, sa_type=JSON)
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    finish_reason: str | None = None
+    error: str | None = None
+    error_kind: str | None = None
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    stopped_by_agent: bool = False
+
+
 # ------------------------------------------------------------------------------------------- typed handles
 
 #: The tables as SQLAlchemy Core sees them, typed once (sqlmodel does not type ``__table__``).
@@ -225,6 +262,7 @@ CUSTOMERS: Final[sa.Table] = SQLModel.metadata.tables[str(Customer.__tablename__
 CONVERSATIONS: Final[sa.Table] = SQLModel.metadata.tables[str(Conversation.__tablename__)]
 MESSAGES: Final[sa.Table] = SQLModel.metadata.tables[str(Message.__tablename__)]
 SERVED_MODELS: Final[sa.Table] = SQLModel.metadata.tables[str(ServedModel.__tablename__)]
+GENERATIONS: Final[sa.Table] = SQLModel.metadata.tables[str(Generation.__tablename__)]
 
 
 def ai_assisted(m: sa.ColumnCollection[str, sa.ColumnElement[Any]] | Any) -> sa.ColumnElement[bool]:

@@ -32,6 +32,7 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE, STATUSES
 from support_console.store.first_page import ConversationRecord, CustomerRecord, MessageRecord
 from support_console.workflows.drafting import Drafter, PreparedDraft, choose_persona
+from support_console.workflows.send_guard import SendRisk, send_risk
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -190,6 +191,7 @@ class DraftSession:
         self._edit_lock = threading.Lock()
         self._edit: str | None = None  # typed text waiting to be saved (the newest only)
         self._edit_job: Future[int | None] | None = None
+        self._restored_outcome: tuple[str | None, str | None] = (None, None)  # its error kind, finish reason
 
     # -- what the screen reads -----------------------------------------------------------------------------
 
@@ -242,6 +244,8 @@ class DraftSession:
         self.customer, self.conversation, self.persona_id = customer, conversation, persona_id
         self._forget_draft(restored.id if restored is not None else None)
         self.saved_text = restored.text if restored is not None else ""
+        if draft is not None and draft.model:  # a model's draft: how its generation ended
+            self._restored_outcome = (draft.error_kind, draft.finish_reason)
         return Opened(customer, conversation, page, total, restored, persona_id)
 
     def _read_open(
@@ -448,6 +452,22 @@ class DraftSession:
             generation.drafter.save_unsaved()
             self._adopt(generation.drafter)
 
+    def send_risk(self, model_text: str | None) -> SendRisk | None:
+        """Whether the draft held is risky to send (a refusal, a filtered or stopped partial, a failed
+        draft: ``send_guard``); None when it is a complete reply or written by hand. ``model_text`` is what
+        of the model's the draft holds (the pane's; None or blank: nothing).
+
+        Read on the event loop without waiting for the database: the session knows how the generation it
+        streamed ended, and what the store recorded for the draft it restored.
+        """
+        generation = self._generation
+        if generation is not None:
+            drafter = generation.drafter
+            result = drafter.result
+            outcome = drafter.outcome.value if drafter.outcome is not None else None
+            return send_risk(outcome, result.finish_reason if result is not None else None, model_text)
+        return send_risk(*self._restored_outcome, model_text)
+
     async def approve(self, text: str) -> Message:
         """Send ``text`` as the reply: the draft the pane holds becomes sent (keeping the model's original),
         or a hand-written reply is recorded. The session then holds no draft."""
@@ -490,6 +510,7 @@ class DraftSession:
     def _forget_draft(self, draft_id: int | None) -> None:
         self.draft_id, self.saved_text = draft_id, ""
         self._generation = None
+        self._restored_outcome = (None, None)
         with self._edit_lock:
             self._edit = None
 

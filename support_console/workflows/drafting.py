@@ -176,6 +176,8 @@ class Drafter:
         self.saved_text = ""  # what the store holds for draft_id (after the last save that succeeded)
         self.result: StreamResult | None = None
         self.unsaved: Callable[[], None] | None = None
+        self.generation_id: int | None = None  # the last stream's record (store.start_generation)
+        self.outcome: ErrorKind | None = None  # how the last stream ended: None for a complete reply
 
     # -- preparing -------------------------------------------------------------------------------------------
 
@@ -265,6 +267,8 @@ class Drafter:
                 "A preview cannot be streamed: record the message and prepare() the conversation."
             )
         self.draft_id, self.result, self.unsaved = draft_id, None, None
+        self.generation_id, self.outcome = None, None
+        self._begin(prepared, draft_id)
         growing = _Growing()
         text = growing.pieces
         refusal: list[str] = []
@@ -284,6 +288,7 @@ class Drafter:
                 result = client.last_result  # read at once: the client may serve another draft next
         except LLMError as exc:
             got = client.last_result
+            self.outcome = exc.kind
             self._submit(
                 prepared,
                 "".join(text) or exc.partial,
@@ -292,16 +297,20 @@ class Drafter:
                 served_model=got.served_model,
                 error=str(exc),
                 error_kind=exc.kind,
+                final=True,
             )
             if settle:
                 await self.settled()
             raise
         except (asyncio.CancelledError, GeneratorExit):
             came = "".join(text) or "".join(refusal)
+            self.outcome = ErrorKind.STOPPED
             if came or saving is not None or self.draft_id is not None:  # nothing came: no new empty draft
-                self._submit(prepared, came, error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED)
-                if settle:
-                    await self.settled()
+                self._submit(prepared, came, error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED, final=True)
+            else:
+                self._end_without_draft(error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED)
+            if settle:
+                await self.settled()
             raise
         self._finish(prepared, result)
         if settle:
@@ -327,22 +336,51 @@ class Drafter:
         if self.unsaved is not None:
             self.unsaved()
 
+    def _executor(self) -> Executor:
+        if self._saves is None and self._own_saves is None:
+            self._own_saves = ThreadPoolExecutor(max_workers=1, thread_name_prefix="draft-saves")
+        executor = self._saves or self._own_saves
+        assert executor is not None
+        return executor
+
     def _submit(self, prepared: PreparedDraft, text: str | Callable[[], str], **facts: Any) -> Future[None]:
         """Queue one save (see :meth:`_save`) on the saves executor; the newest queued save is the final.
 
         ``text`` may be a function the saving thread calls for the text (the growing draft's join), so that
         joining a long reply never runs on the event loop.
         """
-        if self._saves is None and self._own_saves is None:
-            self._own_saves = ThreadPoolExecutor(max_workers=1, thread_name_prefix="draft-saves")
-        executor = self._saves or self._own_saves
-        assert executor is not None
-        self._final = executor.submit(self._save_text, prepared, text, facts)
+        self._final = self._executor().submit(self._save_text, prepared, text, facts)
         return self._final
 
     def _save_text(self, prepared: PreparedDraft, text: str | Callable[[], str], facts: Any) -> None:
         body = text if isinstance(text, str) else text()
         self._save_or_keep(functools.partial(self._save, prepared, body, **facts), body)
+
+    def _begin(self, prepared: PreparedDraft, draft_id: int | None) -> None:
+        """Queue the generation's own record, ahead of every save of its draft (same executor, in order).
+
+        If the store refuses it, the draft is still saved (without a generation id), as before version 9.
+        """
+
+        def start() -> None:
+            self.generation_id = self._services.store.start_generation(
+                prepared.conversation_id,
+                draft_id=draft_id,
+                persona_id=prepared.persona.id,
+                model=prepared.model.name,
+                parameters=prepared.request.params,
+            )
+
+        self._executor().submit(start)
+
+    def _end_without_draft(self, **facts: Any) -> None:
+        """Close the generation when there is no draft to save it with (stopped before any text came)."""
+
+        def end() -> None:
+            if self.generation_id is not None:
+                self._services.store.end_generation(self.generation_id, **facts)
+
+        self._final = self._executor().submit(end)
 
     def _save_or_keep(self, save: Callable[[], None], text: str) -> None:
         """Run ``save`` (of ``text``); when the store refuses it, keep it as :attr:`unsaved` (the newest one
@@ -358,6 +396,10 @@ class Drafter:
         """Save the complete draft; a refusal is kept as the draft's text and marked, never left empty."""
         self.result = result
         refused = result.refused
+        if refused:
+            self.outcome = ErrorKind.REFUSED
+        elif result.finish_reason == "content_filter":
+            self.outcome = ErrorKind.CONTENT_FILTER
         self._submit(
             prepared,
             result.refusal if refused else result.text,
@@ -365,7 +407,8 @@ class Drafter:
             usage=_usage_pair(result),
             served_model=result.served_model,
             error=REFUSAL_NOTE if refused else None,
-            error_kind=ErrorKind.REFUSED if refused else None,
+            error_kind=self.outcome,
+            final=True,
         )
 
     def _save(
@@ -378,6 +421,7 @@ class Drafter:
         served_model: str | None = None,
         error: str | None = None,
         error_kind: ErrorKind | None = None,
+        final: bool = False,
     ) -> None:
         if served_model:
             self._services.store.remember_served_model(prepared.model.name, served_model)
@@ -392,6 +436,8 @@ class Drafter:
             usage=usage,
             error=error,
             error_kind=error_kind,
+            generation_id=self.generation_id,
+            final=final,
         )
 
 

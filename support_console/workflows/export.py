@@ -2,7 +2,8 @@
 
 What the trail holds is the store's to say (``Store.iter_audit``: ``store/audit.py``), so an export always
 agrees with the audit view; this module only writes it. For every AI-assisted reply it keeps the model's
-original draft next to the sent text, with approver, time, persona, model, tokens and finish reason. No
+original draft next to the sent text, with approver, time, persona, model, tokens and finish reason, and the
+generation its text came from; every generation of the conversation follows, in the order they started. No
 settings are read here, so no API key can reach an export.
 """
 
@@ -19,7 +20,7 @@ from support_console.core.safe_text import escaped, json_escaped
 from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
 
 if TYPE_CHECKING:
-    from support_console.store import AuditConversation, AuditMessage, Store
+    from support_console.store import AuditConversation, AuditMessage, GenerationRecord, Store
 
 ExportFormat = Literal["md", "json", "jsonl"]
 FORMATS: Final = ("md", "json", "jsonl")
@@ -63,9 +64,41 @@ def message_dict(m: AuditMessage) -> dict[str, Any]:
                 "completion_tokens": m.completion_tokens,
                 "finish_reason": m.finish_reason,
                 "error": m.error,
+                "generation_id": m.generation_id,
+                "error_kind": m.error_kind,
             }
         )
     return data
+
+
+def generation_dict(g: GenerationRecord) -> dict[str, Any]:
+    """The machine-readable form of one generation (a request to the model and how it ended)."""
+    return {
+        "id": g.id, "draft_id": g.message_id, "draft_state": g.draft_state, "replaces": g.replaces,
+        "persona": g.persona_id, "model": g.model, "parameters": dict(g.parameters),
+        "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
+        "finish_reason": g.finish_reason, "error": g.error, "error_kind": g.error_kind,
+        "started_at": _iso(g.started_at), "ended_at": _iso(g.ended_at),
+        "stopped_by_agent": g.stopped_by_agent,
+    }  # fmt: skip
+
+
+def generation_line(g: GenerationRecord) -> str:
+    """One generation in words (Markdown export, audit view): what was asked and how it ended."""
+    if g.stopped_by_agent:
+        outcome = "stopped by the agent"
+    elif g.error_kind is not None:
+        outcome = f"ended: {g.error_kind}"
+    else:
+        outcome = f"finish reason {g.finish_reason or '—'}"
+    tokens = f"{g.prompt_tokens if g.prompt_tokens is not None else '?'} prompt / "
+    tokens += f"{g.completion_tokens if g.completion_tokens is not None else '?'} completion"
+    draft = f"draft #{g.message_id} ({g.draft_state})" if g.message_id is not None else "no draft"
+    replaces = f" · replaces #{g.replaces}" if g.replaces is not None else ""
+    return (
+        f"#{g.id} · {_when(g.started_at)} · persona {g.persona_id or '—'} · model {g.model or '—'} · "
+        f"{tokens} · {outcome} · {draft}{replaces}"
+    )
 
 
 def conversation_dict(c: AuditConversation) -> dict[str, Any]:
@@ -82,6 +115,7 @@ def conversation_dict(c: AuditConversation) -> dict[str, Any]:
         "persona": c.persona_id,
         "created_at": _iso(c.created_at),
         "messages": [message_dict(m) for m in c.messages],
+        "generations": [generation_dict(g) for g in c.generations],
     }
 
 
@@ -114,16 +148,8 @@ def message_markdown(m: AuditMessage) -> str:
         return f"**Customer** · {_when(m.created_at)}\n\n{_quote(m.text)}\n"
     if m.role != ROLE_AGENT:
         return f"**Internal note** · {_when(m.created_at)}\n\n{_quote(m.text)}\n"
-    kind = (
-        "AI-assisted, edited"
-        if m.edited
-        else "AI-assisted, sent unchanged"
-        if m.ai_assisted
-        else "hand-written"
-    )
-    parts = [
-        f"**Reply sent by {m.approved_by or 'unknown'}** ({kind}) · {_when(m.approved_at or m.created_at)}"
-    ]
+    when = _when(m.approved_at or m.created_at)
+    parts = [f"**Reply sent by {m.approved_by or 'unknown'}** ({m.verdict}) · {when}"]
     if m.ai_assisted:
         tokens = f"{m.prompt_tokens if m.prompt_tokens is not None else '?'} prompt / "
         tokens += f"{m.completion_tokens if m.completion_tokens is not None else '?'} completion"
@@ -150,7 +176,11 @@ def conversation_markdown(c: AuditConversation) -> str:
         f"Status {c.status} · persona {c.persona_id or '—'} · started {_when(c.created_at)} · "
         f"{len(c.messages)} messages\n"
     )
-    return head + "\n" + "\n".join(message_markdown(m) for m in c.messages)
+    body = head + "\n" + "\n".join(message_markdown(m) for m in c.messages)
+    if c.generations:
+        lines = "".join(f"- {generation_line(g)}\n" for g in c.generations)
+        body += f"\n### Generations ({len(c.generations)}, oldest first)\n\n{lines}"
+    return body
 
 
 def export(

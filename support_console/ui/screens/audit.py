@@ -1,5 +1,6 @@
 """The audit view: one conversation, read-only, with each AI-assisted reply's original draft against the
-sent text as a word diff, and who approved it, when, with which persona, model, tokens and finish reason.
+sent text as a word diff, and who approved it, when, with which persona, model, tokens and finish reason;
+then every generation of the conversation in the order they started (stopped, failed, superseded ones too).
 
 What it shows is built by ``Store.audit_conversation`` (``store/audit.py``), the same trail the exporter
 writes, read in a thread worker so the screen never waits on the database. Customer and model text goes into
@@ -24,6 +25,7 @@ from support_console.core.safe_text import visible
 from support_console.core.text_diff import diff_words
 from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
 from support_console.ui.widgets.text import literal, timestamp
+from support_console.workflows.export import generation_line
 from support_console.workflows.services import Services
 
 if TYPE_CHECKING:
@@ -48,17 +50,29 @@ def reply_header(m: AuditMessage) -> Text:
     if not m.ai_assisted:
         head.append(" · hand-written")
         return head
-    distance = m.edit_distance or 0.0
-    verdict = f"edited ({distance:.0%} changed)" if m.edited else "sent unchanged"
-    head.append(f" · AI-assisted, {verdict}")
+    head.append(f" · {m.verdict}")
+    if m.edited:
+        head.append(f" ({m.edit_distance or 0.0:.0%} changed)")
     tokens = f"{_num(m.prompt_tokens)} prompt / {_num(m.completion_tokens)} completion tokens"
     head.append("\n")
     details = f"persona {m.persona_id or '—'} · model {m.model or '—'} · {tokens} · "
     head.append(literal(details + f"finish reason {m.finish_reason or '—'}", style="dim"))
+    if m.generation_id is not None:
+        head.append(literal(f" · generation #{m.generation_id}", style="dim"))
     if m.error:
         head.append("\n")
         head.append(literal(m.error, style="yellow"))
     return head
+
+
+def generations_text(trail: AuditConversation) -> Text:
+    """Every generation of the conversation, oldest first, one line each."""
+    text = Text.assemble((f"Generations ({len(trail.generations)}, oldest first)", "bold"))
+    for g in trail.generations:
+        style = "yellow" if g.error_kind is not None else ""
+        text.append("\n")
+        text.append(literal(generation_line(g), style=style))
+    return text
 
 
 def _num(value: int | None) -> str:
@@ -178,6 +192,8 @@ class AuditScreen(Screen[None]):
             widgets.append(
                 Static(message_text(m, show_diff=self.show_diff), id=f"msg-{m.message_id}", classes=classes)
             )
+        if trail.generations:
+            widgets.append(Static(generations_text(trail), id="audit-generations", classes="audit-msg"))
         self.query_one("#audit-body", VerticalScroll).mount_all(widgets)
         self.call_after_refresh(self._scroll_to_hit)
 

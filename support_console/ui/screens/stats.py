@@ -25,7 +25,16 @@ from support_console.workflows.services import Services
 if TYPE_CHECKING:
     from support_console.store import LogStats, StatsRow
 
-_COLUMNS = ("drafts", "sent", "unchanged", "acceptance", "edit rate", "content filter", "errors")
+_COLUMNS = (
+    "drafts",
+    "generations",
+    "sent",
+    "unchanged",
+    "acceptance",
+    "edit rate",
+    "content filter",
+    "errors",
+)
 
 
 def _pct(value: float | None) -> str:
@@ -38,6 +47,7 @@ def stats_cells(row: StatsRow) -> tuple[Text | str, ...]:
     return (
         literal(row.key),
         drafts,
+        "—" if row.generations is None else str(row.generations),
         str(row.sent),
         str(row.unchanged),
         _pct(row.acceptance),

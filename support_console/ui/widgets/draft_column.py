@@ -111,11 +111,14 @@ class DraftColumn(Vertical):
         if opened.draft is None:
             pane.clear_draft()
         else:
+            risk = self.session.send_risk(opened.draft.model_text)  # say what it is before it is read
             pane.load_draft(
                 opened.draft.text,
                 draft_id=opened.draft.id,
                 model_text=opened.draft.model_text,
-                status="Restored the saved draft (not sent yet): edit it, approve it or discard it.",
+                status="Restored the saved draft (not sent yet): edit it, approve it or discard it."
+                if risk is None
+                else f"Restored, not sent: {risk.warning}",
             )
         self.show_persona()
         self.suggest(opened.last_customer_text)
@@ -378,6 +381,26 @@ class DraftColumn(Vertical):
                 severity="warning",
                 markup=False,
             )
+            return
+        risk = self.session.send_risk(pane.model_text)
+        if risk is None:
+            self._send()
+            return
+        from support_console.ui.screens.confirm import ConfirmScreen
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self._send()
+            else:
+                self.pane.set_status(f"Not sent. {risk.warning}", error=True)
+
+        self.app.push_screen(ConfirmScreen(risk.question, yes="Send anyway", no="Don't send"), answered)
+
+    def _send(self) -> None:
+        """Start sending what the pane holds now."""
+        pane = self.pane
+        text = pane.text
+        if self.sending or self.generating or not text.strip():
             return
         pane.take_unsaved_edit()  # what is approved supersedes what was typed before
         self.sending = True

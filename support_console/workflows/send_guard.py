@@ -1,0 +1,51 @@
+"""Which drafts must not go out with one key, and the words that say why: the one rule, without Textual.
+
+A draft is risky to send when its text is not a complete reply from the model: the model's refusal, a reply
+the content filter cut off, a partial the agent stopped, or a draft whose generation failed. The console asks
+before sending one (and names which it is); the stats never count such a send as "accepted unchanged" (the
+sent message keeps its error kind: ``store/stats.py``). Decided from what the store recorded for the draft,
+so a draft restored after a restart or written by ``support-console draft`` is judged the same way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from support_console.core.vocabulary import ErrorKind
+
+_WARNINGS = {
+    ErrorKind.REFUSED: "This is the model's refusal, not a reply.",
+    ErrorKind.CONTENT_FILTER: "The content filter cut this reply off: it is incomplete.",
+    ErrorKind.STOPPED: "Drafting was stopped before the model finished: this is a partial reply.",
+}
+
+
+@dataclass(frozen=True)
+class SendRisk:
+    """Why a draft should not be sent without a second look."""
+
+    kind: str  # the draft's ErrorKind value
+    warning: str  # one sentence: what the text really is
+
+    @property
+    def question(self) -> str:
+        """What the console asks before sending it anyway."""
+        return f"{self.warning}\n\nSend it to the customer anyway?"
+
+
+def send_risk(error_kind: str | None, finish_reason: str | None, model_text: str | None) -> SendRisk | None:
+    """The risk of sending a draft whose generation ended with ``error_kind`` / ``finish_reason`` and wrote
+    ``model_text`` (None: a complete reply, or nothing of the model's is in the draft: a reply written by
+    hand, also over a generation that failed before any text came)."""
+    if not (model_text or "").strip():
+        return None
+    if error_kind is None and finish_reason == "content_filter":
+        error_kind = ErrorKind.CONTENT_FILTER.value
+    if error_kind is None:
+        return None
+    try:
+        kind = ErrorKind(error_kind)
+    except ValueError:
+        kind = ErrorKind.UNKNOWN
+    warning = _WARNINGS.get(kind, f"Drafting failed ({kind}): this is what came before the failure.")
+    return SendRisk(kind.value, warning)

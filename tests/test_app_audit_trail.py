@@ -1,0 +1,275 @@
+"""The audit trail and the send guards in the console, pressing keys as an agent would, against the loopback
+server: a generation record for every stop, regeneration and failure; one pending draft after CLI and console
+drafts; and nothing risky (a refusal, a filtered or stopped partial, a failed draft) sent with one key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from rich.text import Text
+from textual.widgets import Static
+
+from support_console.cli.main import main as cli_main
+from support_console.config.settings import Settings
+from support_console.core.vocabulary import SUPERSEDED, ErrorKind
+from support_console.ui.app import SupportConsoleApp, create_app
+from support_console.ui.screens.audit import AuditScreen
+from support_console.ui.screens.confirm import ConfirmScreen
+from support_console.ui.screens.main import MainScreen
+from support_console.workflows.services import Services
+from tests.ui_helpers import (
+    console,
+    open_first_customer,
+    seed_customer,
+    services_for,
+    settle,
+    ui_settings,
+    wait_for,
+)
+from tests.wire_replies import drop_after, error, stream_text
+from tests.wire_server import WireServer
+
+NO_RETRIES = '[agent]\nname = "alice"\n[provider]\nmax_retries = 0\n'
+SLOW = " ".join(f"word{i}" for i in range(200))
+AUTH = error(401, {"error": {"message": "Incorrect API key provided.", "code": "invalid_api_key"}})
+
+
+@pytest.fixture
+def settings(tmp_path: Path, wire_server: WireServer) -> Settings:
+    return ui_settings(tmp_path, wire_server, config_text=NO_RETRIES)
+
+
+@pytest.fixture
+def services(settings: Settings) -> Iterator[Services]:
+    built = services_for(settings)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def main_of(app: SupportConsoleApp) -> MainScreen:
+    assert app.main_screen is not None
+    return app.main_screen
+
+
+def status(main: MainScreen) -> str:
+    return str(main.query_one("#draft-status").render())
+
+
+def question(app: SupportConsoleApp) -> str:
+    return str(app.screen.query_one("#confirm-question").render())
+
+
+async def test_stop_regenerate_and_failure_each_leave_their_own_generation(
+    services: Services, wire_server: WireServer
+) -> None:
+    _, conversation_id = seed_customer(services, messages=("My order never came",))
+    app = create_app(services.settings, services)
+    async with console(app) as pilot:
+        main = await open_first_customer(pilot, app)
+        wire_server.enqueue(stream_text("Your order is on its way.", usage=(40, 300)))
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in status(main), what="the first draft")
+        await settle(pilot)
+        wire_server.enqueue(stream_text(SLOW, delay=0.02))
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: main.draft.text.count("word") >= 3, what="some streamed text")
+        await pilot.press("escape")
+        await settle(pilot)
+        for _ in range(2):  # two failures in a row: two records, not one reused
+            wire_server.enqueue(AUTH)
+            await pilot.press("ctrl+r")
+            await wait_for(pilot, lambda: "Failed" in status(main), what="the failure")
+            await settle(pilot)
+        wire_server.enqueue(stream_text("Fixed: it ships today.", usage=(40, 6)))
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: "Finished" in status(main), what="the last draft")
+        await settle(pilot)
+        await app.push_screen(AuditScreen(services, conversation_id))
+        await wait_for(pilot, lambda: bool(app.screen.query("#audit-generations")), what="the audit view")
+        shown = app.screen.query_one("#audit-generations", Static).content
+        assert isinstance(shown, Text)
+        lines = shown.plain.splitlines()
+        assert lines[0] == "Generations (5, oldest first)"
+        assert ["stopped by the agent" in line for line in lines[1:]] == [False, True, False, False, False]
+        assert ["ended: auth" in line for line in lines[1:]] == [False, False, True, True, False]
+        assert "300 completion" in lines[1]
+        assert "? completion" in lines[2]
+
+    records = services.store.generations(conversation_id)
+    assert [g.error_kind for g in records] == [None, ErrorKind.STOPPED, ErrorKind.AUTH, ErrorKind.AUTH, None]
+    first, stopped = records[0], records[1]
+    assert (first.completion_tokens, first.finish_reason) == (300, "stop")
+    assert (stopped.completion_tokens, stopped.finish_reason, stopped.stopped_by_agent) == (None, None, True)
+    assert [g.replaces for g in records[1:]] == [g.id for g in records[:-1]]
+    assert len({g.message_id for g in records}) == 1  # regenerated in place: one draft
+    draft = services.store.pending_draft(conversation_id)
+    assert draft is not None
+    assert (draft.text, draft.error_kind, draft.error, draft.completion_tokens) == (
+        "Fixed: it ships today.", None, None, 6,
+    )  # fmt: skip
+    row = services.store.stats().by_persona[0]
+    assert (row.generations, row.errors) == (5, 2)
+
+
+def _seed_closed(settings: Settings, message: str) -> int:
+    """Jane's conversation holding ``message``, with the store closed again (the CLI opens it next)."""
+    services = services_for(settings)
+    try:
+        return seed_customer(services, messages=(message,))[1]
+    finally:
+        services.close()
+
+
+def _cli_draft(
+    settings: Settings, wire_server: WireServer, text: str, monkeypatch: pytest.MonkeyPatch
+) -> int:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    argv = ["--db", settings.db_url.removeprefix("sqlite:///"), "--base-url", wire_server.base_url,
+            "--model", "gpt-4o", "--config", str(settings.config_path), "draft", "jane@example.com",
+            "-m", text]  # fmt: skip
+    return cli_main(argv)
+
+
+def test_two_cli_drafts_then_the_console_restores_the_latest_and_regenerates_it(
+    settings: Settings, wire_server: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation_id = _seed_closed(settings, "Where is my parcel?")
+    wire_server.enqueue(stream_text("First CLI draft."))
+    assert _cli_draft(settings, wire_server, "Where is my parcel?", monkeypatch) == 0
+    wire_server.enqueue(stream_text("Second CLI draft."))
+    assert _cli_draft(settings, wire_server, "Where is my parcel?", monkeypatch) == 0
+
+    async def in_console() -> None:
+        services = services_for(settings)
+        try:
+            app = create_app(settings, services)
+            async with console(app) as pilot:
+                main = await open_first_customer(pilot, app)
+                assert main.draft.text == "Second CLI draft."
+                assert "Restored" in status(main)
+                wire_server.enqueue(stream_text("Console draft."))
+                await pilot.press("ctrl+g")
+                await wait_for(pilot, lambda: "Finished" in status(main), what="the console's draft")
+                await settle(pilot)
+                assert main.draft.text == "Console draft."
+            drafts = [m for m in services.store.page_messages(conversation_id) if m.state == "draft"]
+            assert [m.text for m in drafts] == ["Console draft."]
+            records = services.store.generations(conversation_id)
+            assert [g.draft_state for g in records] == [SUPERSEDED, "draft", "draft"]
+            assert records[2].replaces == records[1].id
+        finally:
+            services.close()
+
+    asyncio.run(in_console())
+
+
+@pytest.mark.parametrize(
+    ("reply", "warning"),
+    [
+        pytest.param(stream_text("", refusal="I can't help with that."), "model's refusal, not a reply",
+                     id="refusal"),
+        pytest.param(stream_text("Here is how to", finish_reason="content_filter"), "content filter",
+                     id="content-filter"),
+        pytest.param(drop_after(stream_text("Thanks for writing in. Let me check", chunks=None), 4),
+                     "Drafting failed", id="failed"),
+    ],
+)  # fmt: skip
+async def test_a_risky_draft_asks_before_it_is_sent_and_never_counts_as_unchanged(
+    services: Services, wire_server: WireServer, reply: object, warning: str
+) -> None:
+    _, conversation_id = seed_customer(services, messages=("How do I do this?",))
+    app = create_app(services.settings, services)
+    async with console(app) as pilot:
+        main = await open_first_customer(pilot, app)
+        wire_server.enqueue(reply)  # type: ignore[arg-type]
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: not main.drafting.generating and bool(main.draft.text), what="a draft")
+        await settle(pilot)
+        model_text = main.draft.text
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the send guard")
+        assert warning in question(app)
+        await pilot.press("n")  # no: nothing is sent
+        await settle(pilot)
+        assert "Not sent" in status(main)
+        assert services.store.pending_draft(conversation_id) is not None
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the send guard again")
+        await pilot.press("y")
+        await settle(pilot)
+    sent = [m for m in services.store.page_messages(conversation_id) if m.state == "sent"]
+    assert [m.text for m in sent] == [model_text]
+    row = services.store.stats().by_persona[0]
+    assert (row.sent, row.unchanged) == (1, 0)
+    (reply,) = [m for m in services.store.audit_conversation(conversation_id).messages if m.state == "sent"]
+    assert "sent as the model left it" in reply.verdict  # the audit does not call it "sent unchanged"
+
+
+async def test_a_complete_reply_is_sent_with_one_key(services: Services, wire_server: WireServer) -> None:
+    _, conversation_id = seed_customer(services, messages=("Thanks!",))
+    app = create_app(services.settings, services)
+    async with console(app) as pilot:
+        main = await open_first_customer(pilot, app)
+        wire_server.enqueue(stream_text("You're welcome."))
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in status(main), what="the draft")
+        await settle(pilot)
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+    (sent,) = [m for m in services.store.page_messages(conversation_id) if m.state == "sent"]
+    assert sent.generation_id == services.store.generations(conversation_id)[-1].id
+    row = services.store.stats().by_persona[0]
+    assert (row.sent, row.unchanged) == (1, 1)
+
+
+def test_a_refusal_drafted_by_the_cli_asks_in_the_console_too(
+    settings: Settings, wire_server: WireServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversation_id = _seed_closed(settings, "Do the thing")
+    wire_server.enqueue(stream_text("", refusal="I can't help with that."))
+    assert _cli_draft(settings, wire_server, "Do the thing", monkeypatch) == 4
+
+    async def in_console() -> None:
+        services = services_for(settings)
+        try:
+            app = create_app(settings, services)
+            async with console(app) as pilot:
+                main = await open_first_customer(pilot, app)
+                assert main.draft.text == "I can't help with that."
+                assert "Restored" in status(main)
+                assert "model's refusal, not a reply" in status(main)
+                await pilot.press("ctrl+s")
+                await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the send guard")
+                assert "model's refusal, not a reply" in question(app)
+                await pilot.press("escape")
+                await settle(pilot)
+            assert services.store.pending_draft(conversation_id) is not None
+        finally:
+            services.close()
+
+    asyncio.run(in_console())
+
+
+async def test_a_reply_written_by_hand_over_a_failed_empty_draft_is_sent_with_one_key(
+    services: Services, wire_server: WireServer
+) -> None:
+    _, conversation_id = seed_customer(services, messages=("Hello?",))
+    app = create_app(services.settings, services)
+    async with console(app) as pilot:
+        main = await open_first_customer(pilot, app)
+        wire_server.enqueue(AUTH)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Failed" in status(main), what="the failure")
+        await settle(pilot)
+        await pilot.press("ctrl+n", "H", "i", "!")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)  # nothing of the model's is in it
+    sent = [m.text for m in services.store.page_messages(conversation_id) if m.state == "sent"]
+    assert sent == ["Hi!"]

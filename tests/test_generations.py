@@ -1,0 +1,271 @@
+"""Every generation its own record (schema version 9), one pending draft per conversation, and the upgrade of
+a version 8 file in place: real SQLite files, the loopback wire server, the real Drafter."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import sqlite3
+from collections.abc import AsyncIterator
+from contextlib import aclosing
+from pathlib import Path
+
+import pytest
+
+from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE, SUPERSEDED, ErrorKind
+from support_console.llm import LLMError
+from support_console.store import Store
+from support_console.store.engine import create_engine
+from support_console.store.migrations import MIGRATIONS, current_version, migrate
+from support_console.workflows.drafting import Drafter, record_customer_message
+from support_console.workflows.export import export
+from support_console.workflows.services import Services
+from tests.test_drafting import collect, openai_services, write_personas
+from tests.wire_server import WireServer, error, stream_text
+
+AUTH = error(401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
+                             "code": "invalid_api_key"}})  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep the real user's persona folder and data directory out of the tests."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+
+
+@pytest.fixture
+async def services(tmp_path: Path, wire_server: WireServer) -> AsyncIterator[Services]:
+    built = openai_services(tmp_path, write_personas(tmp_path / "personas"), wire_server)
+    try:
+        yield built
+    finally:
+        await built.aclose()
+
+
+@pytest.fixture
+def conversation(services: Services) -> int:
+    customer = services.store.add_customer("Jane", "jane@example.com", attributes={"tier": "gold"})
+    assert customer.id is not None
+    return record_customer_message(services.store, customer.id, "My invoice is wrong.", "plain")
+
+
+async def _generate(services: Services, conversation: int, draft_id: int | None = None) -> Drafter:
+    drafter = Drafter(services)
+    await collect(drafter, drafter.stream(drafter.prepare(conversation, "plain"), draft_id=draft_id))
+    return drafter
+
+
+async def _stop_after(services: Services, conversation: int, draft_id: int | None, events: int) -> Drafter:
+    """Stream, and cancel the consumer after ``events`` deltas (the agent's stop)."""
+    drafter = Drafter(services)
+    seen = asyncio.Event()
+    got: list[str] = []
+
+    async def consume() -> None:
+        prepared = drafter.prepare(conversation, "plain")
+        async with aclosing(drafter.stream(prepared, draft_id=draft_id)) as stream:
+            async for event in stream:
+                got.append(event.text)
+                if len(got) == events:
+                    seen.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(seen.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    return drafter
+
+
+async def test_a_stopped_regeneration_does_not_inherit_the_previous_usage(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    wire_server.enqueue(stream_text("A complete reply.", usage=(120, 300)))
+    first = await _generate(services, conversation)
+    assert first.draft_id is not None
+    wire_server.enqueue(stream_text(" ".join(f"w{i}" for i in range(60)), delay=0.02))
+    second = await _stop_after(services, conversation, first.draft_id, 2)
+    assert second.draft_id == first.draft_id
+
+    one, two = services.store.generations(conversation)
+    assert (one.completion_tokens, one.finish_reason, one.error_kind, one.stopped_by_agent) == (
+        300, "stop", None, False,
+    )  # fmt: skip
+    assert (two.completion_tokens, two.prompt_tokens, two.finish_reason) == (None, None, None)
+    assert (two.error_kind, two.stopped_by_agent, two.replaces) == (ErrorKind.STOPPED, True, one.id)
+    assert two.message_id == first.draft_id
+    assert two.ended_at is not None
+    assert two.parameters["max_tokens"] == 750  # what was sent
+    draft = services.store.pending_draft(conversation)
+    assert draft is not None
+    assert (draft.completion_tokens, draft.finish_reason, draft.error) == (None, None, STOPPED_NOTE)
+    assert draft.generation_id == two.id
+
+
+async def test_a_success_after_failures_clears_the_error_and_each_failure_is_counted(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    wire_server.enqueue(AUTH)
+    with pytest.raises(LLMError):
+        await _generate(services, conversation)
+    failed = services.store.pending_draft(conversation)
+    assert failed is not None
+    assert failed.id is not None
+    for _ in range(3):
+        wire_server.enqueue(AUTH)
+        with pytest.raises(LLMError):
+            await _generate(services, conversation, failed.id)
+    wire_server.enqueue(stream_text("Fixed now.", usage=(50, 4)))
+    await _generate(services, conversation, failed.id)
+
+    records = services.store.generations(conversation)
+    assert [g.error_kind for g in records] == [ErrorKind.AUTH] * 4 + [None]
+    assert len({g.id for g in records}) == 5
+    assert [g.replaces for g in records] == [None, *[g.id for g in records[:-1]]]
+    draft = services.store.pending_draft(conversation)
+    assert draft is not None
+    assert (draft.text, draft.error, draft.error_kind, draft.completion_tokens) == (
+        "Fixed now.",
+        None,
+        None,
+        4,
+    )
+    row = services.store.stats().by_persona[0]
+    assert (row.generations, row.errors, row.drafts) == (5, 4, 1)
+
+
+async def test_a_stop_before_any_text_is_still_a_generation(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    wire_server.enqueue(stream_text("late", delay=5.0))
+    drafter = Drafter(services)
+    task = asyncio.create_task(collect(drafter, drafter.stream(drafter.prepare(conversation, "plain"))))
+    for _ in range(500):
+        if wire_server.requests:
+            break
+        await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await drafter.settled()
+    (only,) = services.store.generations(conversation)
+    assert (only.message_id, only.stopped_by_agent, only.draft_state) == (None, True, None)
+    assert services.store.pending_draft(conversation) is None
+
+
+async def test_a_refusal_is_a_generation_of_kind_refused(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    wire_server.enqueue(stream_text("", refusal="I can't help with that."))
+    await _generate(services, conversation)
+    (only,) = services.store.generations(conversation)
+    assert (only.error_kind, only.error) == (ErrorKind.REFUSED, REFUSAL_NOTE)
+
+
+def test_a_new_draft_supersedes_the_pending_one_and_the_audit_keeps_it(tmp_path: Path) -> None:
+    store = Store.open(f"sqlite:///{tmp_path / 'one.db'}")
+    try:
+        customer = store.add_customer("Al", "al@example.com")
+        assert customer.id is not None
+        conversation = store.current_conversation(customer.id).id
+        assert conversation is not None
+        store.add_message(conversation, "customer", "hi")
+        first = store.start_generation(conversation, draft_id=None, persona_id="p", model="m", parameters={})
+        old = store.save_draft(conversation, text="Good draft", model="m", generation_id=first, final=True)
+        second = store.start_generation(conversation, draft_id=None, persona_id="p", model="m", parameters={})
+        new = store.save_draft(conversation, text="Newer", model="m", generation_id=second, final=True)
+        pending = store.pending_draft(conversation)
+        assert pending is not None
+        assert pending.id == new
+        assert [m.id for m in store.page_messages(conversation) if m.state == "draft"] == [new]
+        states = [(g.message_id, g.draft_state) for g in store.generations(conversation)]
+        assert states == [(old, SUPERSEDED), (new, "draft")]
+        trail = store.audit_conversation(conversation)
+        assert [(g.message_id, g.draft_state) for g in trail.generations] == states
+        store.approve_draft(new, "Newer, sent.", "alice")
+        (data,) = json.loads(_export(store, "json"))["conversations"]
+        assert [(g["id"], g["draft_state"]) for g in data["generations"]] == [
+            (first, SUPERSEDED), (second, "sent"),
+        ]  # fmt: skip
+        assert data["messages"][-1]["generation_id"] == second
+        markdown = _export(store, "md")
+        assert "(AI-assisted, edited)" in markdown
+        assert "### Generations (2, oldest first)" in markdown
+        assert markdown.index(f"#{first} ·") < markdown.index(f"#{second} ·")
+        assert f"draft #{old} (superseded)" in markdown
+    finally:
+        store.close()
+
+
+def _export(store: Store, fmt: str) -> str:
+    out = io.StringIO()
+    export(store, out, fmt)
+    return out.getvalue()
+
+
+# ------------------------------------------------------------------------------------------- upgrade (v8)
+
+
+def _v8_file(path: Path) -> None:
+    """A version 8 database as that release wrote it: a sent AI reply, a good pending draft, and a newer
+    empty failed one (the state issue 10 found), written with the version 8 columns only."""
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        assert migrate(engine, MIGRATIONS[:8]) == 8
+    finally:
+        engine.dispose()
+    conn = sqlite3.connect(path)
+    with conn:
+        conn.execute(
+            "INSERT INTO customers (id, name, email, attributes, created_at, open_conversations, unread, "
+            "email_key, match_key) VALUES (1, 'Ann', 'ann@x.com', '{}', '2026-01-01 10:00:00.000000', 0, 0, "
+            "'ann@x.com', 'ann')"
+        )
+        conn.execute(
+            "INSERT INTO conversations (id, customer_id, status, persona_id, created_at, updated_at, "
+            "unread_count) VALUES (1, 1, 'open', 'plain', '2026-01-01 10:00:00.000000', "
+            "'2026-01-01 10:00:00.000000', 0)"
+        )
+        columns = (
+            "id, conversation_id, role, state, text, original_text, persona_id, model, finish_reason, "
+            "prompt_tokens, completion_tokens, error, error_kind, created_at, updated_at"
+        )
+        rows = [
+            (1, 1, "customer", "received", "help", None, None, None, None, None, None, None, None),
+            (2, 1, "agent", "sent", "Sent.", "Sent!", "plain", "gpt-4o", "stop", 10, 3, None, None),
+            (3, 1, "customer", "received", "more", None, None, None, None, None, None, None, None),
+            (4, 1, "agent", "draft", "Good draft", "Good draft", "plain", "gpt-4o", "stop", 12, 300, None,
+             None),
+            (5, 1, "agent", "draft", "", "", "plain", "gpt-4o", None, None, None, "bad key", "auth"),
+        ]  # fmt: skip
+        for row in rows:
+            conn.execute(
+                f"INSERT INTO messages ({columns}) VALUES ({', '.join('?' * 15)})",
+                (*row, "2026-01-01 10:00:00.000000", "2026-01-01 10:01:00.000000"),
+            )
+    conn.close()
+
+
+def test_a_version_8_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "v8.db"
+    _v8_file(path)
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        with store.engine.connect() as conn:
+            assert current_version(conn) == 9
+        records = store.generations(1)
+        assert [(g.message_id, g.completion_tokens, g.finish_reason, g.error_kind) for g in records] == [
+            (2, 3, "stop", None), (4, 300, "stop", None), (5, None, None, "auth"),
+        ]  # fmt: skip
+        assert [g.draft_state for g in records] == ["sent", "draft", SUPERSEDED]
+        assert all(g.parameters == {} and g.ended_at is not None for g in records)
+        pending = store.pending_draft(1)
+        assert pending is not None
+        assert (pending.id, pending.text, pending.generation_id) == (4, "Good draft", records[1].id)
+        assert [m.id for m in store.page_messages(1)] == [1, 2, 3, 4]  # the superseded one is hidden
+        row = store.stats().by_persona[0]
+        assert (row.generations, row.errors, row.sent) == (3, 1, 1)
+    finally:
+        store.close()
