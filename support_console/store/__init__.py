@@ -39,6 +39,8 @@ if TYPE_CHECKING:
     from support_console.store.first_page import CustomerRecord, CustomerSummary
     from support_console.store.history import History
     from support_console.store.messages import NewMessage
+    from support_console.store.queue import CustomerProfile
+    from support_console.store.queue_rows import QueueRow
     from support_console.store.search import SearchHit
     from support_console.store.stats import LogStats, StatsRow
     from support_console.store.tables import Conversation, Customer, Message
@@ -50,12 +52,14 @@ _LAZY = {
     "ConversationRow": "conversation_list",
     "Customer": "tables",
     "CustomerRecord": "first_page",
+    "CustomerProfile": "queue",
     "CustomerSummary": "first_page",
     "History": "history",
     "LogFilters": "conversation_list",
     "LogStats": "stats",
     "Message": "tables",
     "NewMessage": "messages",
+    "QueueRow": "queue_rows",
     "SearchHit": "search",
     "StatsRow": "stats",
     "Store": "facade",
@@ -90,6 +94,7 @@ __all__ = [
     "Conversation",
     "ConversationRow",
     "Customer",
+    "CustomerProfile",
     "CustomerRecord",
     "CustomerSummary",
     "History",
@@ -97,6 +102,7 @@ __all__ = [
     "LogStats",
     "Message",
     "NewMessage",
+    "QueueRow",
     "SearchHit",
     "StatsRow",
     "Store",

@@ -18,6 +18,7 @@ from support_console.store.drafts import DraftsMixin
 from support_console.store.engine import create_engine, create_read_only_engine
 from support_console.store.messages import MessagesMixin
 from support_console.store.migrations import check_readable_version, migrate, refuse_foreign
+from support_console.store.queue import QueueMixin
 from support_console.store.search import SearchMixin
 from support_console.store.stats import StatsMixin
 
@@ -27,6 +28,7 @@ class Store(
     MessagesMixin,
     DraftsMixin,
     ConversationListMixin,
+    QueueMixin,
     SearchMixin,
     StatsMixin,
     AuditMixin,

@@ -30,12 +30,13 @@ from sqlmodel import SQLModel
 from support_console.core.errors import StoreError
 from support_console.core.vocabulary import REFUSAL_NOTE, ROLE_AGENT, STOPPED_NOTE, ErrorKind
 from support_console.store.conversation_list import migrate_logs_indexes
+from support_console.store.counters import waiting_since
 from support_console.store.customers import customer_keys
 from support_console.store.engine import backend_for
 from support_console.store.history import create_history_index
 from support_console.store.like import contains
 from support_console.store.schema_v1 import V1
-from support_console.store.tables import CUSTOMERS, MESSAGES, SERVED_MODELS
+from support_console.store.tables import CONVERSATIONS, CUSTOMERS, MESSAGES, SERVED_MODELS
 
 Migration = Callable[[Connection], None]
 
@@ -132,6 +133,23 @@ def _v8_error_kinds(conn: Connection) -> None:
     conn.execute(MESSAGES.update().where(m.role == ROLE_AGENT, failed).values(error_kind=kind))
 
 
+def _v10_work_queue(conn: Connection) -> None:
+    """Version 10: the work queue's counters (``counters.py``: ``waiting_since``, ``seen_id``), backfilled
+    by their one definition, and the indexes its views walk (``queue_rows.py``)."""
+    conn.exec_driver_sql("ALTER TABLE conversations ADD COLUMN waiting_since DATETIME")
+    conn.exec_driver_sql("ALTER TABLE conversations ADD COLUMN seen_id INTEGER")
+    c = CONVERSATIONS.c
+    conn.execute(CONVERSATIONS.update().values(waiting_since=waiting_since(c.id)))
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_conversations_waiting ON conversations (status, waiting_since, id) "
+        "WHERE waiting_since IS NOT NULL"
+    )
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_conversations_status_activity "
+        "ON conversations (status, (coalesce(last_activity, created_at)), id)"
+    )
+
+
 #: The ordered migrations. Append only (see the module docstring).
 MIGRATIONS: list[Migration] = [
     _v1_core_schema,
@@ -142,6 +160,7 @@ MIGRATIONS: list[Migration] = [
     _v6_bulk_indexing,
     _v7_customer_keys,
     _v8_error_kinds,
+    _v10_work_queue,  # v9 is the audit trail's (another branch): renumbered when both land
 ]
 
 
