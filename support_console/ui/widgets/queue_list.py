@@ -52,7 +52,8 @@ class Entry:
 
 
 def waited(since: datetime | None, now: datetime) -> str:
-    """How long the customer has waited, as the row shows it: "now", "12 min", "3 h", "2 d"."""
+    """How long the customer has waited, as the row's fixed-width column shows it: "now", "12 min",
+    "3 h", "2 d", and ">99 d" for anything longer (a queue that old needs no finer figure)."""
     if since is None:
         return ""
     seconds = max(0.0, (now - since).total_seconds())
@@ -62,7 +63,8 @@ def waited(since: datetime | None, now: datetime) -> str:
         return f"{int(seconds // 60)} min"
     if seconds < 86400:
         return f"{int(seconds // 3600)} h"
-    return f"{int(seconds // 86400)} d"
+    days = int(seconds // 86400)
+    return f"{days} d" if days <= 99 else ">99 d"
 
 
 class QueueList(Vertical):
@@ -108,7 +110,7 @@ class QueueList(Vertical):
         self.view_hint = ""  # the screen names its view key here
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Filter: name, email or id", id="customer-filter")
+        yield Input(placeholder="Filter: name, email, id", id="customer-filter")
         yield OptionList(id="customer-options")
 
     def on_mount(self) -> None:
