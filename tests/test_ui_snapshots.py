@@ -15,9 +15,11 @@ from typing import Any
 
 import pytest
 from textual.pilot import Pilot
+from textual.widgets import TextArea
 
 from support_console.core.clock import utcnow
 from support_console.ui.app import SupportConsoleApp, create_app
+from support_console.ui.screens.main import MainScreen
 from support_console.workflows.services import Services
 from tests.ui_helpers import open_first_customer, seed_customer, services_for, settle, ui_settings, wait_for
 from tests.wire_replies import replay, stream_text
@@ -54,8 +56,18 @@ def console(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
         services.close()
 
 
-async def open_and_generate(pilot: Pilot[Any]) -> None:
+async def open_customer_steadily(pilot: Pilot[Any]) -> MainScreen:
+    """Open the first customer; the draft (which now has the focus) shows its cursor without blinking, so
+    the picture does not depend on the moment it is taken."""
     main = await open_first_customer(pilot, pilot.app)
+    for area in main.query(TextArea):
+        area.cursor_blink = False
+    await pilot.pause()
+    return main
+
+
+async def open_and_generate(pilot: Pilot[Any]) -> None:
+    main = await open_customer_steadily(pilot)
     await pilot.press("ctrl+g")
     await wait_for(pilot, lambda: main.draft.draft_id is not None and not main.streaming)
     await settle(pilot)
@@ -79,7 +91,7 @@ def test_main_screen_wide(snap_compare: SnapCompare, console: Services, wire_ser
 
 def test_persona_picker(snap_compare: SnapCompare, console: Services) -> None:
     async def open_picker(pilot: Pilot[Any]) -> None:
-        await open_first_customer(pilot, pilot.app)
+        await open_customer_steadily(pilot)
         await pilot.press("ctrl+o")
 
     assert snap_compare(create_app(console.settings, console), run_before=open_picker)
@@ -87,7 +99,7 @@ def test_persona_picker(snap_compare: SnapCompare, console: Services) -> None:
 
 def test_help_screen(snap_compare: SnapCompare, console: Services) -> None:
     async def open_help(pilot: Pilot[Any]) -> None:
-        await open_first_customer(pilot, pilot.app)
+        await open_customer_steadily(pilot)
         await pilot.press("f1")
         await pilot.pause()
 
