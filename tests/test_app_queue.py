@@ -137,6 +137,11 @@ async def test_views_are_one_key_away_and_the_filter_finds_any_customer(services
         assert main.session.conversation_id == ids["Dan"]
         assert focused_id(app) == "draft-editor"
 
+        await pilot.press("ctrl+f", "down", "5")  # a view key with a filter typed: the view, unfiltered
+        await wait_for(pilot, lambda: main.customers.view == "all" and not main.customers.loading)
+        assert main.customers.query_text == ""
+        assert len(main.customers.entries) == 4
+
 
 async def test_the_customer_panel_shows_the_customer_and_edits_their_attributes(services: Services) -> None:
     ids = seed_queue(services)

@@ -31,6 +31,7 @@ from textual.widgets.option_list import Option
 from support_console.core.clock import utcnow
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
+from support_console.core.vocabulary import STATUS_OPEN
 from support_console.store.queue_rows import QUEUE_VIEWS, VIEW_TITLES, QueueRow
 
 if TYPE_CHECKING:
@@ -130,10 +131,15 @@ class QueueList(Vertical):
         return self.query_one("#customer-filter", Input).value
 
     def show_view(self, view: str) -> None:
-        """Switch to another view (``queue_rows.QUEUE_VIEWS``) and read it."""
+        """Switch to another view (``queue_rows.QUEUE_VIEWS``) and read it; a filter typed is cleared, so
+        the view is what the list shows."""
         if view not in QUEUE_VIEWS:
             raise ValueError(f"unknown queue view {view!r}")
         self.view = view
+        box = self.query_one("#customer-filter", Input)
+        if box.value:
+            with box.prevent(Input.Changed):
+                box.value = ""
         self._title()
         self.refresh_list()
 
@@ -208,7 +214,8 @@ class QueueList(Vertical):
         """Wait, a dot if not seen yet, name, status, persona: on one line."""
         style = self.get_component_rich_style
         text = Text(no_wrap=True, overflow="ellipsis", end="")
-        text.append(f"{waited(row.waiting_since, now):>6} ", style=style("queue--wait"))
+        waiting = row.waiting_since if row.status == STATUS_OPEN else None  # set aside or done: not waiting
+        text.append(f"{waited(waiting, now):>6} ", style=style("queue--wait"))
         text.append("•" if row.unread else " ", style=style("queue--unread"))  # not seen yet
         text.append(visible(row.customer_name), style="bold")
         status_class = f"queue--{row.status}"
