@@ -107,6 +107,7 @@ class QueueList(Vertical):
         self.entries: list[Entry] = []
         self._rows: Sequence[QueueRow | CustomerSummary] = ()
         self.loading = False
+        self.reads = 0  # reads shown so far (0: the first one is not on screen yet)
         self.empty_hint = "No customers match."  # the screen names its add-customer key here
         self.view_hint = ""  # the screen names its view key here
 
@@ -171,6 +172,7 @@ class QueueList(Vertical):
             return
         self._show(rows, select_id)
         self.loading = False
+        self.reads += 1
         self._title()
         self.post_message(self.Loaded())
         if then_select_single and len(self.entries) == 1:
