@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from textual import events
 from textual.pilot import Pilot
 
-from benchmarks.ui_data import CACHE
+from benchmarks.ui_data import CACHE, cached
 from benchmarks.ui_driving import frame, until
 
 T0 = datetime(2026, 1, 1, 8, 0, tzinfo=UTC)
@@ -47,37 +47,23 @@ def queue_db(conversations: int) -> Path:
     from support_console.store.migrations import latest_version
     from support_console.workflows.importer import import_file
 
-    path = CACHE / f"queue-{conversations}-v{latest_version()}.db"
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    started = time.perf_counter()
-    source = Path(tempfile.mkdtemp()) / "queue.jsonl"
-    with source.open("w", encoding="utf-8") as out:
-        for c in range(conversations):
-            when = T0 + timedelta(seconds=c)
-            base = {"ticket": f"Q{c}", "email": f"q{c:06d}@example.com", "name": f"Queue {c:06d}"}
-            out.write(json.dumps({**base, "id": f"{c}-1", "role": "customer", "timestamp": _iso(when),
-                                  "text": f"My order #{c} has not arrived yet."}) + "\n")  # fmt: skip
-            if c % 2:
-                out.write(json.dumps({**base, "id": f"{c}-2", "role": "agent", "approved_by": "bench",
-                                      "timestamp": _iso(when + timedelta(minutes=5)),
-                                      "text": "It ships tomorrow."}) + "\n")  # fmt: skip
-    partial = path.with_suffix(".partial")
-    for leftover in path.parent.glob(partial.name + "*"):
-        leftover.unlink()
-    store = Store.open(f"sqlite:///{partial}")
-    try:
+    def fill(store: Store) -> None:
+        source = Path(tempfile.mkdtemp()) / "queue.jsonl"
+        with source.open("w", encoding="utf-8") as out:
+            for c in range(conversations):
+                when = T0 + timedelta(seconds=c)
+                base = {"ticket": f"Q{c}", "email": f"q{c:06d}@example.com", "name": f"Queue {c:06d}"}
+                out.write(json.dumps({**base, "id": f"{c}-1", "role": "customer", "timestamp": _iso(when),
+                                      "text": f"My order #{c} has not arrived yet."}) + "\n")  # fmt: skip
+                if c % 2:
+                    out.write(json.dumps({**base, "id": f"{c}-2", "role": "agent", "approved_by": "bench",
+                                          "timestamp": _iso(when + timedelta(minutes=5)),
+                                          "text": "It ships tomorrow."}) + "\n")  # fmt: skip
         report = import_file(store, source)
+        source.unlink()
         assert report.ok, report
-    finally:
-        store.close()
-    source.unlink()
-    for suffix in ("-wal", "-shm"):
-        Path(str(partial) + suffix).unlink(missing_ok=True)
-    partial.rename(path)
-    print(f"(built {path.name} in {time.perf_counter() - started:.1f} s)", file=sys.stderr)
-    return path
+
+    return cached(CACHE / f"queue-{conversations}-v{latest_version()}.db", fill)
 
 
 def _iso(moment: datetime) -> str:
