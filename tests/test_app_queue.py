@@ -111,6 +111,13 @@ async def test_opening_a_conversation_clears_its_unread_and_focuses_the_draft(se
         assert store.list_queue("needs_reply")[0].unread == 0
         assert store.get_conversation(ids["Ann"]).unread_count == 1  # only what was opened
 
+        await paste(pilot, "incoming-text", "And another thing")
+        await pilot.press("f5")  # added by the agent, in the open conversation: seen, still waiting
+        await wait_for(pilot, lambda: store.count_messages(ids["Bob"]) == 3, what="the message")
+        await settle(pilot)
+        await wait_for(pilot, lambda: store.get_conversation(ids["Bob"]).unread_count == 0, what="seen")
+        assert store.list_queue("needs_reply")[0].conversation_id == ids["Bob"]
+
 
 async def test_views_are_one_key_away_and_the_filter_finds_any_customer(services: Services) -> None:
     ids = seed_queue(services)

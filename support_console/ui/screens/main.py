@@ -178,6 +178,16 @@ class MainScreen(Screen[None]):
         if seen:
             self.customers.refresh_list()
 
+    @work(group="seen", exit_on_error=False)
+    async def _seen_and_listed(self) -> None:
+        """Mark the open conversation seen (what the agent has on screen is not unread), then reload the
+        queue."""
+        try:
+            await self.session.mark_seen()
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+        self.customers.refresh_list()
+
     @property
     def open_entry(self) -> Entry | None:
         """The queue row of what is open (a customer without a conversation: their customer row)."""
@@ -284,7 +294,7 @@ class MainScreen(Screen[None]):
         recorded = event.recorded
         if recorded.opened_conversation and recorded.conversation.id is not None:
             self.drafting.conversation_started(recorded.conversation.id)
-        self.customers.refresh_list()
+        self._seen_and_listed()  # the agent typed it in: seen
         if event.role == ROLE_CUSTOMER:
             self.drafting.customer_wrote(recorded.message.text)
             self.notify("Customer message added.", markup=False)
