@@ -31,7 +31,7 @@ from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
-from benchmarks.ui_driving import frame, until
+from benchmarks.ui_driving import frame, rows_shown, until
 from tests.db_lock import WriteLock
 
 CUSTOMER_TEXT = "my router blinks red since this morning"
@@ -71,10 +71,11 @@ async def session(db: Path, hold: float | None) -> tuple[list[float], float]:
     async def body(pilot: Pilot[Any]) -> None:
         await until(lambda: getattr(app, "main_screen", None) is not None, 0.01)
         main: Any = getattr(app, "main_screen", None)
-        await until(lambda: bool(main.customers.customer_ids), 0.01)
+        await until(lambda: main.is_mounted and bool(main.customers.reads), 0.01)
         if app.screen is not main:  # no provider configured: the explanation comes first
             app.post_message(events.Key("enter", "\r"))
             await until(lambda: app.screen is main, 0.01)
+        await until(rows_shown(app), 0.01)
         app.post_message(events.Key("enter", "\r"))
         await until(lambda: main.customer is not None, 0.01)
         await asyncio.sleep(1.0)  # the store opened and settled

@@ -33,7 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from textual import events
 from textual.pilot import Pilot
 
-from benchmarks.ui_driving import frame, until
+from benchmarks.ui_driving import frame, rows_shown, until
 from support_console.config.settings import CliOverrides, Settings, load_settings
 from support_console.ui.app import create_app
 from support_console.workflows.services import build_services
@@ -117,7 +117,7 @@ async def console(kind: str, base_url: str, tmp: Path, give_up: float) -> dict[s
         await until(lambda: app.main_screen is not None, 0.01)
         main = app.main_screen
         assert main is not None
-        await until(lambda: bool(main.customers.customer_ids), 0.01)
+        await until(rows_shown(app), 0.01)
         app.post_message(events.Key("enter", "\r"))
         await until(lambda: main.customer is not None, 0.01)
         await until(lambda: not any(w.is_running for w in app.workers if w.group == "store"), 0.01)

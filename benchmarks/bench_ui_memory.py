@@ -58,6 +58,7 @@ async def measure_bare() -> float:
 async def measure_console(db: str, load_all: bool, meter: bool = False) -> float:
     from textual.pilot import Pilot
 
+    from benchmarks.ui_driving import rows_shown, until
     from support_console.config.settings import CliOverrides, load_settings
     from support_console.ui.app import create_app
 
@@ -71,6 +72,7 @@ async def measure_console(db: str, load_all: bool, meter: bool = False) -> float
     result: list[float] = []
 
     async def body(pilot: Pilot[Any]) -> None:
+        await until(rows_shown(app), 0.01)
         await pilot.press("enter")
         main = app.main_screen
         assert main is not None

@@ -28,7 +28,7 @@ from textual import events
 from textual.app import App
 from textual.pilot import Pilot
 
-from benchmarks.ui_driving import frame, until
+from benchmarks.ui_driving import frame, rows_shown, until
 
 REPORTED = (1, 50, 99)
 
@@ -54,8 +54,7 @@ async def measure(db: Path, pages: int) -> list[float]:
 
     async def body(pilot: Pilot[Any]) -> None:
         await until(lambda: getattr(app, "main_screen", None) is not None, 0.01)
-        main: Any = getattr(app, "main_screen", None)
-        await until(lambda: bool(main.customers.customer_ids), 0.01)
+        await until(rows_shown(app), 0.01)
         app.post_message(events.Key("enter", "\r"))
         await until(lambda: oldest_shown(app) is not None, 0.01)
         await asyncio.sleep(0.5)

@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from textual import events
 from textual.pilot import Pilot
 
-from benchmarks.ui_driving import until
+from benchmarks.ui_driving import rows_shown, until
 from support_console.config.settings import CliOverrides, Settings, load_settings
 from support_console.ui.app import create_app
 from support_console.workflows.services import build_services
@@ -139,7 +139,7 @@ async def console_child(base_url: str, db: Path) -> list[float]:
         await until(lambda: app.main_screen is not None, 0.01)
         main = app.main_screen
         assert main is not None
-        await until(lambda: bool(main.customers.customer_ids), 0.01)
+        await until(rows_shown(app), 0.01)
         app.post_message(events.Key("enter", "\r"))
         await until(lambda: main.customer is not None, 0.01)
         await until(lambda: not any(w.is_running for w in app.workers if w.group == "store"), 0.01)
@@ -205,6 +205,7 @@ async def main(runs: int, fresh_runs: int) -> None:
     bare_times: list[float] = []
     ui_times: list[float] = []
     async with app.run_test(size=(120, 40)) as pilot:
+        await until(rows_shown(app), 0.01)
         await pilot.press("enter")
         main = app.main_screen
         assert main is not None

@@ -12,6 +12,7 @@ import importlib.util
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -46,15 +47,8 @@ def _rows(conversation_id: int, count: int, start: int) -> list[NewMessage]:
 
 def build(path: Path, customers: int, per_conversation: int) -> Path:
     """A database with ``customers`` customers, each with one open conversation of ``per_conversation``."""
-    if path.exists():
-        return path
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_suffix(".partial")
-    for leftover in path.parent.glob(partial.name + "*"):
-        leftover.unlink()
-    started = time.perf_counter()
-    store = Store.open(f"sqlite:///{partial}")
-    try:
+
+    def fill(store: Store) -> None:
         batch: list[NewMessage] = []
         for c in range(customers):
             customer = store.add_customer(f"Customer {c:05d}", f"customer{c:05d}@example.com")
@@ -67,6 +61,23 @@ def build(path: Path, customers: int, per_conversation: int) -> Path:
                 batch = []
         if batch:
             store.add_messages_bulk(batch)
+
+    return cached(path, fill)
+
+
+def cached(path: Path, fill: Callable[[Store], None]) -> Path:
+    """``path`` if it exists; else a database filled by ``fill(store)`` under a partial name, renamed to
+    ``path`` once complete (so an interrupted build is never taken for a cached one)."""
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".partial")
+    for leftover in path.parent.glob(partial.name + "*"):
+        leftover.unlink()
+    started = time.perf_counter()
+    store = Store.open(f"sqlite:///{partial}")
+    try:
+        fill(store)
     finally:
         store.close()
     for suffix in ("-wal", "-shm"):

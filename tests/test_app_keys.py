@@ -30,8 +30,10 @@ async def test_add_customer_validates_and_keeps_what_was_typed(tmp_path: Path) -
         seed_customer(services, "Existing", "taken@example.com")
         app = create_app(services.settings, services)
         async with console(app, (100, 30)) as pilot:
-            await wait_for(pilot, lambda: bool(app.main_screen and app.main_screen.customers.customer_ids))
-            await pilot.press("enter", "f2")
+            main = app.main_screen
+            assert main is not None
+            await wait_for(pilot, lambda: main.is_attached and not main.customers.loading)
+            await pilot.press("enter", "f2")  # enter: past the no-provider notice
             assert isinstance(app.screen, AddCustomerScreen)
             dialog = app.screen
             await paste(pilot, "name", "New Person")

@@ -17,7 +17,7 @@ from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE, SUPERSED
 from support_console.llm import LLMError
 from support_console.store import Store
 from support_console.store.engine import create_engine
-from support_console.store.migrations import MIGRATIONS, current_version, migrate
+from support_console.store.migrations import MIGRATIONS, current_version, latest_version, migrate
 from support_console.workflows.drafting import Drafter, record_customer_message
 from support_console.workflows.export import export
 from support_console.workflows.services import Services
@@ -254,7 +254,7 @@ def test_a_version_8_file_is_upgraded_in_place(tmp_path: Path) -> None:
     store = Store.open(f"sqlite:///{path}")
     try:
         with store.engine.connect() as conn:
-            assert current_version(conn) == 9
+            assert current_version(conn) == latest_version()
         records = store.generations(1)
         assert [(g.message_id, g.completion_tokens, g.finish_reason, g.error_kind) for g in records] == [
             (2, 3, "stop", None), (4, 300, "stop", None), (5, None, None, "auth"),

@@ -75,7 +75,7 @@ def _counters(store: Store) -> list[tuple[Any, ...]]:
     """Every conversation's and customer's counters, by customer email (ids and write times left out)."""
     with store.engine.connect() as conn:
         conversations = conn.exec_driver_sql(
-            "SELECT k.email, c.last_activity, c.unread_count FROM conversations c "
+            "SELECT k.email, c.last_activity, c.unread_count, c.waiting_since FROM conversations c "
             "JOIN customers k ON k.id = c.customer_id ORDER BY k.email"
         ).all()
         customers = conn.exec_driver_sql(
@@ -92,6 +92,10 @@ def _from_scratch(store: Store) -> list[tuple[Any, ...]]:
             " (SELECT max(coalesce(m.approved_at, m.created_at)) FROM messages m"
             "   WHERE m.conversation_id = c.id AND m.state IN ('received', 'note', 'sent')),"
             " (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id AND m.role = 'customer'"
+            "   AND m.id > coalesce((SELECT max(s.id) FROM messages s"
+            "   WHERE s.conversation_id = c.id AND s.state = 'sent'), 0)),"
+            " (SELECT min(m.created_at) FROM messages m"
+            "   WHERE m.conversation_id = c.id AND m.role = 'customer'"
             "   AND m.id > coalesce((SELECT max(s.id) FROM messages s"
             "   WHERE s.conversation_id = c.id AND s.state = 'sent'), 0))"
             " FROM conversations c JOIN customers k ON k.id = c.customer_id ORDER BY k.email"
@@ -129,10 +133,10 @@ def test_per_row_bulk_and_import_writes_give_identical_counters(
     assert _counters(stores["bulk"]) == expected
     assert _counters(stores["import"]) == expected
     for store in stores.values():
-        assert [row[:3] for row in _counters(store)[: len(SCRIPT)]] == _from_scratch(store)
+        assert [row[:4] for row in _counters(store)[: len(SCRIPT)]] == _from_scratch(store)
 
     by_email = {row[0]: row for row in expected[: len(SCRIPT)]}
     assert by_email["ann@example.com"][2] == 2  # two customer messages after the reply
     assert by_email["bob@example.com"][1] == "2026-03-02 10:00:00.000000"  # the later stamp stays
     assert by_email["cleo@example.com"][2] == 1  # "thanks!" came after the reply's place in the thread
-    assert by_email["dan@example.com"][1:] == ("2026-03-02 10:20:00.000000", 0)
+    assert by_email["dan@example.com"][1:] == ("2026-03-02 10:20:00.000000", 0, None)  # answered: not waiting

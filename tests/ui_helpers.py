@@ -155,6 +155,21 @@ async def settle(pilot: object, within: float = 10.0) -> None:
 _LONG_WORKERS = ("draft", "store")  # a streaming draft; opening the store and loading the model SDK
 
 
+async def show_all_conversations(pilot: Pilot[Any], main: MainScreen) -> None:
+    """Once the queue has loaded: when its default view (needs a reply) is empty, switch to all
+    conversations with its key ("5" on the list), as an agent would; when that is empty too (customers
+    without a conversation), find every customer with the filter box ("@" is in every email)."""
+    await wait_for(pilot, lambda: not main.customers.loading, what="the queue")
+    if not main.customers.customer_ids:
+        await pilot.press("5")
+        await wait_for(pilot, lambda: not main.customers.loading, what="all conversations")
+    if not main.customers.customer_ids:
+        await pilot.press("ctrl+f", "@", "down")
+        await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customers found")
+        await wait_for(pilot, lambda: not main.customers.loading, what="the customers found")
+    await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+
+
 async def open_first_customer(pilot: object, app: object) -> MainScreen:
     """Open the highlighted (first) customer with Enter, as an agent would; the main screen once open."""
     from textual.pilot import Pilot
@@ -165,8 +180,8 @@ async def open_first_customer(pilot: object, app: object) -> MainScreen:
     assert isinstance(app, SupportConsoleApp)
     main = app.main_screen
     assert main is not None
-    await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
-    await pilot.press("enter")  # the customer list has focus, first customer highlighted
+    await show_all_conversations(pilot, main)
+    await pilot.press("enter")  # the queue has focus, first conversation highlighted
     await wait_for(pilot, lambda: main.customer is not None, what="the customer to open")
     await settle(pilot)
     return main

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
     from support_console.store.generations import GenerationRecord
     from support_console.store.history import History
     from support_console.store.messages import NewMessage
+    from support_console.store.queue import CustomerProfile
+    from support_console.store.queue_rows import QueueRow
     from support_console.store.search import SearchHit
     from support_console.store.stats import LogStats, StatsRow
     from support_console.store.tables import Conversation, Customer, Message
@@ -51,6 +53,7 @@ _LAZY = {
     "ConversationRow": "conversation_list",
     "Customer": "tables",
     "CustomerRecord": "first_page",
+    "CustomerProfile": "queue",
     "CustomerSummary": "first_page",
     "GenerationRecord": "generations",
     "History": "history",
@@ -58,6 +61,7 @@ _LAZY = {
     "LogStats": "stats",
     "Message": "tables",
     "NewMessage": "messages",
+    "QueueRow": "queue_rows",
     "SearchHit": "search",
     "StatsRow": "stats",
     "Store": "facade",
@@ -92,6 +96,7 @@ __all__ = [
     "Conversation",
     "ConversationRow",
     "Customer",
+    "CustomerProfile",
     "CustomerRecord",
     "CustomerSummary",
     "GenerationRecord",
@@ -100,6 +105,7 @@ __all__ = [
     "LogStats",
     "Message",
     "NewMessage",
+    "QueueRow",
     "SearchHit",
     "StatsRow",
     "Store",

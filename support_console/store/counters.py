@@ -1,7 +1,13 @@
-"""The conversation counters, ``last_activity`` and ``unread_count``: their one definition, for every writer.
+"""The conversation counters, ``last_activity``, ``unread_count`` and ``waiting_since``: their one
+definition, for every writer.
 
 * ``unread_count`` is the number of the conversation's customer messages after (by id: insertion order) its
-  last sent reply; all of them when nothing was sent yet.
+  last sent reply and after the last message the agent has seen (``seen_id``, set by ``Store.mark_seen``
+  when the console opens the conversation); all of them when nothing was sent or seen yet.
+* ``waiting_since`` is when the customer started waiting for a reply: the time of the first customer message
+  after the last sent reply, NULL when every customer message has been answered (or there is none). Seeing
+  a conversation does not answer it: the work queue's "needs a reply" view is ``waiting_since IS NOT NULL``,
+  longest waiting first (schema version 10, ``store/queue.py``).
 * ``last_activity`` is the newest activity among its messages: when a customer message or a note was
   written (``created_at``), when a reply was sent (``approved_at``; drafts and discarded drafts are not
   activity). It is kept as a running maximum: a write moves it forward, never back.
@@ -60,21 +66,44 @@ def newest_activity(conversation: sa.ColumnElement[int], changed: Changed) -> sa
     )
 
 
-def unread(conversation: sa.ColumnElement[int]) -> sa.ScalarSelect[Any]:
-    """How many customer messages of ``conversation`` come after its last sent reply."""
-    m, s = _UNREAD.c, _SENT.c
-    last_sent = (
+def _last_sent(conversation: sa.ColumnElement[int]) -> sa.ScalarSelect[Any]:
+    s = _SENT.c
+    return (
         sa.select(sa.func.max(s.id))
         .where(s.conversation_id == conversation, s.state == _literal(STATE_SENT))
         .correlate_except(_SENT)  # two levels down: name the conversation of the statement around it
         .scalar_subquery()
     )
+
+
+def unread(
+    conversation: sa.ColumnElement[int], seen: sa.ColumnElement[int | None] | None = None
+) -> sa.ScalarSelect[Any]:
+    """How many customer messages of ``conversation`` come after its last sent reply and after ``seen``
+    (the conversation's ``seen_id``; None for a conversation being inserted, which nobody has seen)."""
+    m = _UNREAD.c
+    after_seen = [m.id > sa.func.coalesce(seen, 0)] if seen is not None else []
     return (
         sa.select(sa.func.count())
         .where(
             m.conversation_id == conversation,
             m.role == _literal(ROLE_CUSTOMER),
-            m.id > sa.func.coalesce(last_sent, 0),
+            m.id > sa.func.coalesce(_last_sent(conversation), 0),
+            *after_seen,
+        )
+        .scalar_subquery()
+    )
+
+
+def waiting_since(conversation: sa.ColumnElement[int]) -> sa.ScalarSelect[Any]:
+    """When the customer's first message after the last sent reply was written (NULL: nothing to answer)."""
+    m = _UNREAD.c
+    return (
+        sa.select(sa.func.min(m.created_at))
+        .where(
+            m.conversation_id == conversation,
+            m.role == _literal(ROLE_CUSTOMER),
+            m.id > sa.func.coalesce(_last_sent(conversation), 0),
         )
         .scalar_subquery()
     )
@@ -91,7 +120,8 @@ def _counters_update(conversations: sa.ColumnElement[bool], changed: Changed) ->
                 (sa.or_(c.last_activity.is_(None), newest > c.last_activity), newest),
                 else_=c.last_activity,
             ),
-            unread_count=unread(c.id),
+            unread_count=unread(c.id, c.seen_id),
+            waiting_since=waiting_since(c.id),
             updated_at=sa.bindparam("now", type_=CONVERSATIONS.c.updated_at.type),
         )
     )
@@ -112,6 +142,24 @@ _ONE_MESSAGE: Final = _counters_update(
 def update_counters_for(conn: Connection, conversation_id: int, message_id: int) -> None:
     """:func:`update_counters` after one message of one conversation was added or sent."""
     conn.execute(_ONE_MESSAGE, {"conversation": conversation_id, "message": message_id, "now": utcnow()})
+
+
+def mark_seen(conn: Connection, conversation_id: int) -> bool:
+    """Record that the agent has seen every message of the conversation so far (``seen_id`` moves to its
+    newest message) and recompute ``unread_count`` by its one definition; False if there is no such
+    conversation. In the caller's transaction."""
+    c = CONVERSATIONS.c
+    m = MESSAGES.c
+    newest = sa.select(sa.func.max(m.id)).where(m.conversation_id == c.id).scalar_subquery()
+    found = conn.execute(
+        CONVERSATIONS.update()
+        .where(c.id == conversation_id)
+        .values(seen_id=sa.func.coalesce(newest, c.seen_id))
+    ).rowcount
+    conn.execute(
+        CONVERSATIONS.update().where(c.id == conversation_id).values(unread_count=unread(c.id, c.seen_id))
+    )
+    return bool(found)
 
 
 def after(before: int) -> Changed:

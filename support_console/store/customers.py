@@ -11,6 +11,7 @@ PostgreSQL give the same answers for every script.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Final
 
@@ -21,6 +22,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError, StoreError
 from support_console.core.matching import fold
+from support_console.core.personas import BUILTIN_VARIABLES
 from support_console.core.vocabulary import STATUS_OPEN, STATUSES, UNRESOLVED
 from support_console.store.base import StoreBase
 from support_console.store.first_page import LIST_ORDER_SQL, CustomerRecord, CustomerSummary
@@ -29,6 +31,9 @@ from support_console.store.tables import CUSTOMERS, Conversation, Customer
 
 LIST_ORDER: Final = tuple(sa.text(term) for term in LIST_ORDER_SQL)
 """The customer list's order as SQLAlchemy terms (see ``first_page.LIST_ORDER_SQL``)."""
+
+#: An attribute's name: what a persona placeholder can name (``core.personas``).
+_ATTRIBUTE_NAME: Final = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 #: Between the folded name, email and external id in ``match_key``: ``fold`` turns every whitespace run into
 #: one space, so no folded field or pattern holds a newline, and no match can span two fields.
@@ -95,6 +100,26 @@ class CustomersMixin(StoreBase):
         if customer is None:
             raise NotFoundError(f"Customer {customer_id} does not exist: reload the customer list.")
         return customer
+
+    def set_attributes(self, customer_id: int, attributes: Mapping[str, str]) -> Customer:
+        """Replace the customer's attributes (what persona placeholders such as ``{{ plan }}`` use).
+
+        Names must be placeholder names (letters, digits, underscores; not starting with a digit) and not
+        a built-in (name, email, external_id: those are the customer's own fields).
+        """
+        for key in attributes:
+            if not _ATTRIBUTE_NAME.fullmatch(key) or key in BUILTIN_VARIABLES:
+                raise StoreError(
+                    f"{key!r} cannot be an attribute name: use letters, digits and underscores (not first a "
+                    f"digit), and not one of {', '.join(BUILTIN_VARIABLES)}."
+                )
+        with self._write() as session:
+            customer = session.get(Customer, customer_id)
+            if customer is None:
+                raise NotFoundError(f"Customer {customer_id} does not exist: reload the customer list.")
+            customer.attributes = {str(k): str(v) for k, v in attributes.items()}
+            session.flush()
+            return customer
 
     def find_customer(self, key: str) -> Customer | None:
         """The customer whose email (compared folded) or external id is ``key``; email wins if both match."""

@@ -19,6 +19,7 @@ from support_console.store.engine import create_engine, create_read_only_engine
 from support_console.store.generations import GenerationsMixin
 from support_console.store.messages import MessagesMixin
 from support_console.store.migrations import check_readable_version, migrate, refuse_foreign
+from support_console.store.queue import QueueMixin
 from support_console.store.search import SearchMixin
 from support_console.store.stats import StatsMixin
 
@@ -29,6 +30,7 @@ class Store(
     DraftsMixin,
     GenerationsMixin,
     ConversationListMixin,
+    QueueMixin,
     SearchMixin,
     StatsMixin,
     AuditMixin,

@@ -1,5 +1,6 @@
-"""The customer list's rows, the name a customer first seen by email gets, and the two reads that need no
-SQLAlchemy: the console's first page and the first conversation it opens.
+"""The customer list's rows, the name a customer first seen by email gets, and the reads that need no
+SQLAlchemy: the console's first page (the work queue's default view, or the customer list) and the first
+conversation it opens.
 
 The console shows its first frame before it imports SQLAlchemy and sqlmodel (about half a second on a cold
 start): :func:`read_first_page` reads the unfiltered list straight from the SQLite file with the standard
@@ -21,6 +22,7 @@ from urllib.parse import quote
 
 from support_console.core.urls import sqlite_file
 from support_console.core.vocabulary import STATE_DISCARDED, STATE_DRAFT, UNRESOLVED
+from support_console.store.queue_rows import QueueRow, queue_row, queue_sql
 from support_console.store.times import from_stored
 
 #: The customer list's order, spelled exactly as the ``ix_customers_list`` index so SQLite walks the index:
@@ -129,6 +131,20 @@ def read_first_page(db_url: str, limit: int) -> list[CustomerSummary] | None:
         conn.close()
 
 
+def read_first_queue(db_url: str, view: str, limit: int) -> list[QueueRow] | None:
+    """The first ``limit`` rows of a work-queue view (``queue_rows.queue_sql``, the Store's own statement),
+    read-only; None when the file cannot answer (as :func:`read_first_page`)."""
+    conn = _read_only(db_url)
+    if conn is None:
+        return None
+    try:
+        return [queue_row(row) for row in conn.execute(queue_sql(view), {"limit": limit})]
+    except (sqlite3.Error, ValueError):
+        return None
+    finally:
+        conn.close()
+
+
 def _read_only(db_url: str) -> sqlite3.Connection | None:
     """A read-only standard-library connection to the file of a plain SQLite URL; None when there is none
     (no file yet, another kind of database, a file SQLite cannot open)."""
@@ -147,7 +163,9 @@ _MESSAGE_COLUMNS: Final = (
 )
 
 
-def read_first_conversation(db_url: str, customer_id: int, limit: int) -> FirstConversation | None:
+def read_first_conversation(
+    db_url: str, customer_id: int, limit: int, conversation_id: int | None = None
+) -> FirstConversation | None:
     """Open a customer without the Store (see the module docstring); None when the file cannot answer (no
     such customer included: the Store then says why in words)."""
     conn = _read_only(db_url)
@@ -155,14 +173,16 @@ def read_first_conversation(db_url: str, customer_id: int, limit: int) -> FirstC
         return None
     try:
         conn.execute("BEGIN")  # one snapshot for every read below
-        return _first_conversation(conn, customer_id, limit)
+        return _first_conversation(conn, customer_id, limit, conversation_id)
     except (sqlite3.Error, ValueError):
         return None
     finally:
         conn.close()
 
 
-def _first_conversation(conn: sqlite3.Connection, customer_id: int, limit: int) -> FirstConversation | None:
+def _first_conversation(
+    conn: sqlite3.Connection, customer_id: int, limit: int, conversation_id: int | None
+) -> FirstConversation | None:
     row = conn.execute(
         "SELECT id, name, email, external_id, attributes, created_at FROM customers WHERE id = ?",
         (customer_id,),
@@ -174,11 +194,17 @@ def _first_conversation(conn: sqlite3.Connection, customer_id: int, limit: int) 
         attributes=json.loads(row[4] or "null") or {}, created_at=_utc(row[5]),
     )  # fmt: skip
     unresolved = ", ".join(f"'{status}'" for status in UNRESOLVED)
-    found = conn.execute(
-        "SELECT id, customer_id, status, persona_id, unread_count FROM conversations "
-        f"WHERE customer_id = ? AND status IN ({unresolved}) ORDER BY id DESC LIMIT 1",
-        (customer_id,),
-    ).fetchone()
+    columns = "SELECT id, customer_id, status, persona_id, unread_count FROM conversations"
+    found = (
+        conn.execute(
+            f"{columns} WHERE customer_id = ? AND status IN ({unresolved}) ORDER BY id DESC LIMIT 1",
+            (customer_id,),
+        ).fetchone()
+        if conversation_id is None
+        else conn.execute(
+            f"{columns} WHERE customer_id = ? AND id = ?", (customer_id, conversation_id)
+        ).fetchone()
+    )
     if found is None:
         return FirstConversation(customer, None, [], 0, None)
     conversation = ConversationRecord(*found)

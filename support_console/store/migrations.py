@@ -37,12 +37,20 @@ from support_console.core.vocabulary import (
     ErrorKind,
 )
 from support_console.store.conversation_list import migrate_logs_indexes
+from support_console.store.counters import waiting_since
 from support_console.store.customers import customer_keys
 from support_console.store.engine import backend_for
 from support_console.store.history import create_history_index
 from support_console.store.like import contains
 from support_console.store.schema_v1 import V1
-from support_console.store.tables import CUSTOMERS, GENERATIONS, MESSAGES, SERVED_MODELS, ai_assisted
+from support_console.store.tables import (
+    CONVERSATIONS,
+    CUSTOMERS,
+    GENERATIONS,
+    MESSAGES,
+    SERVED_MODELS,
+    ai_assisted,
+)
 
 Migration = Callable[[Connection], None]
 
@@ -192,6 +200,23 @@ def _supersede_extra_drafts(conn: Connection) -> None:
         )
 
 
+def _v10_work_queue(conn: Connection) -> None:
+    """Version 10: the work queue's counters (``counters.py``: ``waiting_since``, ``seen_id``), backfilled
+    by their one definition, and the indexes its views walk (``queue_rows.py``)."""
+    conn.exec_driver_sql("ALTER TABLE conversations ADD COLUMN waiting_since DATETIME")
+    conn.exec_driver_sql("ALTER TABLE conversations ADD COLUMN seen_id INTEGER")
+    c = CONVERSATIONS.c
+    conn.execute(CONVERSATIONS.update().values(waiting_since=waiting_since(c.id)))
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_conversations_waiting ON conversations (status, waiting_since, id) "
+        "WHERE waiting_since IS NOT NULL"
+    )
+    conn.exec_driver_sql(
+        "CREATE INDEX IF NOT EXISTS ix_conversations_status_activity "
+        "ON conversations (status, (coalesce(last_activity, created_at)), id)"
+    )
+
+
 #: The ordered migrations. Append only (see the module docstring).
 MIGRATIONS: list[Migration] = [
     _v1_core_schema,
@@ -203,6 +228,7 @@ MIGRATIONS: list[Migration] = [
     _v7_customer_keys,
     _v8_error_kinds,
     _v9_generations,
+    _v10_work_queue,
 ]
 
 

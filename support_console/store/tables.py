@@ -139,6 +139,10 @@ class Conversation(SQLModel, table=True):
     # Denormalised counters, maintained by the Store on every write (see the module docstring).
     last_activity: datetime | None = Field(default=None, sa_type=UTCDateTime)
     unread_count: int = 0
+    # Schema version 10 (counters.py): when the customer started waiting for a reply (NULL: answered), and
+    # the newest message the agent has seen (unread counts only what came after it).
+    waiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    seen_id: int | None = None
 
 
 class Message(SQLModel, table=True):

@@ -29,6 +29,7 @@ from support_console.ui.screens.bindings import MAIN_BINDINGS
 from support_console.ui.screens.help import HelpRow, HelpScreen
 from support_console.ui.screens.main import MainScreen
 from support_console.ui.screens.palette import ConsoleCommands
+from support_console.ui.screens.reply_to import ReplyTo
 from support_console.workflows.services import Services, ServicesClosed, StoreUnavailable, build_services
 
 PERSONA_POLL_SECONDS = 2.0
@@ -139,6 +140,15 @@ class SupportConsoleApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.help_rows()))
+
+    def on_reply_to(self, message: ReplyTo) -> None:
+        """From the logs or the audit view: back to the main screen, with that conversation open."""
+        main = self.main_screen
+        if main is None:
+            return
+        while self.screen is not main and len(self.screen_stack) > 1:
+            self.pop_screen()
+        main.open_conversation(message.conversation_id)
 
     def action_logs(self) -> None:
         try:

@@ -212,28 +212,31 @@ class DraftSession:
 
     # -- customers and conversations -----------------------------------------------------------------------
 
-    async def open(self, customer_id: int, page: int = PAGE) -> Opened:
-        """Open the customer's open conversation with its newest ``page`` messages and its saved draft; never
-        asks the model for anything and creates nothing.
+    async def open(self, customer_id: int, page: int = PAGE, conversation_id: int | None = None) -> Opened:
+        """Open the customer's open conversation (or their ``conversation_id``, from the queue or the logs)
+        with its newest ``page`` messages and its saved draft; never asks the model for anything and creates
+        nothing.
 
         What the current draft has not saved yet is saved first; if that fails, the customer is not switched
         (StoreError) so the draft is not lost.
         """
-        return await self.queue.run(lambda: self._open(customer_id, page))
+        return await self.queue.run(lambda: self._open(customer_id, page, conversation_id))
 
-    def _open(self, customer_id: int, page_size: int) -> Opened:
+    def _open(self, customer_id: int, page_size: int, conversation_id: int | None = None) -> Opened:
         self._save_pending()
         customer: CustomerRecord
         conversation: OpenConversation | None
         page: Sequence[PageMessage]
         draft: PageMessage | None
-        first = self._services.first_conversation(customer_id, page_size)  # the store may still be opening
+        first = self._services.first_conversation(customer_id, page_size, conversation_id)  # store opening?
         if first is not None:
             customer, conversation, page, total, draft = (
                 first.customer, first.conversation, first.page, first.total, first.draft,
             )  # fmt: skip
         else:
-            customer, conversation, page, total, draft = self._read_open(customer_id, page_size)
+            customer, conversation, page, total, draft = self._read_open(
+                customer_id, page_size, conversation_id
+            )
         persona_id = self._default_persona(conversation)
         restored: RestoredDraft | None = None
         if draft is not None and draft.id is not None:
@@ -249,13 +252,17 @@ class DraftSession:
         return Opened(customer, conversation, page, total, restored, persona_id)
 
     def _read_open(
-        self, customer_id: int, page_size: int
+        self, customer_id: int, page_size: int, conversation_id: int | None
     ) -> tuple[CustomerRecord, Conversation | None, Sequence[PageMessage], int, PageMessage | None]:
         from support_console.store.customers import record_of
 
         store = self._services.store
         customer = record_of(store.get_customer(customer_id))
-        conversation = store.open_conversation(customer_id)
+        conversation = (
+            store.open_conversation(customer_id)
+            if conversation_id is None
+            else store.get_conversation(conversation_id)
+        )
         if conversation is None or conversation.id is None:
             return customer, conversation, [], 0, None
         page = store.page_messages(conversation.id, None, page_size)
@@ -268,6 +275,28 @@ class DraftSession:
             return choose_persona(self._services.personas, "", conversation_persona=current).id
         except SupportConsoleError:
             return None
+
+    async def mark_seen(self) -> bool:
+        """The agent has seen the open conversation: clear its unread count (True if there was one)."""
+        return await self.queue.run(self._mark_seen)
+
+    def _mark_seen(self) -> bool:
+        conversation = self.conversation
+        if conversation is None or conversation.id is None or not conversation.unread_count:
+            return False
+        self._services.store.mark_seen(conversation.id)
+        return True
+
+    async def update_attributes(self, attributes: dict[str, str]) -> CustomerRecord:
+        """Replace the open customer's attributes (the values persona placeholders use)."""
+        return await self.queue.run(lambda: self._update_attributes(attributes))
+
+    def _update_attributes(self, attributes: dict[str, str]) -> CustomerRecord:
+        from support_console.store.customers import record_of
+
+        customer = self._require_customer()
+        self.customer = record_of(self._services.store.set_attributes(customer.id, attributes))
+        return self.customer
 
     async def record(self, role: str, text: str) -> Recorded:
         """Add a customer message or an internal note to the open conversation, opening one if needed."""

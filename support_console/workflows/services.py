@@ -26,10 +26,12 @@ from support_console.store.first_page import (
     FirstConversation,
     read_first_conversation,
     read_first_page,
+    read_first_queue,
 )
 
 if TYPE_CHECKING:
     from support_console.store import Store
+    from support_console.store.queue_rows import QueueRow
 
 
 class ServicesClosed(RuntimeError):
@@ -84,12 +86,24 @@ class Services:
                     raise self._open_failure from None  # the chain may hold the URL: keep it out
             return self._store
 
-    def first_conversation(self, customer_id: int, limit: int) -> FirstConversation | None:
-        """While the store is still opening, a customer's conversation read without SQLAlchemy (None once the
-        store is open, or when the file cannot answer: then ask the store)."""
+    def first_conversation(
+        self, customer_id: int, limit: int, conversation_id: int | None = None
+    ) -> FirstConversation | None:
+        """While the store is still opening, a customer's conversation (their open one, or
+        ``conversation_id``) read without SQLAlchemy (None once the store is open, or when the file cannot
+        answer: then ask the store)."""
         if self._store is not None:
             return None
-        return read_first_conversation(self.settings.db_url, customer_id, limit)
+        return read_first_conversation(self.settings.db_url, customer_id, limit, conversation_id)
+
+    def first_queue(self, view: str, limit: int) -> list[QueueRow]:
+        """A work-queue view; while the store is still closed, read without SQLAlchemy (as
+        :meth:`first_customers`: empty for now when the file cannot answer)."""
+        if self._store is None:
+            rows = read_first_queue(self.settings.db_url, view, limit)
+            self.first_page_missed = rows is None
+            return rows or []
+        return self._store.list_queue(view, limit)
 
     def first_customers(self, limit: int) -> list[CustomerSummary]:
         """The unfiltered customer list; while the store is still closed, read without SQLAlchemy.

@@ -30,7 +30,7 @@ from sqlalchemy.engine import Connection
 from support_console.core.clock import utcnow
 from support_console.core.errors import StoreError
 from support_console.store.backend import BULK_COLUMNS, BULK_NULLABLE
-from support_console.store.counters import newest_activity, unread
+from support_console.store.counters import newest_activity, unread, waiting_since
 from support_console.store.sqlite.connection import dbapi
 from support_console.store.sqlite.fts import deferred_fts
 from support_console.store.times import to_stored
@@ -131,6 +131,7 @@ def _counted_insert() -> str:
     everything = newest_activity(new, lambda m: sa.true())
     return (
         "INSERT INTO conversations (id, customer_id, status, persona_id, created_at, updated_at, "
-        "unread_count, last_activity) SELECT v.column1, v.column2, v.column3, NULLIF(v.column4, ''), "
-        f"v.column5, v.column6, {sql(unread(new))}, {sql(everything)}"
+        "unread_count, last_activity, waiting_since) SELECT v.column1, v.column2, v.column3, "
+        f"NULLIF(v.column4, ''), v.column5, v.column6, {sql(unread(new))}, {sql(everything)}, "
+        f"{sql(waiting_since(new))}"
     )

@@ -24,6 +24,7 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
 from support_console.core.text_diff import diff_words
 from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
+from support_console.ui.screens.reply_to import ReplyTo
 from support_console.ui.widgets.text import literal, timestamp
 from support_console.workflows.export import generation_line
 from support_console.workflows.services import Services
@@ -39,6 +40,7 @@ DIFF_STYLES = {"delete": "strike red", "insert": "bold green", "equal": ""}
 AUDIT_BINDINGS: list[Binding] = [
     Binding("escape", "back", "Back", id="audit_back"),
     Binding("d", "toggle_diff", "Diff / sent text", id="audit_diff"),
+    Binding("r", "reply", "Reply in the console", id="audit_reply"),
 ]
 
 
@@ -206,6 +208,10 @@ class AuditScreen(Screen[None]):
 
     def action_back(self) -> None:
         self.dismiss()
+
+    def action_reply(self) -> None:
+        """Open this conversation in the main screen, to reply to it."""
+        self.post_message(ReplyTo(self.conversation_id))
 
     def action_toggle_diff(self) -> None:
         """Switch AI replies between the diff against the model's draft and the sent text alone."""

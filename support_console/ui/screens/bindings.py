@@ -28,6 +28,14 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("f2", "add_customer", "New customer", id="add_customer", show=False),
     Binding("ctrl+up", "load_earlier", "Load earlier messages", id="load_earlier", show=False),
     Binding("ctrl+down", "load_later", "Show newer messages again", id="load_later", show=False),
+    # The work queue (keys text areas do not take: f6/f7 and alt+letter are theirs).
+    Binding("f9", "next_waiting", "Next waiting", id="next_waiting"),
+    Binding("ctrl+pagedown", "queue_step(1)", "Next conversation in the queue", id="queue_next", show=False),
+    Binding(
+        "ctrl+pageup", "queue_step(-1)", "Previous conversation in the queue", id="queue_prev", show=False
+    ),
+    Binding("f3", "queue_view", "Next queue view", id="queue_view", show=False),
+    Binding("f10", "customer_panel", "Customer details", id="customer_panel", show=False),
 ]
 
 

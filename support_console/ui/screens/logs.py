@@ -25,6 +25,7 @@ from textual.widgets import Footer, Input, Static
 
 from support_console.core.errors import SupportConsoleError
 from support_console.store import LogFilters
+from support_console.ui.screens.reply_to import ReplyTo
 from support_console.ui.widgets.logs_filters import LogsFilterBar
 from support_console.ui.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
 from support_console.workflows.services import Services
@@ -40,6 +41,7 @@ LOGS_BINDINGS: list[Binding] = [
     Binding("slash", "focus_search", "Search", id="logs_search"),
     Binding("f", "focus_filters", "Filters", id="logs_filters"),
     Binding("s", "stats", "Stats", id="logs_stats"),
+    Binding("r", "reply", "Reply in the console", id="logs_reply"),
 ]
 
 
@@ -192,6 +194,16 @@ class LogsScreen(Screen[None]):
             self.query_one(ConversationTable).focus()
             return
         self.dismiss()
+
+    def action_reply(self) -> None:
+        """Open the highlighted conversation (or search hit's) in the main screen, to reply to it."""
+        hits = self.query(HitsTable)
+        table = hits.first() if self.has_class("searching") and hits else self.query_one(ConversationTable)
+        conversation_id = table.highlighted_conversation()
+        if conversation_id is None:
+            self.notify("There is no conversation here to reply to.", markup=False)
+            return
+        self.post_message(ReplyTo(conversation_id))
 
     def action_focus_search(self) -> None:
         self.query_one("#logs-search", Input).focus()

@@ -2,7 +2,7 @@
 
 The screen coordinates and nothing more: it owns the :class:`DraftSession` (what the agent has open), hands
 it to the columns (attributes down), turns keys into their calls and passes on what one column tells the
-others (messages up). The columns do the work: :class:`CustomerList` (rows read in a thread),
+others (messages up). The columns do the work: :class:`QueueList` (the work queue, rows read in a thread),
 :class:`ConversationView` (transcript, incoming box, recording messages), :class:`DraftColumn` (drafting).
 No store call runs on the event loop: the session's run on its thread, the other reads in worker threads.
 """
@@ -23,13 +23,13 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE
 from support_console.ui.screens.bindings import MAIN_BINDINGS, key_name
 from support_console.ui.widgets.conversation import ConversationView
-from support_console.ui.widgets.customer_list import CustomerList
 from support_console.ui.widgets.draft_column import DraftColumn
+from support_console.ui.widgets.queue_list import Entry, QueueList
 from support_console.ui.widgets.transcript import PAGE
 from support_console.workflows.draft_session import DraftSession, NotReady
 
 if TYPE_CHECKING:
-    from support_console.store import CustomerRecord, CustomerSummary, Message
+    from support_console.store import CustomerRecord, CustomerSummary, Message, QueueRow
     from support_console.ui.widgets.draft_pane import DraftPane
     from support_console.ui.widgets.incoming import IncomingBox
     from support_console.ui.widgets.transcript import Transcript
@@ -37,8 +37,9 @@ if TYPE_CHECKING:
     from support_console.workflows.services import Services
 
 CUSTOMER_LIMIT = 100
-"""Customers listed at once (open first, newest activity first); the filter box finds the rest. Laying out
-each option costs the list time, so thousands would slow the console's start for no use."""
+"""Rows listed at once (a queue view's first rows, or the customers a filter finds); the filter box finds
+the rest. Laying out each option costs the list time, so thousands would slow the console's start for no
+use."""
 
 WAIT_NOTICE_AFTER = 0.5
 """Seconds a store call may take before the header says the console is waiting for the database."""
@@ -59,21 +60,23 @@ class MainScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         with Horizontal(id="body"):
-            yield CustomerList(self._load_customers, id="customers")
+            yield QueueList(self._load_queue, id="customers")
             yield ConversationView(self.session, self.key, id="conversation")
             yield DraftColumn(self.services, self.session, self.key, id="draft-column")
         yield Footer()
 
     def on_mount(self) -> None:
         self.customers.empty_hint = f"No customers here: {self.key('add_customer')} adds one."
+        self.customers.view_hint = f"{self.key('queue_view')} or 1-5: views"
         self.customers.refresh_list()
         self.drafting.show_persona()
         self.set_interval(0.25, self._show_waiting)
 
-    def _load_customers(self, query: str) -> list[CustomerSummary]:
-        """The list's rows (called in a thread): the first page needs no open store (see Services)."""
+    def _load_queue(self, view: str, query: str) -> list[QueueRow] | list[CustomerSummary]:
+        """The list's rows (called in a thread): a queue view needs no open store (see Services); a filter
+        lists the matching customers."""
         if not query.strip():
-            return self.services.first_customers(CUSTOMER_LIMIT)
+            return self.services.first_queue(view, CUSTOMER_LIMIT)
         return self.services.store.list_customers(query, limit=CUSTOMER_LIMIT)
 
     def _show_waiting(self) -> None:
@@ -87,8 +90,8 @@ class MainScreen(Screen[None]):
     # -- the parts, and what the session holds (read by the app, the palette and the tests) --------------
 
     @property
-    def customers(self) -> CustomerList:
-        return self.query_one(CustomerList)
+    def customers(self) -> QueueList:
+        return self.query_one(QueueList)
 
     @property
     def conversation_view(self) -> ConversationView:
@@ -133,13 +136,14 @@ class MainScreen(Screen[None]):
 
     # -- customers -------------------------------------------------------------------------------------
 
-    @on(CustomerList.Selected)
-    def _customer_selected(self, event: CustomerList.Selected) -> None:
+    @on(QueueList.Selected)
+    def _customer_selected(self, event: QueueList.Selected) -> None:
         event.stop()
-        self.open_customer(event.customer_id)
+        self.open_customer(event.customer_id, event.conversation_id)
 
-    def open_customer(self, customer_id: int) -> None:
-        """Show the customer's open conversation and restore its saved draft (never asks the model)."""
+    def open_customer(self, customer_id: int, conversation_id: int | None = None) -> None:
+        """Show the customer's open conversation (or ``conversation_id``) and restore its saved draft (never
+        asks the model); the focus goes to where the agent acts next."""
         if self.drafting.generating or self.drafting.sending:
             what = "is streaming" if self.drafting.generating else "is being sent"
             self.notify(
@@ -149,18 +153,103 @@ class MainScreen(Screen[None]):
             )
             return
         self.drafting.save_unsaved_edit()  # queued first: the session saves it before it switches
-        self._open(customer_id)
+        self._open(customer_id, conversation_id)
 
     @work(exclusive=True, group="open", exit_on_error=False)
-    async def _open(self, customer_id: int) -> None:
+    async def _open(self, customer_id: int, conversation_id: int | None = None) -> None:
         try:
-            opened = await self.session.open(customer_id, PAGE)
+            opened = await self.session.open(customer_id, PAGE, conversation_id)
         except SupportConsoleError as error:
             self.notify(str(error), severity="error", markup=False)
             return
         self.transcript.load_page = self._page
         self.conversation_view.show_opened(opened)
         self.drafting.show_opened(opened)
+        entry = self.open_entry
+        if entry is not None:
+            self.customers.highlight(entry)
+        # Where the agent acts next: the reply, or the box for the customer's first message.
+        (self.draft.editor if opened.conversation is not None else self.incoming.area).focus()
+        try:
+            seen = await self.session.mark_seen()
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        if seen:
+            self.customers.refresh_list()
+
+    @work(group="seen", exit_on_error=False)
+    async def _seen_and_listed(self) -> None:
+        """Mark the open conversation seen (what the agent has on screen is not unread), then reload the
+        queue."""
+        try:
+            await self.session.mark_seen()
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+        self.customers.refresh_list()
+
+    @property
+    def open_entry(self) -> Entry | None:
+        """The queue row of what is open (a customer without a conversation: their customer row)."""
+        if self.session.customer is None:
+            return None
+        return Entry(self.session.customer.id, self.session.conversation_id)
+
+    def action_next_waiting(self) -> None:
+        """Open the conversation whose customer has waited longest (not the one open now)."""
+        self._next_waiting(self.session.conversation_id)
+
+    @work(exclusive=True, group="next-waiting", exit_on_error=False)
+    async def _next_waiting(self, skip: int | None) -> None:
+        try:
+            row = await asyncio.to_thread(self.services.store.next_waiting, skip)
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        if row is None:
+            self.notify("No other conversation is waiting for a reply.", markup=False)
+            return
+        self.open_customer(row.customer_id, row.conversation_id)
+
+    def action_queue_step(self, delta: int) -> None:
+        """Open the next (or previous) row of the queue; the focus stays in the conversation."""
+        entry = self.customers.step(delta, self.open_entry)
+        if entry is None:
+            where = "end" if delta > 0 else "top"
+            self.notify(f"That is the {where} of the queue.", markup=False)
+            return
+        self.open_customer(entry.customer_id, entry.conversation_id)
+
+    def action_queue_view(self) -> None:
+        self.customers.next_view()
+
+    def open_conversation(self, conversation_id: int) -> None:
+        """Open a conversation by id (from the logs or the audit view) to reply to it."""
+        self._open_by_id(conversation_id)
+
+    @work(exclusive=True, group="open-by-id", exit_on_error=False)
+    async def _open_by_id(self, conversation_id: int) -> None:
+        try:
+            conversation = await asyncio.to_thread(self.services.store.get_conversation, conversation_id)
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        self.open_customer(conversation.customer_id, conversation_id)
+
+    def action_customer_panel(self) -> None:
+        from support_console.ui.screens.customer_panel import CustomerPanel
+
+        customer = self.session.customer
+        if customer is None:
+            self.notify("Open a customer first: their details are shown here.", markup=False)
+            return
+        self.app.push_screen(CustomerPanel(self.services, self.session), self._customer_edited)
+
+    def _customer_edited(self, changed: bool | None) -> None:
+        if changed:
+            self.conversation_view.show_title()
+            self.drafting.show_persona()
+            self.notify("Customer attributes saved.", markup=False)
 
     def _page(self, conversation_id: int, before_id: int | None, limit: int) -> list[Message]:
         return self.services.store.page_messages(conversation_id, before_id, limit)
@@ -205,7 +294,7 @@ class MainScreen(Screen[None]):
         recorded = event.recorded
         if recorded.opened_conversation and recorded.conversation.id is not None:
             self.drafting.conversation_started(recorded.conversation.id)
-        self.customers.refresh_list()
+        self._seen_and_listed()  # the agent typed it in: seen
         if event.role == ROLE_CUSTOMER:
             self.drafting.customer_wrote(recorded.message.text)
             self.notify("Customer message added.", markup=False)

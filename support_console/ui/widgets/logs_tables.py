@@ -141,6 +141,13 @@ class ConversationTable(DataTable[Text | str]):
         if event.row_key.value is not None:
             self.post_message(self.Opened(int(event.row_key.value)))
 
+    def highlighted_conversation(self) -> int | None:
+        """The conversation of the row under the cursor (None when the table is empty)."""
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return int(key) if key is not None else None
+
 
 class HitsTable(DataTable[Text | str]):
     """Search hits, newest first, with highlighted snippets."""
@@ -179,3 +186,10 @@ class HitsTable(DataTable[Text | str]):
         hit = self.hits.get(str(event.row_key.value))
         if hit is not None:
             self.post_message(self.Opened(hit.conversation_id, hit.message_id))
+
+    def highlighted_conversation(self) -> int | None:
+        """The conversation of the hit under the cursor (None when there are no hits)."""
+        if not self.row_count:
+            return None
+        hit = self.hits.get(str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value))
+        return hit.conversation_id if hit is not None else None

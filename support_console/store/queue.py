@@ -1,0 +1,72 @@
+"""The work queue of the Store: conversations by view (``queue_rows.py`` holds their SQL, shared with the
+console's first frame), the next conversation to answer, and recording that the agent has seen one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+
+from support_console.core.errors import NotFoundError
+from support_console.core.vocabulary import STATUS_RESOLVED
+from support_console.store.base import StoreBase
+from support_console.store.counters import mark_seen
+from support_console.store.first_page import CustomerRecord
+from support_console.store.queue_rows import NEXT_WAITING_SQL, QueueRow, queue_row, queue_sql
+from support_console.store.tables import CONVERSATIONS
+
+
+@dataclass(frozen=True)
+class CustomerProfile:
+    """The customer panel: who the customer is, the values persona placeholders use (``attributes``), how
+    many conversations they have had, and when they were first seen (their first conversation, or when
+    they were added if that is earlier)."""
+
+    customer: CustomerRecord
+    conversations: int
+    resolved: int
+    first_seen: datetime | None
+
+
+class QueueMixin(StoreBase):
+    """The work queue and the customer panel's read."""
+
+    def list_queue(self, view: str, limit: int = 100) -> list[QueueRow]:
+        """The conversations of ``view`` (``queue_rows.QUEUE_VIEWS``) in its order, at most ``limit``."""
+        with self._reading() as conn:
+            return [queue_row(r) for r in conn.execute(sa.text(queue_sql(view)), {"limit": max(0, limit)})]
+
+    def next_waiting(self, skip: int | None = None) -> QueueRow | None:
+        """The conversation whose customer has waited longest for a reply, other than ``skip``."""
+        with self._reading() as conn:
+            row = conn.execute(sa.text(NEXT_WAITING_SQL), {"skip": -1 if skip is None else skip}).first()
+        return queue_row(row) if row is not None else None
+
+    def mark_seen(self, conversation_id: int) -> None:
+        """The agent has seen the conversation: its customer messages so far are no longer unread."""
+        with self._write() as session:
+            if not mark_seen(session.connection(), conversation_id):
+                raise NotFoundError(
+                    f"Conversation {conversation_id} does not exist: it may have been deleted; "
+                    "reload the queue."
+                )
+
+    def customer_profile(self, customer_id: int) -> CustomerProfile:
+        """What the customer panel shows (NotFoundError for an unknown customer)."""
+        from support_console.store.customers import record_of
+        from support_console.store.tables import Customer
+
+        c = CONVERSATIONS.c
+        counts = sa.select(
+            sa.func.count(),
+            sa.func.count().filter(c.status == STATUS_RESOLVED),
+            sa.func.min(c.created_at),
+        ).where(c.customer_id == customer_id)
+        with self._read() as session:
+            customer = session.get(Customer, customer_id)
+            if customer is None:
+                raise NotFoundError(f"Customer {customer_id} does not exist: reload the queue.")
+            total, resolved, first = session.execute(counts).one()
+        seen = [t for t in (customer.created_at, first) if t is not None]
+        return CustomerProfile(record_of(customer), int(total), int(resolved), min(seen) if seen else None)
