@@ -44,13 +44,13 @@ async def test_note_and_status_keys(services: Services, wire_server: WireServer)
         await settle(pilot)
         roles = [(m.role, m.state, m.text) for m in services.store.page_messages(conversation_id)]
         assert roles[-1] == ("note", "note", "VIP customer")
-        await pilot.press("alt+p")
+        await pilot.press("f6")
         await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "pending"
-        await pilot.press("alt+r")
+        await pilot.press("f7")
         await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "resolved"
-        await pilot.press("alt+o")
+        await pilot.press("f3")
         await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "open"
         assert "open" in str(main.query_one("#conversation-title").render())

@@ -86,7 +86,10 @@ async def test_add_message_generate_stop_edit_approve(services: Services, wire_s
         assert app.clipboard == partial + " ok"
         assert main.draft.text == ""
         assert services.store.pending_draft(conversation_id) is None
-        assert ("information", "Reply approved and copied to the clipboard.") in notifications(app)
+        said = [m for _, m in notifications(app) if m.startswith("Reply approved and sent.")]
+        assert said
+        assert "sent to the terminal's clipboard (OSC 52)" in said[0]  # no copy command: never "copied"
+        assert "copied" not in said[0].lower()
     assert len(wire_server.requests) == 1
     body = wire_server.last.json
     assert body["stream"] is True

@@ -20,11 +20,13 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header
 
 from support_console.core.errors import SupportConsoleError
+from support_console.core.safe_text import visible
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE
 from support_console.ui.screens.bindings import MAIN_BINDINGS, key_name
 from support_console.ui.widgets.conversation import ConversationView
 from support_console.ui.widgets.customer_list import CustomerList
 from support_console.ui.widgets.draft_column import DraftColumn
+from support_console.ui.widgets.reply_out import deliver, open_in_editor, write_to_file
 from support_console.ui.widgets.transcript import PAGE
 from support_console.workflows.draft_session import DraftSession, NotReady
 
@@ -68,6 +70,7 @@ class MainScreen(Screen[None]):
         self.customers.empty_hint = f"No customers here: {self.key('add_customer')} adds one."
         self.customers.refresh_list()
         self.drafting.show_persona()
+        self._show_waiting()
         self.set_interval(0.25, self._show_waiting)
 
     def _load_customers(self, query: str) -> list[CustomerSummary]:
@@ -77,8 +80,15 @@ class MainScreen(Screen[None]):
         return self.services.store.list_customers(query, limit=CUSTOMER_LIMIT)
 
     def _show_waiting(self) -> None:
-        waiting = self.session.queue.busy_for > WAIT_NOTICE_AFTER
-        self.sub_title = "waiting for the database (another program is writing to it)…" if waiting else ""
+        """The header: who is working and the open conversation's status, or that the database is busy."""
+        if self.session.queue.busy_for > WAIT_NOTICE_AFTER:
+            self.sub_title = "waiting for the database (another program is writing to it)…"
+            return
+        parts = [f"agent: {visible(self.session.agent_name) or 'not set'}"]
+        conversation = self.session.conversation
+        if conversation is not None:
+            parts.append(f"conversation {conversation.id}: {conversation.status}")
+        self.sub_title = " · ".join(parts)
 
     def key(self, binding_id: str) -> str:
         """The key an action is on now (after [keys] rebinding), as the footer shows it, for hints."""
@@ -228,8 +238,9 @@ class MainScreen(Screen[None]):
     def action_write(self) -> None:
         self.drafting.write()
 
-    def action_approve(self) -> None:
-        self.drafting.approve()
+    def action_approve(self, status: str | None = None) -> None:
+        """Approve & send the draft; with ``status``, also mark the conversation (one key, one step)."""
+        self.drafting.approve(status)
 
     def action_discard(self) -> None:
         self.drafting.discard()
@@ -249,6 +260,36 @@ class MainScreen(Screen[None]):
     def _context_measured(self, event: DraftColumn.ContextMeasured) -> None:
         event.stop()
         self.transcript.set_context(event.first_kept_id, event.dropped)
+
+    # -- the last reply, out of the console (palette commands: see reply_out.REPLY_COMMANDS) ------------
+
+    def _last_reply(self) -> str | None:
+        text = self.drafting.last_reply
+        if text is None:
+            self.notify("No reply has been sent in this session yet.", severity="information", markup=False)
+        return text
+
+    @work(group="reply-out", exit_on_error=False)
+    async def action_copy_last_reply(self) -> None:
+        text = self._last_reply()
+        if text is not None:
+            copied = await deliver(self.app, self.services.settings.clipboard, text)
+            self.notify(copied.notice, markup=False)
+
+    @work(group="reply-out", exit_on_error=False)
+    async def action_write_last_reply(self) -> None:
+        text = self._last_reply()
+        if text is None:
+            return
+        path = await write_to_file(self.app, self.services.settings.clipboard, text)
+        if path is not None:
+            self.notify(f"The last reply is in {path}.", markup=False)
+
+    @work(group="reply-out", exit_on_error=False)
+    async def action_edit_last_reply(self) -> None:
+        text = self._last_reply()
+        if text is not None:
+            await open_in_editor(self.app, self.services.settings.clipboard, text)
 
     # -- status ----------------------------------------------------------------------------------------
 

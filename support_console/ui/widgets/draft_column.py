@@ -24,6 +24,7 @@ from textual.worker import Worker
 from support_console.core.errors import SupportConsoleError
 from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_pane import DraftPane, Meter
+from support_console.ui.widgets.reply_out import deliver
 from support_console.ui.widgets.status import finish_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
@@ -71,6 +72,7 @@ class DraftColumn(Vertical):
         self.session = session
         self.key = key
         self.sending = False
+        self.last_reply: str | None = None  # the last approved reply, for copying it again or to a file
         self._worker: Worker[None] | None = None
         self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
 
@@ -355,7 +357,8 @@ class DraftColumn(Vertical):
 
     # -- sending and discarding --------------------------------------------------------------------------
 
-    def approve(self) -> None:
+    def approve(self, status: str | None = None) -> None:
+        """Approve & send the draft; with ``status`` the conversation is marked so in the same step."""
         pane = self.pane
         if self.streaming or self.generating:
             self.notify(
@@ -382,13 +385,13 @@ class DraftColumn(Vertical):
         pane.take_unsaved_edit()  # what is approved supersedes what was typed before
         self.sending = True
         pane.hold("Sending…")
-        self._approve(text)
+        self._approve(text, status)
 
     @work(group="send", exit_on_error=False)
-    async def _approve(self, text: str) -> None:
+    async def _approve(self, text: str, status: str | None = None) -> None:
         pane = self.pane
         try:
-            message = await self.session.approve(text)
+            message = await self.session.approve(text, status)
         except NotReady as error:
             self.sending = False
             pane.release("Not sent.")
@@ -401,13 +404,17 @@ class DraftColumn(Vertical):
             self.notify(str(error), title="Not sent", severity="error", markup=False)
             return
         self.sending = False
-        self.app.copy_to_clipboard(text)
+        self.last_reply = text
         pane.release("")
-        pane.clear_draft("Sent. The reply is on the clipboard: paste it into your channel.")
+        marked = f" Conversation marked {status}." if status is not None else ""
+        pane.clear_draft(f"Sent.{marked} Copying the reply…")
         pane.clear_meter()
         self.post_message(self.ReplySent(message))
         self.measure()
-        self.notify("Reply approved and copied to the clipboard.", title="Sent", markup=False)
+        copied = await deliver(self.app, self.services.settings.clipboard, text)
+        if pane.draft_id is None and not pane.text:  # nothing new in the pane meanwhile
+            pane.set_status(f"Sent.{marked} {copied.status}")
+        self.notify(f"Reply approved and sent.{marked} {copied.notice}", title="Sent", markup=False)
 
     def discard(self) -> None:
         pane = self.pane
