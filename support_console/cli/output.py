@@ -142,7 +142,7 @@ def settings_text(settings: Settings) -> str:
         f"Config file:   {settings.config_path}{'' if settings.config_path.is_file() else ' (not present)'}",
         f"Database:      {safe_db_url(settings.db_url)}",
         f"Persona dirs:  {', '.join(str(d) for d in settings.persona_dirs) or '(none)'} (+ bundled)",
-        f"Agent:         {settings.agent_name}",
+        f"Agent:         {settings.agent_name or '(not set: the console asks on its first run)'}",
     ]
     for name, override in settings.model_overrides.items():
         facts = ", ".join(f"{k}={v}" for k, v in asdict(override).items() if v is not None)

@@ -70,6 +70,8 @@ class SupportConsoleApp(App[None]):
             from support_console.ui.screens.no_provider import NoProviderScreen
 
             self.push_screen(NoProviderScreen(config_help_text(self.settings)))
+        if self.settings.agent_source == "unset":
+            self.main_screen.ask_agent_name()
 
     @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def _open_store(self) -> None:

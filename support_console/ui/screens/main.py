@@ -19,6 +19,7 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from support_console.config.settings import save_agent_name
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE
@@ -371,6 +372,32 @@ class MainScreen(Screen[None]):
     def store_opened(self) -> None:
         """The store finished opening after the first frame: show what needed it (the served model)."""
         self.drafting.show_persona()
+
+    # -- who is working --------------------------------------------------------------------------------
+
+    @on(DraftColumn.NameNeeded)
+    def _name_needed(self, event: DraftColumn.NameNeeded) -> None:
+        event.stop()
+        self.ask_agent_name()
+
+    def ask_agent_name(self) -> None:
+        """Ask who is working and save it under [agent] name (asked once: the file has it from then on)."""
+        from support_console.ui.screens.agent_name import AgentNameScreen
+
+        if any(isinstance(screen, AgentNameScreen) for screen in self.app.screen_stack):
+            return
+        path = self.services.settings.config_path
+
+        async def save(name: str) -> None:
+            await asyncio.to_thread(save_agent_name, path, name)
+
+        def saved(name: str | None) -> None:
+            if name is not None:
+                self.session.agent_name = name.strip()
+                self._show_waiting()
+                self.notify(f"Signed in as {visible(name.strip())} (saved in {path}).", markup=False)
+
+        self.app.push_screen(AgentNameScreen(save, self.session.agent_name, str(path)), saved)
 
     # -- quitting --------------------------------------------------------------------------------------
 

@@ -55,6 +55,9 @@ class DraftColumn(Vertical):
             super().__init__()
             self.message = message
 
+    class NameNeeded(Message):
+        """A reply was to be sent but nobody is signed in: the screen asks who is working."""
+
     class ContextMeasured(Message):
         """A request was prepared: the ``dropped`` messages before ``first_kept_id`` do not reach the
         model."""
@@ -381,6 +384,10 @@ class DraftColumn(Vertical):
                 severity="warning",
                 markup=False,
             )
+            return
+        if not self.session.agent_name:  # every reply records who approved it
+            self.notify("Who approves this reply? Give your name first.", severity="warning", markup=False)
+            self.post_message(self.NameNeeded())
             return
         pane.take_unsaved_edit()  # what is approved supersedes what was typed before
         self.sending = True
