@@ -43,13 +43,13 @@ async def test_first_run_asks_who_is_working_once_and_records_it(
             await paste(pilot, "draft-editor", "Hello Jane")
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: isinstance(app.screen, AgentNameScreen), what="asked again")
-            assert not [m for m in services.store.page_messages(conversation_id) if m.role == "agent"]
+            assert not [m for m in services.store.page_messages(conversation_id) if m.state == "sent"]
             await pilot.press(*"Zoë Quinn", "enter")
             await wait_for(pilot, lambda: not isinstance(app.screen, AgentNameScreen), what="the name saved")
             await pilot.press("ctrl+s")
             await settle(pilot)
             assert "agent: Zoë Quinn" in str(main.sub_title)
-        sent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"]
+        sent = [m for m in services.store.page_messages(conversation_id) if m.state == "sent"]
         assert [(m.text, m.approved_by) for m in sent] == [("Hello Jane", "Zoë Quinn")]
         saved = tomllib.loads(settings.config_path.read_text(encoding="utf-8"))
         assert saved == {"keys": {"generate": "ctrl+g"}, "agent": {"name": "Zoë Quinn"}}

@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.notifications import Notify
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import WorkerFailed
@@ -88,6 +89,11 @@ class SupportConsoleApp(App[None]):
             self.call_from_thread(self._store_ready, self.main_screen)
         self.services.warm_up()
         freeze_startup_objects()
+
+    def on_notify(self, event: Notify) -> None:
+        """Notices on the main screen go to its bar (never over the draft); other screens keep toasts."""
+        if self.main_screen is not None and self.main_screen.is_mounted:
+            self.main_screen.notices.add(event.notification)
 
     def _store_ready(self, main: MainScreen) -> None:
         if self.services.first_page_missed:  # the first frame's list was empty: the file could not answer

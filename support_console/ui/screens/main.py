@@ -27,6 +27,7 @@ from support_console.ui.screens.bindings import MAIN_BINDINGS, key_name
 from support_console.ui.widgets.conversation import ConversationView
 from support_console.ui.widgets.customer_list import CustomerList
 from support_console.ui.widgets.draft_column import DraftColumn
+from support_console.ui.widgets.notices import NoticeBar
 from support_console.ui.widgets.reply_out import deliver, open_in_editor, write_to_file
 from support_console.ui.widgets.transcript import PAGE
 from support_console.workflows.draft_session import DraftSession, NotReady
@@ -65,6 +66,7 @@ class MainScreen(Screen[None]):
             yield CustomerList(self._load_customers, id="customers")
             yield ConversationView(self.session, self.key, id="conversation")
             yield DraftColumn(self.services, self.session, self.key, id="draft-column")
+        yield NoticeBar(id="notices")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -96,6 +98,10 @@ class MainScreen(Screen[None]):
         return key_name(self.app, self.services.settings.keys, binding_id)
 
     # -- the parts, and what the session holds (read by the app, the palette and the tests) --------------
+
+    @property
+    def notices(self) -> NoticeBar:
+        return self.query_one(NoticeBar)
 
     @property
     def customers(self) -> CustomerList:
