@@ -113,3 +113,40 @@ async def test_ctrl_a_selects_all_in_the_draft(services: Services) -> None:
         await settle(pilot)
         assert main.conversation is not None
         assert main.conversation.status == "resolved"
+
+
+async def test_write_by_hand_updates_the_status_line(services: Services) -> None:
+    seed_customer(services, messages=("Hi",))
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        assert "No draft yet" in str(main.query_one("#draft-status").render())
+        await pilot.press("ctrl+n")
+        status = str(main.query_one("#draft-status").render())
+        assert "No draft yet" not in status
+        assert "Writing by hand" in status
+        assert main.draft.editor.has_focus
+
+
+@pytest.mark.parametrize(
+    ("status", "kind", "words"),
+    [(401, "auth", "check the API key"), (429, "rate_limit", "wait a moment")],
+)
+async def test_a_failure_that_kept_nothing_never_says_the_partial_draft_is_kept(
+    services: Services, wire_server: WireServer, status: int, kind: str, words: str
+) -> None:
+    from tests.wire_replies import error
+
+    seed_customer(services, messages=("Hi",))
+    body = {"error": {"message": "no", "type": "invalid_request_error", "code": None}}
+    wire_server.enqueue(*[error(status, body, {"retry-after": "0"})] * 3)
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Failed" in str(main.query_one("#draft-status").render()), 15)
+        shown = str(main.query_one("#draft-status").render())
+        assert f"Failed ({kind}): nothing was drafted" in shown
+        assert words in shown
+        assert "kept" not in shown
+        assert main.draft.text == ""

@@ -25,7 +25,7 @@ from support_console.core.errors import SupportConsoleError
 from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_pane import DraftPane, Meter
 from support_console.ui.widgets.reply_out import deliver
-from support_console.ui.widgets.status import finish_status
+from support_console.ui.widgets.status import failed_status, finish_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
 
@@ -234,7 +234,8 @@ class DraftColumn(Vertical):
         except LLMError as error:
             if not streamed:  # show what the Drafter saves: the error's partial text (or the refusal so far)
                 pane.feed(error.partial or "".join(refusal))
-            self._ended(f"Failed ({error.kind}): the partial draft is kept; edit it or generate again.", True)
+            kept = streamed or bool(error.partial) or bool(refusal)
+            self._ended(failed_status(str(error.kind), kept, self.key("generate")), True)
             self.notify(str(error), title="Model error", severity="error", timeout=12, markup=False)
             await self._settle()
             return
@@ -326,6 +327,10 @@ class DraftColumn(Vertical):
                 markup=False,
             )
             return
+        if not self.pane.text.strip():  # the status said "No draft yet": say what happens now
+            self.pane.set_status(
+                f"Writing by hand: type the reply, then {self.key('approve')} approves and sends it."
+            )
         self.pane.editor.focus()
 
     @on(DraftPane.Edited)
