@@ -25,6 +25,7 @@ from support_console.core.errors import SupportConsoleError
 from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_pane import DraftPane, Meter
 from support_console.ui.widgets.reply_out import deliver
+from support_console.ui.widgets.safe_text_area import SafeTextArea
 from support_console.ui.widgets.status import failed_status, finish_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
@@ -78,6 +79,7 @@ class DraftColumn(Vertical):
         self.last_reply: str | None = None  # the last approved reply, for copying it again or to a file
         self._worker: Worker[None] | None = None
         self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
+        self._told_typing = False  # the agent was told, this generation, why typing is not added
 
     def compose(self) -> ComposeResult:
         yield SuggestionBanner(id="suggestion")
@@ -193,6 +195,7 @@ class DraftColumn(Vertical):
             return
         self.save_unsaved_edit()
         self._generating = True
+        self._told_typing = False
         self._worker = self._generate()
         self.refresh_bindings()
 
@@ -332,6 +335,21 @@ class DraftColumn(Vertical):
                 f"Writing by hand: type the reply, then {self.key('approve')} approves and sends it."
             )
         self.pane.editor.focus()
+
+    @on(SafeTextArea.TypingRefused)
+    def _typing_refused(self, event: SafeTextArea.TypingRefused) -> None:
+        """Typing into a locked draft is dropped: say so (once per generation), never silently."""
+        event.stop()
+        if self.streaming and not self._told_typing:
+            self._told_typing = True
+            self.notify(
+                f"The model is still writing: what you type is not added to a streaming draft. "
+                f"{self.key('stop')} stops it (what came is kept); then edit.",
+                severity="warning",
+                markup=False,
+            )
+        elif self.sending:
+            self.notify("The reply is being sent: it cannot be edited now.", severity="warning", markup=False)
 
     @on(DraftPane.Edited)
     def _draft_edited(self, event: DraftPane.Edited) -> None:

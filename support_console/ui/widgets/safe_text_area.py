@@ -18,6 +18,7 @@ from typing import ClassVar
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingsMap, BindingType
+from textual.message import Message
 from textual.widgets import TextArea
 
 from support_console.core.safe_text import pictured, without_controls
@@ -39,6 +40,15 @@ class SafeTextArea(TextArea):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+a", "select_all", "Select all", show=False, id="select_all"),
     ]
+
+    class TypingRefused(Message):
+        """A key that types was pressed while the text is read-only (a draft streaming or being sent): the
+        text area drops it, so whoever locked the text says why."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self.read_only and (event.is_printable or event.key == "enter"):
+            self.post_message(self.TypingRefused())
+        await super()._on_key(event)
 
     @classmethod
     def _merge_bindings(cls) -> BindingsMap:
