@@ -39,7 +39,7 @@ async def test_first_run_asks_who_is_working_once_and_records_it(
             await wait_for(pilot, lambda: isinstance(app.screen, AgentNameScreen), what="the question")
             await pilot.press("escape")  # later: sending must wait for a name
             main = await open_first_customer(pilot, app)
-            assert "agent: not set" in str(main.sub_title)
+            await wait_for(pilot, lambda: "agent: not set" in str(main.sub_title), what="the header")
             await paste(pilot, "draft-editor", "Hello Jane")
             await pilot.press("ctrl+s")
             await wait_for(pilot, lambda: isinstance(app.screen, AgentNameScreen), what="asked again")
@@ -48,7 +48,8 @@ async def test_first_run_asks_who_is_working_once_and_records_it(
             await wait_for(pilot, lambda: not isinstance(app.screen, AgentNameScreen), what="the name saved")
             await pilot.press("ctrl+s")
             await settle(pilot)
-            assert "agent: Zoë Quinn" in str(main.sub_title)
+            # (the header says "waiting for the database" instead while a write waits: a loaded machine)
+            await wait_for(pilot, lambda: "agent: Zoë Quinn" in str(main.sub_title), what="the header")
         sent = [m for m in services.store.page_messages(conversation_id) if m.state == "sent"]
         assert [(m.text, m.approved_by) for m in sent] == [("Hello Jane", "Zoë Quinn")]
         saved = tomllib.loads(settings.config_path.read_text(encoding="utf-8"))

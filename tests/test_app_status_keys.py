@@ -98,7 +98,7 @@ async def test_the_status_is_in_the_header_even_with_a_long_name(services: Servi
             segment.text for line in title.render_lines(title.region.reset_offset) for segment in line
         )
         assert "pending" in shown
-        assert "alice" in str(main.sub_title)  # the agent, in the app's header
+        await wait_for(pilot, lambda: "alice" in str(main.sub_title), what="the agent in the header")
 
 
 async def test_ctrl_a_selects_all_in_the_draft(services: Services) -> None:
