@@ -70,3 +70,31 @@ def test_user_is_the_agent_when_the_config_names_nobody(tmp_path: Path, wire_ser
     named = settings_for(tmp_path, wire_server, {"USER": "bob"}, '[agent]\nname = "Ana"\n')
     assert isinstance(named, Settings)
     assert (named.agent_name, named.agent_source) == ("Ana", "config")
+
+
+async def test_the_palette_changes_who_is_working_and_the_file_keeps_one_name(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    from support_console.config.settings import Settings
+
+    settings = settings_for(tmp_path, wire_server, {"USER": "bob"}, '[agent]\nname = "Ana"\n\n[keys]\n')
+    assert isinstance(settings, Settings)
+    services = build_services(settings)
+    try:
+        app = create_app(settings, services)
+        async with console(app, (100, 30)) as pilot:
+            main = app.main_screen
+            assert main is not None
+            assert not isinstance(app.screen, AgentNameScreen)  # named in the file: never asked
+            await pilot.press("ctrl+p", *"who is working")
+            await pilot.pause(0.3)
+            await pilot.press("enter")
+            await wait_for(pilot, lambda: isinstance(app.screen, AgentNameScreen), what="the question")
+            field = app.screen.query_one("#agent-name")
+            field.value = ""  # type: ignore[attr-defined]
+            await pilot.press(*"Ana Lima", "enter")
+            await wait_for(pilot, lambda: main.session.agent_name == "Ana Lima", what="the new name")
+        saved = tomllib.loads(settings.config_path.read_text(encoding="utf-8"))
+        assert saved["agent"] == {"name": "Ana Lima"}
+    finally:
+        services.close()

@@ -155,3 +155,34 @@ async def test_the_last_reply_can_be_written_to_a_file_from_the_palette(
             assert ("information", f"The last reply is in {target}.") in notifications(app)
     finally:
         services.close()
+
+
+async def test_open_in_the_editor_writes_the_reply_and_says_where_when_it_cannot_hand_over(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    from support_console.config.settings import Settings
+    from support_console.workflows.services import build_services
+
+    target = tmp_path / "reply.txt"
+    config = f'[clipboard]\nfile = "{target}"\n'
+    settings = settings_with_path(tmp_path, wire_server, "", config)
+    assert isinstance(settings, Settings)
+    assert settings.clipboard.editor is None
+    services = build_services(settings)
+    try:
+        seed_customer(services, messages=("Where is my parcel?",))
+        wire_server.enqueue(stream_text(REPLY))
+        app = create_app(settings, services)
+        async with console(app, (100, 30)) as pilot:
+            main = await open_first_customer(pilot, app)
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: not main.streaming and main.draft.text == REPLY, what="the draft")
+            await settle(pilot)
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: main.drafting.last_reply == REPLY, what="the reply sent")
+            main.action_edit_last_reply()
+            await settle(pilot)
+            assert any("No editor is set" in m for _, m in notifications(app))
+            assert not target.exists()
+    finally:
+        services.close()

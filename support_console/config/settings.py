@@ -246,7 +246,13 @@ def save_agent_name(path: Path, name: str) -> None:
             gap = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
             text = f"{text}{gap}[agent]\n{line}"
         else:
-            lines.insert(header + 1, line)
+            end = next((i for i in range(header + 1, len(lines)) if lines[i].lstrip().startswith("[")), None)
+            section = range(header + 1, len(lines) if end is None else end)
+            named = next((i for i in section if lines[i].split("=")[0].strip() == "name"), None)
+            if named is None:
+                lines.insert(header + 1, line)
+            else:
+                lines[named] = line  # a new name replaces the old one (asked again from the palette)
             text = "".join(lines)
         tomllib.loads(text)  # never leave a file the next start cannot read
         path.parent.mkdir(parents=True, exist_ok=True)

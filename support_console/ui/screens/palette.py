@@ -36,6 +36,11 @@ class ConsoleCommands(Provider):
             if action is None:
                 continue
             yield description, f"key: {keys}", partial(app.run_action, action, main)
+        yield (
+            "Who is working (agent name)",
+            f"now: {visible(main.session.agent_name) or 'not set'}; saved under [agent] name",
+            main.ask_agent_name,
+        )
         for name, action in REPLY_COMMANDS:
             yield name, "when the terminal's clipboard does not work", partial(app.run_action, action, main)
         for persona in main.services.personas.ordered():
