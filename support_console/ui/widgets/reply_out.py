@@ -47,8 +47,8 @@ async def deliver(app: App[Any], settings: ClipboardSettings, text: str) -> Copi
         words = f"The copy command {error}; the reply was {OSC52} instead."
         return Copied(words, f"{words} {OTHER_WAYS[0].upper()}{OTHER_WAYS[1:]}.", by_command=False)
     app.copy_to_clipboard(text)
-    words = f"The reply was {OSC52}: {OTHER_WAYS}."
-    return Copied(words, words, by_command=False)
+    status = f"The reply was {OSC52}; the terminal may drop it (ctrl+p has other ways)."
+    return Copied(status, f"The reply was {OSC52}: {OTHER_WAYS}.", by_command=False)
 
 
 REPLY_COMMANDS = (
