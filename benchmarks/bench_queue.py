@@ -7,7 +7,7 @@ process as the agent's terminal would drive it:
 
 * **queue**: start the console until the needs-a-reply view shows its rows (the first frame's read without
   SQLAlchemy, then the layout of the rows);
-* **next**: press the next-waiting key (f9) until the longest-waiting conversation is open in the transcript
+* **next**: press the next-waiting key (f12) until the longest-waiting conversation is open in the transcript
   with the cursor in the draft, nine times in a row (median reported);
 * the store's own reads of the same view and of the next conversation (median of 50).
 
@@ -108,7 +108,7 @@ async def drive(db: Path) -> tuple[float, list[float]]:
         for _ in range(NEXT_PRESSES):
             before = main.session.conversation_id
             began = time.perf_counter()
-            app.post_message(events.Key("f9", None))
+            app.post_message(events.Key("f12", None))
             await until(lambda b=before: opened(main, b))  # type: ignore[misc]
             nexts.append(await frame(app) - began)
             await asyncio.sleep(0.2)  # the seen mark and the queue's refresh settle
@@ -147,7 +147,7 @@ def main(sizes: list[int]) -> None:
         rows[n] = (queue_time, statistics.median(nexts), view, next_read)
     print("work queue: open conversations -> start to the queue's rows, next key to the conversation open")
     print(
-        f"  {'conversations':>13}  {'queue shown':>11}  {'next (f9)':>10}  "
+        f"  {'conversations':>13}  {'queue shown':>11}  {'next (f12)':>10}  "
         f"{'store view':>10}  {'store next':>10}"
     )
     for n, (queue_time, next_time, view, next_read) in rows.items():

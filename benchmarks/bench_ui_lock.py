@@ -91,7 +91,7 @@ async def session(db: Path, hold: float | None) -> tuple[list[float], float]:
             app.post_message(events.Key("f5", None))  # a write: waits for the lock
             editor.focus()
             latencies.extend(await type_text(app, REPLY_TEXT, lambda: editor.text))
-            app.post_message(events.Key("alt+p", None))
+            app.post_message(events.Key("f6", None))  # mark pending: no letter typed
             app.post_message(events.Key("ctrl+s", None))
             latencies.append(await key(app, "f1", None, lambda: type(app.screen).__name__ == "HelpScreen"))
             latencies.append(await key(app, "escape", None, lambda: app.screen is main))

@@ -44,13 +44,13 @@ async def test_note_and_status_keys(services: Services, wire_server: WireServer)
         await settle(pilot)
         roles = [(m.role, m.state, m.text) for m in services.store.page_messages(conversation_id)]
         assert roles[-1] == ("note", "note", "VIP customer")
-        await pilot.press("alt+p")
+        await pilot.press("f6")
         await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "pending"
-        await pilot.press("alt+r")
+        await pilot.press("f7")
         await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "resolved"
-        await pilot.press("alt+o")
+        await pilot.press("f3")
         await settle(pilot)
         assert services.store.get_conversation(conversation_id).status == "open"
         assert "open" in str(main.query_one("#conversation-title").render())
@@ -142,3 +142,34 @@ async def test_a_long_transcript_keeps_a_window_of_pages(tmp_path: Path, wire_se
             assert transcript.views[0].message_text == "Message 400"
     finally:
         services.close()
+
+
+async def test_notices_never_cover_the_draft_or_its_status_line(
+    services: Services, wire_server: WireServer
+) -> None:
+    from support_console.ui.widgets.notices import NoticeBar
+    from tests.ui_helpers import screen_text, wait_for
+    from tests.wire_replies import stream_text
+
+    seed_customer(services, messages=("Hi",))
+    wire_server.enqueue(stream_text("Line one.\nLine two.\nThe last line of the draft."))
+    app = create_app(services.settings, services)
+    async with console(app, (80, 24)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: not main.streaming and "last line" in main.draft.text, what="the draft")
+        await settle(pilot)
+        await paste(pilot, "incoming-text", "One more thing")
+        await pilot.press("f5")
+        await settle(pilot)
+        bar = main.query_one(NoticeBar)
+        assert bar.display
+        await pilot.pause(0.3)  # toasts are mounted a little later
+        shown = screen_text(app)
+        assert "Customer message added." in shown
+        assert "The last line of the draft." in shown  # the draft's end is still readable
+        status = main.query_one("#draft-status")
+        assert not bar.region.overlaps(status.region)
+        assert not bar.region.overlaps(main.draft.editor.region)
+        assert str(status.render()) in shown.replace("\n", " ") or "Finished" in shown
+        assert shown.count("Customer message added.") == 1  # on the bar, and no toast drawn over the draft

@@ -91,7 +91,7 @@ async def test_keys_streams_and_approval_while_another_program_holds_the_write_l
             assert main.draft.text == ""
             assert app.clipboard == REPLY + " Thanks"
             assert main.incoming.text == ""
-            assert ("information", "Reply approved and copied to the clipboard.") in notifications(app)
+            assert any(m.startswith("Reply approved and sent.") for _, m in notifications(app))
             await wait_for(pilot, lambda: "VIP, be nice" in screen_text(app), what="the note on screen")
             await wait_for(
                 pilot, lambda: "waiting for the database" not in screen_text(app), what="no notice"
@@ -168,7 +168,7 @@ async def test_a_failed_save_keeps_the_draft_so_approval_keeps_its_ai_origin(
                 lock.release()
             await pilot.press("ctrl+s")
             await settle(pilot)
-            assert ("information", "Reply approved and copied to the clipboard.") in notifications(app)
+            assert any(m.startswith("Reply approved and sent.") for _, m in notifications(app))
         rows = services.store.page_messages(conversation_id)
         assert [(m.id, m.state, m.text, m.original_text, m.model) for m in rows if m.role == "agent"] == [
             (first.id, "sent", words, words, SERVED)
@@ -217,14 +217,16 @@ async def test_quitting_with_a_draft_the_database_refuses_asks_first(
             main = await open_first_customer(pilot, app)
             with WriteLock(tmp_path / "console.db") as lock:
                 await pilot.press("ctrl+n", *"Dear Jane")
-                await pilot.press("ctrl+q")  # the typed draft cannot be saved past the busy timeout
+                await pilot.press("ctrl+q")  # asks first: an unsent draft is open
+                assert "not sent yet" in screen_text(app)
+                await pilot.press("y")  # the typed draft cannot be saved past the busy timeout
                 await wait_for(pilot, lambda: "could not be saved" in screen_text(app), what="the question")
                 assert type(app.screen).__name__ == "ConfirmScreen"
                 await pilot.press("n")
                 assert app.is_running
                 assert main.draft.text == "Dear Jane"
                 lock.release()
-            await pilot.press("ctrl+q")
+            await pilot.press("ctrl+q", "y")
             await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
         draft = services.store.pending_draft(conversation_id)
         assert draft is not None

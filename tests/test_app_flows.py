@@ -89,7 +89,10 @@ async def test_add_message_generate_stop_edit_approve(services: Services, wire_s
         assert app.clipboard == partial + " ok"
         assert main.draft.text == ""
         assert services.store.pending_draft(conversation_id) is None
-        assert ("information", "Reply approved and copied to the clipboard.") in notifications(app)
+        said = [m for _, m in notifications(app) if m.startswith("Reply approved and sent.")]
+        assert said
+        assert "sent to the terminal's clipboard (OSC 52)" in said[0]  # no copy command: never "copied"
+        assert "copied" not in said[0].lower()
     assert len(wire_server.requests) == 1
     body = wire_server.last.json
     assert body["stream"] is True
@@ -201,6 +204,42 @@ async def test_ctrl_c_never_quits_and_quit_mid_draft_asks(
         saved = services.store.pending_draft(main.conversation.id)
         assert saved is not None
         assert saved.text == main.draft.text
-        await pilot.press("ctrl+q")
+        await pilot.press("ctrl+q")  # the stopped draft is open and unsent: asked again, then quits
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
         await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
         assert not app.is_running
+
+
+async def test_quit_asks_when_an_unsent_draft_is_open_and_keeps_it(
+    services: Services, wire_server: WireServer, tmp_path: Path
+) -> None:
+    seed_customer(services, messages=("Hello?",))
+    wire_server.enqueue(stream_text("A generated draft."))
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+q")  # no draft open: quits at once
+        await wait_for(pilot, lambda: not app.is_running, what="the console to quit without a draft")
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: not main.streaming and bool(main.draft.text), what="the draft")
+        await settle(pilot)
+        await pilot.press("ctrl+q")  # generated, not edited, not approved: asks
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "not sent yet (not edited)" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("n")
+        assert app.is_running
+        await pilot.press("ctrl+n", "space", "x")
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "(edited)" in str(app.screen.query_one("#confirm-question").render())
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
+    assert main.conversation is not None
+    assert main.conversation.id is not None
+    saved = services.store.pending_draft(main.conversation.id)
+    assert saved is not None
+    assert saved.text == "A generated draft. x"  # nothing lost: the edit typed just before quitting is saved

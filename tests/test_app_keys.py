@@ -69,13 +69,13 @@ async def test_add_customer_validates_and_keeps_what_was_typed(tmp_path: Path) -
 async def test_help_lists_every_action_and_keys_rebind_from_config(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
-    services = services_for(ui_settings(tmp_path, wire_server, keys={"generate": "ctrl+b", "help": "f12"}))
+    services = services_for(ui_settings(tmp_path, wire_server, keys={"generate": "ctrl+b", "help": "ctrl+end"}))
     try:
         seed_customer(services, messages=("Hi",))
         wire_server.enqueue(stream_text("Rebound."))
         app = create_app(services.settings, services)
         async with console(app, (120, 50)) as pilot:
-            await pilot.press("f12")
+            await pilot.press("ctrl+end")
             assert isinstance(app.screen, HelpScreen)
             shown = screen_text(app)
             for words in (
@@ -111,5 +111,27 @@ async def test_logs_key_opens_the_logs_screen(tmp_path: Path) -> None:
         async with console(app, (100, 30)) as pilot:
             await pilot.press("enter", "ctrl+l")
             assert type(app.screen).__name__ == "LogsScreen"
+    finally:
+        services.close()
+
+
+async def test_help_fits_80x24_and_scrolls_to_its_last_key(tmp_path: Path, wire_server: WireServer) -> None:
+    services = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        app = create_app(services.settings, services)
+        async with console(app, (80, 24)) as pilot:
+            await pilot.press("f1")
+            assert isinstance(app.screen, HelpScreen)
+            await pilot.pause()
+            dialog = app.screen.query_one("#help-dialog")
+            assert dialog.region.bottom <= 24  # the whole dialog, hint included, is on screen
+            assert "esc closes" in screen_text(app)
+            body = app.screen.query_one("#help-body")
+            assert body.has_focus
+            assert body.max_scroll_y > 0  # more keys than fit: they scroll
+            await pilot.press("end")
+            await pilot.pause()
+            assert body.scroll_y == body.max_scroll_y
+            assert "Logs" in screen_text(app)
     finally:
         services.close()

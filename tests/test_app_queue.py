@@ -72,11 +72,11 @@ async def test_the_queue_lists_who_waits_longest_first_and_the_next_key_opens_th
         assert [e.conversation_id for e in main.customers.entries] == [ids["Bob"], ids["Ann"], ids["Cleo"]]
         assert focused_id(app) == "customer-options"
 
-        await pilot.press("f9")  # next waiting: Bob, with the cursor in the reply
+        await pilot.press("f12")  # next waiting: Bob, with the cursor in the reply
         await wait_for(pilot, lambda: main.session.conversation_id == ids["Bob"], what="Bob's conversation")
         await settle(pilot)
         assert focused_id(app) == "draft-editor"
-        await pilot.press("f9")  # Bob is open: the next one waiting is Ann
+        await pilot.press("f12")  # Bob is open: the next one waiting is Ann
         await wait_for(pilot, lambda: main.session.conversation_id == ids["Ann"], what="Ann's conversation")
 
         await pilot.press("ctrl+pagedown")  # the row after Ann's: Cleo, without leaving the draft
@@ -131,7 +131,7 @@ async def test_views_are_one_key_away_and_the_filter_finds_any_customer(services
         await pilot.press("5")  # all
         await wait_for(pilot, lambda: main.customers.view == "all" and not main.customers.loading)
         assert len(main.customers.entries) == 4
-        await pilot.press("f3")  # round the views: back to the first
+        await pilot.press("ctrl+home")  # round the views: back to the first
         await wait_for(pilot, lambda: main.customers.view == "needs_reply" and not main.customers.loading)
         assert [e.conversation_id for e in main.customers.entries] == [ids["Bob"], ids["Ann"]]
 
@@ -158,7 +158,7 @@ async def test_the_customer_panel_shows_the_customer_and_edits_their_attributes(
         await pilot.press("enter")  # Bob
         await wait_for(pilot, lambda: main.session.conversation_id == ids["Bob"], what="Bob's conversation")
         await settle(pilot)
-        await pilot.press("f10")
+        await pilot.press("f11")
         assert isinstance(app.screen, CustomerPanel)
         await wait_for(
             pilot, lambda: "1 conversation" in str(app.screen.query_one("#customer-profile").render())

@@ -60,7 +60,8 @@ def test_default_paths_follow_the_platform_directories(tmp_path: Path) -> None:
     settings = load_settings(env={})
     assert settings.config_path == tmp_path / "xdg-config" / "support-console" / "config.toml"
     assert settings.db_url == f"sqlite:///{tmp_path / 'xdg-data' / 'support-console' / 'support-console.db'}"
-    assert settings.agent_name == "agent"
+    assert settings.agent_name == ""  # nobody yet: the console asks once (never an agent called "agent")
+    assert settings.agent_source == "unset"
 
 
 def test_default_config_file_is_read_when_present(tmp_path: Path) -> None:

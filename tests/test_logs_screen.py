@@ -260,3 +260,26 @@ async def test_the_console_opens_the_logs_screen(tmp_path: Path, wire_server: Wi
     finally:
         services.close()
     assert wire_server.requests == []  # browsing logs never calls the model
+
+
+async def test_the_logs_screen_is_usable_at_80x24(services: Services) -> None:
+    from tests.ui_helpers import screen_text
+
+    async with Host(services).run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = pilot.app.screen
+        for widget_id in (
+            "filter-customer",
+            "filter-persona",
+            "filter-status",
+            "filter-since",
+            "filter-until",
+        ):
+            region = screen.query_one(f"#{widget_id}").region
+            assert region.width >= 12, widget_id
+            assert region.right <= 80, widget_id  # every filter whole on screen
+        table = screen.query_one(ConversationTable)
+        assert table.size.height >= 12  # a screenful of rows
+        row = next(line for line in screen_text(pilot.app).splitlines() if "Isabel Costa" in line)
+        assert " open " in row  # status and persona without scrolling sideways
+        assert "billing-refunds" in row

@@ -104,6 +104,12 @@ def test_edit_distance_and_word_diff() -> None:
     assert ("insert", "power-cycle ") in ops
     end = diff_words("Give them the ARN 123.", "Give them the ARN 123. Thanks!")
     assert end == [("equal", "Give them the ARN 123. "), ("insert", "Thanks!")]
+    replaced = diff_words("The problem persists.", "The problem firmware 2.1 fixes it.")
+    assert replaced[1:] == [
+        ("delete", "persists. "),
+        ("insert", "firmware 2.1 fixes it."),
+    ]  # not "persists.firmware"
+    assert "".join(t for op, t in replaced if op != "delete") == "The problem firmware 2.1 fixes it."
     long = "word " * 5000
     assert edit_distance(long, long + "x") < 0.01  # capped inputs stay cheap and sensible
 

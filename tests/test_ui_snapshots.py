@@ -75,6 +75,7 @@ async def open_and_generate(pilot: Pilot[Any]) -> None:
     # to its end (a loaded machine differs): scroll once more after the layout, so the picture never varies.
     await pilot.pause()
     main.draft.editor.scroll_cursor_visible(animate=False)
+    main.draft.editor.cursor_blink = False  # the cursor is drawn, whatever the blink's phase at the picture
     await pilot.pause()
 
 

@@ -133,6 +133,13 @@ def persona_paths(paths: Sequence[Path], defaults: Sequence[Path]) -> tuple[list
 # --------------------------------------------------------------------------------------------- settings
 
 
+def _clipboard_line(settings: Settings) -> str:
+    clipboard = settings.clipboard
+    if clipboard.command:
+        return f"{' '.join(clipboard.command)} ({clipboard.command_source})"
+    return "no copy command: OSC 52 to the terminal only (set [clipboard] command)"
+
+
 def settings_text(settings: Settings) -> str:
     """The resolved settings for ``support-console config``; the API key is only said to be set or not."""
     provider = settings.provider
@@ -143,7 +150,8 @@ def settings_text(settings: Settings) -> str:
         f"Config file:   {settings.config_path}{'' if settings.config_path.is_file() else ' (not present)'}",
         f"Database:      {safe_db_url(settings.db_url)}",
         f"Persona dirs:  {', '.join(str(d) for d in settings.persona_dirs) or '(none)'} (+ bundled)",
-        f"Agent:         {settings.agent_name}",
+        f"Agent:         {settings.agent_name or '(not set: the console asks on its first run)'}",
+        f"Clipboard:     {_clipboard_line(settings)}",
     ]
     for name, override in settings.model_overrides.items():
         facts = ", ".join(f"{k}={v}" for k, v in asdict(override).items() if v is not None)

@@ -81,7 +81,11 @@ context_window = 128000
 max_output_tokens = 16384
 
 [agent]
-name = "Your Name"             # recorded as the approver of sent replies
+name = "Your Name"             # recorded as the approver of sent replies (else $USER; else asked once)
+
+[clipboard]                    # how an approved reply reaches your clipboard (else OSC 52 via the terminal)
+# command = "xclip -selection clipboard"   # gets the reply on stdin; else wl-copy, xclip or pbcopy on PATH
+# file = "~/last-reply.txt"    # where "Write the last reply to a file" writes (default: the data directory)
 
 [keys]                         # rebind actions: binding id = key(s)
 generate = "ctrl+g"

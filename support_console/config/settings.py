@@ -8,8 +8,11 @@ default. An API key may come from the environment or the config file; it is kept
 
 from __future__ import annotations
 
+import json
 import math
 import os
+import shlex
+import shutil
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -98,6 +101,31 @@ DEFAULT_BUSY_TIMEOUT = 30.0
 Generous on purpose: a queued write is a short pause, a failed one is work the agent must redo."""
 
 
+AgentSource = Literal["config", "environment", "unset"]
+
+COPY_COMMANDS: tuple[tuple[str, ...], ...] = (
+    ("wl-copy",),
+    ("xclip", "-selection", "clipboard"),
+    ("pbcopy",),
+)
+"""Copy commands tried in this order when ``[clipboard] command`` is not set: the first found on PATH."""
+
+
+@dataclass(frozen=True)
+class ClipboardSettings:
+    """How an approved reply reaches the agent's clipboard, besides the terminal's OSC 52 (which tmux and
+    many terminals drop without a word)."""
+
+    command: tuple[str, ...] | None = None  # argv; the reply goes to its stdin
+    command_source: str = ""  # "[clipboard] command" or "found on PATH", for the agent's messages
+    file: Path | None = None  # where "write the last reply to a file" writes; None: the data dir's
+    editor: tuple[str, ...] | None = None  # $VISUAL or $EDITOR, split as a shell would
+
+    @property
+    def command_name(self) -> str:
+        return Path(self.command[0]).name if self.command else ""
+
+
 @dataclass(frozen=True)
 class Settings:
     """The resolved configuration; immutable so the CLI, the services and the UI can share it."""
@@ -108,8 +136,10 @@ class Settings:
     persona_dirs: tuple[Path, ...]
     model_overrides: Mapping[str, ModelOverride]
     keys: Mapping[str, str]
-    agent_name: str
+    agent_name: str  # "" when unset: the console asks once and saves it under [agent]
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT  # seconds a write waits for another program's lock ([store])
+    agent_source: AgentSource = "config"
+    clipboard: ClipboardSettings = field(default_factory=ClipboardSettings)
 
     def __repr__(self) -> str:
         """The dataclass repr, with the database URL's password masked (repr reaches logs and tracebacks)."""
@@ -161,6 +191,7 @@ def load_settings(overrides: CliOverrides | None = None, env: Mapping[str, str] 
             f"The config file {path} (from {source}) does not exist: create it, or fix the path."
         )
     file = _read_config_file(path) if path.is_file() else _FileConfig()
+    agent_name, agent_source = _agent(environ, file)
     return Settings(
         provider=_provider(cli, environ, file),
         db_url=_db_url(cli, environ, file),
@@ -168,9 +199,68 @@ def load_settings(overrides: CliOverrides | None = None, env: Mapping[str, str] 
         persona_dirs=_persona_dirs(cli, file),
         model_overrides=MappingProxyType(file.models),
         keys=MappingProxyType(file.keys),
-        agent_name=file.agent_name or environ.get("USER") or environ.get("USERNAME") or "agent",
+        agent_name=agent_name,
+        agent_source=agent_source,
         busy_timeout=DEFAULT_BUSY_TIMEOUT if file.busy_timeout is None else file.busy_timeout,
+        clipboard=_clipboard(environ, file),
     )
+
+
+def _agent(environ: Mapping[str, str], file: _FileConfig) -> tuple[str, AgentSource]:
+    """Who approves replies: ``[agent] name``, else the login name, else nobody yet (the console asks)."""
+    if file.agent_name:
+        return file.agent_name.strip(), "config"
+    login = (environ.get("USER") or environ.get("USERNAME") or "").strip()
+    return (login, "environment") if login else ("", "unset")
+
+
+def _clipboard(environ: Mapping[str, str], file: _FileConfig) -> ClipboardSettings:
+    """The copy command (the config's, else the first known one on PATH), the reply file, the editor."""
+    editor_text = environ.get("VISUAL") or environ.get("EDITOR")
+    editor = tuple(shlex.split(editor_text)) if editor_text else None
+    command: tuple[str, ...] | None = file.clipboard_command
+    source = "[clipboard] command" if command else ""
+    if command is None:
+        path = environ.get("PATH", "")
+        for candidate in COPY_COMMANDS:
+            found = shutil.which(candidate[0], path=path)
+            if found:
+                command, source = (found, *candidate[1:]), "found on PATH"
+                break
+    return ClipboardSettings(command, source, file.clipboard_file, editor or None)
+
+
+def save_agent_name(path: Path, name: str) -> None:
+    """Write ``[agent] name`` into the config file (created if missing), keeping everything else as it is.
+
+    Asked once on the first run, so the console knows who approves replies from then on."""
+    name = name.strip()
+    if not name:
+        raise ConfigError("The name is empty: type the name recorded as the approver of your replies.")
+    line = f"name = {json.dumps(name, ensure_ascii=False)}\n"
+    try:
+        text = path.read_text(encoding="utf-8") if path.is_file() else ""
+        lines = text.splitlines(keepends=True)
+        header = next((i for i, x in enumerate(lines) if x.strip() == "[agent]"), None)
+        if header is None:
+            gap = "" if not text else ("\n" if text.endswith("\n") else "\n\n")
+            text = f"{text}{gap}[agent]\n{line}"
+        else:
+            end = next((i for i in range(header + 1, len(lines)) if lines[i].lstrip().startswith("[")), None)
+            section = range(header + 1, len(lines) if end is None else end)
+            named = next((i for i in section if lines[i].split("=")[0].strip() == "name"), None)
+            if named is None:
+                lines.insert(header + 1, line)
+            else:
+                lines[named] = line  # a new name replaces the old one (asked again from the palette)
+            text = "".join(lines)
+        tomllib.loads(text)  # never leave a file the next start cannot read
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(
+            f"{path}: could not save [agent] name ({exc.__class__.__name__}): add it there by hand."
+        ) from exc
 
 
 def _config_location(cli: CliOverrides, environ: Mapping[str, str]) -> tuple[Path, str | None]:
@@ -306,6 +396,8 @@ class _FileConfig:
     models: dict[str, ModelOverride] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     agent_name: str | None = None
+    clipboard_command: tuple[str, ...] | None = None
+    clipboard_file: Path | None = None
     store_url: str | None = None
     busy_timeout: float | None = None
     persona_dirs: list[Path] = field(default_factory=list)
@@ -389,7 +481,15 @@ _MODEL_KEYS: dict[str, Check] = {
     "context_window": _number(1, integer=True),
     "max_output_tokens": _number(1, integer=True),
 }
-_SECTIONS = ("provider", "models", "keys", "agent", "store", "personas")
+_SECTIONS = ("provider", "models", "keys", "agent", "clipboard", "store", "personas")
+
+
+def _command(value: object) -> tuple[str, ...]:
+    """A command: "xclip -selection clipboard" (split as a shell would) or a list of its words."""
+    words = [_text(item) for item in value] if isinstance(value, list) else shlex.split(_text(value))
+    if not words:
+        raise _Bad("is empty: give a command or remove the line")
+    return tuple(words)
 
 
 def _read_config_file(path: Path) -> _FileConfig:
@@ -419,6 +519,11 @@ def _read_config_file(path: Path) -> _FileConfig:
         where = "[agent]"
         agent = _table(data.get("agent", {}), {"name": _text}, where)
         result.agent_name = cast("str | None", agent.get("name"))
+        where = "[clipboard]"
+        clipboard = _table(data.get("clipboard", {}), {"command": _command, "file": _text}, where)
+        result.clipboard_command = cast("tuple[str, ...] | None", clipboard.get("command"))
+        if "file" in clipboard:
+            result.clipboard_file = _relative_to(path, cast(str, clipboard["file"]))
         where = "[store]"
         store = _table(data.get("store", {}), {"url": _text, "busy_timeout": _number(0.0)}, where)
         if "url" in store:

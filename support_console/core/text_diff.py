@@ -51,8 +51,11 @@ def diff_words(original: str, sent: str) -> list[DiffOp]:
         if tag == "equal":
             _push(ops, "equal", "".join(b[j1:j2]))
         else:
-            _push(ops, "delete", "".join(a[i1:i2]))
-            _push(ops, "insert", "".join(b[j1:j2]))
+            deleted, inserted = "".join(a[i1:i2]), "".join(b[j1:j2])
+            if deleted and inserted and not deleted[-1].isspace() and not inserted[0].isspace():
+                deleted += " "  # the draft's last word, replaced: never "persists.firmware" on screen
+            _push(ops, "delete", deleted)
+            _push(ops, "insert", inserted)
     return ops
 
 

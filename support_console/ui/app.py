@@ -17,6 +17,7 @@ from textual import work
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
+from textual.notifications import Notify
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 from textual.worker import WorkerFailed
@@ -71,6 +72,8 @@ class SupportConsoleApp(App[None]):
             from support_console.ui.screens.no_provider import NoProviderScreen
 
             self.push_screen(NoProviderScreen(config_help_text(self.settings)))
+        if self.settings.agent_source == "unset":
+            self.main_screen.ask_agent_name()
 
     @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def _open_store(self) -> None:
@@ -88,6 +91,11 @@ class SupportConsoleApp(App[None]):
             self.call_from_thread(self._store_ready, self.main_screen)
         self.services.warm_up()
         freeze_startup_objects()
+
+    def on_notify(self, event: Notify) -> None:
+        """Notices on the main screen go to its bar (never over the draft); other screens keep toasts."""
+        if self.main_screen is not None and self.main_screen.is_mounted:
+            self.main_screen.notices.add(event.notification)
 
     def _store_ready(self, main: MainScreen) -> None:
         if self.services.first_page_missed:  # the first frame's list was empty: the file could not answer
@@ -161,24 +169,36 @@ class SupportConsoleApp(App[None]):
     # -- quitting without losing work ------------------------------------------------------------------
 
     async def action_quit(self) -> None:
+        """Quit, asking first while a draft streams or an unsent draft is open (it is saved either way, and
+        comes back when the agent reopens the customer)."""
         from support_console.ui.screens.confirm import ConfirmScreen
 
         main = self.main_screen
-        if main is not None and main.drafting.generating:
-
-            def answered(yes: bool | None) -> None:
-                if yes:
-                    main.action_stop()
-                    self._quit_after_saving()
-
-            self.push_screen(
-                ConfirmScreen(
-                    "A draft is still streaming. Stop it and quit? What came so far is saved.", yes="Quit"
-                ),
-                answered,
-            )
+        question = self._quit_question(main) if main is not None else None
+        if question is None:
+            self._quit_after_saving()
             return
-        self._quit_after_saving()
+
+        def answered(yes: bool | None) -> None:
+            if yes and main is not None:
+                main.action_stop()
+                self._quit_after_saving()
+
+        self.push_screen(ConfirmScreen(question, yes="Quit", no="Stay"), answered)
+
+    @staticmethod
+    def _quit_question(main: MainScreen) -> str | None:
+        drafting = main.drafting
+        if drafting.generating:
+            return "A draft is still streaming. Stop it and quit? What came so far is saved."
+        if drafting.sending or not drafting.pane.text.strip():
+            return None
+        customer = main.customer.name if main.customer is not None else "this customer"
+        how = "edited" if drafting.pane.edited else "not edited"
+        return (
+            f"The draft for {visible(customer)} is not sent yet ({how}). Quit anyway? It is saved, not "
+            "sent: it comes back when you open this customer again."
+        )
 
     @work(exclusive=True, group="quit", exit_on_error=False)
     async def _quit_after_saving(self) -> None:

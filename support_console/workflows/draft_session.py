@@ -185,6 +185,7 @@ class DraftSession:
         self.draft_id: int | None = None
         self.saved_text = ""  # what the store holds for draft_id
         self.streaming = False
+        self.agent_name = services.settings.agent_name  # the approver; "" until the agent says who they are
         self._task: asyncio.Task[object] | None = None  # the task iterating stream(), while it does
         self._generation: Generation | None = None  # the last one, until its draft is approved or discarded
         self._adopted: Future[None] | None = None
@@ -497,15 +498,20 @@ class DraftSession:
             return send_risk(outcome, result.finish_reason if result is not None else None, model_text)
         return send_risk(*self._restored_outcome, model_text)
 
-    async def approve(self, text: str) -> Message:
+    async def approve(self, text: str, status: str | None = None) -> Message:
         """Send ``text`` as the reply: the draft the pane holds becomes sent (keeping the model's original),
-        or a hand-written reply is recorded. The session then holds no draft."""
+        or a hand-written reply is recorded. The session then holds no draft. With ``status``, the
+        conversation is marked so in the same call (send and set pending / send and resolve)."""
         if not text.strip():
             raise NotReady("text", "Nothing to send: the draft is empty.")
-        approver = self._services.settings.agent_name
-        return await self.queue.run(lambda: self._approve(text, approver))
+        if status is not None and status not in STATUSES:
+            raise ValueError(f"unknown status {status!r}")
+        approver = self.agent_name
+        if not approver:
+            raise NotReady("agent", "Who approves this reply? Set your name first ([agent] name).")
+        return await self.queue.run(lambda: self._approve(text, approver, status))
 
-    def _approve(self, text: str, approver: str) -> Message:
+    def _approve(self, text: str, approver: str, status: str | None = None) -> Message:
         conversation_id = self._require_conversation()
         store = self._services.store
         self._save_model_draft()
@@ -515,6 +521,8 @@ class DraftSession:
             self.draft_id = store.save_draft(conversation_id, text=text, persona_id=self.persona_id)
         message = store.approve_draft(self.draft_id, text, approver)
         self._forget_draft(None)
+        if status is not None:
+            store.set_status(conversation_id, status)
         self.conversation = store.get_conversation(conversation_id)
         return message
 

@@ -15,27 +15,33 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("escape", "stop", "Stop", id="stop"),
     Binding("ctrl+r", "regenerate", "Regenerate", id="regenerate", show=False),
     Binding("ctrl+s", "approve", "Approve & send", id="approve"),
+    Binding("f9", "approve('pending')", "Send & set pending", id="send_pending", show=False),
+    Binding("f10", "approve('resolved')", "Send & resolve", id="send_resolved", show=False),
     Binding("f8", "discard", "Discard", id="discard"),
     Binding("ctrl+n", "write", "Write by hand", id="write", show=False),
     Binding("ctrl+o", "persona", "Persona", id="persona"),
     Binding("ctrl+t", "accept_suggestion", "Use suggested persona", id="accept_suggestion", show=False),
     Binding("f5", "add_message", "Add customer msg", id="add_message"),
     Binding("f4", "add_note", "Add note", id="add_note", show=False),
-    Binding("alt+o", "set_status('open')", "Mark open", id="status_open", show=False),
-    Binding("alt+p", "set_status('pending')", "Mark pending", id="status_pending", show=False),
-    Binding("alt+r", "set_status('resolved')", "Mark resolved", id="status_resolved", show=False),
+    # Function keys, not alt+letter (a text area types the letter) nor ctrl+letter (all taken by the text
+    # areas or the console): they reach the console through tmux and every terminal we tried, and the text
+    # areas leave F3, F6 and F7 to the screen (see SafeTextArea). Pending and resolved keep their pair: the
+    # send-and-set key is three further on (F6/F9 pending, F7/F10 resolved).
+    Binding("f3", "set_status('open')", "Mark open", id="status_open", show=False),
+    Binding("f6", "set_status('pending')", "Mark pending", id="status_pending", show=False),
+    Binding("f7", "set_status('resolved')", "Mark resolved", id="status_resolved", show=False),
     Binding("ctrl+f", "find_customer", "Find customer", id="find_customer", show=False),
     Binding("f2", "add_customer", "New customer", id="add_customer", show=False),
     Binding("ctrl+up", "load_earlier", "Load earlier messages", id="load_earlier", show=False),
     Binding("ctrl+down", "load_later", "Show newer messages again", id="load_later", show=False),
-    # The work queue (keys text areas do not take: f6/f7 and alt+letter are theirs).
-    Binding("f9", "next_waiting", "Next waiting", id="next_waiting"),
+    # The work queue, on keys the text areas leave alone too (F9/F10 send, F3/F6/F7 mark).
+    Binding("f12", "next_waiting", "Next waiting", id="next_waiting"),
     Binding("ctrl+pagedown", "queue_step(1)", "Next conversation in the queue", id="queue_next", show=False),
     Binding(
         "ctrl+pageup", "queue_step(-1)", "Previous conversation in the queue", id="queue_prev", show=False
     ),
-    Binding("f3", "queue_view", "Next queue view", id="queue_view", show=False),
-    Binding("f10", "customer_panel", "Customer details", id="customer_panel", show=False),
+    Binding("ctrl+home", "queue_view", "Next queue view", id="queue_view", show=False),
+    Binding("f11", "customer_panel", "Customer details", id="customer_panel", show=False),
 ]
 
 

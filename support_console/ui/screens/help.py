@@ -7,11 +7,15 @@ from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+HELP_CHROME = 9
+"""Rows the dialog needs besides the keys: borders, title, a hint of up to three lines and their margins."""
 
 HelpRow = tuple[str, str, str]  # (keys, action description, binding id)
 
@@ -34,6 +38,7 @@ class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,f1,question_mark", "close", "Close", id="help_close")
     ]
+    AUTO_FOCUS = "#help-body"  # the arrows, page up/down, home and end scroll the keys on a small terminal
 
     def __init__(self, rows: Sequence[HelpRow]) -> None:
         super().__init__()
@@ -45,11 +50,15 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll(id="help-body"):
                 yield Static(help_table(self._rows), id="help-table")
             yield Static(
-                'Rebind any key in the config file\'s [keys] table, e.g. generate = "ctrl+g". '
-                "ctrl+p opens the command palette with every action and persona.",
+                "↑↓ PgUp PgDn scroll · esc closes. Rebind any key in the config file's [keys] table, e.g. "
+                'generate = "ctrl+g". ctrl+p opens the command palette with every action and persona.',
                 classes="dialog-hint",
                 markup=False,
             )
+
+    def on_resize(self, event: events.Resize) -> None:
+        """The keys take what the title and the hint leave, so the dialog never runs off a small screen."""
+        self.query_one("#help-body").styles.max_height = max(3, event.size.height - HELP_CHROME)
 
     def action_close(self) -> None:
         self.dismiss(None)

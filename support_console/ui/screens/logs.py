@@ -49,6 +49,7 @@ class LogsScreen(Screen[None]):
     """Browse, filter and search all conversations; open one read-only with its audit trail."""
 
     BINDINGS: ClassVar[list[BindingType]] = list(LOGS_BINDINGS)
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (Textual declares it)
     DEFAULT_CSS = """
     LogsScreen #logs-search { margin: 0 0 0 0; }
     LogsScreen #logs-status { height: 1; padding: 0 1; color: $text-muted; }
@@ -56,6 +57,9 @@ class LogsScreen(Screen[None]):
     LogsScreen HitsTable { display: none; }
     LogsScreen.searching HitsTable { display: block; }
     LogsScreen.searching ConversationTable { display: none; }
+    LogsScreen.-narrow LogsFilterBar Select { width: 17; }
+    LogsScreen.-narrow LogsFilterBar #filter-since { width: 14; }
+    LogsScreen.-narrow LogsFilterBar #filter-until { width: 14; }
     """
 
     def __init__(self, services: Services) -> None:

@@ -19,12 +19,16 @@ from textual.containers import Horizontal
 from textual.screen import Screen
 from textual.widgets import Footer, Header
 
+from support_console.config.settings import save_agent_name
 from support_console.core.errors import SupportConsoleError
+from support_console.core.safe_text import visible
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE
 from support_console.ui.screens.bindings import MAIN_BINDINGS, key_name
 from support_console.ui.widgets.conversation import ConversationView
 from support_console.ui.widgets.draft_column import DraftColumn
+from support_console.ui.widgets.notices import NoticeBar
 from support_console.ui.widgets.queue_list import Entry, QueueList
+from support_console.ui.widgets.reply_out import deliver, open_in_editor, write_to_file
 from support_console.ui.widgets.transcript import PAGE
 from support_console.workflows.draft_session import DraftSession, NotReady
 
@@ -63,6 +67,7 @@ class MainScreen(Screen[None]):
             yield QueueList(self._load_queue, id="customers")
             yield ConversationView(self.session, self.key, id="conversation")
             yield DraftColumn(self.services, self.session, self.key, id="draft-column")
+        yield NoticeBar(id="notices")
         yield Footer()
 
     def on_mount(self) -> None:
@@ -70,6 +75,7 @@ class MainScreen(Screen[None]):
         self.customers.view_hint = f"{self.key('queue_view')} or 1-5: views"
         self.customers.refresh_list()
         self.drafting.show_persona()
+        self._show_waiting()
         self.set_interval(0.25, self._show_waiting)
 
     def _load_queue(self, view: str, query: str) -> list[QueueRow] | list[CustomerSummary]:
@@ -80,14 +86,25 @@ class MainScreen(Screen[None]):
         return self.services.store.list_customers(query, limit=CUSTOMER_LIMIT)
 
     def _show_waiting(self) -> None:
-        waiting = self.session.queue.busy_for > WAIT_NOTICE_AFTER
-        self.sub_title = "waiting for the database (another program is writing to it)…" if waiting else ""
+        """The header: who is working and the open conversation's status, or that the database is busy."""
+        if self.session.queue.busy_for > WAIT_NOTICE_AFTER:
+            self.sub_title = "waiting for the database (another program is writing to it)…"
+            return
+        parts = [f"agent: {visible(self.session.agent_name) or 'not set'}"]
+        conversation = self.session.conversation
+        if conversation is not None:
+            parts.append(f"conversation {conversation.id}: {conversation.status}")
+        self.sub_title = " · ".join(parts)
 
     def key(self, binding_id: str) -> str:
         """The key an action is on now (after [keys] rebinding), as the footer shows it, for hints."""
         return key_name(self.app, self.services.settings.keys, binding_id)
 
     # -- the parts, and what the session holds (read by the app, the palette and the tests) --------------
+
+    @property
+    def notices(self) -> NoticeBar:
+        return self.query_one(NoticeBar)
 
     @property
     def customers(self) -> QueueList:
@@ -317,8 +334,9 @@ class MainScreen(Screen[None]):
     def action_write(self) -> None:
         self.drafting.write()
 
-    def action_approve(self) -> None:
-        self.drafting.approve()
+    def action_approve(self, status: str | None = None) -> None:
+        """Approve & send the draft; with ``status``, also mark the conversation (one key, one step)."""
+        self.drafting.approve(status)
 
     def action_discard(self) -> None:
         self.drafting.discard()
@@ -338,6 +356,36 @@ class MainScreen(Screen[None]):
     def _context_measured(self, event: DraftColumn.ContextMeasured) -> None:
         event.stop()
         self.transcript.set_context(event.first_kept_id, event.dropped)
+
+    # -- the last reply, out of the console (palette commands: see reply_out.REPLY_COMMANDS) ------------
+
+    def _last_reply(self) -> str | None:
+        text = self.drafting.last_reply
+        if text is None:
+            self.notify("No reply has been sent in this session yet.", severity="information", markup=False)
+        return text
+
+    @work(group="reply-out", exit_on_error=False)
+    async def action_copy_last_reply(self) -> None:
+        text = self._last_reply()
+        if text is not None:
+            copied = await deliver(self.app, self.services.settings.clipboard, text)
+            self.notify(copied.notice, markup=False)
+
+    @work(group="reply-out", exit_on_error=False)
+    async def action_write_last_reply(self) -> None:
+        text = self._last_reply()
+        if text is None:
+            return
+        path = await write_to_file(self.app, self.services.settings.clipboard, text)
+        if path is not None:
+            self.notify(f"The last reply is in {path}.", markup=False)
+
+    @work(group="reply-out", exit_on_error=False)
+    async def action_edit_last_reply(self) -> None:
+        text = self._last_reply()
+        if text is not None:
+            await open_in_editor(self.app, self.services.settings.clipboard, text)
 
     # -- status ----------------------------------------------------------------------------------------
 
@@ -419,6 +467,32 @@ class MainScreen(Screen[None]):
     def store_opened(self) -> None:
         """The store finished opening after the first frame: show what needed it (the served model)."""
         self.drafting.show_persona()
+
+    # -- who is working --------------------------------------------------------------------------------
+
+    @on(DraftColumn.NameNeeded)
+    def _name_needed(self, event: DraftColumn.NameNeeded) -> None:
+        event.stop()
+        self.ask_agent_name()
+
+    def ask_agent_name(self) -> None:
+        """Ask who is working and save it under [agent] name (asked once: the file has it from then on)."""
+        from support_console.ui.screens.agent_name import AgentNameScreen
+
+        if any(isinstance(screen, AgentNameScreen) for screen in self.app.screen_stack):
+            return
+        path = self.services.settings.config_path
+
+        async def save(name: str) -> None:
+            await asyncio.to_thread(save_agent_name, path, name)
+
+        def saved(name: str | None) -> None:
+            if name is not None:
+                self.session.agent_name = name.strip()
+                self._show_waiting()
+                self.notify(f"Signed in as {visible(name.strip())} (saved in {path}).", markup=False)
+
+        self.app.push_screen(AgentNameScreen(save, self.session.agent_name, str(path)), saved)
 
     # -- quitting --------------------------------------------------------------------------------------
 

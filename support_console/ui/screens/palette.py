@@ -15,6 +15,7 @@ from textual.content import Content
 from textual.markup import escape
 
 from support_console.core.safe_text import visible
+from support_console.ui.widgets.reply_out import REPLY_COMMANDS
 
 if TYPE_CHECKING:
     from support_console.ui.app import SupportConsoleApp
@@ -35,6 +36,13 @@ class ConsoleCommands(Provider):
             if action is None:
                 continue
             yield description, f"key: {keys}", partial(app.run_action, action, main)
+        yield (
+            "Who is working (agent name)",
+            f"now: {visible(main.session.agent_name) or 'not set'}; saved under [agent] name",
+            main.ask_agent_name,
+        )
+        for name, action in REPLY_COMMANDS:
+            yield name, "when the terminal's clipboard does not work", partial(app.run_action, action, main)
         for persona in main.services.personas.ordered():
             name = f"Persona: {visible(persona.name)}"
             yield name, visible(persona.description or persona.id), partial(main.use_persona, persona.id)

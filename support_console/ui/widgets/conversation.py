@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -29,18 +30,23 @@ if TYPE_CHECKING:
 
 
 class ConversationTitle(Static):
-    """One line: the customer, their email, and the conversation's id and status."""
+    """One line: the conversation's status first (a long name or email is cut at the end, never the status),
+    then the customer, the conversation's id and the email."""
 
     def show(self, customer: CustomerRecord | None, conversation: OpenConversation | None) -> None:
         if customer is None:
             self.update("No customer selected")
             return
-        text = literal(customer.name, style="bold")
-        text.append(f" <{customer.email}>", style="dim")
+        text = Text()
         if conversation is not None:
-            text.append(f" · conversation {conversation.id} · {conversation.status}")
+            text.append(f" {conversation.status} ", style="bold reverse")
+            text.append(" ")
+        text.append_text(literal(customer.name, style="bold"))
+        if conversation is not None:
+            text.append(f" · conversation {conversation.id}")
         else:
             text.append(" · no open conversation")
+        text.append_text(literal(f" <{customer.email}>", style="dim"))
         self.update(text)
 
 

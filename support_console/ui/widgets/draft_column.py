@@ -24,7 +24,9 @@ from textual.worker import Worker
 from support_console.core.errors import SupportConsoleError
 from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_pane import DraftPane, Meter
-from support_console.ui.widgets.status import finish_status
+from support_console.ui.widgets.reply_out import deliver
+from support_console.ui.widgets.safe_text_area import SafeTextArea
+from support_console.ui.widgets.status import failed_status, finish_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
 
@@ -54,6 +56,9 @@ class DraftColumn(Vertical):
             super().__init__()
             self.message = message
 
+    class NameNeeded(Message):
+        """A reply was to be sent but nobody is signed in: the screen asks who is working."""
+
     class ContextMeasured(Message):
         """A request was prepared: the ``dropped`` messages before ``first_kept_id`` do not reach the
         model."""
@@ -71,8 +76,10 @@ class DraftColumn(Vertical):
         self.session = session
         self.key = key
         self.sending = False
+        self.last_reply: str | None = None  # the last approved reply, for copying it again or to a file
         self._worker: Worker[None] | None = None
         self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
+        self._told_typing = False  # the agent was told, this generation, why typing is not added
 
     def compose(self) -> ComposeResult:
         yield SuggestionBanner(id="suggestion")
@@ -191,6 +198,7 @@ class DraftColumn(Vertical):
             return
         self.save_unsaved_edit()
         self._generating = True
+        self._told_typing = False
         self._worker = self._generate()
         self.refresh_bindings()
 
@@ -232,7 +240,8 @@ class DraftColumn(Vertical):
         except LLMError as error:
             if not streamed:  # show what the Drafter saves: the error's partial text (or the refusal so far)
                 pane.feed(error.partial or "".join(refusal))
-            self._ended(f"Failed ({error.kind}): the partial draft is kept; edit it or generate again.", True)
+            kept = streamed or bool(error.partial) or bool(refusal)
+            self._ended(failed_status(str(error.kind), kept, self.key("generate")), True)
             self.notify(str(error), title="Model error", severity="error", timeout=12, markup=False)
             await self._settle()
             return
@@ -324,7 +333,26 @@ class DraftColumn(Vertical):
                 markup=False,
             )
             return
+        if not self.pane.text.strip():  # the status said "No draft yet": say what happens now
+            self.pane.set_status(
+                f"Writing by hand: type the reply, then {self.key('approve')} approves and sends it."
+            )
         self.pane.editor.focus()
+
+    @on(SafeTextArea.TypingRefused)
+    def _typing_refused(self, event: SafeTextArea.TypingRefused) -> None:
+        """Typing into a locked draft is dropped: say so (once per generation), never silently."""
+        event.stop()
+        if self.streaming and not self._told_typing:
+            self._told_typing = True
+            self.notify(
+                f"The model is still writing: what you type is not added to a streaming draft. "
+                f"{self.key('stop')} stops it (what came is kept); then edit.",
+                severity="warning",
+                markup=False,
+            )
+        elif self.sending:
+            self.notify("The reply is being sent: it cannot be edited now.", severity="warning", markup=False)
 
     @on(DraftPane.Edited)
     def _draft_edited(self, event: DraftPane.Edited) -> None:
@@ -358,7 +386,8 @@ class DraftColumn(Vertical):
 
     # -- sending and discarding --------------------------------------------------------------------------
 
-    def approve(self) -> None:
+    def approve(self, status: str | None = None) -> None:
+        """Approve & send the draft; with ``status`` the conversation is marked so in the same step."""
         pane = self.pane
         if self.streaming or self.generating:
             self.notify(
@@ -382,22 +411,26 @@ class DraftColumn(Vertical):
                 markup=False,
             )
             return
+        if not self.session.agent_name:  # every reply records who approved it
+            self.notify("Who approves this reply? Give your name first.", severity="warning", markup=False)
+            self.post_message(self.NameNeeded())
+            return
         risk = self.session.send_risk(pane.model_text)
         if risk is None:
-            self._send()
+            self._send(status)
             return
         from support_console.ui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self._send()
+                self._send(status)
             else:
                 self.pane.set_status(f"Not sent. {risk.warning}", error=True)
 
         self.app.push_screen(ConfirmScreen(risk.question, yes="Send anyway", no="Don't send"), answered)
 
-    def _send(self) -> None:
-        """Start sending what the pane holds now."""
+    def _send(self, status: str | None) -> None:
+        """Start sending what the pane holds now (and mark the conversation ``status``, if given)."""
         pane = self.pane
         text = pane.text
         if self.sending or self.generating or not text.strip():
@@ -405,13 +438,13 @@ class DraftColumn(Vertical):
         pane.take_unsaved_edit()  # what is approved supersedes what was typed before
         self.sending = True
         pane.hold("Sending…")
-        self._approve(text)
+        self._approve(text, status)
 
     @work(group="send", exit_on_error=False)
-    async def _approve(self, text: str) -> None:
+    async def _approve(self, text: str, status: str | None = None) -> None:
         pane = self.pane
         try:
-            message = await self.session.approve(text)
+            message = await self.session.approve(text, status)
         except NotReady as error:
             self.sending = False
             pane.release("Not sent.")
@@ -424,13 +457,17 @@ class DraftColumn(Vertical):
             self.notify(str(error), title="Not sent", severity="error", markup=False)
             return
         self.sending = False
-        self.app.copy_to_clipboard(text)
+        self.last_reply = text
         pane.release("")
-        pane.clear_draft("Sent. The reply is on the clipboard: paste it into your channel.")
+        marked = f" Conversation marked {status}." if status is not None else ""
+        pane.clear_draft(f"Sent.{marked} Copying the reply…")
         pane.clear_meter()
         self.post_message(self.ReplySent(message))
         self.measure()
-        self.notify("Reply approved and copied to the clipboard.", title="Sent", markup=False)
+        copied = await deliver(self.app, self.services.settings.clipboard, text)
+        if pane.draft_id is None and not pane.text:  # nothing new in the pane meanwhile
+            pane.set_status(f"Sent.{marked} {copied.status}")
+        self.notify(f"Reply approved and sent.{marked} {copied.notice}", title="Sent", markup=False)
 
     def discard(self) -> None:
         pane = self.pane

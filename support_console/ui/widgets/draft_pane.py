@@ -227,8 +227,12 @@ class DraftPane(Vertical):
         self.streaming = False
         editor = self.editor
         if self._tail_cut:
-            editor.load_text(self.model_text or "")  # the whole text, once
             editor.border_subtitle = ""
+        if self._tail_cut or editor.text:
+            # The whole text, once, as one edit in a fresh history: the generation is one undo step (the
+            # streamed chunks were each an edit, and ctrl+z removed the last word).
+            editor.load_text("")
+            editor.insert(self.model_text or "")
         self._tail, self._tail_cut = "", False
         editor.read_only = False
         editor.move_cursor(editor.document.end)

@@ -34,6 +34,10 @@ PREFETCH_ROWS = 20
 PageLoader = Callable[[int, int], "list[ConversationRow]"]  # (offset, limit) -> rows
 
 
+CUSTOMER_WIDTH = 30
+"""Characters of "name <email>" a row shows (the audit view shows all of it)."""
+
+
 def one_line(text: str, width: int = 80) -> str:
     """Whitespace collapsed to single spaces, cut to ``width`` characters."""
     flat = " ".join(text.split())
@@ -76,6 +80,8 @@ class ConversationTable(DataTable[Text | str]):
         self._reading = False
 
     def on_mount(self) -> None:
+        # The customer is cut to CUSTOMER_WIDTH so that at 80 columns a row still shows when, who, what
+        # state and which persona without scrolling sideways.
         self.add_columns("last activity", "customer", "status", "persona", "msgs", "latest message")
 
     def reset(self, loader: PageLoader, total: int, first: list[ConversationRow]) -> None:
@@ -121,7 +127,7 @@ class ConversationTable(DataTable[Text | str]):
         for row in rows:
             self.add_row(
                 timestamp(row.last_activity),
-                literal(f"{row.customer_name} <{row.customer_email}>"),
+                literal(one_line(f"{row.customer_name} <{row.customer_email}>", CUSTOMER_WIDTH)),
                 row.status,
                 row.persona_id or "—",
                 str(row.messages),
@@ -175,7 +181,7 @@ class HitsTable(DataTable[Text | str]):
         for hit in hits:
             self.add_row(
                 timestamp(hit.created_at),
-                literal(f"{hit.customer_name} <{hit.customer_email}>"),
+                literal(one_line(f"{hit.customer_name} <{hit.customer_email}>", CUSTOMER_WIDTH)),
                 hit.role,
                 snippet_text(hit),
                 key=str(hit.message_id),

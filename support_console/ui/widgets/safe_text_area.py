@@ -13,8 +13,12 @@ safe:
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from rich.text import Text
 from textual import events
+from textual.binding import Binding, BindingsMap, BindingType
+from textual.message import Message
 from textual.widgets import TextArea
 
 from support_console.core.safe_text import pictured, without_controls
@@ -25,8 +29,37 @@ def removed_note(count: int, source: str) -> str:
     return f"{count:,} escape sequence{'s' if count != 1 else ''} removed from {source}"
 
 
+LEFT_TO_THE_SCREEN = ("f6", "f7", "ctrl+a")
+"""TextArea's keys a SafeTextArea gives up: F6 (select line) and F7 (select all) are the screen's status
+keys, which must work while the agent types; ctrl+a (line start, also on Home) selects all, as everywhere."""
+
+
 class SafeTextArea(TextArea):
     """TextArea whose pasted text loses escape sequences and whose lines are drawn terminal-safe."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+a", "select_all", "Select all", show=False, id="select_all"),
+    ]
+
+    class TypingRefused(Message):
+        """A key that types was pressed while the text is read-only (a draft streaming or being sent): the
+        text area drops it, so whoever locked the text says why."""
+
+    async def _on_key(self, event: events.Key) -> None:
+        if self.read_only and (event.is_printable or event.key == "enter"):
+            self.post_message(self.TypingRefused())
+        await super()._on_key(event)
+
+    @classmethod
+    def _merge_bindings(cls) -> BindingsMap:
+        """TextArea's bindings without the keys left to the screen, then this class's own."""
+        merged = super()._merge_bindings()
+        own = [b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
+        keys = {
+            key: [b for b in bindings if key not in LEFT_TO_THE_SCREEN or b in own]
+            for key, bindings in merged.key_to_bindings.items()
+        }
+        return BindingsMap.from_keys({key: bindings for key, bindings in keys.items() if bindings})
 
     async def _on_paste(self, event: events.Paste) -> None:
         event.prevent_default()  # the base class would insert the raw text

@@ -33,3 +33,20 @@ def finish_status(result: StreamResult | None) -> str:
     if result.served_model:
         parts.append(result.served_model)
     return " · ".join(parts)
+
+
+NOTHING_CAME_HINTS = {
+    "auth": "check the API key (or sign-in), then generate again ({generate})",
+    "rate_limit": "the provider is busy or the quota is used up: wait a moment, then generate again "
+    "({generate})",
+    "context_length": "the conversation is too long for the model: use a model with a larger window, "
+    "or write this reply by hand",
+}
+
+
+def failed_status(kind: str, kept: bool, generate: str) -> str:
+    """The status after a failed generation: "the partial draft is kept" only when something was kept."""
+    if kept:
+        return f"Failed ({kind}): the partial draft is kept; edit it or generate again ({generate})."
+    hint = NOTHING_CAME_HINTS.get(kind, "generate again ({generate}) or write the reply by hand")
+    return f"Failed ({kind}): nothing was drafted; {hint.format(generate=generate)}."
