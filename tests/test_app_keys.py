@@ -69,7 +69,9 @@ async def test_add_customer_validates_and_keeps_what_was_typed(tmp_path: Path) -
 async def test_help_lists_every_action_and_keys_rebind_from_config(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
-    services = services_for(ui_settings(tmp_path, wire_server, keys={"generate": "ctrl+b", "help": "ctrl+end"}))
+    services = services_for(
+        ui_settings(tmp_path, wire_server, keys={"generate": "ctrl+b", "help": "ctrl+end"})
+    )
     try:
         seed_customer(services, messages=("Hi",))
         wire_server.enqueue(stream_text("Rebound."))
