@@ -35,7 +35,7 @@ from support_console.store.engine import backend_for
 from support_console.store.history import create_history_index
 from support_console.store.like import contains
 from support_console.store.schema_v1 import V1
-from support_console.store.tables import CUSTOMERS, MESSAGES, SERVED_MODELS
+from support_console.store.tables import CUSTOMERS, MESSAGES, SERVED_MODELS, SERVER_MODELS
 
 Migration = Callable[[Connection], None]
 
@@ -132,6 +132,13 @@ def _v8_error_kinds(conn: Connection) -> None:
     conn.execute(MESSAGES.update().where(m.role == ROLE_AGENT, failed).values(error_kind=kind))
 
 
+def _v11_server_models(conn: Connection) -> None:
+    """Version 11 (audit takes 9 and the queue 10 this round; alone on its branch it runs as the next one):
+    the server_models table, what each OpenAI-compatible server said about a model (its context window,
+    the names it offers)."""
+    SQLModel.metadata.create_all(conn, tables=[SERVER_MODELS])
+
+
 #: The ordered migrations. Append only (see the module docstring).
 MIGRATIONS: list[Migration] = [
     _v1_core_schema,
@@ -142,6 +149,7 @@ MIGRATIONS: list[Migration] = [
     _v6_bulk_indexing,
     _v7_customer_keys,
     _v8_error_kinds,
+    _v11_server_models,
 ]
 
 

@@ -218,6 +218,24 @@ class ServedModel(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class ServerModel(SQLModel, table=True):
+    """What an OpenAI-compatible server said about a model it serves (schema version 11).
+
+    Keyed by the server's base URL and the model name, since two servers may serve one name with different
+    windows. ``source`` says where the window came from (an endpoint, or an overflow error that named it);
+    ``offered`` is the newline-joined list of model names the server listed.
+    """
+
+    __tablename__ = "server_models"
+
+    base_url: str = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    context_window: int | None = None
+    source: str = ""
+    offered: str = ""
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # ------------------------------------------------------------------------------------------- typed handles
 
 #: The tables as SQLAlchemy Core sees them, typed once (sqlmodel does not type ``__table__``).
@@ -225,6 +243,7 @@ CUSTOMERS: Final[sa.Table] = SQLModel.metadata.tables[str(Customer.__tablename__
 CONVERSATIONS: Final[sa.Table] = SQLModel.metadata.tables[str(Conversation.__tablename__)]
 MESSAGES: Final[sa.Table] = SQLModel.metadata.tables[str(Message.__tablename__)]
 SERVED_MODELS: Final[sa.Table] = SQLModel.metadata.tables[str(ServedModel.__tablename__)]
+SERVER_MODELS: Final[sa.Table] = SQLModel.metadata.tables[str(ServerModel.__tablename__)]
 
 
 def ai_assisted(m: sa.ColumnCollection[str, sa.ColumnElement[Any]] | Any) -> sa.ColumnElement[bool]:

@@ -18,12 +18,12 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from support_console.config.settings import ProviderSettings
 from support_console.core.errors import ConfigError, SupportConsoleError
-from support_console.core.model_facts import ModelInfo, resolve_model
+from support_console.core.model_facts import ModelInfo, reply_cut_by_window, resolve_model, window_advice
 from support_console.core.personas import Persona, PersonaSet
 from support_console.core.tokens import count_text
 from support_console.core.trimming import BudgetAware, HistoryItem, SizedHistory, TrimReport, build_messages
@@ -33,11 +33,13 @@ from support_console.llm import (
     ErrorKind,
     LLMError,
     RefusalDelta,
+    RequestFit,
     StreamEvent,
     StreamResult,
     make_request,
 )
 from support_console.store.first_page import name_from_email
+from support_console.workflows.server_facts import name_warning, persona_lost_warning
 
 if TYPE_CHECKING:
     from support_console.store import Customer, Store
@@ -61,6 +63,7 @@ class PreparedDraft:
     model: ModelInfo
     request: ChatRequest
     report: TrimReport
+    notices: tuple[str, ...] = ()  # what the agent should know before sending (an unknown window, a bad name)
 
 
 def customer_values(customer: Customer) -> dict[str, str]:
@@ -170,6 +173,9 @@ class Drafter:
         self.saved_text = ""  # what the store holds for draft_id (after the last save that succeeded)
         self.result: StreamResult | None = None
         self.unsaved: Callable[[], None] | None = None
+        self.cut_by_window = False  # the reply stopped at the context window, not at the persona's max_tokens
+        self.warnings: list[str] = []  # after a reply: what looked wrong (the persona not reaching the model)
+        self._offered: tuple[str, ...] = ()
 
     # -- preparing -------------------------------------------------------------------------------------------
 
@@ -178,8 +184,17 @@ class Drafter:
         the service said it served for that name before (an Azure deployment's real model)."""
         settings = self._services.settings
         name = model_name_for(persona, settings.provider)
-        served = self._services.store.served_model_for(name)
-        return resolve_model(name, settings.model_overrides, served_model=served)
+        store = self._services.store
+        served = store.served_model_for(name)
+        learned = self._services.server_knowledge.learned(store, name)  # may ask the server, once
+        self._offered = learned.offered
+        return resolve_model(
+            name,
+            settings.model_overrides,
+            served_model=served,
+            learned_window=learned.context_window,
+            learned_source=learned.source or "server",
+        )
 
     def prepare(self, conversation_id: int, persona_id: str) -> PreparedDraft:
         """Build the trimmed request for the conversation as stored; sends nothing."""
@@ -210,8 +225,8 @@ class Drafter:
         history = _Prepended(pending, stored)
         return self._build(conversation_id or NO_CONVERSATION, values, persona, model, history)
 
-    @staticmethod
     def _build(
+        self,
         conversation_id: int,
         values: Mapping[str, str],
         persona: Persona,
@@ -220,8 +235,14 @@ class Drafter:
     ) -> PreparedDraft:
         system = persona.render_system(values)
         messages, report = build_messages(system, history, model, persona.params.max_tokens)
-        request = make_request(model, messages, persona.params)
-        return PreparedDraft(conversation_id, persona, model, request, report)
+        explicit = self._services.settings.provider.kind == "compatible"
+        request = make_request(model, messages, persona.params, explicit=explicit)
+        fit = RequestFit(report.prompt_tokens, report.reply_tokens, model.context_window, model.window_known)
+        request = replace(request, fit=fit)
+        notices = [] if model.window_known else [window_advice(model) + "."]
+        if (unlisted := name_warning(model.name, self._offered)) is not None:
+            notices.append(unlisted)
+        return PreparedDraft(conversation_id, persona, model, request, report, tuple(notices))
 
     # -- streaming -------------------------------------------------------------------------------------------
 
@@ -257,6 +278,7 @@ class Drafter:
                 "A preview cannot be streamed: record the message and prepare() the conversation."
             )
         self.draft_id, self.result, self.unsaved = draft_id, None, None
+        self.cut_by_window, self.warnings = False, []
         text: list[str] = []
         refusal: list[str] = []
         last_save = float("-inf")
@@ -281,6 +303,7 @@ class Drafter:
                 served_model=got.served_model,
                 error=str(exc),
                 error_kind=exc.kind,
+                learned_window=exc.context_window if exc.kind == ErrorKind.CONTEXT_LENGTH else None,
             )
             if settle:
                 await self.settled()
@@ -339,6 +362,7 @@ class Drafter:
     def _finish(self, prepared: PreparedDraft, result: StreamResult) -> None:
         """Save the complete draft; a refusal is kept as the draft's text and marked, never left empty."""
         self.result = result
+        self._judge(prepared, result)
         refused = result.refused
         self._submit(
             prepared,
@@ -360,7 +384,12 @@ class Drafter:
         served_model: str | None = None,
         error: str | None = None,
         error_kind: ErrorKind | None = None,
+        learned_window: int | None = None,
     ) -> None:
+        if learned_window:
+            self._services.server_knowledge.remember_overflow(
+                self._services.store, prepared.model.name, learned_window
+            )
         if served_model:
             self._services.store.remember_served_model(prepared.model.name, served_model)
         self.draft_id = self._services.store.save_draft(
@@ -375,6 +404,33 @@ class Drafter:
             error=error,
             error_kind=error_kind,
         )
+
+    def _judge(self, prepared: PreparedDraft, result: StreamResult) -> None:
+        """What the finished reply says about the request: cut by the window rather than by max_tokens, and
+        (once per model) a server prompt count that leaves no room for the persona's instructions."""
+        model, max_tokens = prepared.model, prepared.report.reply_tokens
+        if result.finish_reason == "length":
+            if result.usage is not None:
+                prompt, completion = result.usage.prompt_tokens, result.usage.completion_tokens
+            else:
+                prompt, completion = prepared.report.prompt_tokens, count_text(result.text, model.encoding)
+            self.cut_by_window = reply_cut_by_window(prompt, completion, max_tokens, model.context_window)
+        knowledge = self._services.server_knowledge
+        if result.usage is not None and knowledge.base_url is not None and prepared.request.messages:
+            system = str(prepared.request.messages[0].get("content", ""))
+            lost = persona_lost_warning(system, model, result.usage.prompt_tokens)
+            if lost is not None and knowledge.first_warning(model.name):
+                self.warnings.append(lost)
+
+
+WINDOW_CUT_ADVICE = (
+    "The reply was cut off by the model's context window (the prompt left too little room for "
+    "max_tokens): finish it by hand, or trim the history (fewer messages, a shorter persona) and generate "
+    "again; raising max_tokens will not help."
+)
+MAX_TOKENS_CUT_ADVICE = (
+    "The reply was cut off at the persona's max_tokens: raise it in the persona or finish by hand."
+)
 
 
 def _usage_pair(result: StreamResult) -> tuple[int, int] | None:

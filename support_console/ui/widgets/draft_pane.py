@@ -44,9 +44,12 @@ class Meter:
     kept: int
     dropped: int
     truncated: bool
+    window_known: bool = True  # False: the budget rests on a guessed window (the notice says how to set it)
 
     def render(self) -> str:
         parts = [f"prompt {self.prompt_tokens:,} / {self.budget:,} tokens"]
+        if not self.window_known:
+            parts.append("window unknown (guessed): set context_window in [models]")
         if self.dropped:
             parts.append(f"{self.dropped:,} older message{'s' if self.dropped != 1 else ''} trimmed")
         if self.truncated:

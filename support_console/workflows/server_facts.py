@@ -1,0 +1,134 @@
+"""What the serving server says about a model, learned once and remembered: the wiring between the probe
+(llm/server_probe.py), the store (server_models) and model facts (core/model_facts.resolve_model).
+
+Why here: the llm layer may not know the store and the store may not know HTTP; workflows may use both.
+Only OpenAI-compatible servers are asked (OpenAI's and Azure's windows are published). The probe is a
+network call: it runs on whatever thread prepares the draft (the session's store thread in the console, never
+the event loop), at most once per server and model per process, with a short timeout; what it learned is
+stored, so the next start asks nothing.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from support_console.core.tokens import count_text
+from support_console.llm.server_probe import PROBE_TIMEOUT, ServerFacts, probe_server
+
+if TYPE_CHECKING:
+    from support_console.config.settings import ProviderSettings
+    from support_console.core.model_facts import ModelInfo
+    from support_console.store import Store
+
+__all__ = ["Learned", "ServerKnowledge", "persona_lost_warning"]
+
+SOURCE_OVERFLOW = "overflow"
+
+
+@dataclass(frozen=True)
+class Learned:
+    """What is known about a model at this server: its window (None: nobody said) and the names offered."""
+
+    context_window: int | None
+    source: str  # "server" (an endpoint said it) or "overflow" (an overflow error named it); "" if unknown
+    detail: str  # which endpoint, for `support-console config`
+    offered: tuple[str, ...]
+
+
+_NOTHING = Learned(None, "", "", ())
+
+Probe = Callable[[str, str, "str | None", float], ServerFacts]
+
+
+class ServerKnowledge:
+    """Per process: what each compatible server said about each model (thread-safe), backed by the store."""
+
+    def __init__(self, provider: ProviderSettings, probe: Probe = probe_server) -> None:
+        self._provider = provider
+        self._probe = probe
+        self._lock = threading.Lock()
+        self._known: dict[str, Learned] = {}
+        self._warned: set[str] = set()  # models already warned that the persona did not reach them
+
+    @property
+    def base_url(self) -> str | None:
+        """The compatible server this process talks to, or None (OpenAI, Azure: nothing to ask)."""
+        provider = self._provider
+        return provider.base_url if provider.kind == "compatible" and provider.base_url else None
+
+    def learned(self, store: Store, model: str) -> Learned:
+        """What is known about ``model``: from memory, else the store, else by asking the server (once)."""
+        base_url = self.base_url
+        if base_url is None:
+            return _NOTHING
+        with self._lock:
+            if model in self._known:
+                return self._known[model]
+        stored = store.server_model(base_url, model)
+        if stored is not None and stored.context_window:
+            kind = SOURCE_OVERFLOW if stored.source == SOURCE_OVERFLOW else "server"
+            found = Learned(stored.context_window, kind, stored.source, stored.offered)
+        else:
+            facts = self._probe(base_url, model, self._provider.api_key, PROBE_TIMEOUT)
+            found = Learned(facts.context_window, "server" if facts.context_window else "", facts.source,
+                            facts.offered)  # fmt: skip
+            if facts.context_window or facts.offered:
+                store.remember_server_model(
+                    base_url, model, context_window=facts.context_window, source=facts.source,
+                    offered=facts.offered,
+                )  # fmt: skip
+        with self._lock:
+            self._known[model] = found
+        return found
+
+    def remember_overflow(self, store: Store, model: str, context_window: int) -> None:
+        """An overflow error named the window: keep it, so the next request is trimmed to fit."""
+        base_url = self.base_url
+        if base_url is None:
+            return
+        store.remember_server_model(base_url, model, context_window=context_window, source=SOURCE_OVERFLOW)
+        with self._lock:
+            before = self._known.get(model, _NOTHING)
+            self._known[model] = Learned(context_window, SOURCE_OVERFLOW, SOURCE_OVERFLOW, before.offered)
+
+    def first_warning(self, model: str) -> bool:
+        """True the first time this process warns about ``model`` (warn once per model)."""
+        with self._lock:
+            if model in self._warned:
+                return False
+            self._warned.add(model)
+            return True
+
+
+def name_warning(model: str, offered: tuple[str, ...]) -> str | None:
+    """When the server lists models and ``model`` is not one of them: say which names it offers."""
+    if not offered or model in offered or f"{model}:latest" in offered:  # Ollama lists tags
+        return None
+    shown = ", ".join(offered[:8]) + (f" and {len(offered) - 8} more" if len(offered) > 8 else "")
+    return (
+        f"the server does not list a model named '{model}'; it offers: {shown}. Set the name with --model "
+        "(or model in the config file or the persona)."
+    )
+
+
+#: The share of the system message's tokens below which the server's whole prompt count means the system
+#: message was dropped (tokenizers differ by a few per cent, a chat template adds tokens, never removes).
+_LOST_SHARE = 0.5
+_MIN_SYSTEM_TOKENS = 32  # below this a tokenizer difference could explain it
+
+
+def persona_lost_warning(system: str, model: ModelInfo, server_prompt_tokens: int) -> str | None:
+    """When the server's prompt count is far below what the persona's system message alone needs."""
+    needed = count_text(system, model.encoding)
+    if needed < _MIN_SYSTEM_TOKENS or server_prompt_tokens >= _LOST_SHARE * needed:
+        return None
+    return (
+        f"the persona's instructions are probably not reaching '{model.name}': the server counted "
+        f"{server_prompt_tokens:,} prompt tokens for the whole request, while the system message alone is "
+        f"about {needed:,}. Its chat template most likely has no system role (llama-cpp-python's 'gemma' "
+        "format drops it): start the server with a chat format that keeps the system message (e.g. "
+        "--chat_format chatml, or the model's own template with --jinja on llama-server)."
+    )
