@@ -394,3 +394,37 @@ def test_dry_run_says_the_window_is_unknown_and_how_to_set_it(
     assert "context window 2048, as the server reports it" in out
     assert "UNKNOWN" not in out
     assert "it offers: gemma" in out  # and the name it does not serve is named
+
+
+async def test_the_margin_is_learned_from_the_servers_prompt_counts(
+    tmp_path: Path, wire_server: WireServer, make: list[Services]
+) -> None:
+    wire_server.route("GET", "/props", llama_props(2048))
+    services = _services(tmp_path, wire_server, "gemma")
+    make.append(services)
+    conversation = _conversation(services)
+    before = Drafter(services).prepare(conversation, "local")
+    ours = before.report.prompt_tokens
+    theirs = round(ours * 1.043)  # the worst case: o200k undercounts that tokenizer by 4.3 %
+    wire_server.enqueue(stream_text("Hello.", usage=(theirs, 3), model="gemma"))
+    await _draft(services, before)
+    after = Drafter(services).prepare(conversation, "local")
+    room = 2048 - 200
+    assert before.report.budget == room - 64
+    assert after.report.budget <= room * ours / theirs  # what we count now fits what the server counts
+    assert after.report.budget > room * ours / theirs - 40
+    stored = services.store.server_model(wire_server.base_url, "gemma")
+    assert stored is not None
+    assert stored.count_ratio == pytest.approx(theirs / ours)
+
+
+def test_counts_for_a_local_model_are_marked_estimated(
+    tmp_path: Path, wire_server: WireServer, make: list[Services]
+) -> None:
+    services = _services(tmp_path, wire_server, "gpt-4o")  # nothing says it is local: OpenAI's encoding
+    make.append(services)
+    assert Drafter(services).prepare(_conversation(services), "local").counts_exact
+    wire_server.route("GET", "/props", llama_props(4096))  # a llama-server under a GPT-like alias
+    local = _services(tmp_path / "local", wire_server, "gpt-4o")
+    make.append(local)
+    assert not Drafter(local).prepare(_conversation(local), "local").counts_exact

@@ -311,6 +311,7 @@ def dry_run_dict(prepared: PreparedDraft) -> dict[str, Any]:
         "request": prepared.request.to_dict(),
         "report": report_dict(prepared.report),
         "warnings": [*trim_warnings(prepared), *prepared.notices],
+        "counts_exact": prepared.counts_exact,
     }
 
 
@@ -323,7 +324,12 @@ def dry_run_text(prepared: PreparedDraft) -> str:
             f"Persona: {prepared.persona.id} ({prepared.persona.name})",
             f"Model: {model.name} (family {model.family}, {model.encoding}, "
             f"context window {model.context_window}{_window_origin(model)})",
-            report_text(prepared.report),
+            report_text(prepared.report)
+            + (
+                ""
+                if prepared.counts_exact
+                else " (Estimated with tiktoken: the server's tokenizer may differ.)"
+            ),
             *(f"Warning: {warning}" for warning in [*trim_warnings(prepared), *prepared.notices]),
             "Request:",
             to_json(prepared.request.to_dict()),

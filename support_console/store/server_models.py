@@ -25,6 +25,7 @@ class ServerModelFacts:
     context_window: int | None
     source: str
     offered: tuple[str, ...]
+    count_ratio: float | None = None  # the server's prompt_tokens over our count, the largest seen
 
 
 class ServerModelsMixin(StoreBase):
@@ -47,6 +48,16 @@ class ServerModelsMixin(StoreBase):
         with self._read() as session:
             rows = session.connection().execute(sa.select(SERVER_MODELS).order_by(t.base_url, t.model))
             return [_facts(row) for row in rows]
+
+    def remember_count_ratio(self, base_url: str, model: str, ratio: float) -> None:
+        """Record how the server's prompt counts compare with ours (keeps any window stored before)."""
+        t = SERVER_MODELS.c
+        values: dict[str, object] = {"count_ratio": ratio, "updated_at": utcnow()}
+        with self._write() as session:
+            conn = session.connection()
+            where = sa.and_(t.base_url == base_url, t.model == model)
+            if conn.execute(SERVER_MODELS.update().where(where).values(values)).rowcount == 0:
+                conn.execute(SERVER_MODELS.insert().values(base_url=base_url, model=model, **values))
 
     def remember_server_model(
         self,
@@ -75,11 +86,12 @@ class ServerModelsMixin(StoreBase):
 
 def _facts(row: sa.Row[tuple[object, ...]]) -> ServerModelFacts:
     m = row._mapping
-    window = m["context_window"]
+    window, ratio = m["context_window"], m["count_ratio"]
     return ServerModelFacts(
         base_url=str(m["base_url"]),
         model=str(m["model"]),
         context_window=int(window) if isinstance(window, int) else None,
         source=str(m["source"] or ""),
         offered=tuple(name for name in str(m["offered"] or "").split("\n") if name),
+        count_ratio=float(ratio) if isinstance(ratio, (int, float)) else None,
     )

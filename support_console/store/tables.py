@@ -233,6 +233,7 @@ class ServerModel(SQLModel, table=True):
     context_window: int | None = None
     source: str = ""
     offered: str = ""
+    count_ratio: float | None = None  # the server's prompt count over ours (its tokenizer vs tiktoken)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 

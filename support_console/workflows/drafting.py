@@ -23,7 +23,13 @@ from typing import TYPE_CHECKING, Any
 
 from support_console.config.settings import ProviderSettings
 from support_console.core.errors import ConfigError, SupportConsoleError
-from support_console.core.model_facts import ModelInfo, reply_cut_by_window, resolve_model, window_advice
+from support_console.core.model_facts import (
+    UNKNOWN_FAMILY,
+    ModelInfo,
+    reply_cut_by_window,
+    resolve_model,
+    window_advice,
+)
 from support_console.core.personas import Persona, PersonaSet
 from support_console.core.tokens import count_text
 from support_console.core.trimming import BudgetAware, HistoryItem, SizedHistory, TrimReport, build_messages
@@ -64,6 +70,7 @@ class PreparedDraft:
     request: ChatRequest
     report: TrimReport
     notices: tuple[str, ...] = ()  # what the agent should know before sending (an unknown window, a bad name)
+    counts_exact: bool = True  # False: tiktoken's estimate of another tokenizer (an unknown or local model)
 
 
 def customer_values(customer: Customer) -> dict[str, str]:
@@ -234,7 +241,9 @@ class Drafter:
         history: Iterable[HistoryItem],
     ) -> PreparedDraft:
         system = persona.render_system(values)
-        messages, report = build_messages(system, history, model, persona.params.max_tokens)
+        max_tokens = persona.params.max_tokens
+        margin = self._services.server_knowledge.margin(model.name, model.context_window, max_tokens)
+        messages, report = build_messages(system, history, model, max_tokens, margin=margin)
         explicit = self._services.settings.provider.kind == "compatible"
         request = make_request(model, messages, persona.params, explicit=explicit)
         fit = RequestFit(report.prompt_tokens, report.reply_tokens, model.context_window, model.window_known)
@@ -242,7 +251,10 @@ class Drafter:
         notices = [] if model.window_known else [window_advice(model) + "."]
         if (unlisted := name_warning(model.name, self._offered)) is not None:
             notices.append(unlisted)
-        return PreparedDraft(conversation_id, persona, model, request, report, tuple(notices))
+        # Exact: a known family counted by its own encoding; a server that reports its own window is a
+        # local one whose tokenizer tiktoken only estimates (whatever name it serves under).
+        exact = model.family != UNKNOWN_FAMILY and model.window_source in ("published", "config")
+        return PreparedDraft(conversation_id, persona, model, request, report, tuple(notices), exact)
 
     # -- streaming -------------------------------------------------------------------------------------------
 
@@ -372,6 +384,7 @@ class Drafter:
             served_model=result.served_model,
             error=REFUSAL_NOTE if refused else None,
             error_kind=ErrorKind.REFUSED if refused else None,
+            counts=(prepared.report.prompt_tokens, result.usage.prompt_tokens) if result.usage else None,
         )
 
     def _save(
@@ -385,7 +398,10 @@ class Drafter:
         error: str | None = None,
         error_kind: ErrorKind | None = None,
         learned_window: int | None = None,
+        counts: tuple[int, int] | None = None,
     ) -> None:
+        if counts is not None and not self.warnings:  # a prompt that lost its system message says nothing
+            self._services.server_knowledge.note_counts(self._services.store, prepared.model.name, *counts)
         if learned_window:
             self._services.server_knowledge.remember_overflow(
                 self._services.store, prepared.model.name, learned_window

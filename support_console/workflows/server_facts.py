@@ -10,9 +10,10 @@ stored, so the next start asks nothing.
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from support_console.core.tokens import count_text
@@ -36,9 +37,16 @@ class Learned:
     source: str  # "server" (an endpoint said it) or "overflow" (an overflow error named it); "" if unknown
     detail: str  # which endpoint, for `support-console config`
     offered: tuple[str, ...]
+    count_ratio: float | None = None  # the server's prompt_tokens over our count of the same request
 
 
 _NOTHING = Learned(None, "", "", ())
+
+#: The trimming margin without anything learned (core/trimming's default), and the limits of a believable
+#: count ratio: below 0.5 the prompt lost a part (a dropped system message), above 2 something else is wrong.
+BASE_MARGIN = 64
+_RATIO_RANGE = (0.5, 2.0)
+_RATIO_STEP = 0.005  # a larger ratio than this more is written to the store
 
 Probe = Callable[[str, str, "str | None", float], ServerFacts]
 
@@ -68,13 +76,14 @@ class ServerKnowledge:
             if model in self._known:
                 return self._known[model]
         stored = store.server_model(base_url, model)
+        ratio = stored.count_ratio if stored is not None else None
         if stored is not None and stored.context_window:
             kind = SOURCE_OVERFLOW if stored.source == SOURCE_OVERFLOW else "server"
-            found = Learned(stored.context_window, kind, stored.source, stored.offered)
+            found = Learned(stored.context_window, kind, stored.source, stored.offered, ratio)
         else:
             facts = self._probe(base_url, model, self._provider.api_key, PROBE_TIMEOUT)
             found = Learned(facts.context_window, "server" if facts.context_window else "", facts.source,
-                            facts.offered)  # fmt: skip
+                            facts.offered, ratio)  # fmt: skip
             if facts.context_window or facts.offered:
                 store.remember_server_model(
                     base_url, model, context_window=facts.context_window, source=facts.source,
@@ -92,7 +101,38 @@ class ServerKnowledge:
         store.remember_server_model(base_url, model, context_window=context_window, source=SOURCE_OVERFLOW)
         with self._lock:
             before = self._known.get(model, _NOTHING)
-            self._known[model] = Learned(context_window, SOURCE_OVERFLOW, SOURCE_OVERFLOW, before.offered)
+            self._known[model] = replace(
+                before, context_window=context_window, source=SOURCE_OVERFLOW, detail=SOURCE_OVERFLOW
+            )
+
+    def margin(self, model: str, context_window: int, reply_tokens: int) -> int:
+        """The trimming margin for ``model``: the default, or what the server's own counts showed it needs.
+
+        Our count (tiktoken) of a request the server counted ``ratio`` times as large fits the room left
+        beside the reply only when it is at most room / ratio: the margin is the difference.
+        """
+        with self._lock:
+            ratio = self._known.get(model, _NOTHING).count_ratio
+        if not ratio or ratio <= 1.0:
+            return BASE_MARGIN
+        room = max(0, context_window - reply_tokens)
+        return max(BASE_MARGIN, math.ceil(room - room / ratio) + 16)
+
+    def note_counts(self, store: Store, model: str, ours: int, theirs: int) -> None:
+        """After a reply: the server counted ``theirs`` prompt tokens where we counted ``ours``. The largest
+        believable ratio is kept (a few per cent, from a tokenizer tiktoken does not know)."""
+        base_url = self.base_url
+        if base_url is None or ours <= 0 or theirs <= 0:
+            return
+        ratio = theirs / ours
+        if not _RATIO_RANGE[0] <= ratio <= _RATIO_RANGE[1]:
+            return
+        with self._lock:
+            before = self._known.get(model, _NOTHING)
+            if before.count_ratio is not None and ratio <= before.count_ratio + _RATIO_STEP:
+                return
+            self._known[model] = replace(before, count_ratio=ratio)
+        store.remember_count_ratio(base_url, model, ratio)
 
     def first_warning(self, model: str) -> bool:
         """True the first time this process warns about ``model`` (warn once per model)."""

@@ -303,7 +303,7 @@ class DraftColumn(Vertical):
         report = prepared.report
         meter = Meter(
             report.prompt_tokens, report.budget, report.kept, report.dropped, report.truncated,
-            prepared.model.window_known,
+            prepared.model.window_known, not prepared.counts_exact,
         )  # fmt: skip
         self.pane.show_context(prepared.persona.name, prepared.model.name, meter)
         for notice in prepared.notices:

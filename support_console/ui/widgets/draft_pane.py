@@ -45,9 +45,11 @@ class Meter:
     dropped: int
     truncated: bool
     window_known: bool = True  # False: the budget rests on a guessed window (the notice says how to set it)
+    estimated: bool = False  # the count is tiktoken's estimate of the server's tokenizer
 
     def render(self) -> str:
-        parts = [f"prompt {self.prompt_tokens:,} / {self.budget:,} tokens"]
+        about = "≈" if self.estimated else ""
+        parts = [f"prompt {about}{self.prompt_tokens:,} / {self.budget:,} tokens"]
         if not self.window_known:
             parts.append("window unknown (guessed): set context_window in [models]")
         if self.dropped:
