@@ -223,10 +223,12 @@ class ModelClient:
         close to its window, or to a guessed one, that is what it is, and drafting again cannot help."""
         from support_console.llm._sdk import where
 
+        server = where(self._provider)
+        server = server[:1].upper() + server[1:]
         fit = request.fit
         if fit is None or not fit.near_window:
             return LLMError(
-                f"{where(self._provider)} answered with an empty reply (no data at all). Draft again; if it "
+                f"{server} answered with an empty reply (no data at all). Draft again; if it "
                 "keeps happening, check the server's log.",
                 kind=ErrorKind.STREAM_ERROR,
             )
@@ -236,7 +238,7 @@ class ModelClient:
             else f"the {fit.context_window:,}-token window it was trimmed to"
         )
         return LLMError(
-            f"{where(self._provider)} answered with an empty reply, as llama-cpp-python's server does when a "
+            f"{server} answered with an empty reply, as llama-cpp-python's server does when a "
             f"request does not fit its context window: this one needs about {fit.prompt_tokens:,} prompt "
             f"tokens plus {fit.max_tokens:,} for the reply, against {window}. Set the server's real window "
             f"(its --n_ctx; llama-cpp-python's default is 2,048) with context_window under "

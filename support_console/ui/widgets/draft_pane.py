@@ -51,7 +51,7 @@ class Meter:
         about = "≈" if self.estimated else ""
         parts = [f"prompt {about}{self.prompt_tokens:,} / {self.budget:,} tokens"]
         if not self.window_known:
-            parts.append("window unknown (guessed): set context_window in [models]")
+            parts.append("window unknown")  # the notice shown with it says how to set it
         if self.dropped:
             parts.append(f"{self.dropped:,} older message{'s' if self.dropped != 1 else ''} trimmed")
         if self.truncated:
