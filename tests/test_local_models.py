@@ -428,3 +428,21 @@ def test_counts_for_a_local_model_are_marked_estimated(
     local = _services(tmp_path / "local", wire_server, "gpt-4o")
     make.append(local)
     assert not Drafter(local).prepare(_conversation(local), "local").counts_exact
+
+
+def test_ollamas_model_limit_is_used_with_a_caveat_and_num_ctx_without(
+    tmp_path: Path, wire_server: WireServer, make: list[Services]
+) -> None:
+    wire_server.route("GET", "/v1/models", ollama_models("llama3.2:latest"))
+    wire_server.route("POST", "/api/show", ollama_show(num_ctx=None, context_length=131072))
+    services = _services(tmp_path, wire_server, "llama3.2")
+    make.append(services)
+    prepared = Drafter(services).prepare(_conversation(services), "local")
+    assert prepared.model.context_window == 131072
+    assert any("num_ctx" in notice and "silently" in notice for notice in prepared.notices)
+    wire_server.route("POST", "/api/show", ollama_show(num_ctx=8192))
+    set_ctx = _services(tmp_path / "num_ctx", wire_server, "llama3.2")
+    make.append(set_ctx)
+    prepared = Drafter(set_ctx).prepare(_conversation(set_ctx), "local")
+    assert prepared.model.context_window == 8192
+    assert prepared.notices == ()

@@ -45,7 +45,7 @@ from support_console.llm import (
     make_request,
 )
 from support_console.store.first_page import name_from_email
-from support_console.workflows.server_facts import name_warning, persona_lost_warning
+from support_console.workflows.server_facts import name_warning, persona_lost_warning, window_caveat
 
 if TYPE_CHECKING:
     from support_console.store import Customer, Store
@@ -183,6 +183,7 @@ class Drafter:
         self.cut_by_window = False  # the reply stopped at the context window, not at the persona's max_tokens
         self.warnings: list[str] = []  # after a reply: what looked wrong (the persona not reaching the model)
         self._offered: tuple[str, ...] = ()
+        self._window_detail = ""  # which endpoint said the window (server_facts.Learned.detail)
 
     # -- preparing -------------------------------------------------------------------------------------------
 
@@ -194,7 +195,7 @@ class Drafter:
         store = self._services.store
         served = store.served_model_for(name)
         learned = self._services.server_knowledge.learned(store, name)  # may ask the server, once
-        self._offered = learned.offered
+        self._offered, self._window_detail = learned.offered, learned.detail
         return resolve_model(
             name,
             settings.model_overrides,
@@ -249,6 +250,8 @@ class Drafter:
         fit = RequestFit(report.prompt_tokens, report.reply_tokens, model.context_window, model.window_known)
         request = replace(request, fit=fit)
         notices = [] if model.window_known else [window_advice(model) + "."]
+        if model.window_source == "server" and (caveat := window_caveat(model, self._window_detail)):
+            notices.append(caveat)
         if (unlisted := name_warning(model.name, self._offered)) is not None:
             notices.append(unlisted)
         # Exact: a known family counted by its own encoding; a server that reports its own window is a

@@ -143,6 +143,20 @@ class ServerKnowledge:
             return True
 
 
+def window_caveat(model: ModelInfo, detail: str) -> str | None:
+    """A window the server reported that may not be the one it runs: Ollama's ``context_length`` is the
+    model's own limit, while the server runs its ``num_ctx`` (a smaller default) and cuts longer prompts
+    without a word."""
+    if "Ollama" not in detail or "num_ctx" in detail:
+        return None
+    return (
+        f"Ollama reports only the model's own limit for '{model.name}' ({model.context_window:,} tokens); "
+        "the server runs its num_ctx (OLLAMA_CONTEXT_LENGTH, a Modelfile PARAMETER num_ctx, or its default, "
+        "often 4,096) and silently cuts a longer prompt. Set that number with context_window under "
+        f'[models."{model.name}"] in the config file.'
+    )
+
+
 def name_warning(model: str, offered: tuple[str, ...]) -> str | None:
     """When the server lists models and ``model`` is not one of them: say which names it offers."""
     if not offered or model in offered or f"{model}:latest" in offered:  # Ollama lists tags
