@@ -19,6 +19,7 @@ from support_console.store import Store
 from support_console.workflows.drafting import Drafter, PreparedDraft, record_customer_message
 from support_console.workflows.services import Services, build_services
 from tests.wire_server import (
+    Reply,
     WireServer,
     empty_stream,
     error,
@@ -207,6 +208,19 @@ def test_a_name_the_server_does_not_list_is_named_with_what_it_offers(
 # ------------------------------------------------------------------------------------ overflows
 
 
+async def _failure(
+    tmp_path: Path, server: WireServer, make: list[Services], model: str, *replies: Reply
+) -> LLMError:
+    """Draft for a new conversation against ``replies``: the LLMError it ends in."""
+    services = _services(tmp_path, server, model)
+    make.append(services)
+    prepared = Drafter(services).prepare(_conversation(services), "local")
+    server.enqueue(*replies)
+    with pytest.raises(LLMError) as caught:
+        await _draft(services, prepared)
+    return caught.value
+
+
 async def test_llama_server_overflow_has_its_numbers_and_the_window_is_remembered(
     tmp_path: Path, wire_server: WireServer, make: list[Services]
 ) -> None:
@@ -217,10 +231,11 @@ async def test_llama_server_overflow_has_its_numbers_and_the_window_is_remembere
     wire_server.enqueue(llama_server_overflow(4476, 2048))
     with pytest.raises(LLMError) as caught:
         await _draft(services, prepared)
-    assert caught.value.kind is ErrorKind.CONTEXT_LENGTH
-    assert (caught.value.context_window, caught.value.prompt_tokens) == (2048, 4476)
-    assert "2,048" in str(caught.value)
-    assert "retry" in str(caught.value)
+    failure = caught.value
+    assert failure.kind is ErrorKind.CONTEXT_LENGTH
+    assert (failure.context_window, failure.prompt_tokens) == (2048, 4476)
+    assert "2,048" in str(failure)
+    assert "retry" in str(failure)
     again = Drafter(services).prepare(conversation, "local")  # the retry: trimmed to the learned window
     assert (again.model.context_window, again.model.window_source) == (2048, "overflow")
     stored = services.store.server_model(wire_server.base_url, "gemma")
@@ -231,14 +246,11 @@ async def test_llama_server_overflow_has_its_numbers_and_the_window_is_remembere
 async def test_llama_server_500_overflow_is_not_retried(
     tmp_path: Path, wire_server: WireServer, make: list[Services]
 ) -> None:
-    services = _services(tmp_path, wire_server, "gemma")
-    make.append(services)
-    prepared = Drafter(services).prepare(_conversation(services), "local")
-    wire_server.enqueue(llama_server_overflow_500(), stream_text("never sent"))
-    with pytest.raises(LLMError) as caught:
-        await _draft(services, prepared)
-    assert caught.value.kind is ErrorKind.CONTEXT_LENGTH
-    assert "minute" not in str(caught.value)
+    failure = await _failure(
+        tmp_path, wire_server, make, "gemma", llama_server_overflow_500(), stream_text("never sent")
+    )
+    assert failure.kind is ErrorKind.CONTEXT_LENGTH
+    assert "minute" not in str(failure)
     assert len(wire_server.requests_to("/v1/chat/completions")) == 1
 
 
@@ -246,13 +258,10 @@ async def test_llama_server_500_overflow_is_not_retried(
 async def test_vllm_overflow_has_its_numbers(
     tmp_path: Path, wire_server: WireServer, make: list[Services], wrapped: bool
 ) -> None:
-    services = _services(tmp_path, wire_server, "qwen")
-    make.append(services)
-    prepared = Drafter(services).prepare(_conversation(services), "local")
-    wire_server.enqueue(vllm_overflow(2048, 2150, 200, wrapped=wrapped))
-    with pytest.raises(LLMError) as caught:
-        await _draft(services, prepared)
-    assert (caught.value.kind, caught.value.context_window, caught.value.prompt_tokens) == (
+    failure = await _failure(
+        tmp_path, wire_server, make, "qwen", vllm_overflow(2048, 2150, 200, wrapped=wrapped)
+    )
+    assert (failure.kind, failure.context_window, failure.prompt_tokens) == (
         ErrorKind.CONTEXT_LENGTH,
         2048,
         2150,
@@ -262,43 +271,33 @@ async def test_vllm_overflow_has_its_numbers(
 async def test_an_empty_200_stream_near_a_guessed_window_is_a_context_error(
     tmp_path: Path, wire_server: WireServer, make: list[Services]
 ) -> None:
-    services = _services(tmp_path, wire_server, "gemma")  # llama-cpp-python: no window anywhere
-    make.append(services)
-    prepared = Drafter(services).prepare(_conversation(services), "local")
-    wire_server.enqueue(empty_stream())
-    with pytest.raises(LLMError) as caught:
-        await _draft(services, prepared)
-    assert caught.value.kind is ErrorKind.CONTEXT_LENGTH
-    assert "context_window" in str(caught.value)
-    assert "finish reason" not in str(caught.value)
+    # llama-cpp-python: no window anywhere, so the request was sized to a guess
+    failure = await _failure(tmp_path, wire_server, make, "gemma", empty_stream())
+    assert failure.kind is ErrorKind.CONTEXT_LENGTH
+    assert "context_window" in str(failure)
+    assert "finish reason" not in str(failure)
 
 
 async def test_an_empty_200_stream_far_from_a_known_window_is_a_stream_error(
     tmp_path: Path, wire_server: WireServer, make: list[Services]
 ) -> None:
     wire_server.route("GET", "/props", llama_props(32768))
-    services = _services(tmp_path, wire_server, "gemma")
-    make.append(services)
-    prepared = Drafter(services).prepare(_conversation(services), "local")
-    wire_server.enqueue(empty_stream())
-    with pytest.raises(LLMError) as caught:
-        await _draft(services, prepared)
-    assert caught.value.kind is ErrorKind.STREAM_ERROR
-    assert "empty reply" in str(caught.value)
+    failure = await _failure(tmp_path, wire_server, make, "gemma", empty_stream())
+    assert failure.kind is ErrorKind.STREAM_ERROR
+    assert "empty reply" in str(failure)
 
 
 async def test_a_plain_bad_request_is_still_a_bad_request(
     tmp_path: Path, wire_server: WireServer, make: list[Services]
 ) -> None:
-    services = _services(tmp_path, wire_server, "gemma")
-    make.append(services)
-    prepared = Drafter(services).prepare(_conversation(services), "local")
-    wire_server.enqueue(
-        error(400, {"error": {"code": 400, "message": "top_k must be positive", "type": "x"}})
+    failure = await _failure(
+        tmp_path,
+        wire_server,
+        make,
+        "gemma",
+        error(400, {"error": {"code": 400, "message": "top_k must be positive", "type": "x"}}),
     )
-    with pytest.raises(LLMError) as caught:
-        await _draft(services, prepared)
-    assert caught.value.kind is ErrorKind.BAD_REQUEST
+    assert failure.kind is ErrorKind.BAD_REQUEST
 
 
 # ------------------------------------------------------------------------------------ replies and requests
