@@ -23,17 +23,20 @@ from tests.wire_server import (
     WireServer,
     empty_stream,
     error,
+    llama_apply_template,
     llama_cpp_python_models,
     llama_props,
     llama_server_models,
     llama_server_overflow,
     llama_server_overflow_500,
+    llama_tokenize,
     lm_studio_models,
     ollama_models,
     ollama_show,
     stream_text,
     vllm_models,
     vllm_overflow,
+    vllm_tokenize,
 )
 
 LONG_SYSTEM = "You are the support assistant of Example Ltd. " + "Always be precise, kind and brief. " * 20
@@ -445,3 +448,53 @@ def test_ollamas_model_limit_is_used_with_a_caveat_and_num_ctx_without(
     prepared = Drafter(set_ctx).prepare(_conversation(set_ctx), "local")
     assert prepared.model.context_window == 8192
     assert prepared.notices == ()
+
+
+def test_vllm_counts_the_request_once_per_content(
+    tmp_path: Path, wire_server: WireServer, make: list[Services]
+) -> None:
+    wire_server.route("GET", "/v1/models", vllm_models("qwen", max_model_len=4096))
+    wire_server.route("POST", "/tokenize", vllm_tokenize(321, 4096))
+    services = _services(tmp_path, wire_server, "qwen")
+    make.append(services)
+    conversation = _conversation(services)
+    prepared = Drafter(services).prepare(conversation, "local")
+    assert (prepared.report.prompt_tokens, prepared.counts_exact) == (321, True)
+    asked = wire_server.requests_to("/tokenize")
+    assert len(asked) == 1
+    assert asked[0].json["messages"] == [dict(m) for m in prepared.request.messages]
+    assert asked[0].json["add_generation_prompt"] is True
+    Drafter(services).prepare(conversation, "local")  # the same request: cached
+    assert len(wire_server.requests_to("/tokenize")) == 1
+    services.store.add_message(conversation, "customer", "And another thing.")
+    Drafter(services).prepare(conversation, "local")  # a new message: one more round trip
+    assert len(wire_server.requests_to("/tokenize")) == 2
+
+
+def test_llama_server_counts_through_its_template_and_a_request_too_big_is_trimmed_again(
+    tmp_path: Path, wire_server: WireServer, make: list[Services]
+) -> None:
+    wire_server.route("GET", "/props", llama_props(4096))
+    wire_server.route("POST", "/apply-template", llama_apply_template("<start_of_turn>user\nHi<end_of_turn>"))
+    wire_server.route("POST", "/tokenize", llama_tokenize(4000))  # past the 3,896 left beside the reply
+    services = _services(tmp_path, wire_server, "gemma")
+    make.append(services)
+    conversation = _conversation(services)
+    for n in range(30):
+        services.store.add_message(conversation, "customer", f"Message {n}: " + "more words here " * 20)
+    prepared = Drafter(services).prepare(conversation, "local")
+    assert prepared.counts_exact
+    assert prepared.report.prompt_tokens == 4000  # the server's count, as the report shows it
+    assert prepared.report.budget < 4096 - 200 - 64  # trimmed again with the difference as margin
+    assert prepared.report.dropped > 0  # our own count had all of it fit (below)
+    assert len(wire_server.requests_to("/apply-template")) == 2  # first build, then the trimmed one
+    tokenized = wire_server.requests_to("/tokenize")[0].json
+    assert tokenized["content"] == "<start_of_turn>user\nHi<end_of_turn>"
+    wire_server.route("POST", "/tokenize", error(404, {"error": {"message": "Not Found"}}))
+    uncounted = _services(tmp_path / "uncounted", wire_server, "gemma")
+    make.append(uncounted)
+    other = _conversation(uncounted)
+    for n in range(30):
+        uncounted.store.add_message(other, "customer", f"Message {n}: " + "more words here " * 20)
+    ours = Drafter(uncounted).prepare(other, "local")
+    assert (ours.report.dropped, ours.counts_exact) == (0, False)

@@ -570,3 +570,18 @@ def lm_studio_models(name: str, *, max_context_length: int = 32768, loaded: int 
     if loaded:
         entry["loaded_context_length"] = loaded
     return _json_reply({"object": "list", "data": [entry]})
+
+
+def vllm_tokenize(count: int, max_model_len: int = 32768) -> Reply:
+    """vLLM's ``POST /tokenize`` answer (chat messages in, the templated prompt's token ids out)."""
+    return _json_reply({"count": count, "max_model_len": max_model_len, "tokens": list(range(1, count + 1))})
+
+
+def llama_apply_template(prompt: str) -> Reply:
+    """llama-server's ``POST /apply-template``: the prompt its chat template renders from the messages."""
+    return _json_reply({"prompt": prompt})
+
+
+def llama_tokenize(n_tokens: int) -> Reply:
+    """llama-server's ``POST /tokenize``: the token ids of ``content``."""
+    return _json_reply({"tokens": list(range(2, n_tokens + 2))})

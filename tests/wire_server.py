@@ -42,11 +42,13 @@ from tests.wire_replies import (
     hang,
     huge_stream,
     keep_alive,
+    llama_apply_template,
     llama_cpp_python_models,
     llama_props,
     llama_server_models,
     llama_server_overflow,
     llama_server_overflow_500,
+    llama_tokenize,
     lm_studio_models,
     meta,
     ollama_models,
@@ -58,6 +60,7 @@ from tests.wire_replies import (
     stream_text,
     vllm_models,
     vllm_overflow,
+    vllm_tokenize,
 )
 
 __all__ = [
@@ -78,11 +81,13 @@ __all__ = [
     "hang",
     "huge_stream",
     "keep_alive",
+    "llama_apply_template",
     "llama_cpp_python_models",
     "llama_props",
     "llama_server_models",
     "llama_server_overflow",
     "llama_server_overflow_500",
+    "llama_tokenize",
     "lm_studio_models",
     "meta",
     "ollama_models",
@@ -94,6 +99,7 @@ __all__ = [
     "stream_text",
     "vllm_models",
     "vllm_overflow",
+    "vllm_tokenize",
 ]
 
 _DEPLOYMENT_ROUTE = re.compile(r"^/openai/deployments/(?P<name>[^/]+)/chat/completions$")

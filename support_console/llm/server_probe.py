@@ -22,7 +22,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-__all__ = ["PROBE_TIMEOUT", "ServerFacts", "probe_server"]
+__all__ = ["PROBE_TIMEOUT", "ServerFacts", "count_prompt", "probe_server"]
 
 PROBE_TIMEOUT = 2.0  # seconds per endpoint: a local server answers these in milliseconds
 _MAX_BODY = 4_000_000  # bytes read from one answer (a model list, a chat template)
@@ -110,6 +110,40 @@ def _from_lm_studio(body: object, model: str) -> int | None:
     for entry in entries if isinstance(entries, list) else ():
         if isinstance(entry, dict) and entry.get("id") == model:
             return _positive(entry.get("loaded_context_length")) or _positive(entry.get("max_context_length"))
+    return None
+
+
+def count_prompt(
+    base_url: str,
+    model: str,
+    messages: list[dict[str, str]],
+    family: str,
+    key: str | None = None,
+    timeout: float = PROBE_TIMEOUT,
+) -> int | None:
+    """The prompt tokens the server's own tokenizer and chat template make of ``messages``, or None.
+
+    vLLM: ``POST /tokenize`` with the chat messages (``count``). llama-server: ``POST /apply-template`` (the
+    prompt its template renders, generation prompt included) then ``POST /tokenize`` of that text.
+    ``family`` is where the window came from (ServerFacts.source): only those two are asked. Blocking.
+    """
+    root = _root(base_url)
+    try:
+        if family.startswith("vLLM"):
+            body = {"model": model, "messages": messages, "add_generation_prompt": True}
+            answer = _get_json(f"{root}/tokenize", key, timeout, body)
+            return _positive(answer.get("count")) if isinstance(answer, dict) else None
+        if family.startswith("llama-server"):
+            rendered = _get_json(f"{root}/apply-template", key, timeout, {"messages": messages})
+            prompt = rendered.get("prompt") if isinstance(rendered, dict) else None
+            if not isinstance(prompt, str):
+                return None
+            body = {"content": prompt, "add_special": True, "parse_special": True}
+            answer = _get_json(f"{root}/tokenize", key, timeout, body)
+            tokens = answer.get("tokens") if isinstance(answer, dict) else None
+            return len(tokens) if isinstance(tokens, list) and tokens else None
+    except _Unreachable:
+        return None
     return None
 
 

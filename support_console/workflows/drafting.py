@@ -31,7 +31,7 @@ from support_console.core.model_facts import (
     window_advice,
 )
 from support_console.core.personas import Persona, PersonaSet
-from support_console.core.tokens import count_text
+from support_console.core.tokens import ChatMessage, count_text
 from support_console.core.trimming import BudgetAware, HistoryItem, SizedHistory, TrimReport, build_messages
 from support_console.core.vocabulary import REFUSAL_NOTE, ROLE_CUSTOMER, STATE_DRAFT, STOPPED_NOTE
 from support_console.llm import (
@@ -243,8 +243,7 @@ class Drafter:
     ) -> PreparedDraft:
         system = persona.render_system(values)
         max_tokens = persona.params.max_tokens
-        margin = self._services.server_knowledge.margin(model.name, model.context_window, max_tokens)
-        messages, report = build_messages(system, history, model, max_tokens, margin=margin)
+        messages, report, counted = self._trim(system, history, model, max_tokens)
         explicit = self._services.settings.provider.kind == "compatible"
         request = make_request(model, messages, persona.params, explicit=explicit)
         fit = RequestFit(report.prompt_tokens, report.reply_tokens, model.context_window, model.window_known)
@@ -256,8 +255,27 @@ class Drafter:
             notices.append(unlisted)
         # Exact: a known family counted by its own encoding; a server that reports its own window is a
         # local one whose tokenizer tiktoken only estimates (whatever name it serves under).
-        exact = model.family != UNKNOWN_FAMILY and model.window_source in ("published", "config")
+        exact = counted or (model.family != UNKNOWN_FAMILY and model.window_source in ("published", "config"))
         return PreparedDraft(conversation_id, persona, model, request, report, tuple(notices), exact)
+
+    def _trim(
+        self, system: str, history: Iterable[HistoryItem], model: ModelInfo, max_tokens: int
+    ) -> tuple[list[ChatMessage], TrimReport, bool]:
+        """The history trimmed to fit, with the margin the server's counts showed it needs; where the server
+        counts with its own tokenizer (vLLM, llama-server) the report carries its count, and a request it
+        counts past the room beside the reply is trimmed again with the difference as extra margin (once).
+        Returns the messages, the report and whether its count is the server's."""
+        knowledge = self._services.server_knowledge
+        margin = knowledge.margin(model.name, model.context_window, max_tokens)
+        messages, report = build_messages(system, history, model, max_tokens, margin=margin)
+        theirs = knowledge.server_count(model.name, messages)
+        if theirs is not None and theirs > model.context_window - max_tokens:
+            margin += theirs - report.prompt_tokens + 16
+            messages, report = build_messages(system, history, model, max_tokens, margin=margin)
+            theirs = knowledge.server_count(model.name, messages)
+        if theirs is None:
+            return messages, report, False
+        return messages, replace(report, prompt_tokens=theirs), True
 
     # -- streaming -------------------------------------------------------------------------------------------
 

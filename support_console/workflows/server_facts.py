@@ -10,18 +10,20 @@ stored, so the next start asks nothing.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from support_console.core.tokens import count_text
-from support_console.llm.server_probe import PROBE_TIMEOUT, ServerFacts, probe_server
+from support_console.llm.server_probe import PROBE_TIMEOUT, ServerFacts, count_prompt, probe_server
 
 if TYPE_CHECKING:
     from support_console.config.settings import ProviderSettings
     from support_console.core.model_facts import ModelInfo
+    from support_console.core.tokens import ChatMessage
     from support_console.store import Store
 
 __all__ = ["Learned", "ServerKnowledge", "persona_lost_warning"]
@@ -46,6 +48,7 @@ _NOTHING = Learned(None, "", "", ())
 #: count ratio: below 0.5 the prompt lost a part (a dropped system message), above 2 something else is wrong.
 BASE_MARGIN = 64
 _RATIO_RANGE = (0.5, 2.0)
+_COUNTS_KEPT = 256  # server counts remembered (one per request content)
 _RATIO_STEP = 0.005  # a larger ratio than this more is written to the store
 
 Probe = Callable[[str, str, "str | None", float], ServerFacts]
@@ -60,6 +63,7 @@ class ServerKnowledge:
         self._lock = threading.Lock()
         self._known: dict[str, Learned] = {}
         self._warned: set[str] = set()  # models already warned that the persona did not reach them
+        self._counts: dict[str, int | None] = {}  # the server's count of a request, by its JSON (bounded)
 
     @property
     def base_url(self) -> str | None:
@@ -104,6 +108,29 @@ class ServerKnowledge:
             self._known[model] = replace(
                 before, context_window=context_window, source=SOURCE_OVERFLOW, detail=SOURCE_OVERFLOW
             )
+
+    def server_count(self, model: str, messages: Sequence[ChatMessage]) -> int | None:
+        """The server's own count of ``messages`` (vLLM and llama-server offer one), or None.
+
+        Asked once per request content: measuring the same conversation again costs nothing, a new message
+        costs one round trip (two on llama-server). Blocking: call it off the event loop.
+        """
+        base_url = self.base_url
+        with self._lock:
+            family = self._known.get(model, _NOTHING).detail
+        if base_url is None or not family.startswith(("vLLM", "llama-server")):
+            return None
+        key = json.dumps([model, list(messages)], sort_keys=True)
+        with self._lock:
+            if key in self._counts:
+                return self._counts[key]
+        plain = [dict(m) for m in messages]
+        found = count_prompt(base_url, model, plain, family, self._provider.api_key, PROBE_TIMEOUT)
+        with self._lock:
+            if len(self._counts) >= _COUNTS_KEPT:
+                self._counts.pop(next(iter(self._counts)))
+            self._counts[key] = found
+        return found
 
     def margin(self, model: str, context_window: int, reply_tokens: int) -> int:
         """The trimming margin for ``model``: the default, or what the server's own counts showed it needs.
