@@ -498,3 +498,28 @@ def test_llama_server_counts_through_its_template_and_a_request_too_big_is_trimm
         uncounted.store.add_message(other, "customer", f"Message {n}: " + "more words here " * 20)
     ours = Drafter(uncounted).prepare(other, "local")
     assert (ours.report.dropped, ours.counts_exact) == (0, False)
+
+
+async def test_a_window_learned_from_an_overflow_keeps_the_servers_own_counting(
+    tmp_path: Path, wire_server: WireServer, make: list[Services]
+) -> None:
+    wire_server.route("GET", "/v1/models", vllm_models("qwen", max_model_len=8192))
+    wire_server.route("POST", "/tokenize", vllm_tokenize(500, 8192))
+    services = _services(tmp_path, wire_server, "qwen")
+    make.append(services)
+    conversation = _conversation(services)
+    prepared = Drafter(services).prepare(conversation, "local")
+    wire_server.enqueue(vllm_overflow(4096, 5000, 200))  # the server runs less than it lists
+    with pytest.raises(LLMError):
+        await _draft(services, prepared)
+    again = Drafter(services).prepare(conversation, "local")
+    assert (again.model.context_window, again.model.window_source, again.counts_exact) == (
+        4096,
+        "overflow",
+        True,
+    )
+    services.close()
+    later = _services(tmp_path, wire_server, "qwen")  # a new process: the overflow's window stays
+    make.append(later)
+    restarted = Drafter(later).prepare(conversation, "local")
+    assert (restarted.model.context_window, restarted.counts_exact) == (4096, True)

@@ -81,9 +81,16 @@ class ServerKnowledge:
                 return self._known[model]
         stored = store.server_model(base_url, model)
         ratio = stored.count_ratio if stored is not None else None
-        if stored is not None and stored.context_window:
-            kind = SOURCE_OVERFLOW if stored.source == SOURCE_OVERFLOW else "server"
-            found = Learned(stored.context_window, kind, stored.source, stored.offered, ratio)
+        if stored is not None and stored.context_window and stored.source != SOURCE_OVERFLOW:
+            found = Learned(stored.context_window, "server", stored.source, stored.offered, ratio)
+        elif stored is not None and stored.context_window:
+            # An overflow named the window the server enforces: it stays, but which endpoints the server
+            # has (its own token counting) is asked again, once per process, without overwriting it.
+            facts = self._probe(base_url, model, self._provider.api_key, PROBE_TIMEOUT)
+            detail = facts.source or SOURCE_OVERFLOW
+            found = Learned(
+                stored.context_window, SOURCE_OVERFLOW, detail, facts.offered or stored.offered, ratio
+            )
         else:
             facts = self._probe(base_url, model, self._provider.api_key, PROBE_TIMEOUT)
             found = Learned(facts.context_window, "server" if facts.context_window else "", facts.source,
@@ -105,8 +112,11 @@ class ServerKnowledge:
         store.remember_server_model(base_url, model, context_window=context_window, source=SOURCE_OVERFLOW)
         with self._lock:
             before = self._known.get(model, _NOTHING)
-            self._known[model] = replace(
-                before, context_window=context_window, source=SOURCE_OVERFLOW, detail=SOURCE_OVERFLOW
+            self._known[model] = replace(  # the endpoint that said the window before still counts tokens
+                before,
+                context_window=context_window,
+                source=SOURCE_OVERFLOW,
+                detail=before.detail or SOURCE_OVERFLOW,
             )
 
     def server_count(self, model: str, messages: Sequence[ChatMessage]) -> int | None:
