@@ -145,3 +145,33 @@ async def test_a_refusal_is_shown_as_the_draft_and_flagged(tmp_path: Path, wire_
             assert saved.text == "I can't help with that."
     finally:
         services.close()
+
+
+async def test_an_unknown_window_and_a_window_cut_are_said_in_the_console(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    """A local model nobody states the window of: the meter says so (its count an estimate), a warning
+    says how to set it, and a reply the window cut says that raising max_tokens will not help."""
+    from tests.ui_helpers import screen_text
+    from tests.wire_replies import llama_cpp_python_models
+
+    wire_server.route("GET", "/v1/models", llama_cpp_python_models("gemma"))
+    services = services_for(ui_settings(tmp_path, wire_server, model="gemma"))
+    try:
+        seed_customer(services, messages=("Where is my order?",))
+        wire_server.enqueue(stream_text("It is on", finish_reason="length", usage=None, model="gemma"))
+        app = create_app(services.settings, services)
+        async with console(app, (160, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            await pilot.press("ctrl+g")
+            await wait_for(pilot, lambda: not main.streaming and main.draft.draft_id is not None)
+            await settle(pilot)
+            text = screen_text(app)
+            assert "window unknown" in text
+            assert "prompt ≈" in text
+            warnings = [m for s, m in notifications(app) if s == "warning"]
+            assert any('context_window under [models."gemma"]' in m for m in warnings)
+            assert "context window" in str(main.query_one("#draft-status").render())
+            assert "max_tokens will not help" in str(main.query_one("#draft-status").render())
+    finally:
+        services.close()

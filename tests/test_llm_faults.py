@@ -85,7 +85,9 @@ async def test_context_length_exceeded(wire_server: WireServer) -> None:
     wire_server.enqueue(error(400, {"error": {"message": message, "code": "context_length_exceeded"}}))
     exc = await fail(wire_server)
     assert exc.kind is ErrorKind.CONTEXT_LENGTH
-    assert "[models]" in str(exc)
+    assert (exc.context_window, exc.prompt_tokens) == (8192, 9000)
+    assert '[models."gpt-4o"]' in str(exc)
+    assert message.rstrip(".") in str(exc)  # the server's own words
 
 
 async def test_other_400_shows_the_redacted_reason(wire_server: WireServer) -> None:

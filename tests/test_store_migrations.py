@@ -122,3 +122,31 @@ def test_not_a_database_file_gives_a_clear_error(tmp_path: Path) -> None:
     path.write_text("this is not sqlite " * 100)
     with pytest.raises(StoreError, match=r"Cannot open the database .*notes\.txt.*choose another with --db"):
         Store.open(f"sqlite:///{path}")
+
+
+def test_server_models_migration_upgrades_a_version_8_file_in_place(tmp_path: Path) -> None:
+    """The server_models migration (numbered 11 this round) on a version 8 file: it is upgraded where it
+    lies, and the table that keeps what compatible servers said about their models is there and usable
+    (rows per server and model, updated in place)."""
+    url = f"sqlite:///{tmp_path / 'db.sqlite'}"
+    engine = create_engine(url)
+    try:
+        assert migrate(engine, MIGRATIONS[:8]) == 8
+        with engine.begin() as conn:
+            assert not sa.inspect(conn).has_table("server_models")
+    finally:
+        engine.dispose()
+    store = Store.open(url)  # version 8 → latest, in place
+    try:
+        customer = store.add_customer("Ann", "ann@example.com")
+        assert customer.id is not None
+        with store.engine.connect() as conn:
+            assert current_version(conn) == latest_version()
+        store.remember_server_model("http://127.0.0.1:8080/v1", "gemma", context_window=2048, source="x")
+        store.remember_server_model("http://127.0.0.1:8080/v1", "gemma", context_window=4096, source="y")
+        learned = store.server_model("http://127.0.0.1:8080/v1", "gemma")
+        assert learned is not None
+        assert (learned.context_window, learned.source) == (4096, "y")
+        assert store.server_model("http://other:8080/v1", "gemma") is None
+    finally:
+        store.close()

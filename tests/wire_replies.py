@@ -365,3 +365,223 @@ def error_event_after(reply: Reply, n_events: int, error: Mapping[str, object]) 
     if reply.events is None:
         raise ValueError("error_event_after needs a streaming reply")
     return replace(reply, events=[*reply.events[:n_events], sse_event({"error": error})])
+
+
+# ------------------------------------------------------------------------------ local and self-hosted servers
+# The shapes below follow each project's documented endpoints and error bodies: vLLM's OpenAI server
+# (ModelCard with max_model_len; its "maximum context length" error), llama.cpp's llama-server (GET /props,
+# exceed_context_size_error), llama-cpp-python (a model list without windows; an empty 200 stream when a
+# streamed request overflows), Ollama (POST /api/show) and LM Studio (GET /api/v0/models).
+
+
+def _json_reply(body: object, status: int = 200) -> Reply:
+    return Reply(status=status, content_type=JSON_CONTENT_TYPE, body=json.dumps(body).encode())
+
+
+def vllm_models(*names: str, max_model_len: int = 32768) -> Reply:
+    """vLLM's ``GET /v1/models``: one ModelCard per served name, each with ``max_model_len``."""
+    created = int(time.time())
+    cards = [
+        {
+            "id": name,
+            "object": "model",
+            "created": created,
+            "owned_by": "vllm",
+            "root": name,
+            "parent": None,
+            "max_model_len": max_model_len,
+            "permission": [
+                {
+                    "id": f"modelperm-{index:032x}",
+                    "object": "model_permission",
+                    "created": created,
+                    "allow_create_engine": False,
+                    "allow_sampling": True,
+                    "allow_logprobs": True,
+                    "allow_search_indices": False,
+                    "allow_view": True,
+                    "allow_fine_tuning": False,
+                    "organization": "*",
+                    "group": None,
+                    "is_blocking": False,
+                }
+            ],
+        }
+        for index, name in enumerate(names)
+    ]
+    return _json_reply({"object": "list", "data": cards})
+
+
+def vllm_overflow(window: int, prompt: int, completion: int, *, wrapped: bool = False) -> Reply:
+    """vLLM's 400 for a request past ``max_model_len`` (older servers send the bare object, newer ones wrap
+    it in ``{"error": …}``)."""
+    message = (
+        f"This model's maximum context length is {window} tokens. However, you requested "
+        f"{prompt + completion} tokens ({prompt} in the messages, {completion} in the completion). Please "
+        "reduce the length of the messages or completion."
+    )
+    body: dict[str, object] = {
+        "object": "error",
+        "message": message,
+        "type": "BadRequestError",
+        "param": None,
+        "code": 400,
+    }
+    return _json_reply({"error": body} if wrapped else body, 400)
+
+
+def llama_server_models(name: str = "gemma-2-2b-it-Q4_K_M.gguf", n_ctx_train: int = 8192) -> Reply:
+    """llama-server's ``GET /v1/models``: the one model it loaded, with its training context (not n_ctx)."""
+    meta = {
+        "vocab_type": 2,
+        "n_vocab": 256000,
+        "n_ctx_train": n_ctx_train,
+        "n_embd": 2304,
+        "n_params": 2614341888,
+        "size": 1708582656,
+    }
+    entry = {"id": name, "object": "model", "created": int(time.time()), "owned_by": "llamacpp", "meta": meta}
+    return _json_reply({"object": "list", "data": [entry]})
+
+
+def llama_props(n_ctx: int, *, model_path: str = "models/gemma-2-2b-it-Q4_K_M.gguf") -> Reply:
+    """llama-server's ``GET /props``: ``default_generation_settings.n_ctx`` is the window of a slot."""
+    return _json_reply(
+        {
+            "default_generation_settings": {
+                "id": 0,
+                "id_task": -1,
+                "n_ctx": n_ctx,
+                "speculative": False,
+                "is_processing": False,
+                "params": {
+                    "n_predict": -1,
+                    "seed": 4294967295,
+                    "temperature": 0.8,
+                    "top_k": 40,
+                    "top_p": 0.95,
+                    "min_p": 0.05,
+                    "repeat_penalty": 1.0,
+                    "stream": True,
+                },
+                "prompt": "",
+            },
+            "total_slots": 1,
+            "model_path": model_path,
+            "chat_template": "{{ bos_token }}{% for message in messages %}…{% endfor %}",
+            "modalities": {"vision": False, "audio": False},
+            "build_info": "b6000-0123abcd",
+        }
+    )
+
+
+def llama_server_overflow(n_prompt_tokens: int, n_ctx: int) -> Reply:
+    """llama-server's 400 ``exceed_context_size_error``, with the numbers as fields."""
+    return _json_reply(
+        {
+            "error": {
+                "code": 400,
+                "message": f"request ({n_prompt_tokens} tokens) exceeds the available context size "
+                f"({n_ctx} tokens), try increasing it",
+                "type": "exceed_context_size_error",
+                "n_prompt_tokens": n_prompt_tokens,
+                "n_ctx": n_ctx,
+            }
+        },
+        400,
+    )
+
+
+def llama_server_overflow_500() -> Reply:
+    """Older llama-server builds: the same overflow as an HTTP 500 ``server_error``, without numbers."""
+    message = (
+        "the request exceeds the available context size, try increasing the context size or enable context "
+        "shift"
+    )
+    return _json_reply({"error": {"code": 500, "message": message, "type": "server_error"}}, 500)
+
+
+def llama_cpp_python_models(alias: str = "gemma") -> Reply:
+    """llama-cpp-python's ``GET /v1/models``: names only (no window anywhere in its API)."""
+    return _json_reply(
+        {"object": "list", "data": [{"id": alias, "object": "model", "owned_by": "me", "permissions": []}]}
+    )
+
+
+def empty_stream() -> Reply:
+    """llama-cpp-python's answer to a streamed request that overflows: HTTP 200, an event stream, no data."""
+    return Reply(status=200, content_type=SSE_CONTENT_TYPE, events=[])
+
+
+def ollama_models(*names: str) -> Reply:
+    """Ollama's ``GET /v1/models`` (names carry their tag, e.g. ``llama3.2:latest``)."""
+    created = int(time.time())
+    data = [{"id": name, "object": "model", "created": created, "owned_by": "library"} for name in names]
+    return _json_reply({"object": "list", "data": data})
+
+
+def ollama_show(*, num_ctx: int | None = None, context_length: int = 131072, arch: str = "llama") -> Reply:
+    """Ollama's ``POST /api/show``: ``parameters`` (a ``num_ctx`` line when the Modelfile sets one) and
+    ``model_info`` with ``<arch>.context_length``."""
+    parameters = (
+        'stop                           "<|start_header_id|>"\nstop                           "<|eot_id|>"'
+    )
+    if num_ctx is not None:
+        parameters = f"num_ctx                        {num_ctx}\n{parameters}"
+    return _json_reply(
+        {
+            "modelfile": '# Modelfile generated by "ollama show"\nFROM llama3.2:latest\n',
+            "parameters": parameters,
+            "template": "{{ if .System }}<|start_header_id|>system<|end_header_id|>…",
+            "details": {
+                "parent_model": "",
+                "format": "gguf",
+                "family": arch,
+                "families": [arch],
+                "parameter_size": "3.2B",
+                "quantization_level": "Q4_K_M",
+            },
+            "model_info": {
+                "general.architecture": arch,
+                "general.file_type": 15,
+                "general.parameter_count": 3212749888,
+                f"{arch}.context_length": context_length,
+                f"{arch}.embedding_length": 3072,
+            },
+            "capabilities": ["completion", "tools"],
+            "modified_at": "2025-06-01T10:00:00.000000000Z",
+        }
+    )
+
+
+def lm_studio_models(name: str, *, max_context_length: int = 32768, loaded: int | None = None) -> Reply:
+    """LM Studio's ``GET /api/v0/models``: ``max_context_length``; ``loaded_context_length`` once loaded."""
+    entry: dict[str, object] = {
+        "id": name,
+        "object": "model",
+        "type": "llm",
+        "publisher": "lmstudio-community",
+        "arch": "qwen2",
+        "compatibility_type": "gguf",
+        "quantization": "Q4_K_M",
+        "state": "loaded" if loaded else "not-loaded",
+        "max_context_length": max_context_length,
+    }
+    if loaded:
+        entry["loaded_context_length"] = loaded
+    return _json_reply({"object": "list", "data": [entry]})
+
+
+def vllm_tokenize(count: int, max_model_len: int = 32768) -> Reply:
+    """vLLM's ``POST /tokenize`` answer (chat messages in, the templated prompt's token ids out)."""
+    return _json_reply({"count": count, "max_model_len": max_model_len, "tokens": list(range(1, count + 1))})
+
+
+def llama_apply_template(prompt: str) -> Reply:
+    """llama-server's ``POST /apply-template``: the prompt its chat template renders from the messages."""
+    return _json_reply({"prompt": prompt})
+
+
+def llama_tokenize(n_tokens: int) -> Reply:
+    """llama-server's ``POST /tokenize``: the token ids of ``content``."""
+    return _json_reply({"tokens": list(range(2, n_tokens + 2))})

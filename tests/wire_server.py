@@ -36,17 +36,31 @@ from tests.wire_replies import (
     completion_json,
     drip,
     drop_after,
+    empty_stream,
     error,
     error_event_after,
     hang,
     huge_stream,
     keep_alive,
+    llama_apply_template,
+    llama_cpp_python_models,
+    llama_props,
+    llama_server_models,
+    llama_server_overflow,
+    llama_server_overflow_500,
+    llama_tokenize,
+    lm_studio_models,
     meta,
+    ollama_models,
+    ollama_show,
     replay,
     split_events,
     sse_event,
     stall_after,
     stream_text,
+    vllm_models,
+    vllm_overflow,
+    vllm_tokenize,
 )
 
 __all__ = [
@@ -61,21 +75,39 @@ __all__ = [
     "completion_json",
     "drip",
     "drop_after",
+    "empty_stream",
     "error",
     "error_event_after",
     "hang",
     "huge_stream",
     "keep_alive",
+    "llama_apply_template",
+    "llama_cpp_python_models",
+    "llama_props",
+    "llama_server_models",
+    "llama_server_overflow",
+    "llama_server_overflow_500",
+    "llama_tokenize",
+    "lm_studio_models",
     "meta",
+    "ollama_models",
+    "ollama_show",
     "replay",
     "split_events",
     "sse_event",
     "stall_after",
     "stream_text",
+    "vllm_models",
+    "vllm_overflow",
+    "vllm_tokenize",
 ]
 
 _DEPLOYMENT_ROUTE = re.compile(r"^/openai/deployments/(?P<name>[^/]+)/chat/completions$")
 _ROUTES = ("/v1/chat/completions", "/openai/v1/chat/completions")
+#: Local servers' own POST routes: recorded as side requests, like every GET (model lists, /props).
+_NATIVE_POSTS = frozenset(
+    {"/api/show", "/tokenize", "/detokenize", "/apply-template", "/extras/tokenize/count"}
+)
 
 
 @dataclass
@@ -127,7 +159,10 @@ class _Handler(BaseHTTPRequestHandler):
             deployment=match.group("name") if match else None,
         )
         wire._record(record)
-        if self.command != "POST" or not (match or parts.path in _ROUTES):
+        routed = wire._routed(self.command, parts.path)
+        if routed is not None:
+            reply = routed
+        elif self.command != "POST" or not (match or parts.path in _ROUTES):
             reply = error(
                 404, {"error": {"message": f"wire_server: no route for {self.command} {parts.path}"}}
             )
@@ -253,10 +288,14 @@ class WireServer:
     """
 
     def __init__(self) -> None:
-        self.requests: list[RecordedRequest] = []
+        self.requests: list[RecordedRequest] = []  # the POSTs (chat completions): what the tests reason about
+        self.side_requests: list[
+            RecordedRequest
+        ] = []  # GETs and native POSTs: model lists, /props, /api/show
         self.disconnects = 0
         self.disconnected = threading.Event()
         self._queue: deque[Reply] = deque()
+        self._routes: dict[tuple[str, str], Reply] = {}
         self._lock = threading.Lock()
         self._httpd = _Server(self)
         port = self._httpd.server_address[1]
@@ -277,6 +316,17 @@ class WireServer:
         """Queue replies, played in order (one per request)."""
         with self._lock:
             self._queue.extend(replies)
+
+    def route(self, method: str, path: str, reply: Reply) -> None:
+        """Answer every ``method path`` request (e.g. ``GET /props``) with ``reply``, outside the queue: the
+        native routes of local servers (tests/wire_replies.py: vllm_models, llama_props, ollama_show…)."""
+        with self._lock:
+            self._routes[(method.upper(), path)] = reply
+
+    def requests_to(self, path: str) -> list[RecordedRequest]:
+        """The requests that came for ``path`` (chat or side requests)."""
+        with self._lock:
+            return [r for r in [*self.requests, *self.side_requests] if r.path == path]
 
     @property
     def pending(self) -> int:
@@ -304,7 +354,12 @@ class WireServer:
 
     def _record(self, record: RecordedRequest) -> None:
         with self._lock:
-            self.requests.append(record)
+            side = record.method == "GET" or record.path in _NATIVE_POSTS
+            (self.side_requests if side else self.requests).append(record)
+
+    def _routed(self, method: str, path: str) -> Reply | None:
+        with self._lock:
+            return self._routes.get((method, path))
 
     def _next_reply(self, record: RecordedRequest) -> Reply:
         with self._lock:

@@ -36,6 +36,7 @@ from support_console.llm import ErrorKind, LLMError
 
 if TYPE_CHECKING:
     Subparsers = argparse._SubParsersAction[argparse.ArgumentParser]
+    from support_console.store.server_models import ServerModelFacts
     from support_console.workflows.drafting import Drafter, PreparedDraft
     from support_console.workflows.services import Services
 
@@ -144,9 +145,32 @@ def build_parser() -> argparse.ArgumentParser:
 def cmd_config(args: argparse.Namespace, settings: Settings) -> int:
     """Print the resolved settings (never the key), where the config file is, and how to configure."""
     print(fmt.settings_text(settings))
+    learned = _learned_facts(settings)
+    if learned is not None:
+        print(fmt.learned_text(learned, settings.model_overrides))
     print()
     print(config_help_text(settings))
     return EXIT_OK
+
+
+def _learned_facts(settings: Settings) -> list[ServerModelFacts] | None:
+    """What servers said about their models, from an existing database (None: no database to read yet;
+    `config` never creates one)."""
+    from support_console.core.urls import sqlite_file
+
+    path = sqlite_file(settings.db_url)
+    if path is not None and not path.is_file():
+        return None
+    from support_console.store import Store
+
+    try:
+        store = Store.open_for_reading(settings.db_url)
+    except SupportConsoleError:
+        return None  # the settings are still worth printing; commands that need the store say why
+    try:
+        return store.server_models()
+    finally:
+        store.close()
 
 
 def cmd_customers_list(args: argparse.Namespace, settings: Settings) -> int:

@@ -25,10 +25,12 @@ from support_console.core.vocabulary import REFUSAL_NOTE
 
 if TYPE_CHECKING:
     from support_console.config.settings import Settings
+    from support_console.core.model_facts import ModelInfo
     from support_console.core.personas import Persona
     from support_console.core.trimming import TrimReport
     from support_console.llm import StreamEvent, StreamResult
     from support_console.store import CustomerRecord, CustomerSummary
+    from support_console.store.server_models import ServerModelFacts
     from support_console.store.tables import Customer
     from support_console.workflows.drafting import Drafter, PreparedDraft
 
@@ -156,6 +158,23 @@ def settings_text(settings: Settings) -> str:
     for name, override in settings.model_overrides.items():
         facts = ", ".join(f"{k}={v}" for k, v in asdict(override).items() if v is not None)
         lines.append(f"Model {name!r}: {facts}")
+    return "\n".join(lines)
+
+
+def learned_text(learned: Sequence[ServerModelFacts], overrides: Mapping[str, object]) -> str:
+    """What OpenAI-compatible servers said about their models (stored per server and model)."""
+    if not learned:
+        return (
+            "Learned from servers: nothing yet (asked at the first draft with an OpenAI-compatible server)."
+        )
+    lines = ['Learned from servers (a context_window under [models."NAME"] overrides these):']
+    for facts in learned:
+        window = f"{facts.context_window:,}-token window" if facts.context_window else "window not reported"
+        source = f" ({facts.source})" if facts.source else ""
+        overridden = " [overridden in the config file]" if facts.model in overrides else ""
+        lines.append(f"  {escaped(facts.base_url)} · {escaped(facts.model)}: {window}{source}{overridden}")
+        if facts.offered:
+            lines.append(f"    offers: {escaped(', '.join(facts.offered))}")
     return "\n".join(lines)
 
 
@@ -300,7 +319,8 @@ def dry_run_dict(prepared: PreparedDraft) -> dict[str, Any]:
         "model": asdict(prepared.model),
         "request": prepared.request.to_dict(),
         "report": report_dict(prepared.report),
-        "warnings": trim_warnings(prepared),
+        "warnings": [*trim_warnings(prepared), *prepared.notices],
+        "counts_exact": prepared.counts_exact,
     }
 
 
@@ -312,13 +332,29 @@ def dry_run_text(prepared: PreparedDraft) -> str:
             "Dry run: nothing was sent to the model and nothing was stored.",
             f"Persona: {prepared.persona.id} ({prepared.persona.name})",
             f"Model: {model.name} (family {model.family}, {model.encoding}, "
-            f"context window {model.context_window})",
-            report_text(prepared.report),
-            *(f"Warning: {warning}" for warning in trim_warnings(prepared)),
+            f"context window {model.context_window}{_window_origin(model)})",
+            report_text(prepared.report)
+            + (
+                ""
+                if prepared.counts_exact
+                else " (Estimated with tiktoken: the server's tokenizer may differ.)"
+            ),
+            *(f"Warning: {warning}" for warning in [*trim_warnings(prepared), *prepared.notices]),
             "Request:",
             to_json(prepared.request.to_dict()),
         ]
     )
+
+
+def _window_origin(model: ModelInfo) -> str:
+    """Where the window figure comes from, when it is not the published one."""
+    words = {
+        "assumed": ", UNKNOWN: assumed",
+        "config": ", from the config file",
+        "server": ", as the server reports it",
+        "overflow": ", as the server's overflow error named it",
+    }
+    return words.get(model.window_source, "")
 
 
 def usage_dict(result: StreamResult | None) -> dict[str, int] | None:
@@ -430,7 +466,8 @@ def draft_notice(drafter: Drafter, prepared: PreparedDraft, customer: Customer) 
     if result is not None and result.refusal and not result.text.strip():
         lines.append("The model refused to write this reply: edit the draft by hand or try another persona.")
     elif result is not None and result.finish_reason == "length":
-        lines.append(
-            "The reply was cut off at the persona's max_tokens: raise it in the persona or finish by hand."
-        )
+        from support_console.workflows.drafting import MAX_TOKENS_CUT_ADVICE, WINDOW_CUT_ADVICE
+
+        lines.append(WINDOW_CUT_ADVICE if drafter.cut_by_window else MAX_TOKENS_CUT_ADVICE)
+    lines.extend(f"Warning: {warning}" for warning in drafter.warnings)
     return "\n".join(lines)

@@ -28,7 +28,9 @@ __all__ = [
     "chat_format",
     "family_of",
     "instructions_role",
+    "reply_cut_by_window",
     "resolve_model",
+    "window_advice",
 ]
 
 UNKNOWN_FAMILY = "unknown"
@@ -55,6 +57,18 @@ class ModelInfo:
     context_window: int
     max_output_tokens: int
     reasoning: bool  # o1/o3/o4-mini/gpt-5: max_completion_tokens, no sampling params
+    #: Where ``context_window`` comes from: "published" (the family table), "config" ([models] override),
+    #: "server" (the server said so), "overflow" (an overflow error named it) or "assumed" (nothing said
+    #: anything: a guess the meter and --dry-run must admit to).
+    window_source: str = "published"
+
+    @property
+    def window_known(self) -> bool:
+        """False when the context window is a guess (an unknown model and nobody said what it is)."""
+        return self.window_source != WINDOW_ASSUMED
+
+
+WINDOW_ASSUMED = "assumed"
 
 
 @dataclass(frozen=True)
@@ -188,12 +202,17 @@ def resolve_model(
     name: str,
     overrides: Mapping[str, ModelOverride] = MappingProxyType({}),
     served_model: str | None = None,
+    learned_window: int | None = None,
+    learned_source: str = "server",
 ) -> ModelInfo:
     """Resolve a model or deployment name to its facts.
 
     Family, strongest first: ``served_model`` when it names a known family (it is what really ran), then the
-    override's ``family``, then ``name``; otherwise ``"unknown"`` (o200k_base, 8192 tokens). The override's
-    explicit ``encoding`` / ``context_window`` / ``max_output_tokens`` win over the family's.
+    override's ``family``, then ``name``; otherwise ``"unknown"`` (o200k_base, 8192 tokens, marked
+    ``window_source="assumed"``). The window, strongest first: the override's ``context_window``, then
+    ``learned_window`` (what the serving server said, or what its overflow error named: a local server
+    started under a GPT-like alias does not have OpenAI's window), then the family's. The override's explicit
+    ``encoding`` / ``max_output_tokens`` win over the family's.
     """
     override = _override_for(name, overrides)
     deciding = next(
@@ -208,11 +227,15 @@ def resolve_model(
     facts = FAMILIES[family]
     window, max_output = _snapshot_limits(deciding) if deciding else (None, None)
     context_window = window or facts.context_window
+    source = WINDOW_ASSUMED if family == UNKNOWN_FAMILY else "published"
+    if learned_window:
+        context_window, source = learned_window, learned_source
     max_output_tokens = max_output or facts.max_output_tokens
     encoding = facts.encoding
     if override is not None:
         encoding = override.encoding or encoding
-        context_window = override.context_window or context_window
+        if override.context_window:
+            context_window, source = override.context_window, "config"
         max_output_tokens = override.max_output_tokens or max_output_tokens
     return ModelInfo(
         name=name,
@@ -221,7 +244,34 @@ def resolve_model(
         context_window=context_window,
         max_output_tokens=min(max_output_tokens, context_window),
         reasoning=facts.reasoning,
+        window_source=source,
     )
+
+
+def window_advice(model: ModelInfo) -> str:
+    """For a window nobody stated: what is assumed and how to set the real one (meter, --dry-run, errors)."""
+    return (
+        f"the context window of '{model.name}' is unknown (the server did not say): {model.context_window:,} "
+        f'tokens are assumed. Set the real one with context_window under [models."{model.name}"] in the '
+        "config file"
+    )
+
+
+#: Tokens of slack when judging whether a reply filled the window (servers count the reply priming apart).
+_WINDOW_SLACK = 16
+
+
+def reply_cut_by_window(
+    prompt_tokens: int, completion_tokens: int, max_tokens: int, context_window: int
+) -> bool:
+    """A reply that stopped with finish reason "length": was it the window, not the persona's max_tokens?
+
+    A window cut shows as a reply shorter than max_tokens (servers quietly lower max_tokens to the room the
+    prompt leaves), or as prompt + reply reaching the window.
+    """
+    if completion_tokens + _WINDOW_SLACK < max_tokens:
+        return True
+    return prompt_tokens + completion_tokens >= context_window - _WINDOW_SLACK
 
 
 #: Families that refuse a "system" message (HTTP 400 "does not support 'system' with this model"): their

@@ -12,6 +12,7 @@ from support_console.llm.errors import ErrorKind, LLMError
 from support_console.llm.types import (
     ChatRequest,
     RefusalDelta,
+    RequestFit,
     StreamEvent,
     StreamResult,
     TextDelta,
@@ -25,6 +26,7 @@ __all__ = [
     "LLMError",
     "ModelClient",
     "RefusalDelta",
+    "RequestFit",
     "StreamEvent",
     "StreamResult",
     "TextDelta",

@@ -30,6 +30,7 @@ from support_console.config.settings import ProviderSettings
 from support_console.core.urls import safe_url
 from support_console.llm.errors import ErrorKind, LLMError
 from support_console.llm.limits import Deadlines, ReplyLimit
+from support_console.llm.overflow import Overflow, read_overflow
 from support_console.llm.redaction import redact, shorten
 
 __all__ = [
@@ -160,6 +161,8 @@ def retry_delay(exc: openai.OpenAIError, retried: int, max_retries: int) -> floa
     """
     if retried >= max_retries:
         return None
+    if isinstance(exc, openai.APIStatusError) and overflow_of(exc) is not None:
+        return None  # llama-server's HTTP 500 overflow: the same request fails the same way again
     if isinstance(exc, openai.APIStatusError):
         headers = exc.response.headers
         wait = retry_after_seconds(headers)
@@ -247,6 +250,11 @@ def deadline_error(
             "file."
         )
     return LLMError(what, kind=ErrorKind.TIMEOUT, partial=partial)
+
+
+def where(provider: ProviderSettings) -> str:
+    """The service in words: "the OpenAI-compatible server at http://…", "Azure OpenAI at …", "OpenAI"."""
+    return _where(provider)
 
 
 def _where(provider: ProviderSettings) -> str:
@@ -371,11 +379,58 @@ def _content_filter(body: object, partial: str, note: str) -> LLMError:
     )
 
 
+def overflow_of(exc: openai.APIStatusError) -> Overflow | None:
+    """The context-window overflow ``exc`` reports, in any server's dialect (llm/overflow.py), or None."""
+    if exc.status_code in (401, 403, 404, 429):
+        return None
+    body = exc.body if isinstance(exc.body, dict) else {}
+    if exc.type and "type" not in body:
+        body = {**body, "type": exc.type}
+    if exc.code and "code" not in body:
+        body = {**body, "code": exc.code}
+    return read_overflow(body, str(exc.message))
+
+
+def _overflow_error(
+    exc: openai.APIStatusError, overflow: Overflow, provider: ProviderSettings, model: str, partial: str
+) -> LLMError:
+    """The conversation does not fit: the numbers the server gave, and the retry that will fit."""
+    window, prompt, note = overflow.context_window, overflow.prompt_tokens, _partial_note(partial)
+    said = _server_message(exc, provider.api_key)
+    size = f"its {window:,}-token context window" if window else "its context window"
+    counted = f" (it counted {prompt:,} prompt tokens)" if prompt else ""
+    setting = f'context_window under [models."{model}"] in the config file'
+    if window and provider.kind == "compatible":  # drafting remembers the window for this server
+        retry = (
+            f"Generate again to retry with the history trimmed to fit {window:,} tokens (the window is now "
+            f"remembered; {setting} overrides it)"
+        )
+    elif window:
+        retry = f"Set {setting} to {window}, then generate again to retry with the history trimmed to fit"
+    else:
+        retry = (
+            f"Set the server's real window with {setting}, then generate again to retry with the history "
+            "trimmed to fit"
+        )
+    return LLMError(
+        f"The conversation is too long for {_model_words(provider, model)} at {_where(provider)}: the "
+        f"request does not fit {size}{counted} (HTTP {exc.status_code}: {said}).{note} {retry}, or lower "
+        "the persona's max_tokens.",
+        kind=ErrorKind.CONTEXT_LENGTH,
+        partial=partial,
+        context_window=window,
+        prompt_tokens=prompt,
+    )
+
+
 def _status_error(
     exc: openai.APIStatusError, provider: ProviderSettings, model: str, partial: str, attempts: int
 ) -> LLMError:
     where, note, status = _where(provider), _partial_note(partial), exc.status_code
     code = str(exc.code or "")
+    overflow = overflow_of(exc)
+    if overflow is not None:
+        return _overflow_error(exc, overflow, provider, model, partial)
     if status in (401, 403):
         refused = (
             "refused the credentials" if status == 401 else "does not allow these credentials to do this"
@@ -407,14 +462,6 @@ def _status_error(
     if code == "content_filter":
         return _content_filter(exc.body, partial, note)
     message = _server_message(exc, provider.api_key)
-    if code == "context_length_exceeded" or "context length" in message.lower():
-        return LLMError(
-            f"The conversation is too long for {_model_words(provider, model)}: {message}.{note} Lower "
-            f"the persona's max_tokens, or set the real context_window for '{model}' under [models] in the "
-            "config file.",
-            kind=ErrorKind.CONTEXT_LENGTH,
-            partial=partial,
-        )
     return LLMError(
         f"{where} rejected the request (HTTP {status}): {message}.{note} Check the persona's parameters and "
         "the model name.",

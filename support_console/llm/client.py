@@ -151,7 +151,7 @@ class ModelClient:
         finally:
             watchdog.close()
         self.last_result = acc.result()
-        self._check_finished(acc)
+        self._check_finished(acc, request)
 
     async def _open_in_time(
         self, client: AsyncOpenAI, request: ChatRequest, deadlines: Deadlines, watchdog: Watchdog
@@ -196,7 +196,7 @@ class ModelClient:
                 self._send_stream_options = False
         return cast("AsyncStream[ChatCompletionChunk]", await client.chat.completions.create(**kwargs))
 
-    def _check_finished(self, acc: _Accumulator) -> None:
+    def _check_finished(self, acc: _Accumulator, request: ChatRequest) -> None:
         """A content-filter stop or a stream that never said it finished is an error, with the text kept."""
         if acc.finish_reason == "content_filter":
             about = f" (category: {acc.category})" if acc.category else ""
@@ -212,8 +212,40 @@ class ModelClient:
                 partial=acc.text,
                 category=acc.category,
             )
+        if acc.finish_reason is None and acc.chunks == 0 and not acc.text:
+            raise self._empty(request)
         if acc.finish_reason is None:
             raise self._broken(acc, "the stream ended without a finish reason")
+
+    def _empty(self, request: ChatRequest) -> LLMError:
+        """A 200 answer with no data at all. llama-cpp-python's server answers so when a streamed request
+        does not fit its window (the error is raised after the headers went out): when the request was sized
+        close to its window, or to a guessed one, that is what it is, and drafting again cannot help."""
+        from support_console.llm._sdk import where
+
+        server = where(self._provider)
+        server = server[:1].upper() + server[1:]
+        fit = request.fit
+        if fit is None or not fit.near_window:
+            return LLMError(
+                f"{server} answered with an empty reply (no data at all). Draft again; if it "
+                "keeps happening, check the server's log.",
+                kind=ErrorKind.STREAM_ERROR,
+            )
+        window = (
+            f"a guessed {fit.context_window:,}-token window"
+            if not fit.window_known
+            else f"the {fit.context_window:,}-token window it was trimmed to"
+        )
+        return LLMError(
+            f"{server} answered with an empty reply, as llama-cpp-python's server does when a "
+            f"request does not fit its context window: this one needs about {fit.prompt_tokens:,} prompt "
+            f"tokens plus {fit.max_tokens:,} for the reply, against {window}. Set the server's real window "
+            f"(its --n_ctx; llama-cpp-python's default is 2,048) with context_window under "
+            f'[models."{request.model}"] in the config file, or lower the persona\'s max_tokens, then '
+            "generate again to retry with the history trimmed to fit.",
+            kind=ErrorKind.CONTEXT_LENGTH,
+        )
 
     def _broken(self, acc: _Accumulator, what: str) -> LLMError:
         kept = f" The {len(acc.text)} characters received so far are kept as the draft." if acc.text else ""
@@ -242,6 +274,7 @@ class _Accumulator:
         self.served_model: str | None = None
         self.category: str | None = None
         self.started = False  # the HTTP response has begun: later connection errors are stream errors
+        self.chunks = 0  # chunks (or completions) received: none at all is an empty answer
 
     @property
     def text(self) -> str:
@@ -257,6 +290,7 @@ class _Accumulator:
         )
 
     def feed_chunk(self, chunk: ChatCompletionChunk) -> Iterator[StreamEvent]:
+        self.chunks += 1
         self._note_model_and_usage(getattr(chunk, "model", None), getattr(chunk, "usage", None))
         for choice in getattr(chunk, "choices", None) or ():
             if getattr(choice, "index", 0) != 0:
@@ -269,6 +303,7 @@ class _Accumulator:
         """A plain chat.completion answering a stream request (some servers ignore `stream`)."""
         if not isinstance(body, dict):
             raise ValueError("not a chat completion")
+        self.chunks += 1
         self._note_model_and_usage(body.get("model"), body.get("usage"))
         for choice in body.get("choices") or ():
             if not isinstance(choice, dict) or choice.get("index", 0) != 0:

@@ -24,12 +24,16 @@ class LLMError(SupportConsoleError):
         partial: str = "",
         retry_after: float | None = None,
         category: str | None = None,
+        context_window: int | None = None,
+        prompt_tokens: int | None = None,
     ) -> None:
         super().__init__(message)
         self.kind = kind
         self.partial = partial
         self.retry_after = retry_after  # seconds the provider asked us to wait (rate limits)
         self.category = category  # content-filter category, e.g. "self_harm"
+        self.context_window = context_window  # CONTEXT_LENGTH: the window the server named, when it did
+        self.prompt_tokens = prompt_tokens  # CONTEXT_LENGTH: the prompt as the server counted it
 
     def __repr__(self) -> str:
         return f"LLMError(kind={self.kind.value!r}, message={str(self)!r}, partial={len(self.partial)} chars)"

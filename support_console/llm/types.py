@@ -7,7 +7,7 @@ the `openai` SDK (about a second to import), which only the client needs, and on
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ChatRequest",
     "RefusalDelta",
+    "RequestFit",
     "StreamEvent",
     "StreamResult",
     "TextDelta",
@@ -30,27 +31,48 @@ __all__ = [
 
 
 @dataclass(frozen=True)
+class RequestFit:
+    """How the request was sized: the client judges a server's silent failures by it (an empty answer from
+    llama-cpp-python when the request does not fit its window). Never sent."""
+
+    prompt_tokens: int  # our count of the prompt
+    max_tokens: int  # room asked for the reply
+    context_window: int  # the window the request was trimmed to
+    window_known: bool  # False: the window is a guess (model_facts.window_advice)
+
+    @property
+    def near_window(self) -> bool:
+        """The request fills (nearly) all of its window, or the window is only a guess."""
+        return not self.window_known or self.prompt_tokens + self.max_tokens >= 0.9 * self.context_window
+
+
+@dataclass(frozen=True)
 class ChatRequest:
     """One chat-completions request, exactly as it will be sent (minus the streaming flags and the key)."""
 
     model: str  # model name, or Azure deployment
     messages: tuple[ChatMessage, ...]
     params: Mapping[str, float | int]  # exactly what is sent (family-aware)
+    fit: RequestFit | None = field(default=None, compare=False)  # how it was sized (not sent)
 
     def to_dict(self) -> dict[str, object]:
         """The request body, for --dry-run and for the client itself (one home of the body's shape)."""
         return {"model": self.model, "messages": [dict(m) for m in self.messages], **self.params}
 
 
-def make_request(model: ModelInfo, messages: Sequence[ChatMessage], params: ModelParams) -> ChatRequest:
+def make_request(
+    model: ModelInfo, messages: Sequence[ChatMessage], params: ModelParams, *, explicit: bool = False
+) -> ChatRequest:
     """Build the request a persona asks for, in the form the model's family accepts.
 
     Reasoning families (o1, o3, o4-mini, gpt-5) reject `max_tokens` and the sampling parameters, so they get
     `max_completion_tokens` only; o1-mini and o1-preview also refuse a system message, so the persona's
     instructions go to them as the first user message (models.instructions_role). Other families get
     `max_tokens` and `temperature`; `top_p` and the penalties are sent only when they differ from the
-    service's neutral default (1.0 / 0.0), because sending the neutral value changes nothing and some
-    OpenAI-compatible servers reject parameters they do not implement.
+    service's neutral default (1.0 / 0.0), because sending the neutral value changes nothing to OpenAI.
+    With ``explicit`` (OpenAI-compatible servers: vLLM, llama.cpp, Ollama, LM Studio) every sampling
+    parameter is sent, neutral ones included: their own defaults differ (top_p 0.95, a repeat penalty)
+    and would otherwise apply instead of the persona's.
     """
     sent: dict[str, float | int] = {}
     if model.reasoning:
@@ -58,11 +80,11 @@ def make_request(model: ModelInfo, messages: Sequence[ChatMessage], params: Mode
     else:
         sent["max_tokens"] = params.max_tokens
         sent["temperature"] = params.temperature
-        if params.top_p != 1.0:
+        if explicit or params.top_p != 1.0:
             sent["top_p"] = params.top_p
-        if params.frequency_penalty != 0.0:
+        if explicit or params.frequency_penalty != 0.0:
             sent["frequency_penalty"] = params.frequency_penalty
-        if params.presence_penalty != 0.0:
+        if explicit or params.presence_penalty != 0.0:
             sent["presence_penalty"] = params.presence_penalty
     role = instructions_role(model)
     return ChatRequest(

@@ -21,6 +21,7 @@ from support_console.store.messages import MessagesMixin
 from support_console.store.migrations import check_readable_version, migrate, refuse_foreign
 from support_console.store.queue import QueueMixin
 from support_console.store.search import SearchMixin
+from support_console.store.server_models import ServerModelsMixin
 from support_console.store.stats import StatsMixin
 
 
@@ -35,6 +36,7 @@ class Store(
     StatsMixin,
     AuditMixin,
     BulkImportMixin,
+    ServerModelsMixin,
 ):
     """Customers, conversations, messages and drafts on one SQLAlchemy engine, and everything read from
     them: the logs list, search, stats, the audit trail; and the importer's bulk writer.

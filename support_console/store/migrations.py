@@ -49,6 +49,7 @@ from support_console.store.tables import (
     GENERATIONS,
     MESSAGES,
     SERVED_MODELS,
+    SERVER_MODELS,
     ai_assisted,
 )
 
@@ -215,6 +216,10 @@ def _v10_work_queue(conn: Connection) -> None:
         "CREATE INDEX IF NOT EXISTS ix_conversations_status_activity "
         "ON conversations (status, (coalesce(last_activity, created_at)), id)"
     )
+def _v11_server_models(conn: Connection) -> None:
+    """Version 11: the server_models table, what each OpenAI-compatible server said about a model (its
+    context window, the names it offers, how its prompt counts compare with ours)."""
+    SQLModel.metadata.create_all(conn, tables=[SERVER_MODELS])
 
 
 #: The ordered migrations. Append only (see the module docstring).
@@ -229,6 +234,7 @@ MIGRATIONS: list[Migration] = [
     _v8_error_kinds,
     _v9_generations,
     _v10_work_queue,
+    _v11_server_models,
 ]
 
 

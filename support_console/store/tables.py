@@ -257,6 +257,23 @@ class Generation(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     stopped_by_agent: bool = False
+class ServerModel(SQLModel, table=True):
+    """What an OpenAI-compatible server said about a model it serves (schema version 11).
+
+    Keyed by the server's base URL and the model name, since two servers may serve one name with different
+    windows. ``source`` says where the window came from (an endpoint, or an overflow error that named it);
+    ``offered`` is the newline-joined list of model names the server listed.
+    """
+
+    __tablename__ = "server_models"
+
+    base_url: str = Field(primary_key=True)
+    model: str = Field(primary_key=True)
+    context_window: int | None = None
+    source: str = ""
+    offered: str = ""
+    count_ratio: float | None = None  # the server's prompt count over ours (its tokenizer vs tiktoken)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 # ------------------------------------------------------------------------------------------- typed handles
@@ -267,6 +284,7 @@ CONVERSATIONS: Final[sa.Table] = SQLModel.metadata.tables[str(Conversation.__tab
 MESSAGES: Final[sa.Table] = SQLModel.metadata.tables[str(Message.__tablename__)]
 SERVED_MODELS: Final[sa.Table] = SQLModel.metadata.tables[str(ServedModel.__tablename__)]
 GENERATIONS: Final[sa.Table] = SQLModel.metadata.tables[str(Generation.__tablename__)]
+SERVER_MODELS: Final[sa.Table] = SQLModel.metadata.tables[str(ServerModel.__tablename__)]
 
 
 def ai_assisted(m: sa.ColumnCollection[str, sa.ColumnElement[Any]] | Any) -> sa.ColumnElement[bool]:

@@ -211,6 +211,16 @@ class DraftSession:
         """What the model returned for the last draft (None while streaming, or if it failed or stopped)."""
         return self._generation.drafter.result if self._generation is not None else None
 
+    @property
+    def cut_by_window(self) -> bool:
+        """The last reply stopped at the context window rather than at the persona's max_tokens."""
+        return self._generation.drafter.cut_by_window if self._generation is not None else False
+
+    @property
+    def warnings(self) -> list[str]:
+        """What the last reply showed to be wrong (the persona not reaching the model), once per model."""
+        return list(self._generation.drafter.warnings) if self._generation is not None else []
+
     # -- customers and conversations -----------------------------------------------------------------------
 
     async def open(self, customer_id: int, page: int = PAGE, conversation_id: int | None = None) -> Opened:

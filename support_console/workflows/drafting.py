@@ -18,14 +18,20 @@ import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from support_console.config.settings import ProviderSettings
 from support_console.core.errors import ConfigError, SupportConsoleError
-from support_console.core.model_facts import ModelInfo, resolve_model
+from support_console.core.model_facts import (
+    UNKNOWN_FAMILY,
+    ModelInfo,
+    reply_cut_by_window,
+    resolve_model,
+    window_advice,
+)
 from support_console.core.personas import Persona, PersonaSet
-from support_console.core.tokens import count_text
+from support_console.core.tokens import ChatMessage, count_text
 from support_console.core.trimming import BudgetAware, HistoryItem, SizedHistory, TrimReport, build_messages
 from support_console.core.vocabulary import REFUSAL_NOTE, ROLE_CUSTOMER, STATE_DRAFT, STOPPED_NOTE
 from support_console.llm import (
@@ -33,11 +39,13 @@ from support_console.llm import (
     ErrorKind,
     LLMError,
     RefusalDelta,
+    RequestFit,
     StreamEvent,
     StreamResult,
     make_request,
 )
 from support_console.store.first_page import name_from_email
+from support_console.workflows.server_facts import name_warning, persona_lost_warning, window_caveat
 
 if TYPE_CHECKING:
     from support_console.store import Customer, Store
@@ -67,6 +75,8 @@ class PreparedDraft:
     model: ModelInfo
     request: ChatRequest
     report: TrimReport
+    notices: tuple[str, ...] = ()  # what the agent should know before sending (an unknown window, a bad name)
+    counts_exact: bool = True  # False: tiktoken's estimate of another tokenizer (an unknown or local model)
 
 
 def customer_values(customer: Customer) -> dict[str, str]:
@@ -178,6 +188,10 @@ class Drafter:
         self.unsaved: Callable[[], None] | None = None
         self.generation_id: int | None = None  # the last stream's record (store.start_generation)
         self.outcome: ErrorKind | None = None  # how the last stream ended: None for a complete reply
+        self.cut_by_window = False  # the reply stopped at the context window, not at the persona's max_tokens
+        self.warnings: list[str] = []  # after a reply: what looked wrong (the persona not reaching the model)
+        self._offered: tuple[str, ...] = ()
+        self._window_detail = ""  # which endpoint said the window (server_facts.Learned.detail)
 
     # -- preparing -------------------------------------------------------------------------------------------
 
@@ -186,8 +200,17 @@ class Drafter:
         the service said it served for that name before (an Azure deployment's real model)."""
         settings = self._services.settings
         name = model_name_for(persona, settings.provider)
-        served = self._services.store.served_model_for(name)
-        return resolve_model(name, settings.model_overrides, served_model=served)
+        store = self._services.store
+        served = store.served_model_for(name)
+        learned = self._services.server_knowledge.learned(store, name)  # may ask the server, once
+        self._offered, self._window_detail = learned.offered, learned.detail
+        return resolve_model(
+            name,
+            settings.model_overrides,
+            served_model=served,
+            learned_window=learned.context_window,
+            learned_source=learned.source or "server",
+        )
 
     def prepare(self, conversation_id: int, persona_id: str) -> PreparedDraft:
         """Build the trimmed request for the conversation as stored; sends nothing."""
@@ -218,8 +241,8 @@ class Drafter:
         history = _Prepended(pending, stored)
         return self._build(conversation_id or NO_CONVERSATION, values, persona, model, history)
 
-    @staticmethod
     def _build(
+        self,
         conversation_id: int,
         values: Mapping[str, str],
         persona: Persona,
@@ -227,9 +250,40 @@ class Drafter:
         history: Iterable[HistoryItem],
     ) -> PreparedDraft:
         system = persona.render_system(values)
-        messages, report = build_messages(system, history, model, persona.params.max_tokens)
-        request = make_request(model, messages, persona.params)
-        return PreparedDraft(conversation_id, persona, model, request, report)
+        max_tokens = persona.params.max_tokens
+        messages, report, counted = self._trim(system, history, model, max_tokens)
+        explicit = self._services.settings.provider.kind == "compatible"
+        request = make_request(model, messages, persona.params, explicit=explicit)
+        fit = RequestFit(report.prompt_tokens, report.reply_tokens, model.context_window, model.window_known)
+        request = replace(request, fit=fit)
+        notices = [] if model.window_known else [window_advice(model) + "."]
+        if model.window_source == "server" and (caveat := window_caveat(model, self._window_detail)):
+            notices.append(caveat)
+        if (unlisted := name_warning(model.name, self._offered)) is not None:
+            notices.append(unlisted)
+        # Exact: a known family counted by its own encoding; a server that reports its own window is a
+        # local one whose tokenizer tiktoken only estimates (whatever name it serves under).
+        exact = counted or (model.family != UNKNOWN_FAMILY and model.window_source in ("published", "config"))
+        return PreparedDraft(conversation_id, persona, model, request, report, tuple(notices), exact)
+
+    def _trim(
+        self, system: str, history: Iterable[HistoryItem], model: ModelInfo, max_tokens: int
+    ) -> tuple[list[ChatMessage], TrimReport, bool]:
+        """The history trimmed to fit, with the margin the server's counts showed it needs; where the server
+        counts with its own tokenizer (vLLM, llama-server) the report carries its count, and a request it
+        counts past the room beside the reply is trimmed again with the difference as extra margin (once).
+        Returns the messages, the report and whether its count is the server's."""
+        knowledge = self._services.server_knowledge
+        margin = knowledge.margin(model.name, model.context_window, max_tokens)
+        messages, report = build_messages(system, history, model, max_tokens, margin=margin)
+        theirs = knowledge.server_count(model.name, messages)
+        if theirs is not None and theirs > model.context_window - max_tokens:
+            margin += theirs - report.prompt_tokens + 16
+            messages, report = build_messages(system, history, model, max_tokens, margin=margin)
+            theirs = knowledge.server_count(model.name, messages)
+        if theirs is None:
+            return messages, report, False
+        return messages, replace(report, prompt_tokens=theirs), True
 
     # -- streaming -------------------------------------------------------------------------------------------
 
@@ -268,6 +322,7 @@ class Drafter:
             )
         self.draft_id, self.result, self.unsaved = draft_id, None, None
         self.generation_id, self.outcome = None, None
+        self.cut_by_window, self.warnings = False, []
         self._begin(prepared, draft_id)
         growing = _Growing()
         text = growing.pieces
@@ -298,6 +353,7 @@ class Drafter:
                 error=str(exc),
                 error_kind=exc.kind,
                 final=True,
+                learned_window=exc.context_window if exc.kind == ErrorKind.CONTEXT_LENGTH else None,
             )
             if settle:
                 await self.settled()
@@ -395,6 +451,7 @@ class Drafter:
     def _finish(self, prepared: PreparedDraft, result: StreamResult) -> None:
         """Save the complete draft; a refusal is kept as the draft's text and marked, never left empty."""
         self.result = result
+        self._judge(prepared, result)
         refused = result.refused
         if refused:
             self.outcome = ErrorKind.REFUSED
@@ -409,6 +466,7 @@ class Drafter:
             error=REFUSAL_NOTE if refused else None,
             error_kind=self.outcome,
             final=True,
+            counts=(prepared.report.prompt_tokens, result.usage.prompt_tokens) if result.usage else None,
         )
 
     def _save(
@@ -422,7 +480,15 @@ class Drafter:
         error: str | None = None,
         error_kind: ErrorKind | None = None,
         final: bool = False,
+        learned_window: int | None = None,
+        counts: tuple[int, int] | None = None,
     ) -> None:
+        if counts is not None and not self.warnings:  # a prompt that lost its system message says nothing
+            self._services.server_knowledge.note_counts(self._services.store, prepared.model.name, *counts)
+        if learned_window:
+            self._services.server_knowledge.remember_overflow(
+                self._services.store, prepared.model.name, learned_window
+            )
         if served_model:
             self._services.store.remember_served_model(prepared.model.name, served_model)
         self.draft_id = self._services.store.save_draft(
@@ -439,6 +505,33 @@ class Drafter:
             generation_id=self.generation_id,
             final=final,
         )
+
+    def _judge(self, prepared: PreparedDraft, result: StreamResult) -> None:
+        """What the finished reply says about the request: cut by the window rather than by max_tokens, and
+        (once per model) a server prompt count that leaves no room for the persona's instructions."""
+        model, max_tokens = prepared.model, prepared.report.reply_tokens
+        if result.finish_reason == "length":
+            if result.usage is not None:
+                prompt, completion = result.usage.prompt_tokens, result.usage.completion_tokens
+            else:
+                prompt, completion = prepared.report.prompt_tokens, count_text(result.text, model.encoding)
+            self.cut_by_window = reply_cut_by_window(prompt, completion, max_tokens, model.context_window)
+        knowledge = self._services.server_knowledge
+        if result.usage is not None and knowledge.base_url is not None and prepared.request.messages:
+            system = str(prepared.request.messages[0].get("content", ""))
+            lost = persona_lost_warning(system, model, result.usage.prompt_tokens)
+            if lost is not None and knowledge.first_warning(model.name):
+                self.warnings.append(lost)
+
+
+WINDOW_CUT_ADVICE = (
+    "The reply was cut off by the model's context window (the prompt left too little room for "
+    "max_tokens): finish it by hand, or trim the history (fewer messages, a shorter persona) and generate "
+    "again; raising max_tokens will not help."
+)
+MAX_TOKENS_CUT_ADVICE = (
+    "The reply was cut off at the persona's max_tokens: raise it in the persona or finish by hand."
+)
 
 
 class _Growing:

@@ -28,6 +28,7 @@ from support_console.store.first_page import (
     read_first_page,
     read_first_queue,
 )
+from support_console.workflows.server_facts import ServerKnowledge
 
 if TYPE_CHECKING:
     from support_console.store import Store
@@ -53,6 +54,8 @@ class Services:
         self.settings = settings
         self.personas = personas
         self.client = client
+        #: What the compatible server said about its models (window, names), learned once per process.
+        self.server_knowledge = ServerKnowledge(settings.provider)
         self._store: Store | None = None
         self._store_lock = threading.Lock()
         self._closed = False

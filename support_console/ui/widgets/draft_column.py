@@ -80,6 +80,7 @@ class DraftColumn(Vertical):
         self._worker: Worker[None] | None = None
         self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
         self._told_typing = False  # the agent was told, this generation, why typing is not added
+        self._noticed: set[str] = set()  # prepared-draft notices already shown
 
     def compose(self) -> ComposeResult:
         yield SuggestionBanner(id="suggestion")
@@ -253,7 +254,9 @@ class DraftColumn(Vertical):
         if not streamed and refusal:  # the Drafter keeps a refusal as the draft's text, so the pane shows it
             pane.feed("".join(refusal))
         result = self.session.result
-        self._ended(finish_status(result))
+        self._ended(finish_status(result, cut_by_window=self.session.cut_by_window))
+        for warning in self.session.warnings:
+            self.notify(warning[:1].upper() + warning[1:], severity="warning", timeout=15, markup=False)
         if result is not None and result.refused:
             self.notify("The model refused to write this reply.", severity="warning", markup=False)
         await self._settle()
@@ -310,8 +313,15 @@ class DraftColumn(Vertical):
 
     def _show_prepared(self, prepared: PreparedDraft) -> None:
         report = prepared.report
-        meter = Meter(report.prompt_tokens, report.budget, report.kept, report.dropped, report.truncated)
+        meter = Meter(
+            report.prompt_tokens, report.budget, report.kept, report.dropped, report.truncated,
+            prepared.model.window_known, not prepared.counts_exact,
+        )  # fmt: skip
         self.pane.show_context(prepared.persona.name, prepared.model.name, meter)
+        for notice in prepared.notices:
+            if notice not in self._noticed:  # once per console: the meter keeps showing an unknown window
+                self._noticed.add(notice)
+                self.notify(notice[:1].upper() + notice[1:], severity="warning", timeout=12, markup=False)
         self.post_message(self.ContextMeasured(report.first_kept_id, report.dropped))
 
     def _not_ready(self, missing: str, fallback: str = "") -> None:

@@ -44,9 +44,14 @@ class Meter:
     kept: int
     dropped: int
     truncated: bool
+    window_known: bool = True  # False: the budget rests on a guessed window (the notice says how to set it)
+    estimated: bool = False  # the count is tiktoken's estimate of the server's tokenizer
 
     def render(self) -> str:
-        parts = [f"prompt {self.prompt_tokens:,} / {self.budget:,} tokens"]
+        about = "≈" if self.estimated else ""
+        parts = [f"prompt {about}{self.prompt_tokens:,} / {self.budget:,} tokens"]
+        if not self.window_known:
+            parts.append("window unknown")  # the notice shown with it says how to set it
         if self.dropped:
             parts.append(f"{self.dropped:,} older message{'s' if self.dropped != 1 else ''} trimmed")
         if self.truncated:

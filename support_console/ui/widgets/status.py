@@ -15,12 +15,20 @@ FINISH_WORDS = {
 }
 
 
-def finish_status(result: StreamResult | None) -> str:
+WINDOW_CUT = (
+    "Cut off by the model's context window (finish: length): edit it, or trim the history; a higher "
+    "max_tokens will not help"
+)
+
+
+def finish_status(result: StreamResult | None, *, cut_by_window: bool = False) -> str:
     """'Finished · 812 prompt + 143 reply tokens · gpt-4o-2024-08-06' and friends."""
     if result is None:
         return "Finished."
     if result.refused:
         head = "The model refused: the refusal is shown; write the reply by hand or try another persona"
+    elif cut_by_window and result.finish_reason == "length":
+        head = WINDOW_CUT
     else:
         head = FINISH_WORDS.get(
             result.finish_reason or "", f"Finished ({result.finish_reason or 'no reason'})"
