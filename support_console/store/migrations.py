@@ -216,6 +216,8 @@ def _v10_work_queue(conn: Connection) -> None:
         "CREATE INDEX IF NOT EXISTS ix_conversations_status_activity "
         "ON conversations (status, (coalesce(last_activity, created_at)), id)"
     )
+
+
 def _v11_server_models(conn: Connection) -> None:
     """Version 11: the server_models table, what each OpenAI-compatible server said about a model (its
     context window, the names it offers, how its prompt counts compare with ours)."""

@@ -257,6 +257,8 @@ class Generation(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     stopped_by_agent: bool = False
+
+
 class ServerModel(SQLModel, table=True):
     """What an OpenAI-compatible server said about a model it serves (schema version 11).
 
