@@ -110,6 +110,7 @@ class Settings:
     keys: Mapping[str, str]
     agent_name: str
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT  # seconds a write waits for another program's lock ([store])
+    tool_dirs: tuple[Path, ...] = ()  # user rewrite-tool dirs, later ones override; bundled dir is implicit
 
     def __repr__(self) -> str:
         """The dataclass repr, with the database URL's password masked (repr reaches logs and tracebacks)."""
@@ -143,6 +144,11 @@ def default_persona_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "personas"
 
 
+def default_tools_dir() -> Path:
+    """Where a user's own rewrite-tool files live: beside their personas folder."""
+    return default_persona_dir().parent / "tools"
+
+
 def default_db_url() -> str:
     """A SQLite file in the platform's per-user data directory."""
     return sqlite_url(Path(platformdirs.user_data_dir(APP_NAME)) / "support-console.db")
@@ -170,6 +176,7 @@ def load_settings(overrides: CliOverrides | None = None, env: Mapping[str, str] 
         keys=MappingProxyType(file.keys),
         agent_name=file.agent_name or environ.get("USER") or environ.get("USERNAME") or "agent",
         busy_timeout=DEFAULT_BUSY_TIMEOUT if file.busy_timeout is None else file.busy_timeout,
+        tool_dirs=(default_tools_dir(),),
     )
 
 
