@@ -136,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
             raise
     else:
         cli_logs.register(sub, common)
+    importlib.import_module("support_console.cli.tool_commands").register(sub, common)  # tools, rewrite
     return parser
 
 

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from support_console.config.settings import Settings
     from support_console.core.model_facts import ModelInfo
     from support_console.core.personas import Persona
+    from support_console.core.rewrite_tools import RewriteTool
     from support_console.core.trimming import TrimReport
     from support_console.llm import StreamEvent, StreamResult
     from support_console.store import CustomerRecord, CustomerSummary
@@ -95,6 +96,12 @@ def read_message(message: str | None) -> str:
             "The customer's message is empty: pass --message TEXT, or pipe the message on stdin."
         )
     return message.strip()
+
+
+def read_stdin() -> str:
+    """All of stdin as UTF-8 text, exactly (a byte-order mark dropped); bytes that are not UTF-8 are a
+    UsageError naming their offset."""
+    return _read_stdin()
 
 
 def _read_stdin() -> str:
@@ -264,6 +271,32 @@ def persona_text(persona: Persona) -> str:
     lines += [f"  variable {k} (default {v!r})" for k, v in persona.variables.items()]
     lines += ["", "System message:", persona.system]
     return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------------------ rewrite tools
+
+
+def tools_table(tools: Sequence[RewriteTool]) -> str:
+    if not tools:
+        return "No rewrite tools found: add *.toml files to a tools folder (see the README)."
+    rows = [(t.id, t.name, ", ".join(t.inputs), t.description) for t in tools]
+    return _table(("ID", "NAME", "INPUTS", "DESCRIPTION"), rows)
+
+
+def tool_text(tool: RewriteTool) -> str:
+    params = ", ".join(f"{k}={v}" for k, v in asdict(tool.params).items())
+    lines = [
+        f"{tool.id}: {tool.name}",
+        f"  {tool.description}",
+        f"  file:       {tool.source}",
+        f"  inputs:     {', '.join(tool.inputs) or '(none)'}",
+        f"  language:   {'changes it' if tool.changes_language else 'kept'}",
+        f"  parameters: {params}",
+        "",
+        "Instruction (the preservation rules are added after it):",
+        tool.instruction,
+    ]
+    return "\n".join(escaped(line) for line in lines)
 
 
 # ---------------------------------------------------------------------------------------------- drafting

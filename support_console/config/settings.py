@@ -140,6 +140,7 @@ class Settings:
     busy_timeout: float = DEFAULT_BUSY_TIMEOUT  # seconds a write waits for another program's lock ([store])
     agent_source: AgentSource = "config"
     clipboard: ClipboardSettings = field(default_factory=ClipboardSettings)
+    tool_dirs: tuple[Path, ...] = ()  # user rewrite-tool dirs, later ones override; bundled dir is implicit
 
     def __repr__(self) -> str:
         """The dataclass repr, with the database URL's password masked (repr reaches logs and tracebacks)."""
@@ -173,6 +174,11 @@ def default_persona_dir() -> Path:
     return Path(platformdirs.user_config_dir(APP_NAME)) / "personas"
 
 
+def default_tools_dir() -> Path:
+    """Where a user's own rewrite-tool files live: beside their personas folder."""
+    return default_persona_dir().parent / "tools"
+
+
 def default_db_url() -> str:
     """A SQLite file in the platform's per-user data directory."""
     return sqlite_url(Path(platformdirs.user_data_dir(APP_NAME)) / "support-console.db")
@@ -203,6 +209,7 @@ def load_settings(overrides: CliOverrides | None = None, env: Mapping[str, str] 
         agent_source=agent_source,
         busy_timeout=DEFAULT_BUSY_TIMEOUT if file.busy_timeout is None else file.busy_timeout,
         clipboard=_clipboard(environ, file),
+        tool_dirs=(default_tools_dir(),),
     )
 
 

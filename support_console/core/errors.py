@@ -27,6 +27,10 @@ class PersonaError(SupportConsoleError):
         self.field = field
 
 
+class ToolError(SupportConsoleError):
+    """A rewrite tool id is unknown, or an input the tool needs (refine's instruction) was not given."""
+
+
 class StoreError(SupportConsoleError):
     """The database refused an operation."""
 
