@@ -3,7 +3,8 @@
 A toast is drawn over the screen, bottom right: exactly where the end of the draft and its status line are,
 so for five seconds the agent could not read how the draft ended. The bar takes its own rows in the layout
 (the columns above give them up while it shows), so a notice never covers what the agent reads. It shows the
-newest notices (older ones that have not expired yet above them), each for the notification's timeout.
+newest notices, each for the notification's timeout, the newest on top: the bar's height is capped, and what
+it cuts must be the end of an older, long notice, never the one that just came.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from textual.widgets import Static
 from support_console.core.safe_text import visible
 
 SHOWN = 2
-"""Notices shown at once (the newest last); more would take the draft's rows."""
+"""Notices shown at once (the newest first); more would take the draft's rows."""
 
 SEVERITY_STYLE = {"information": "", "warning": "bold", "error": "bold"}
 
@@ -47,7 +48,7 @@ class NoticeBar(Static):
         self.set_class(any(n.severity == "error" for n in shown), "-error")
         self.set_class(any(n.severity == "warning" for n in shown), "-warning")
         text = Text()
-        for index, notice in enumerate(shown):
+        for index, notice in enumerate(reversed(shown)):
             if index:
                 text.append("\n")
             mark = {"warning": "! ", "error": "✗ "}.get(notice.severity, "· ")
