@@ -18,13 +18,15 @@ import json
 import math
 import random
 import time
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
 from typing import Any
 
 import httpx2
 import openai
 from openai import AsyncAzureOpenAI, AsyncOpenAI
 from openai._constants import INITIAL_RETRY_DELAY, MAX_RETRY_AFTER_DELAY, MAX_RETRY_DELAY
+from openai._httpx2 import request_exceptions, timeout_exceptions
+from openai._streaming_cleanup import drain_response_async
 
 from support_console.config.settings import ProviderSettings
 from support_console.core.urls import safe_url
@@ -35,11 +37,14 @@ from support_console.llm.redaction import redact, shorten
 
 __all__ = [
     "ReplyTooLarge",
+    "body_done",
+    "body_reads",
     "build_client",
     "cap_body",
     "deadline_error",
     "mentions_stream_options",
     "retry_delay",
+    "stream_error",
     "to_llm_error",
     "too_long_error",
 ]
@@ -178,6 +183,40 @@ def retry_delay(exc: openai.OpenAIError, retried: int, max_retries: int) -> floa
         return None
     backoff = min(INITIAL_RETRY_DELAY * 2.0**retried, MAX_RETRY_DELAY)
     return backoff * (1 - 0.25 * random.random())
+
+
+# ------------------------------------------------------------------------------------ the streamed body
+
+
+async def body_reads(response: httpx2.Response) -> AsyncGenerator[bytes, None]:
+    """The body of a streamed response as it is read from the network, with the SDK's errors.
+
+    The client decodes the events itself (llm/sse.py), so it reads the body the SDK would have read and
+    fails as the SDK's stream fails: a read timing out is APITimeoutError, a connection breaking is
+    APIConnectionError.
+    """
+    try:
+        async for chunk in response.aiter_bytes():
+            yield chunk
+    except timeout_exceptions() as err:
+        raise openai.APITimeoutError(request=response.request) from err
+    except request_exceptions() as err:
+        raise openai.APIConnectionError(request=response.request) from err
+
+
+async def body_done(response: httpx2.Response) -> None:
+    """The stream said [DONE]: over HTTP/1.1 read what is left (briefly), so the connection can be reused,
+    as the SDK's stream does."""
+    if response.http_version == "HTTP/1.1":
+        await drain_response_async(response)
+
+
+def stream_error(response: httpx2.Response, error: object) -> openai.APIError:
+    """An `{"error": …}` event in the middle of a stream, as the SDK's stream raises it."""
+    message = error.get("message") if isinstance(error, Mapping) else None
+    if not message or not isinstance(message, str):
+        message = "An error occurred during streaming"
+    return openai.APIError(message=message, request=response.request, body=error)
 
 
 # ------------------------------------------------------------------------------------------ reply limits

@@ -17,7 +17,7 @@ import contextlib
 import json
 import threading
 import time
-from collections.abc import AsyncGenerator, Iterator
+from collections.abc import AsyncGenerator, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, cast
 
 from support_console.llm.errors import ErrorKind, LLMError
@@ -33,10 +33,12 @@ from support_console.llm.types import (
 )
 
 if TYPE_CHECKING:
+    import httpx2
     from openai import AsyncOpenAI, AsyncStream
     from openai.types.chat import ChatCompletionChunk
 
     from support_console.config.settings import ProviderSettings
+    from support_console.llm.sse import Event
 
 __all__ = ["ModelClient"]
 
@@ -109,27 +111,10 @@ class ModelClient:
                     for event in acc.feed_completion(body):
                         yield event
                 else:
-                    read = aiter(chunks).__anext__
-                    while True:
-                        watchdog.begin()  # inline, not watchdog.wait(): see Watchdog.begin
-                        try:
-                            chunk = await read()
-                        except StopAsyncIteration:
-                            break
-                        except asyncio.CancelledError:
-                            watchdog.cancelled()
-                            raise
-                        finally:
-                            watchdog.end()
-                        events = list(acc.feed_chunk(chunk))
-                        if events:  # keep-alives, comments and empty chunks are not progress
-                            deadlines.text_arrived()
-                        for event in events:
-                            handed = time.monotonic()
+                    events = self._events(chunks.response, acc, limit, deadlines, watchdog)
+                    async with contextlib.aclosing(events):
+                        async for event in events:
                             yield event
-                            deadlines.caller_held(time.monotonic() - handed)
-                        if limit.exceeded:
-                            break
                 if limit.exceeded:
                     raise _sdk.ReplyTooLarge
         except DeadlinePassed:
@@ -152,6 +137,57 @@ class ModelClient:
             watchdog.close()
         self.last_result = acc.result()
         self._check_finished(acc, request)
+
+    async def _events(
+        self,
+        response: httpx2.Response,
+        acc: _Accumulator,
+        limit: ReplyLimit,
+        deadlines: Deadlines,
+        watchdog: Watchdog,
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The deltas of a streamed body, read and decoded here rather than by the SDK's stream.
+
+        Why: the SDK builds a pydantic model object for every event, about two thirds of the event loop's
+        time on a long reply; here each event's JSON stays a dict (the SDK's semantics kept: [DONE] ends the
+        stream, an `{"error": …}` event raises its APIError, read failures its connection errors). Why the
+        ``sleep(0)`` after each network read: the loop otherwise gets a turn only once the socket's buffer
+        is used up, and a key pressed meanwhile waits for the whole burst (one read is at most 64 KB).
+        """
+        from support_console.llm import _sdk
+        from support_console.llm.sse import EventDecoder
+
+        decoder = EventDecoder()
+        async with contextlib.aclosing(_sdk.body_reads(response)) as reads:
+            read = reads.__anext__
+            while True:
+                watchdog.begin()  # inline, not watchdog.wait(): see Watchdog.begin
+                try:
+                    data = await read()
+                except StopAsyncIteration:
+                    decoder.finish()
+                    return
+                except asyncio.CancelledError:
+                    watchdog.cancelled()
+                    raise
+                finally:
+                    watchdog.end()
+                for sse in decoder.feed(data):
+                    if sse.data.startswith("[DONE]"):
+                        await _sdk.body_done(response)
+                        return
+                    events = list(acc.feed_chunk(_chunk_of(sse, response)))
+                    if events:  # keep-alives, comments and empty chunks are not progress
+                        deadlines.text_arrived()
+                    for event in events:
+                        handed = time.monotonic()
+                        yield event
+                        deadlines.caller_held(time.monotonic() - handed)
+                    if limit.exceeded:
+                        return
+                handed = time.monotonic()
+                await asyncio.sleep(0)  # the loop's turn after each read (see above)
+                deadlines.caller_held(time.monotonic() - handed)
 
     async def _open_in_time(
         self, client: AsyncOpenAI, request: ChatRequest, deadlines: Deadlines, watchdog: Watchdog
@@ -260,7 +296,7 @@ class ModelClient:
 class _Accumulator:
     """Collects one stream's text, refusal, finish reason, usage, served model and filter category.
 
-    Chunks are read defensively (getattr): the SDK builds them without validation, and real services send
+    Chunks are read defensively (every field's type checked): they are the server's JSON, and services send
     events without choices (Azure's first), choices without a delta, and a last chunk with only usage. Text
     past the reply's cap is not kept (``limit``): the client then stops the stream.
     """
@@ -289,15 +325,20 @@ class _Accumulator:
             served_model=self.served_model,
         )
 
-    def feed_chunk(self, chunk: ChatCompletionChunk) -> Iterator[StreamEvent]:
+    def feed_chunk(self, chunk: object) -> Iterator[StreamEvent]:
+        """One streamed event's JSON (a dict, as the server sent it)."""
         self.chunks += 1
-        self._note_model_and_usage(getattr(chunk, "model", None), getattr(chunk, "usage", None))
-        for choice in getattr(chunk, "choices", None) or ():
-            if getattr(choice, "index", 0) != 0:
+        if not isinstance(chunk, dict):
+            return
+        self._note_model_and_usage(chunk.get("model"), chunk.get("usage"))
+        choices = chunk.get("choices")
+        for choice in choices if isinstance(choices, list) else ():
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
                 continue
-            delta = getattr(choice, "delta", None)
-            yield from self._pieces(getattr(delta, "content", None), getattr(delta, "refusal", None))
-            self._note_finish(getattr(choice, "finish_reason", None), choice)
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                yield from self._pieces(delta.get("content"), delta.get("refusal"))
+            self._note_finish(choice.get("finish_reason"), choice)
 
     def feed_completion(self, body: object) -> Iterator[StreamEvent]:
         """A plain chat.completion answering a stream request (some servers ignore `stream`)."""
@@ -334,6 +375,18 @@ class _Accumulator:
             from support_console.llm._sdk import content_filter_category
 
             self.category = content_filter_category(_field(choice, "content_filter_results")) or self.category
+
+
+def _chunk_of(sse: Event, response: httpx2.Response) -> object:
+    """An event's JSON, or the APIError of an `{"error": …}` event, as the SDK's stream reads them."""
+    from support_console.llm import _sdk
+
+    data = json.loads(sse.data)
+    if sse.event and sse.event.startswith("thread."):  # the SDK's wrapping (chat streams never send these)
+        return {"data": data, "event": sse.event}
+    if isinstance(data, Mapping) and data.get("error"):
+        raise _sdk.stream_error(response, data["error"])
+    return data
 
 
 def _field(obj: object, name: str) -> object:
