@@ -154,7 +154,7 @@ async def test_notices_never_cover_the_draft_or_its_status_line(
     seed_customer(services, messages=("Hi",))
     wire_server.enqueue(stream_text("Line one.\nLine two.\nThe last line of the draft."))
     app = create_app(services.settings, services)
-    async with console(app, (80, 24)) as pilot:
+    async with console(app, (80, 24), toasts=True) as pilot:
         main = await open_first_customer(pilot, app)
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: not main.streaming and "last line" in main.draft.text, what="the draft")
@@ -189,7 +189,7 @@ async def test_a_notice_on_the_bar_is_not_drawn_again_as_a_toast_over_a_dialog(
     seed_customer(services, messages=("Hi",))
     wire_server.enqueue(stream_text("The draft."))
     app = create_app(services.settings, services)
-    async with app.run_test(size=(80, 24), notifications=True) as pilot:  # toasts drawn, as in a terminal
+    async with console(app, (80, 24), toasts=True) as pilot:
         main = await open_first_customer(pilot, app)
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: not main.streaming and "draft" in main.draft.text, what="the draft")
