@@ -202,3 +202,17 @@ async def test_a_notice_on_the_bar_is_not_drawn_again_as_a_toast_over_a_dialog(
         await pilot.pause(0.3)  # toasts are mounted a little later
         assert not [t for t in app.screen.query(Toast) if t.display]
         assert screen_text(app).count("Customer message added.") <= 1
+
+
+async def test_the_incoming_box_hint_fits_at_80_columns(services: Services) -> None:
+    """The hint under the incoming box is one line: at 80x24 "… · f4 add as internal note" lost its end."""
+    from textual.widgets import Static
+
+    seed_customer(services, messages=("Hi",))
+    app = create_app(services.settings, services)
+    async with console(app, (80, 24)) as pilot:
+        main = await open_first_customer(pilot, app)
+        hint = main.query_one("#incoming-hint", Static)
+        words = str(hint.render())
+        assert words == "f5 add customer msg · f4 add note"
+        assert len(words) <= hint.content_region.width
