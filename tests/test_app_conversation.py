@@ -154,7 +154,7 @@ async def test_notices_never_cover_the_draft_or_its_status_line(
     seed_customer(services, messages=("Hi",))
     wire_server.enqueue(stream_text("Line one.\nLine two.\nThe last line of the draft."))
     app = create_app(services.settings, services)
-    async with console(app, (80, 24)) as pilot:
+    async with console(app, (80, 24), toasts=True) as pilot:
         main = await open_first_customer(pilot, app)
         await pilot.press("ctrl+g")
         await wait_for(pilot, lambda: not main.streaming and "last line" in main.draft.text, what="the draft")
@@ -173,3 +173,46 @@ async def test_notices_never_cover_the_draft_or_its_status_line(
         assert not bar.region.overlaps(main.draft.editor.region)
         assert str(status.render()) in shown.replace("\n", " ") or "Finished" in shown
         assert shown.count("Customer message added.") == 1  # on the bar, and no toast drawn over the draft
+
+
+async def test_a_notice_on_the_bar_is_not_drawn_again_as_a_toast_over_a_dialog(
+    services: Services, wire_server: WireServer
+) -> None:
+    """A dialog opened while a notice is on the bar (discard, a risky send's question) showed the same notice
+    again as a toast, bottom right: over the draft's status line, the very place the bar keeps clear."""
+    from textual.widgets._toast import Toast
+
+    from support_console.ui.screens.confirm import ConfirmScreen
+    from tests.ui_helpers import screen_text, wait_for
+    from tests.wire_replies import stream_text
+
+    seed_customer(services, messages=("Hi",))
+    wire_server.enqueue(stream_text("The draft."))
+    app = create_app(services.settings, services)
+    async with console(app, (80, 24), toasts=True) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: not main.streaming and "draft" in main.draft.text, what="the draft")
+        await paste(pilot, "incoming-text", "One more thing")
+        await pilot.press("f5")
+        await settle(pilot)
+        assert "Customer message added." in screen_text(app)
+        await pilot.press("f8")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the discard question")
+        await pilot.pause(0.3)  # toasts are mounted a little later
+        assert not [t for t in app.screen.query(Toast) if t.display]
+        assert screen_text(app).count("Customer message added.") <= 1
+
+
+async def test_the_incoming_box_hint_fits_at_80_columns(services: Services) -> None:
+    """The hint under the incoming box is one line: at 80x24 "… · f4 add as internal note" lost its end."""
+    from textual.widgets import Static
+
+    seed_customer(services, messages=("Hi",))
+    app = create_app(services.settings, services)
+    async with console(app, (80, 24)) as pilot:
+        main = await open_first_customer(pilot, app)
+        hint = main.query_one("#incoming-hint", Static)
+        words = str(hint.render())
+        assert words == "f5 add customer msg · f4 add note"
+        assert len(words) <= hint.content_region.width

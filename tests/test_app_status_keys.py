@@ -1,5 +1,6 @@
 """Status keys that work from every box, send-and-set-status in one key, the status always in the header,
-and ctrl+a selecting all in the draft. Real store, loopback model server, keys pressed as an agent would."""
+and ctrl+a selecting all in the draft and the one-line boxes. Real store, loopback model server, keys pressed
+as an agent would."""
 
 from __future__ import annotations
 
@@ -113,6 +114,27 @@ async def test_ctrl_a_selects_all_in_the_draft(services: Services) -> None:
         await settle(pilot)
         assert main.conversation is not None
         assert main.conversation.status == "resolved"
+
+
+async def test_ctrl_a_selects_all_in_a_one_line_box_too(services: Services) -> None:
+    """The queue's filter (and every one-line box) took ctrl+a as "go to the start", Textual's default: the
+    agent's ctrl+a, backspace left the filter as it was, while the same keys cleared the draft."""
+    from textual.widgets import Input
+
+    seed_customer(services, messages=("Hi",))
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+f", *"Hello")
+        box = main.query_one("#customer-filter", Input)
+        assert box.has_focus
+        assert box.value == "Hello"
+        await pilot.press("ctrl+a")
+        assert box.selected_text == "Hello"
+        await pilot.press("backspace")
+        assert box.value == ""
+        await pilot.press(*"ab", "home", "c")
+        assert box.value == "cab"  # home still goes to the start
 
 
 async def test_write_by_hand_updates_the_status_line(services: Services) -> None:

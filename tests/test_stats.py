@@ -303,3 +303,17 @@ async def test_the_drafter_stores_the_kind_of_each_failure(tmp_path: Path, wire_
         assert (row.drafts, row.content_filtered, row.errors) == (4, 2, 1)
     finally:
         services.close()
+
+
+def test_the_logs_preview_is_never_an_unsent_draft(store: Store) -> None:
+    """The logs' "latest message" is what the conversation holds: a draft waiting for approval (or one the
+    agent discarded) was never sent, so it must not read as the conversation's last word."""
+    customer = store.add_customer("Jordan Hale", "jordan@example.com")
+    assert customer.id is not None
+    conversation = store.current_conversation(customer.id, "xbox-support")
+    assert conversation.id is not None
+    store.add_message(conversation.id, "customer", "DNS isn't resolving Xbox server names")
+    draft = "Your refund is on its way."
+    store.save_draft(conversation.id, text=draft, original_text=draft)
+    [row] = store.list_conversations(LogFilters(customer="Jordan"))
+    assert row.preview == "DNS isn't resolving Xbox server names"

@@ -188,8 +188,11 @@ async def open_first_customer(pilot: object, app: object) -> MainScreen:
 
 
 @asynccontextmanager
-async def console(app: App[Any], size: tuple[int, int] = (100, 30)) -> AsyncIterator[Pilot[Any]]:
-    """``app.run_test`` that also records what the app notified, for :func:`notifications`."""
+async def console(
+    app: App[Any], size: tuple[int, int] = (100, 30), *, toasts: bool = False
+) -> AsyncIterator[Pilot[Any]]:
+    """``app.run_test`` that also records what the app notified, for :func:`notifications`. ``run_test``
+    draws no toasts at all; ``toasts=True`` draws them as a terminal would, for a test about where they go."""
     from textual.notifications import Notify
 
     seen: list[Notification] = []
@@ -199,7 +202,7 @@ async def console(app: App[Any], size: tuple[int, int] = (100, 30)) -> AsyncIter
             seen.append(message.notification)
 
     _NOTICES[app] = seen
-    async with app.run_test(size=size, message_hook=hook) as pilot:
+    async with app.run_test(size=size, message_hook=hook, notifications=toasts) as pilot:
         yield pilot
 
 

@@ -16,7 +16,7 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from support_console.core.vocabulary import STATE_DISCARDED
+from support_console.core.vocabulary import STATE_DISCARDED, STATE_DRAFT
 from support_console.store.base import StoreBase
 from support_console.store.customers import customer_filter
 from support_console.store.tables import CONVERSATIONS, CUSTOMERS, MESSAGES, UTCDateTime
@@ -55,7 +55,7 @@ class ConversationRow:
     created_at: datetime
     last_activity: datetime
     messages: int
-    preview: str  # the newest message's text, first PREVIEW_CHARS characters
+    preview: str  # the newest message's text, first PREVIEW_CHARS characters (never an unsent draft)
 
 
 def migrate_logs_indexes(conn: Connection) -> None:
@@ -102,7 +102,7 @@ class ConversationListMixin(StoreBase):
         )
         preview = (
             sa.select(sa.func.substr(_M.text, 1, PREVIEW_CHARS))
-            .where(_M.conversation_id == _C.id, _M.state != STATE_DISCARDED)
+            .where(_M.conversation_id == _C.id, _M.state.notin_((STATE_DISCARDED, STATE_DRAFT)))
             .order_by(_M.id.desc())
             .limit(1)
             .scalar_subquery()

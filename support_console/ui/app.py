@@ -93,9 +93,16 @@ class SupportConsoleApp(App[None]):
         freeze_startup_objects()
 
     def on_notify(self, event: Notify) -> None:
-        """Notices on the main screen go to its bar (never over the draft); other screens keep toasts."""
-        if self.main_screen is not None and self.main_screen.is_mounted:
-            self.main_screen.notices.add(event.notification)
+        """Notices on the main screen go to its bar (never over the draft); other screens keep toasts.
+
+        A notice raised while the main screen is the one shown is the bar's alone: Textual would also keep
+        it as a toast and draw it on the next screen pushed (a confirm dialog), over the draft's status line.
+        """
+        main = self.main_screen
+        if main is not None and main.is_mounted:
+            main.notices.add(event.notification)
+            if self.screen is main:
+                event.prevent_default()  # not App._on_notify: no toast for it on any screen
 
     def _store_ready(self, main: MainScreen) -> None:
         if self.services.first_page_missed:  # the first frame's list was empty: the file could not answer

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, Static
 
 from support_console.core.errors import SupportConsoleError
+from support_console.ui.widgets.text_input import TextInput
 
 # (name, email, external_id) -> new customer id (stored off the event loop); raises SupportConsoleError with a
 # sentence for the agent.
@@ -35,11 +36,11 @@ class AddCustomerScreen(ModalScreen[int | None]):
         with Vertical(id="add-customer-dialog", classes="dialog"):
             yield Static("Add a customer", classes="dialog-title", markup=False)
             yield Label("Name")
-            yield Input(id="name", placeholder="Jane Doe")
+            yield TextInput(id="name", placeholder="Jane Doe")
             yield Label("Email")
-            yield Input(id="email", placeholder="jane@example.com")
+            yield TextInput(id="email", placeholder="jane@example.com")
             yield Label("External id (optional)")
-            yield Input(id="external-id", placeholder="CRM or ticket id")
+            yield TextInput(id="external-id", placeholder="CRM or ticket id")
             yield Static("", id="add-customer-error", markup=False)
             yield Static("enter next/save · ctrl+s save · esc cancel", classes="dialog-hint", markup=False)
 

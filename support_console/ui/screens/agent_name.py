@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
 from support_console.core.errors import SupportConsoleError
+from support_console.ui.widgets.text_input import TextInput
 
 SaveName = Callable[[str], Awaitable[None]]
 """Saves the name (off the event loop); raises SupportConsoleError with a sentence for the agent."""
@@ -40,7 +41,7 @@ class AgentNameScreen(ModalScreen[str | None]):
                 f"It is saved under [agent] name in {self._config_path or 'the config file'}.",
                 markup=False,
             )
-            yield Input(self._suggested, id="agent-name", placeholder="Your name")
+            yield TextInput(self._suggested, id="agent-name", placeholder="Your name")
             yield Static("", id="agent-name-error", markup=False)
             yield Static("enter saves · esc later (sending waits for a name)", classes="dialog-hint")
 

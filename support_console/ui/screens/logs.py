@@ -28,6 +28,7 @@ from support_console.store import LogFilters
 from support_console.ui.screens.reply_to import ReplyTo
 from support_console.ui.widgets.logs_filters import LogsFilterBar
 from support_console.ui.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
+from support_console.ui.widgets.text_input import TextInput
 from support_console.workflows.services import Services
 
 if TYPE_CHECKING:
@@ -70,7 +71,7 @@ class LogsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="logs-body"):
-            yield Input(
+            yield TextInput(
                 placeholder="search all messages ⏎  (all words; refund* matches a prefix)", id="logs-search"
             )
             # The loaded personas, not a DISTINCT over all conversations (that scan costs ~100 ms at 100,000).

@@ -74,7 +74,8 @@ class ConversationView(Vertical):
         yield ConversationTitle(id="conversation-title", markup=False)
         yield Transcript(id="transcript")
         message, note = self.key("add_message"), self.key("add_note")
-        yield IncomingBox(f"{message} add as customer message · {note} add as internal note", id="incoming")
+        # The footer's words, short enough for one line of the 80-column layout (the longer ones were cut).
+        yield IncomingBox(f"{message} add customer msg · {note} add note", id="incoming")
 
     def on_mount(self) -> None:
         self.transcript.load_key = self.key("load_earlier")

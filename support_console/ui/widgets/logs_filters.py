@@ -18,6 +18,7 @@ from textual.widgets import Input, Select
 from support_console.core.clock import as_utc
 from support_console.core.vocabulary import STATUSES
 from support_console.store import LogFilters
+from support_console.ui.widgets.text_input import TextInput
 
 DATE_HINT = "YYYY-MM-DD"
 
@@ -52,11 +53,11 @@ class LogsFilterBar(Horizontal):
         self.persona_ids = persona_ids
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="customer (name, email, id) ⏎", id="filter-customer")
+        yield TextInput(placeholder="customer (name, email, id) ⏎", id="filter-customer")
         yield Select([(p, p) for p in self.persona_ids], prompt="any persona", id="filter-persona")
         yield Select([(s, s) for s in STATUSES], prompt="any status", id="filter-status")
-        yield Input(placeholder=f"from {DATE_HINT}", id="filter-since")
-        yield Input(placeholder=f"to {DATE_HINT}", id="filter-until")
+        yield TextInput(placeholder=f"from {DATE_HINT}", id="filter-since")
+        yield TextInput(placeholder=f"to {DATE_HINT}", id="filter-until")
 
     def filters(self) -> LogFilters | None:
         """The filters as typed, or None (after telling the agent) when a date cannot be read."""

@@ -33,6 +33,7 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
 from support_console.core.vocabulary import STATUS_OPEN
 from support_console.store.queue_rows import QUEUE_VIEWS, VIEW_TITLES, QueueRow
+from support_console.ui.widgets.text_input import TextInput
 
 if TYPE_CHECKING:
     from support_console.store import CustomerSummary
@@ -112,7 +113,7 @@ class QueueList(Vertical):
         self.view_hint = ""  # the screen names its view key here
 
     def compose(self) -> ComposeResult:
-        yield Input(placeholder="Filter: name, email, id", id="customer-filter")
+        yield TextInput(placeholder="Filter: name, email, id", id="customer-filter")
         yield OptionList(id="customer-options")
 
     def on_mount(self) -> None:
