@@ -175,6 +175,8 @@ def test_two_cli_drafts_then_the_console_restores_the_latest_and_regenerates_it(
                      id="refusal"),
         pytest.param(stream_text("Here is how to", finish_reason="content_filter"), "content filter",
                      id="content-filter"),
+        pytest.param(stream_text("This reply got cut at the", finish_reason="length"),
+                     "cut off at its length limit", id="length-cut"),
         pytest.param(drop_after(stream_text("Thanks for writing in. Let me check", chunks=None), 4),
                      "Drafting failed", id="failed"),
     ],

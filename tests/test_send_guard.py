@@ -14,6 +14,7 @@ from support_console.workflows.send_guard import send_risk
         (ErrorKind.REFUSED.value, "stop", "This is the model's refusal, not a reply."),
         (ErrorKind.CONTENT_FILTER.value, None, "content filter cut this reply off"),
         (None, "content_filter", "content filter cut this reply off"),
+        (None, "length", "cut off at its length limit"),
         (ErrorKind.STOPPED.value, None, "partial reply"),
         (ErrorKind.STREAM_ERROR.value, None, "Drafting failed (stream_error)"),
         ("something-new", None, "Drafting failed (unknown)"),
@@ -28,7 +29,7 @@ def test_risky_drafts_are_named(kind: str | None, finish: str | None, words: str
 
 @pytest.mark.parametrize(
     ("kind", "finish", "model_text"),
-    [(None, "stop", "A reply."), (None, "length", "A long reply"), (ErrorKind.AUTH.value, None, ""),
+    [(None, "stop", "A reply."), (None, "length", ""), (ErrorKind.AUTH.value, None, ""),
      (ErrorKind.REFUSED.value, None, None)],
 )  # fmt: skip
 def test_complete_replies_and_drafts_without_model_text_are_not_risky(

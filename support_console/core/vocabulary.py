@@ -60,3 +60,21 @@ class ErrorKind(StrEnum):
     REFUSED = auto()  # the model declined to write the reply (its refusal is kept as the draft's text)
     STOPPED = auto()  # the agent stopped the stream before the model finished
     UNKNOWN = auto()  # a draft saved with an error but no kind (and errors stored before kinds were)
+
+
+#: What a reply cut at its length limit (the persona's max_tokens or the context window) is called where an
+#: error kind would be: it is no error (finish reason ``length``), but neither is it a complete reply.
+LENGTH_CUT = "length"
+
+
+def incomplete_kind(error_kind: str | None, finish_reason: str | None) -> str | None:
+    """Why a generation's text is not a complete reply, None when it is one: its error kind (a refusal, a
+    stop, a failure), a content-filter cut, or :data:`LENGTH_CUT`. The one rule behind the send guard,
+    "accepted unchanged" in the stats and the audit's verdict."""
+    if error_kind is not None:
+        return error_kind
+    if finish_reason == "content_filter":
+        return ErrorKind.CONTENT_FILTER.value
+    if finish_reason == "length":
+        return LENGTH_CUT
+    return None

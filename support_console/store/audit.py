@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from support_console.core.errors import NotFoundError
 from support_console.core.text_diff import edit_distance
-from support_console.core.vocabulary import STATE_NOTE, STATE_RECEIVED, STATE_SENT
+from support_console.core.vocabulary import STATE_NOTE, STATE_RECEIVED, STATE_SENT, incomplete_kind
 from support_console.store.base import StoreBase
 from support_console.store.conversation_list import LogFilters, where_clauses
 from support_console.store.generations import GenerationRecord, read_generations
@@ -68,8 +68,9 @@ class AuditMessage:
             return "hand-written"
         if self.edited:
             return "AI-assisted, edited"
-        if self.error_kind is not None:
-            return f"AI-assisted, sent as the model left it ({self.error_kind}: not a complete reply)"
+        incomplete = incomplete_kind(self.error_kind, self.finish_reason)
+        if incomplete is not None:
+            return f"AI-assisted, sent as the model left it ({incomplete}: not a complete reply)"
         return "AI-assisted, sent unchanged"
 
     @property

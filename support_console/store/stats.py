@@ -4,8 +4,8 @@
   hand-written replies have neither);
 * **drafts** counts AI drafts created in the period, whatever became of them; **sent** those approved;
   **unchanged** those sent exactly as the model wrote them from a complete generation (a refusal, a
-  content-filter fragment, a stopped partial or a failed draft sent as it was is never "accepted
-  unchanged"); **acceptance** = unchanged / sent;
+  content-filter fragment, a reply cut at its length limit, a stopped partial or a failed draft sent as it
+  was is never "accepted unchanged": ``vocabulary.incomplete_kind``); **acceptance** = unchanged / sent;
 * **edit rate** is the mean normalised edit distance between the model's text and the sent text over sent AI
   drafts (0 = sent as written, 1 = entirely rewritten; ``core.text_diff.edit_distance``);
 * **generations** counts every request to the model started in the period (``generations.py``: a draft
@@ -27,7 +27,7 @@ from typing import Final
 import sqlalchemy as sa
 
 from support_console.core.text_diff import edit_distance
-from support_console.core.vocabulary import STATE_SENT, ErrorKind
+from support_console.core.vocabulary import STATE_SENT, ErrorKind, incomplete_kind
 from support_console.store.base import StoreBase
 from support_console.store.tables import CONVERSATIONS, GENERATIONS, MESSAGES, UTCDateTime, ai_assisted
 
@@ -103,7 +103,14 @@ class StatsMixin(StoreBase):
         persona = sa.func.coalesce(_M.persona_id, _C.persona_id, "(none)")
         stmt = (
             sa.select(
-                persona, _M.approved_by, _M.state, _M.text, _M.original_text, _M.error_kind, _M.generation_id
+                persona,
+                _M.approved_by,
+                _M.state,
+                _M.text,
+                _M.original_text,
+                _M.error_kind,
+                _M.generation_id,
+                _M.finish_reason,
             )
             .join_from(MESSAGES, CONVERSATIONS, _C.id == _M.conversation_id)
             .where(ai_assisted(_M), *_period(_M.created_at, since, until))
@@ -116,7 +123,7 @@ class StatsMixin(StoreBase):
         personas: dict[str, _Acc] = {}
         agents: dict[str, _Acc] = {}
         with self._reading() as conn:
-            for persona_id, approver, state, text, original, kind, generation in conn.execute(stmt):
+            for persona_id, approver, state, text, original, kind, generation, finish in conn.execute(stmt):
                 p = personas.setdefault(persona_id, _Acc())
                 p.drafts += 1
                 if generation is None:  # saved without a generation record: it counts as its own one
@@ -126,7 +133,7 @@ class StatsMixin(StoreBase):
                 distance = edit_distance(original if original is not None else text, text)
                 for acc in (p, agents.setdefault(approver or "(unknown)", _Acc())):
                     acc.sent += 1
-                    acc.unchanged += distance == 0.0 and kind is None
+                    acc.unchanged += distance == 0.0 and incomplete_kind(kind, finish) is None
                     acc.distance += distance
             for persona_id, kind in conn.execute(generations):
                 personas.setdefault(persona_id, _Acc()).count_generation(kind)

@@ -1,7 +1,8 @@
 """Which drafts must not go out with one key, and the words that say why: the one rule, without Textual.
 
 A draft is risky to send when its text is not a complete reply from the model: the model's refusal, a reply
-the content filter cut off, a partial the agent stopped, or a draft whose generation failed. The console asks
+the content filter cut off, a reply cut at its length limit (the persona's max_tokens or the context window:
+it ends mid-sentence), a partial the agent stopped, or a draft whose generation failed. The console asks
 before sending one (and names which it is); the stats never count such a send as "accepted unchanged" (the
 sent message keeps its error kind: ``store/stats.py``). Decided from what the store recorded for the draft,
 so a draft restored after a restart or written by ``support-console draft`` is judged the same way.
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from support_console.core.vocabulary import ErrorKind
+from support_console.core.vocabulary import LENGTH_CUT, ErrorKind, incomplete_kind
 
 _WARNINGS = {
     ErrorKind.REFUSED: "This is the model's refusal, not a reply.",
@@ -39,10 +40,11 @@ def send_risk(error_kind: str | None, finish_reason: str | None, model_text: str
     hand, also over a generation that failed before any text came)."""
     if not (model_text or "").strip():
         return None
-    if error_kind is None and finish_reason == "content_filter":
-        error_kind = ErrorKind.CONTENT_FILTER.value
+    error_kind = incomplete_kind(error_kind, finish_reason)
     if error_kind is None:
         return None
+    if error_kind == LENGTH_CUT:
+        return SendRisk(LENGTH_CUT, "The reply was cut off at its length limit: it may end mid-sentence.")
     try:
         kind = ErrorKind(error_kind)
     except ValueError:
