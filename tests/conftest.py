@@ -4,11 +4,25 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
+from support_console.workflows.services import Services
 from tests.pg_server import REQUIRE_VARIABLE, PostgresServer, PostgresUnavailable, running_server
+from tests.ui_helpers import services_for, ui_settings
 from tests.wire_server import WireServer
+
+
+@pytest.fixture
+def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
+    """The console's services on a new SQLite file, its provider the loopback server (tests/ui_helpers.py's
+    ui_settings), closed after the test. Files that need other data define their own ``services``."""
+    built = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        yield built
+    finally:
+        built.close()
 
 
 @pytest.fixture

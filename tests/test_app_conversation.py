@@ -3,10 +3,7 @@ with a marker where the model's context starts. Real store, loopback model serve
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from support_console.ui.app import create_app
 from support_console.workflows.services import Services
@@ -23,15 +20,6 @@ from tests.ui_helpers import (
     wait_for,
 )
 from tests.wire_server import WireServer
-
-
-@pytest.fixture
-def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
-    built = services_for(ui_settings(tmp_path, wire_server))
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 async def test_note_and_status_keys(services: Services, wire_server: WireServer) -> None:

@@ -3,10 +3,7 @@ real SQLite file. Nothing of ours is patched: the app is built by create_app fro
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
-
-import pytest
 
 from support_console.ui.app import SupportConsoleApp, create_app
 from support_console.ui.screens.confirm import ConfirmScreen
@@ -18,24 +15,13 @@ from tests.ui_helpers import (
     open_first_customer,
     paste,
     seed_customer,
-    services_for,
     settle,
-    ui_settings,
     wait_for,
 )
 from tests.wire_replies import stall_after, stream_text
 from tests.wire_server import WireServer
 
 SLOW_TEXT = " ".join(f"word{i}" for i in range(200))
-
-
-@pytest.fixture
-def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
-    built = services_for(ui_settings(tmp_path, wire_server))
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 def main_of(app: SupportConsoleApp) -> MainScreen:

@@ -4,11 +4,8 @@ focus goes, the views, the filter box, the customer panel, and replying from the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import pytest
 from textual.widgets import TextArea
 
 from support_console.ui.app import SupportConsoleApp, create_app
@@ -17,17 +14,7 @@ from support_console.ui.screens.customer_panel import CustomerPanel
 from support_console.ui.screens.logs import LogsScreen
 from support_console.ui.screens.main import MainScreen
 from support_console.workflows.services import Services
-from tests.ui_helpers import T0, console, paste, services_for, settle, ui_settings, wait_for
-from tests.wire_server import WireServer
-
-
-@pytest.fixture
-def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
-    built = services_for(ui_settings(tmp_path, wire_server))
-    try:
-        yield built
-    finally:
-        built.close()
+from tests.ui_helpers import T0, console, paste, settle, wait_for
 
 
 def seed_queue(services: Services) -> dict[str, int]:

@@ -4,9 +4,6 @@ as an agent would."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from support_console.ui.app import create_app
@@ -17,22 +14,11 @@ from tests.ui_helpers import (
     open_first_customer,
     paste,
     seed_customer,
-    services_for,
     settle,
-    ui_settings,
     wait_for,
 )
 from tests.wire_replies import stream_text
 from tests.wire_server import WireServer
-
-
-@pytest.fixture
-def services(tmp_path: Path, wire_server: WireServer) -> Iterator[Services]:
-    built = services_for(ui_settings(tmp_path, wire_server))
-    try:
-        yield built
-    finally:
-        built.close()
 
 
 @pytest.mark.parametrize("box", ["incoming-text", "draft-editor"])
