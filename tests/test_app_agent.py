@@ -46,8 +46,7 @@ async def test_first_run_asks_who_is_working_once_and_records_it(
             assert not [m for m in services.store.page_messages(conversation_id) if m.state == "sent"]
             await pilot.press(*"Zoë Quinn", "enter")
             await wait_for(pilot, lambda: not isinstance(app.screen, AgentNameScreen), what="the name saved")
-            await pilot.press("ctrl+s")
-            await settle(pilot)
+            await settle(pilot)  # the send goes on by itself once the name is given
             # (the header says "waiting for the database" instead while a write waits: a loaded machine)
             await wait_for(pilot, lambda: "agent: Zoë Quinn" in str(main.sub_title), what="the header")
         sent = [m for m in services.store.page_messages(conversation_id) if m.state == "sent"]

@@ -10,6 +10,7 @@ No store call runs on the event loop: the session's run on its thread, the other
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
 from textual import on, work
@@ -473,10 +474,12 @@ class MainScreen(Screen[None]):
     @on(DraftColumn.NameNeeded)
     def _name_needed(self, event: DraftColumn.NameNeeded) -> None:
         event.stop()
-        self.ask_agent_name()
+        status = event.status
+        self.ask_agent_name(then=lambda: self.drafting.approve(status))  # the send goes on, checks and all
 
-    def ask_agent_name(self) -> None:
-        """Ask who is working and save it under [agent] name (asked once: the file has it from then on)."""
+    def ask_agent_name(self, then: Callable[[], None] | None = None) -> None:
+        """Ask who is working and save it under [agent] name (asked once: the file has it from then on);
+        ``then`` runs once a name is given (not when the agent closes the question)."""
         from support_console.ui.screens.agent_name import AgentNameScreen
 
         if any(isinstance(screen, AgentNameScreen) for screen in self.app.screen_stack):
@@ -491,6 +494,8 @@ class MainScreen(Screen[None]):
                 self.session.agent_name = name.strip()
                 self._show_waiting()
                 self.notify(f"Signed in as {visible(name.strip())} (saved in {path}).", markup=False)
+                if then is not None and self.session.agent_name:
+                    then()
 
         self.app.push_screen(AgentNameScreen(save, self.session.agent_name, str(path)), saved)
 

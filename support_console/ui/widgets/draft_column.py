@@ -57,7 +57,12 @@ class DraftColumn(Vertical):
             self.message = message
 
     class NameNeeded(Message):
-        """A reply was to be sent but nobody is signed in: the screen asks who is working."""
+        """A reply was to be sent but nobody is signed in: the screen asks who is working, then the send
+        carries on (``status``: the send-and-mark status it was asked with)."""
+
+        def __init__(self, status: str | None) -> None:
+            super().__init__()
+            self.status = status
 
     class ContextMeasured(Message):
         """A request was prepared: the ``dropped`` messages before ``first_kept_id`` do not reach the
@@ -423,7 +428,7 @@ class DraftColumn(Vertical):
             return
         if not self.session.agent_name:  # every reply records who approved it
             self.notify("Who approves this reply? Give your name first.", severity="warning", markup=False)
-            self.post_message(self.NameNeeded())
+            self.post_message(self.NameNeeded(status))
             return
         risk = self.session.send_risk(pane.model_text)
         if risk is None:
