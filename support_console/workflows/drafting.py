@@ -300,9 +300,9 @@ class Drafter:
         The draft is saved at most every ``save_every`` seconds (longer for a huge text: see
         :data:`SAVED_CHARS_PER_SECOND`) and once at the end (with finish reason, usage and the served model);
         the text of a save is joined by the saving thread, not the event loop. Saves run on the ``saves``
-        executor, one at a time and in order, and the stream
-        never waits for them: a save that waits for another program's write lock holds up neither the deltas
-        nor the event loop (a save due meanwhile is skipped; the next one carries all the text). On
+        executor, one at a time and in order, and the stream never waits for them: a save that waits for
+        another program's write lock holds up neither the deltas nor the event loop (while one save runs, one
+        more may wait behind it; a save due beyond that is skipped, and the next one carries all the text). On
         :class:`LLMError` the partial text is saved with the error and the error is re-raised; when the
         stream is cancelled or closed, what came so far is saved. Close it with ``contextlib.aclosing`` if you
         stop iterating early.
@@ -329,14 +329,18 @@ class Drafter:
         refusal: list[str] = []
         chars = 0
         next_save = float("-inf")
-        saving: Future[None] | None = None
+        saving: Future[None] | None = None  # the newest save submitted
+        waiting: Future[None] | None = None  # the one submitted before it (running, or done)
         try:
             async with aclosing(client.stream(prepared.request)) as events:
                 async for event in events:
                     (refusal if isinstance(event, RefusalDelta) else text).append(event.text)
                     chars += len(event.text)
                     now = time.monotonic()
-                    if now >= next_save and (saving is None or saving.done()):
+                    if now >= next_save and (waiting is None or waiting.done()):
+                        # At most one save waits behind the running one: a save due while the one before it
+                        # is still finishing (its row already visible) is queued, not dropped.
+                        waiting = saving
                         saving = self._submit(prepared, growing.upto(len(text)) if text else "".join(refusal))
                         next_save = now + max(save_every, chars / SAVED_CHARS_PER_SECOND)
                     yield event
