@@ -223,7 +223,9 @@ def cmd_personas_show(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_personas_check(args: argparse.Namespace, settings: Settings) -> int:
     from support_console.core.personas import bundled_personas_dir, check_files
 
-    roots, files = fmt.persona_paths(args.paths, [bundled_personas_dir(), *settings.persona_dirs])
+    roots, files = fmt.data_file_paths(
+        args.paths, [bundled_personas_dir(), *settings.persona_dirs], "persona"
+    )
     found = check_files(roots)
     problems = [p for p in found if not p.warning]
     for problem in found:

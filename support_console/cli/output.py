@@ -17,8 +17,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from support_console.core import data_files
 from support_console.core.errors import SupportConsoleError
-from support_console.core.personas import persona_entries
 from support_console.core.safe_text import escaped, json_escaped
 from support_console.core.urls import safe_db_url
 from support_console.core.vocabulary import REFUSAL_NOTE
@@ -129,14 +129,15 @@ def parse_attributes(pairs: Sequence[str]) -> dict[str, str]:
     return attributes
 
 
-def persona_paths(paths: Sequence[Path], defaults: Sequence[Path]) -> tuple[list[Path], int]:
-    """What ``personas check`` checks: the given files and folders (else the default folders that exist),
-    and how many persona entries they hold (a folder's *.toml entries, whatever they are)."""
+def data_file_paths(paths: Sequence[Path], defaults: Sequence[Path], kind: str) -> tuple[list[Path], int]:
+    """What ``personas check`` and ``tools check`` check: the given files and folders (else the default
+    folders that exist), and how many ``kind`` entries they hold (a folder's *.toml entries, whatever they
+    are)."""
     missing = [p for p in paths if not os.path.lexists(p)]
     if missing:
-        raise UsageError(f"{missing[0]} does not exist: give persona .toml files or folders that hold them.")
+        raise UsageError(f"{missing[0]} does not exist: give {kind} .toml files or folders that hold them.")
     roots = list(paths) or [d for d in defaults if d.is_dir()]
-    return roots, sum(len(persona_entries(root)) if root.is_dir() else 1 for root in roots)
+    return roots, sum(len(data_files.entries(root)) if root.is_dir() else 1 for root in roots)
 
 
 # --------------------------------------------------------------------------------------------- settings

@@ -110,14 +110,9 @@ def cmd_tools_show(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_tools_check(args: argparse.Namespace, settings: Settings) -> int:
-    from support_console.core.data_files import entries
     from support_console.core.rewrite_tools import bundled_tools_dir, check_tool_files
 
-    missing = [p for p in args.paths if not p.exists() and not p.is_symlink()]
-    if missing:
-        raise fmt.UsageError(f"{missing[0]} does not exist: give tool .toml files or folders that hold them.")
-    roots = list(args.paths) or [d for d in (bundled_tools_dir(), *settings.tool_dirs) if d.is_dir()]
-    files = sum(len(entries(root)) if root.is_dir() else 1 for root in roots)
+    roots, files = fmt.data_file_paths(args.paths, [bundled_tools_dir(), *settings.tool_dirs], "tool")
     problems = check_tool_files(roots)
     for problem in problems:
         print(escaped(str(problem)))
