@@ -76,8 +76,8 @@ class MainScreen(Screen[None]):
         self.customers.view_hint = f"{self.key('queue_view')} or 1-5: views"
         self.customers.refresh_list()
         self.drafting.show_persona()
-        self._show_waiting()
-        self.set_interval(0.25, self._show_waiting)
+        self._show_header()
+        self.set_interval(0.25, self._show_header)
 
     def _load_queue(self, view: str, query: str) -> list[QueueRow] | list[CustomerSummary]:
         """The list's rows (called in a thread): a queue view needs no open store (see Services); a filter
@@ -86,7 +86,7 @@ class MainScreen(Screen[None]):
             return self.services.first_queue(view, CUSTOMER_LIMIT)
         return self.services.store.list_customers(query, limit=CUSTOMER_LIMIT)
 
-    def _show_waiting(self) -> None:
+    def _show_header(self) -> None:
         """The header: who is working and the open conversation's status, or that the database is busy."""
         if self.session.queue.busy_for > WAIT_NOTICE_AFTER:
             self.sub_title = "waiting for the database (another program is writing to it)…"
@@ -492,7 +492,7 @@ class MainScreen(Screen[None]):
         def saved(name: str | None) -> None:
             if name is not None:
                 self.session.agent_name = name.strip()
-                self._show_waiting()
+                self._show_header()
                 self.notify(f"Signed in as {visible(name.strip())} (saved in {path}).", markup=False)
                 if then is not None and self.session.agent_name:
                     then()
