@@ -14,7 +14,8 @@ from support_console.config.settings import Settings
 from support_console.core.urls import sqlite_url
 from support_console.store import STATUS_RESOLVED, Store
 from support_console.store.customers import record_of
-from support_console.store.first_page import read_first_conversation, read_first_page
+from support_console.store.first_page import read_first_conversation, read_first_queue
+from support_console.store.queue_rows import VIEW_ALL
 from support_console.ui.app import create_app
 from support_console.workflows.services import build_services
 from tests.ui_helpers import (
@@ -58,30 +59,28 @@ def _seed_jane(settings: Settings, *messages: str) -> None:
         seeded.close()
 
 
-def test_first_page_reads_exactly_what_the_store_lists(tmp_path: Path) -> None:
-    db = tmp_path / "list.db"
-    store = _varied_store(db)
+def test_the_customer_list_puts_customers_with_open_conversations_first(tmp_path: Path) -> None:
+    store = _varied_store(tmp_path / "list.db")
     try:
-        expected = store.list_customers("", limit=10)
-        assert read_first_page(sqlite_url(db), 10) == expected
-        assert read_first_page(sqlite_url(db), 2) == expected[:2]
-        assert [s.customer.email for s in expected][:2] == ["c@example.com", "a@example.com"]  # open first
+        listed = store.list_customers("", limit=10)
+        assert [s.customer.email for s in listed][:2] == ["c@example.com", "a@example.com"]  # open first
+        assert store.list_customers("", limit=2) == listed[:2]
     finally:
         store.close()
 
 
 def test_first_page_declines_what_it_cannot_read_so_the_store_opens_instead(tmp_path: Path) -> None:
-    assert read_first_page(sqlite_url(tmp_path / "missing.db"), 10) is None
-    assert read_first_page("sqlite://", 10) is None
-    assert read_first_page("postgresql://u:p@localhost/db", 10) is None
+    assert read_first_queue(sqlite_url(tmp_path / "missing.db"), VIEW_ALL, 10) is None
+    assert read_first_queue("sqlite://", VIEW_ALL, 10) is None
+    assert read_first_queue("postgresql://u:p@localhost/db", VIEW_ALL, 10) is None
     other = tmp_path / "other.db"
     with sqlite3.connect(other) as conn:
         conn.execute("CREATE TABLE notes (x)")
     conn.close()
-    assert read_first_page(sqlite_url(other), 10) is None
+    assert read_first_queue(sqlite_url(other), VIEW_ALL, 10) is None
     garbage = tmp_path / "garbage.db"
     garbage.write_bytes(b"not a database at all" * 100)
-    assert read_first_page(sqlite_url(garbage), 10) is None
+    assert read_first_queue(sqlite_url(garbage), VIEW_ALL, 10) is None
 
 
 def test_starting_the_console_imports_no_sqlalchemy_before_its_first_frame() -> None:

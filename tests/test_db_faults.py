@@ -23,6 +23,7 @@ import pytest
 from support_console.config.settings import CliOverrides, Settings, load_settings
 from support_console.core.errors import StoreError
 from support_console.store import Store
+from support_console.store.queue_rows import VIEW_ALL
 from support_console.ui.app import create_app
 from support_console.workflows.services import StoreUnavailable, build_services
 from tests.ui_helpers import screen_text, wait_for
@@ -191,7 +192,7 @@ def test_a_store_that_cannot_be_opened_says_the_same_again_without_retrying(tmp_
     assert PASSWORD not in str(first.value)
     assert first.value.__cause__ is None
     assert first.value.__suppress_context__
-    assert services.first_customers(10) == []  # the first frame's list: empty, the store not retried here
+    assert services.first_queue(VIEW_ALL, 10) == []  # the first frame's list: empty, the store not retried
     services.close()
 
 

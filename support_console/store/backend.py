@@ -5,7 +5,7 @@ be portable lives behind :class:`Backend`, one implementation per database, chos
 today ``store/sqlite/`` (pragmas and ``BEGIN IMMEDIATE``, triggers, FTS5, the bulk-insert tricks); a
 PostgreSQL backend implements the same methods (tsvector or pg_trgm, ``ON CONFLICT``, ``COPY``) and nothing
 else in the store changes. (One more SQLite-only read stays outside the seam on purpose: the console's first
-page, ``first_page.read_first_page``, reads a SQLite file with the standard library before SQLAlchemy is
+page, ``first_page.read_first_queue``, reads a SQLite file with the standard library before SQLAlchemy is
 loaded, and steps aside, returning None, for any other database URL.)
 
 What every implementation must guarantee, because the rest of the store relies on it:

@@ -1,11 +1,10 @@
-"""The customer list's rows, the name a customer first seen by email gets, and the reads that need no
-SQLAlchemy: the console's first page (the work queue's default view, or the customer list) and the first
-conversation it opens.
+"""The customer list's rows and order, the name a customer first seen by email gets, and the reads that need
+no SQLAlchemy: the console's first page (a work-queue view) and the first conversation it opens.
 
 The console shows its first frame before it imports SQLAlchemy and sqlmodel (about half a second on a cold
-start): :func:`read_first_page` reads the unfiltered list straight from the SQLite file with the standard
-library, in the order of the ``ix_customers_list`` index (:data:`LIST_ORDER_SQL`, which the Store's own
-``list_customers`` uses too). The store opens in a thread right after that frame; a customer opened before
+start): :func:`read_first_queue` reads the queue straight from the SQLite file with the standard library,
+with the Store's own statement (``queue_rows.queue_sql``). The store opens in a thread right after that
+frame; a customer opened before
 it is ready is read by :func:`read_first_conversation`, which answers exactly what the Store's
 ``get_customer``, ``open_conversation``, ``page_messages``, ``count_messages`` and ``pending_draft`` would.
 """
@@ -31,10 +30,6 @@ LIST_ORDER_SQL: Final = (
     "(customers.open_conversations > 0) DESC",
     "customers.last_activity DESC",
     "customers.id DESC",
-)
-
-_COLUMNS: Final = (
-    "id, name, email, external_id, attributes, created_at, open_conversations, unread, last_activity"
 )
 
 
@@ -116,24 +111,10 @@ def name_from_email(email: str) -> str:
     return " ".join(w.capitalize() for w in words) or email
 
 
-def read_first_page(db_url: str, limit: int) -> list[CustomerSummary] | None:
-    """The first ``limit`` rows of the unfiltered list, read-only; None when the file cannot answer (no
-    file yet, not a support-console database, locked), so the caller opens the Store, which says why."""
-    conn = _read_only(db_url)
-    if conn is None:
-        return None
-    try:
-        sql = f"SELECT {_COLUMNS} FROM customers ORDER BY {', '.join(LIST_ORDER_SQL)} LIMIT ?"
-        return [_summary(row) for row in conn.execute(sql, (limit,))]
-    except (sqlite3.Error, ValueError):  # ValueError: a value the Store would not have written
-        return None
-    finally:
-        conn.close()
-
-
 def read_first_queue(db_url: str, view: str, limit: int) -> list[QueueRow] | None:
     """The first ``limit`` rows of a work-queue view (``queue_rows.queue_sql``, the Store's own statement),
-    read-only; None when the file cannot answer (as :func:`read_first_page`)."""
+    read-only; None when the file cannot answer (no file yet, not a support-console database, locked), so
+    the caller opens the Store, which says why."""
     conn = _read_only(db_url)
     if conn is None:
         return None
@@ -247,19 +228,6 @@ def _message(row: tuple[Any, ...]) -> MessageRecord:
         id_, conversation_id, role, state, text, original_text, persona_id, model, approved_by,
         _utc(approved), _utc(created), error_kind, finish_reason,
     )  # fmt: skip
-
-
-def _summary(row: tuple[Any, ...]) -> CustomerSummary:
-    id_, name, email, external_id, attributes, created_at, open_conversations, unread, last_activity = row
-    record = CustomerRecord(
-        id=id_,
-        name=name,
-        email=email,
-        external_id=external_id,
-        attributes=json.loads(attributes or "null") or {},  # as record_of: a JSON null is no attributes
-        created_at=_utc(created_at),
-    )
-    return CustomerSummary(record, open_conversations, unread, _utc(last_activity))
 
 
 def _utc(text: str | None) -> datetime | None:

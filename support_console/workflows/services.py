@@ -6,7 +6,7 @@ import time. The model client is ``None`` when no provider is configured: the co
 and personas still work, and drafting says clearly that a provider is needed.
 
 The console builds its services with ``open_store=False``: SQLAlchemy and sqlmodel cost about half a second
-to import on a cold start, so the console draws its first frame from :meth:`Services.first_customers` (a
+to import on a cold start, so the console draws its first frame from :meth:`Services.first_queue` (a
 plain read of the SQLite file) and opens the store in a thread right after; a customer opened meanwhile is
 read the same way (:meth:`Services.first_conversation`). Whoever needs the store before then simply waits
 for it: :attr:`Services.store` opens it on first use, once, under a lock.
@@ -22,10 +22,8 @@ from support_console.core.errors import StoreError
 from support_console.core.personas import PersonaSet, load_personas
 from support_console.llm import ModelClient
 from support_console.store.first_page import (
-    CustomerSummary,
     FirstConversation,
     read_first_conversation,
-    read_first_page,
     read_first_queue,
 )
 from support_console.workflows.server_facts import ServerKnowledge
@@ -100,26 +98,17 @@ class Services:
         return read_first_conversation(self.settings.db_url, customer_id, limit, conversation_id)
 
     def first_queue(self, view: str, limit: int) -> list[QueueRow]:
-        """A work-queue view; while the store is still closed, read without SQLAlchemy (as
-        :meth:`first_customers`: empty for now when the file cannot answer)."""
-        if self._store is None:
-            rows = read_first_queue(self.settings.db_url, view, limit)
-            self.first_page_missed = rows is None
-            return rows or []
-        return self._store.list_queue(view, limit)
-
-    def first_customers(self, limit: int) -> list[CustomerSummary]:
-        """The unfiltered customer list; while the store is still closed, read without SQLAlchemy.
+        """A work-queue view; while the store is still closed, read without SQLAlchemy.
 
         When the file cannot answer (none yet, not a support-console database, another database URL) the
         list is empty for now, rather than opening the store here: the console opens it in a thread after
         its first frame, then reloads the list, or ends with the store's error.
         """
         if self._store is None:
-            rows = read_first_page(self.settings.db_url, limit)
+            rows = read_first_queue(self.settings.db_url, view, limit)
             self.first_page_missed = rows is None
             return rows or []
-        return self._store.list_customers("", limit=limit)
+        return self._store.list_queue(view, limit)
 
     def warm_up(self) -> None:
         """Load what the first draft would otherwise load on the event loop: the model SDK (about half a
