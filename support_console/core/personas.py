@@ -35,7 +35,6 @@ __all__ = [
     "fingerprint",
     "load_personas",
     "parse_params",
-    "persona_entries",
     "size_warning",
 ]
 
@@ -203,11 +202,6 @@ def size_warning(persona: Persona) -> PersonaProblem | None:
 def fingerprint(dirs: Iterable[Path]) -> tuple[tuple[str, int, int], ...]:
     """Paths, mtimes and sizes of every persona entry (bundled included): compare to notice edits cheaply."""
     return data_files.fingerprint((bundled_personas_dir(), *dirs))
-
-
-def persona_entries(folder: Path) -> list[Path]:
-    """The folder's *.toml entries, sorted, skipping hidden ones (see :func:`data_files.entries`)."""
-    return data_files.entries(folder)
 
 
 _TOP_FIELDS = (
