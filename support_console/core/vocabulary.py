@@ -26,6 +26,18 @@ STATES: Final = (STATE_RECEIVED, STATE_DRAFT, STATE_SENT, STATE_DISCARDED, STATE
 #: discarded drafts hides it too, and the CHECK on ``state`` (part of schema version 1) stays as it is.
 SUPERSEDED: Final = "superseded"
 
+#: What a generation was for (``generations.kind``, schema version 12): a reply draft, a rewrite of the
+#: draft by a rewrite tool, a summary of the conversation, a translation for the agent to read.
+GENERATION_DRAFT: Final = "draft"
+GENERATION_REWRITE: Final = "rewrite"
+GENERATION_SUMMARY: Final = "summary"
+GENERATION_TRANSLATION: Final = "translation"
+GENERATION_KINDS: Final = (GENERATION_DRAFT, GENERATION_REWRITE, GENERATION_SUMMARY, GENERATION_TRANSLATION)
+#: What the agent did with a generation that was offered beside the draft rather than written into it
+#: (``generations.outcome``): a rewrite's preview accepted into the draft or rejected; None while undecided.
+OUTCOME_ACCEPTED: Final = "accepted"
+OUTCOME_REJECTED: Final = "rejected"
+
 STATUS_OPEN: Final = "open"
 STATUS_PENDING: Final = "pending"
 STATUS_RESOLVED: Final = "resolved"

@@ -20,7 +20,14 @@ from sqlalchemy.engine import Connection
 
 from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError
-from support_console.core.vocabulary import SUPERSEDED, ErrorKind
+from support_console.core.vocabulary import (
+    GENERATION_DRAFT,
+    GENERATION_KINDS,
+    OUTCOME_ACCEPTED,
+    OUTCOME_REJECTED,
+    SUPERSEDED,
+    ErrorKind,
+)
 from support_console.store.base import StoreBase
 from support_console.store.tables import GENERATIONS, MESSAGES
 
@@ -49,6 +56,11 @@ class GenerationRecord:
     ended_at: datetime | None
     stopped_by_agent: bool
     draft_state: str | None
+    kind: str = GENERATION_DRAFT
+    tool_id: str | None = None
+    agent: str | None = None
+    output_text: str | None = None
+    outcome: str | None = None
 
 
 _COLUMNS: Final = (
@@ -56,6 +68,7 @@ _COLUMNS: Final = (
     _G.prompt_tokens, _G.completion_tokens, _G.finish_reason, _G.error, _G.error_kind, _G.started_at,
     _G.ended_at, _G.stopped_by_agent,
     sa.case((_M.superseded_by.is_not(None), SUPERSEDED), else_=_M.state),
+    _G.kind, _G.tool_id, _G.agent, _G.output_text, _G.outcome,
 )  # fmt: skip
 
 
@@ -104,25 +117,32 @@ class GenerationsMixin(StoreBase):
         persona_id: str | None,
         model: str | None,
         parameters: Mapping[str, Any],
+        kind: str = GENERATION_DRAFT,
+        tool_id: str | None = None,
+        agent: str | None = None,
     ) -> int:
         """Record that a generation starts now (before the request is sent); return its id.
 
         ``draft_id`` is the draft it regenerates (None for a new draft): its current generation becomes
-        this one's ``replaces``.
+        this one's ``replaces``. A rewrite, summary or translation (``kind``) names the draft it worked on,
+        if any, and replaces nothing: its text is kept on the record itself (:meth:`record_output`).
         """
+        if kind not in GENERATION_KINDS:
+            raise ValueError(f"unknown generation kind {kind!r}")
         now = utcnow()
         with self._write() as session:
             self._conversation(session, conversation_id)
             conn = session.connection()
             replaces = None
-            if draft_id is not None:
+            if draft_id is not None and kind == GENERATION_DRAFT:
                 replaces = conn.execute(
                     sa.select(_M.generation_id).where(_M.id == draft_id)
                 ).scalar_one_or_none()
             values = {
                 "conversation_id": conversation_id, "message_id": draft_id, "replaces": replaces,
                 "persona_id": persona_id, "model": model, "parameters": dict(parameters),
-                "started_at": now, "stopped_by_agent": False,
+                "started_at": now, "stopped_by_agent": False, "kind": kind, "tool_id": tool_id,
+                "agent": agent,
             }  # fmt: skip
             return int(conn.execute(GENERATIONS.insert().values(values).returning(_G.id)).scalar_one())
 
@@ -140,9 +160,39 @@ class GenerationsMixin(StoreBase):
             finish_reason=finish_reason, usage=usage, error=error, error_kind=error_kind
         )
         values.update(ended_at=utcnow(), stopped_by_agent=error_kind == ErrorKind.STOPPED)
+        self._update_generation(generation_id, values)
+
+    def record_output(
+        self,
+        generation_id: int,
+        output_text: str,
+        *,
+        finish_reason: str | None = None,
+        usage: tuple[int, int] | None = None,
+        error: str | None = None,
+        error_kind: ErrorKind | None = None,
+        final: bool = True,
+    ) -> None:
+        """Keep the text of a generation that went into no draft (a rewrite's preview, a summary, a
+        translation) with its outcome so far; ``final`` closes it. Called as it grows, so a crash keeps it."""
+        values = generation_facts(
+            finish_reason=finish_reason, usage=usage, error=error, error_kind=error_kind
+        )
+        values["output_text"] = output_text
+        if final:
+            values.update(ended_at=utcnow(), stopped_by_agent=error_kind == ErrorKind.STOPPED)
+        self._update_generation(generation_id, values)
+
+    def set_outcome(self, generation_id: int, outcome: str) -> None:
+        """Record what the agent did with a generation offered beside the draft (accepted or rejected)."""
+        if outcome not in (OUTCOME_ACCEPTED, OUTCOME_REJECTED):
+            raise ValueError(f"unknown outcome {outcome!r}")
+        self._update_generation(generation_id, {"outcome": outcome})
+
+    def _update_generation(self, generation_id: int, values: Mapping[str, object]) -> None:
         with self._write() as session:
             result = session.connection().execute(
-                GENERATIONS.update().where(_G.id == generation_id).values(values)
+                GENERATIONS.update().where(_G.id == generation_id).values(dict(values))
             )
             if result.rowcount == 0:
                 raise NotFoundError(f"Generation {generation_id} does not exist: reload the conversation.")

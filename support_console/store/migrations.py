@@ -29,6 +29,7 @@ from sqlmodel import SQLModel
 
 from support_console.core.errors import StoreError
 from support_console.core.vocabulary import (
+    GENERATION_DRAFT,
     REFUSAL_NOTE,
     ROLE_AGENT,
     STATE_DISCARDED,
@@ -43,6 +44,7 @@ from support_console.store.engine import backend_for
 from support_console.store.history import create_history_index
 from support_console.store.like import contains
 from support_console.store.schema_v1 import V1
+from support_console.store.schema_v9 import V9, V9_GENERATIONS
 from support_console.store.tables import (
     CONVERSATIONS,
     CUSTOMERS,
@@ -160,7 +162,7 @@ def _v9_generations(conn: Connection) -> None:
     """
     conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN generation_id INTEGER")
     conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN superseded_by INTEGER")
-    SQLModel.metadata.create_all(conn, tables=[GENERATIONS])
+    V9.create_all(conn, tables=[V9_GENERATIONS])
     m, g = MESSAGES.c, GENERATIONS.c
     stopped = sa.case((m.error_kind == ErrorKind.STOPPED.value, True), else_=False)
     columns = (
@@ -172,7 +174,7 @@ def _v9_generations(conn: Connection) -> None:
         m.conversation_id, m.id, m.persona_id, m.model, sa.literal("{}"), m.prompt_tokens,
         m.completion_tokens, m.finish_reason, m.error, m.error_kind, m.created_at, m.updated_at, stopped,
     ).where(ai_assisted(m)).order_by(m.id)  # fmt: skip
-    conn.execute(GENERATIONS.insert().from_select(columns, rows))
+    conn.execute(V9_GENERATIONS.insert().from_select(columns, rows))
     linked = sa.select(sa.func.max(g.id)).where(g.message_id == m.id).scalar_subquery()
     conn.execute(MESSAGES.update().where(ai_assisted(m)).values(generation_id=linked))
     _supersede_extra_drafts(conn)
@@ -224,6 +226,20 @@ def _v11_server_models(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[SERVER_MODELS])
 
 
+def _v12_generation_kinds(conn: Connection) -> None:
+    """Version 12: what each generation was for (``kind``: every earlier one was a draft), the rewrite tool
+    and the agent behind it, the text of one that went into no draft, and what the agent did with it."""
+    for ddl in (
+        f"ALTER TABLE generations ADD COLUMN kind VARCHAR NOT NULL DEFAULT '{GENERATION_DRAFT}'",
+        "ALTER TABLE generations ADD COLUMN tool_id VARCHAR",
+        "ALTER TABLE generations ADD COLUMN agent VARCHAR",
+        "ALTER TABLE generations ADD COLUMN output_text VARCHAR",
+        "ALTER TABLE generations ADD COLUMN outcome VARCHAR",
+    ):
+        conn.exec_driver_sql(ddl)
+    conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_generations_kind ON generations (kind, started_at)")
+
+
 #: The ordered migrations. Append only (see the module docstring).
 MIGRATIONS: list[Migration] = [
     _v1_core_schema,
@@ -237,6 +253,7 @@ MIGRATIONS: list[Migration] = [
     _v9_generations,
     _v10_work_queue,
     _v11_server_models,
+    _v12_generation_kinds,
 ]
 
 

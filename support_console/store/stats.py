@@ -27,7 +27,7 @@ from typing import Final
 import sqlalchemy as sa
 
 from support_console.core.text_diff import edit_distance
-from support_console.core.vocabulary import STATE_SENT, ErrorKind, incomplete_kind
+from support_console.core.vocabulary import GENERATION_DRAFT, STATE_SENT, ErrorKind, incomplete_kind
 from support_console.store.base import StoreBase
 from support_console.store.tables import CONVERSATIONS, GENERATIONS, MESSAGES, UTCDateTime, ai_assisted
 
@@ -118,7 +118,7 @@ class StatsMixin(StoreBase):
         generations = (
             sa.select(sa.func.coalesce(_G.persona_id, _C.persona_id, "(none)"), _G.error_kind)
             .join_from(GENERATIONS, CONVERSATIONS, _C.id == _G.conversation_id)
-            .where(*_period(_G.started_at, since, until))
+            .where(_G.kind == GENERATION_DRAFT, *_period(_G.started_at, since, until))
         )
         personas: dict[str, _Acc] = {}
         agents: dict[str, _Acc] = {}

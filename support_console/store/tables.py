@@ -32,7 +32,15 @@ from sqlalchemy.engine import Dialect
 from sqlmodel import JSON, Field, SQLModel
 
 from support_console.core.clock import as_utc, utcnow
-from support_console.core.vocabulary import ROLE_AGENT, ROLES, STATES, STATUS_OPEN, STATUSES, UNRESOLVED
+from support_console.core.vocabulary import (
+    GENERATION_DRAFT,
+    ROLE_AGENT,
+    ROLES,
+    STATES,
+    STATUS_OPEN,
+    STATUSES,
+    UNRESOLVED,
+)
 from support_console.store.times import from_stored, to_stored
 
 #: Encoding name -> the Message column caching its token count.
@@ -240,6 +248,7 @@ class Generation(SQLModel, table=True):
         sa.Index("ix_generations_conversation_id", "conversation_id", "id"),
         sa.Index("ix_generations_message_id", "message_id"),
         sa.Index("ix_generations_started_at", "started_at"),
+        sa.Index("ix_generations_kind", "kind", "started_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -257,6 +266,14 @@ class Generation(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     stopped_by_agent: bool = False
+    # schema version 12: what the generation was for (core/vocabulary GENERATION_*), the rewrite tool it ran,
+    # the agent who asked for it, its text when it went nowhere else (a rewrite's preview, a summary), and
+    # what the agent did with such a text (OUTCOME_*; None while undecided or for drafts).
+    kind: str = Field(default=GENERATION_DRAFT, sa_column_kwargs={"server_default": GENERATION_DRAFT})
+    tool_id: str | None = None
+    agent: str | None = None
+    output_text: str | None = None
+    outcome: str | None = None
 
 
 class ServerModel(SQLModel, table=True):
