@@ -311,6 +311,8 @@ def suggestion(personas: PersonaSet, text: str) -> str | None:
         ("I was CHARGED TWICE this month, please refund", "billing-refunds"),
         ("The app keeps crashing with an error on install", "tech-support"),
         ("My Game\n  Pass library is empty", "xbox-support"),  # any run of spaces matches a space
+        ("My controller won't charge anymore", "xbox-support"),  # not billing's bare "charge"
+        ("There is a charge I don't recognise", "billing-refunds"),
         ("Lovely weather today", None),
         ("", None),
     ],
@@ -331,6 +333,16 @@ def test_suggest_matches_whole_words_and_counts_matches(tmp_path: Path) -> None:
     assert suggestion(only_mine, "pass pass, login") == "passes"  # most matches wins
     assert suggestion(only_mine, "pass login") == "passes"  # tie: the order of ordered()
     assert suggestion(only_mine, "passport") is None
+
+
+def test_suggest_weighs_a_phrase_by_its_words(tmp_path: Path) -> None:
+    persona_file(tmp_path, "money", minimal(name="A Money", extra='triggers = ["charge"]\n'))
+    persona_file(tmp_path, "power", minimal(name="B Power", extra='triggers = ["will not charge"]\n'))
+    only_mine = PersonaSet(
+        {k: v for k, v in load_personas([tmp_path]).personas.items() if k in ("money", "power")}
+    )
+    assert suggestion(only_mine, "it will not charge") == "power"  # three words outweigh one
+    assert suggestion(only_mine, "a charge, a charge, a charge and it will not charge") == "money"  # 4 > 3
 
 
 def test_fingerprint_changes_when_files_change(tmp_path: Path) -> None:

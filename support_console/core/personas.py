@@ -117,11 +117,16 @@ class PersonaSet:
         return sorted(self.personas.values(), key=lambda p: (p.name.casefold(), p.id))
 
     def suggest(self, text: str) -> Persona | None:
-        """The persona whose trigger phrases occur most often in ``text`` (ties: ordered()); None if none."""
+        """The persona whose trigger phrases weigh most in ``text`` (ties: ordered()); None if none matches.
+
+        Each occurrence weighs as many words as its phrase has: the more specific phrase wins, so "my
+        controller won't charge" goes to the persona that knows "won't charge" rather than the one that
+        knows the bare word "charge".
+        """
         best: Persona | None = None
         best_count = 0
         for persona in self.ordered():
-            count = sum(len(_trigger_pattern(t).findall(text)) for t in persona.triggers)
+            count = sum(len(_trigger_pattern(t).findall(text)) * len(t.split()) for t in persona.triggers)
             if count > best_count:
                 best, best_count = persona, count
         return best
