@@ -18,18 +18,17 @@ from support_console.llm.server_probe import probe_server
 from support_console.store import Store
 from support_console.workflows.drafting import Drafter, PreparedDraft, record_customer_message
 from support_console.workflows.services import Services, build_services
+from tests.wire_local import Family, LocalModel, Template
 from tests.wire_server import (
     Reply,
     WireServer,
     empty_stream,
     error,
-    llama_apply_template,
     llama_cpp_python_models,
     llama_props,
     llama_server_models,
     llama_server_overflow,
     llama_server_overflow_500,
-    llama_tokenize,
     lm_studio_models,
     ollama_models,
     ollama_show,
@@ -450,54 +449,127 @@ def test_ollamas_model_limit_is_used_with_a_caveat_and_num_ctx_without(
     assert prepared.notices == ()
 
 
-def test_vllm_counts_the_request_once_per_content(
-    tmp_path: Path, wire_server: WireServer, make: list[Services]
+def _exchange(services: Services, conversation: int, reply: str, *customer: str) -> None:
+    """An approved agent reply (an assistant turn) and the customer's answers (two in a row: user turns)."""
+    store = services.store
+    draft = store.save_draft(conversation, text=reply, original_text=reply, persona_id="local", final=True)
+    store.approve_draft(draft, reply, "kim")
+    for text in customer:
+        store.add_message(conversation, "customer", text)
+
+
+def _text_counts(server: WireServer, family: str) -> int:
+    """The requests that counted one text (not a whole request) on ``family``'s routes."""
+    if family == "llama-cpp-python":
+        return len(server.requests_to("/extras/tokenize/count"))
+    if family == "vllm":
+        return sum("prompt" in r.json for r in server.requests_to("/tokenize"))
+    return sum("<|im_start|>" not in r.json["content"] for r in server.requests_to("/tokenize"))
+
+
+def _whole_counts(server: WireServer, family: str) -> int:
+    """The requests that counted a whole request (the template's measurement)."""
+    if family == "llama-cpp-python":
+        return len(server.requests_to("/v1/chat/completions"))
+    if family == "vllm":
+        return sum("messages" in r.json for r in server.requests_to("/tokenize"))
+    return len(server.requests_to("/apply-template"))
+
+
+@pytest.mark.parametrize(
+    ("family", "template"),
+    [("llama-cpp-python", "chatml"), ("llama-cpp-python", "gemma"), ("vllm", "chatml"),
+     ("llama-server", "chatml")],
+)  # fmt: skip
+def test_counts_are_the_servers_per_message_and_add_up_to_its_whole_request_count(
+    tmp_path: Path, wire_server: WireServer, make: list[Services], family: Family, template: Template
 ) -> None:
-    wire_server.route("GET", "/v1/models", vllm_models("qwen", max_model_len=4096))
-    wire_server.route("POST", "/tokenize", vllm_tokenize(321, 4096))
-    services = _services(tmp_path, wire_server, "qwen")
+    local = LocalModel(family, template, name="local-model")
+    local.install(wire_server)
+    services = _services(tmp_path, wire_server, "local-model")
     make.append(services)
     conversation = _conversation(services)
+    _exchange(
+        services, conversation, "Sorry! Could you send the order number?", "It is 48213.", "Paid by card."
+    )
     prepared = Drafter(services).prepare(conversation, "local")
-    assert (prepared.report.prompt_tokens, prepared.counts_exact) == (321, True)
-    asked = wire_server.requests_to("/tokenize")
-    assert len(asked) == 1
-    assert asked[0].json["messages"] == [dict(m) for m in prepared.request.messages]
-    assert asked[0].json["add_generation_prompt"] is True
-    Drafter(services).prepare(conversation, "local")  # the same request: cached
-    assert len(wire_server.requests_to("/tokenize")) == 1
-    services.store.add_message(conversation, "customer", "And another thing.")
-    Drafter(services).prepare(conversation, "local")  # a new message: one more round trip
-    assert len(wire_server.requests_to("/tokenize")) == 2
+    roles = [m["role"] for m in prepared.request.messages]
+    assert roles == ["system", "user", "assistant", "user", "user"]
+    assert prepared.counts_exact
+    whole = local.prompt_tokens([dict(m) for m in prepared.request.messages])
+    assert prepared.report.prompt_tokens == whole  # the sum of the parts is the server's own count
+    measured, texts = _whole_counts(wire_server, family), _text_counts(wire_server, family)
+    services.store.add_message(conversation, "customer", "Any news about my parcel, please?")
+    again = Drafter(services).prepare(conversation, "local")
+    assert _text_counts(wire_server, family) == texts + 1  # only the new message was counted
+    assert _whole_counts(wire_server, family) == measured  # the template was measured once
+    assert again.report.prompt_tokens == local.prompt_tokens([dict(m) for m in again.request.messages])
+    Drafter(services).prepare(conversation, "local")
+    assert _text_counts(wire_server, family) == texts + 1  # the same conversation again: nothing asked
+
+
+def test_llama_cpp_python_is_told_by_its_count_route_and_counted_in_its_shapes(
+    tmp_path: Path, wire_server: WireServer, make: list[Services]
+) -> None:
+    LocalModel("llama-cpp-python", "chatml", name="gemma").install(wire_server)
+    facts = probe_server(wire_server.base_url, "gemma")
+    assert (facts.context_window, facts.source) == (None, "llama-cpp-python /extras/tokenize/count")
+    services = _services(tmp_path, wire_server, "gemma")
+    make.append(services)
+    prepared = Drafter(services).prepare(_conversation(services), "local")
+    assert prepared.counts_exact
+    assert not prepared.model.window_known  # its API says no window: the notice says how to set it
+    bodies = [r.json for r in wire_server.requests_to("/extras/tokenize/count")]
+    assert {"model": "gemma", "input": "My order never arrived."} in bodies
+    assert {"model": "gemma", "input": ""} in bodies  # the BOS every count includes, taken off
+    measured = [r.json for r in wire_server.requests_to("/v1/chat/completions")]
+    assert all(b["max_tokens"] == 1 and b["stream"] is False for b in measured)
+    assert all(m["content"] != "My order never arrived." for b in measured for m in b["messages"])
+
+
+@pytest.mark.parametrize(("template", "warned"), [("gemma", True), ("chatml", False)])
+async def test_a_template_that_drops_the_system_message_is_told_without_usage(
+    tmp_path: Path, wire_server: WireServer, make: list[Services], template: Template, warned: bool
+) -> None:
+    LocalModel("llama-cpp-python", template, name="gemma").install(wire_server)
+    services = _services(tmp_path, wire_server, "gemma")
+    make.append(services)
+    conversation = _conversation(services)
+    for _ in range(2):
+        wire_server.enqueue(stream_text("Hello.", usage=None, model="gemma"))  # it ignores stream_options
+    first = await _draft(services, Drafter(services).prepare(conversation, "local"))
+    assert first.result is not None
+    assert first.result.usage is None
+    assert len(first.warnings) == int(warned)
+    assert all("system role" in w and "does not grow" in w for w in first.warnings)
+    second = await _draft(services, Drafter(services).prepare(conversation, "local"))
+    assert second.warnings == []  # once per model
 
 
 def test_llama_server_counts_through_its_template_and_a_request_too_big_is_trimmed_again(
     tmp_path: Path, wire_server: WireServer, make: list[Services]
 ) -> None:
-    wire_server.route("GET", "/props", llama_props(4096))
-    wire_server.route("POST", "/apply-template", llama_apply_template("<start_of_turn>user\nHi<end_of_turn>"))
-    wire_server.route("POST", "/tokenize", llama_tokenize(4000))  # past the 3,896 left beside the reply
-    services = _services(tmp_path, wire_server, "gemma")
+    local = LocalModel("llama-server", "chatml", name="qwen", window=2048)
+    local.install(wire_server)
+    services = _services(tmp_path, wire_server, "qwen")
     make.append(services)
     conversation = _conversation(services)
     for n in range(30):
         services.store.add_message(conversation, "customer", f"Message {n}: " + "more words here " * 20)
     prepared = Drafter(services).prepare(conversation, "local")
     assert prepared.counts_exact
-    assert prepared.report.prompt_tokens == 4000  # the server's count, as the report shows it
-    assert prepared.report.budget < 4096 - 200 - 64  # trimmed again with the difference as margin
-    assert prepared.report.dropped > 0  # our own count had all of it fit (below)
-    assert len(wire_server.requests_to("/apply-template")) == 2  # first build, then the trimmed one
-    tokenized = wire_server.requests_to("/tokenize")[0].json
-    assert tokenized["content"] == "<start_of_turn>user\nHi<end_of_turn>"
+    assert prepared.report.prompt_tokens == local.prompt_tokens([dict(m) for m in prepared.request.messages])
+    assert prepared.report.prompt_tokens <= 2048 - 200  # it fits beside the reply, by the server's count
     wire_server.route("POST", "/tokenize", error(404, {"error": {"message": "Not Found"}}))
-    uncounted = _services(tmp_path / "uncounted", wire_server, "gemma")
+    uncounted = _services(tmp_path / "uncounted", wire_server, "qwen")
     make.append(uncounted)
     other = _conversation(uncounted)
     for n in range(30):
         uncounted.store.add_message(other, "customer", f"Message {n}: " + "more words here " * 20)
     ours = Drafter(uncounted).prepare(other, "local")
-    assert (ours.report.dropped, ours.counts_exact) == (0, False)
+    assert not ours.counts_exact
+    assert ours.report.dropped < prepared.report.dropped  # our own count keeps more than the server's does
+    assert local.prompt_tokens([dict(m) for m in ours.request.messages]) > 2048 - 200  # which overflows
 
 
 async def test_a_window_learned_from_an_overflow_keeps_the_servers_own_counting(

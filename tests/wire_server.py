@@ -21,6 +21,7 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -68,6 +69,7 @@ __all__ = [
     "JSON_CONTENT_TYPE",
     "SSE_CONTENT_TYPE",
     "WIRE_DIR",
+    "Answer",
     "RecordedRequest",
     "Reply",
     "WireServer",
@@ -108,6 +110,9 @@ _ROUTES = ("/v1/chat/completions", "/openai/v1/chat/completions")
 _NATIVE_POSTS = frozenset(
     {"/api/show", "/tokenize", "/detokenize", "/apply-template", "/extras/tokenize/count"}
 )
+
+
+Answer = Callable[["RecordedRequest"], "Reply | None"]
 
 
 @dataclass
@@ -160,6 +165,8 @@ class _Handler(BaseHTTPRequestHandler):
         )
         wire._record(record)
         routed = wire._routed(self.command, parts.path)
+        if callable(routed):
+            routed = routed(record)
         if routed is not None:
             reply = routed
         elif self.command != "POST" or not (match or parts.path in _ROUTES):
@@ -295,7 +302,7 @@ class WireServer:
         self.disconnects = 0
         self.disconnected = threading.Event()
         self._queue: deque[Reply] = deque()
-        self._routes: dict[tuple[str, str], Reply] = {}
+        self._routes: dict[tuple[str, str], Reply | Answer] = {}
         self._lock = threading.Lock()
         self._httpd = _Server(self)
         port = self._httpd.server_address[1]
@@ -317,9 +324,11 @@ class WireServer:
         with self._lock:
             self._queue.extend(replies)
 
-    def route(self, method: str, path: str, reply: Reply) -> None:
+    def route(self, method: str, path: str, reply: Reply | Answer) -> None:
         """Answer every ``method path`` request (e.g. ``GET /props``) with ``reply``, outside the queue: the
-        native routes of local servers (tests/wire_replies.py: vllm_models, llama_props, ollama_show…)."""
+        native routes of local servers (tests/wire_replies.py: vllm_models, llama_props, ollama_show…).
+        ``reply`` may be a function of the request (a server that computes its answer, tests/wire_local.py);
+        when it returns None the request is answered as if unrouted (the queue, for chat completions)."""
         with self._lock:
             self._routes[(method.upper(), path)] = reply
 
@@ -357,7 +366,7 @@ class WireServer:
             side = record.method == "GET" or record.path in _NATIVE_POSTS
             (self.side_requests if side else self.requests).append(record)
 
-    def _routed(self, method: str, path: str) -> Reply | None:
+    def _routed(self, method: str, path: str) -> Reply | Answer | None:
         with self._lock:
             return self._routes.get((method, path))
 

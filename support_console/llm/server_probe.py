@@ -9,6 +9,8 @@ endpoints):
 * Ollama: ``POST /api/show {"model": NAME}`` → a ``num_ctx`` line in ``parameters`` (what runs), else
   ``model_info["<arch>.context_length"]`` (the model's own limit).
 * LM Studio: ``GET /api/v0/models`` → the entry's ``loaded_context_length``, else ``max_context_length``.
+* llama-cpp-python says no window anywhere; it is told by its ``POST /extras/tokenize/count`` answering
+  ``{"count": N}`` (asked last), so that its own tokenizer counts (llm/server_tokens.py).
 
 Blocking, with a short timeout, and quiet: any failure (no such route, not JSON, refused) just means "that
 server did not say". The caller runs it off the event loop and caches what it learns (workflows). The key is
@@ -22,7 +24,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-__all__ = ["PROBE_TIMEOUT", "ServerFacts", "count_prompt", "probe_server"]
+__all__ = ["PROBE_TIMEOUT", "ServerFacts", "ask_json", "probe_server", "server_root"]
 
 PROBE_TIMEOUT = 2.0  # seconds per endpoint: a local server answers these in milliseconds
 _MAX_BODY = 4_000_000  # bytes read from one answer (a model list, a chat template)
@@ -37,7 +39,7 @@ class ServerFacts:
     offered: tuple[str, ...]  # the model names /v1/models lists (empty: it lists none, or no such route)
 
 
-def _root(base_url: str) -> str:
+def server_root(base_url: str) -> str:
     """The server's root: the base URL without its ``/v1`` (the native routes live there)."""
     base = base_url.rstrip("/")
     return base[: -len("/v1")] if base.endswith("/v1") else base
@@ -47,7 +49,8 @@ class _Unreachable(Exception):
     """The server did not answer at all (refused, timed out): asking it anything else is pointless."""
 
 
-def _get_json(url: str, key: str | None, timeout: float, body: object = None) -> object:
+def ask_json(url: str, key: str | None, timeout: float, body: object = None) -> object:
+    """GET ``url`` (POST ``body`` as JSON when given) and parse the answer; None for any failure."""
     headers = {"Accept": "application/json"}
     data = None
     if body is not None:
@@ -113,40 +116,6 @@ def _from_lm_studio(body: object, model: str) -> int | None:
     return None
 
 
-def count_prompt(
-    base_url: str,
-    model: str,
-    messages: list[dict[str, str]],
-    family: str,
-    key: str | None = None,
-    timeout: float = PROBE_TIMEOUT,
-) -> int | None:
-    """The prompt tokens the server's own tokenizer and chat template make of ``messages``, or None.
-
-    vLLM: ``POST /tokenize`` with the chat messages (``count``). llama-server: ``POST /apply-template`` (the
-    prompt its template renders, generation prompt included) then ``POST /tokenize`` of that text.
-    ``family`` is where the window came from (ServerFacts.source): only those two are asked. Blocking.
-    """
-    root = _root(base_url)
-    try:
-        if family.startswith("vLLM"):
-            body = {"model": model, "messages": messages, "add_generation_prompt": True}
-            answer = _get_json(f"{root}/tokenize", key, timeout, body)
-            return _positive(answer.get("count")) if isinstance(answer, dict) else None
-        if family.startswith("llama-server"):
-            rendered = _get_json(f"{root}/apply-template", key, timeout, {"messages": messages})
-            prompt = rendered.get("prompt") if isinstance(rendered, dict) else None
-            if not isinstance(prompt, str):
-                return None
-            body = {"content": prompt, "add_special": True, "parse_special": True}
-            answer = _get_json(f"{root}/tokenize", key, timeout, body)
-            tokens = answer.get("tokens") if isinstance(answer, dict) else None
-            return len(tokens) if isinstance(tokens, list) and tokens else None
-    except _Unreachable:
-        return None
-    return None
-
-
 def probe_server(
     base_url: str, model: str, key: str | None = None, timeout: float = PROBE_TIMEOUT
 ) -> ServerFacts:
@@ -159,17 +128,20 @@ def probe_server(
 
 
 def _probe(base_url: str, model: str, key: str | None, timeout: float) -> ServerFacts:
-    offered, window = _from_models(_get_json(f"{base_url.rstrip('/')}/models", key, timeout), model)
+    offered, window = _from_models(ask_json(f"{base_url.rstrip('/')}/models", key, timeout), model)
     if window:
         return ServerFacts(window, "vLLM /v1/models (max_model_len)", offered)
-    root = _root(base_url)
-    window = _from_props(_get_json(f"{root}/props", key, timeout))
+    root = server_root(base_url)
+    window = _from_props(ask_json(f"{root}/props", key, timeout))
     if window:
         return ServerFacts(window, "llama-server /props (n_ctx)", offered)
-    window, source = _from_ollama(_get_json(f"{root}/api/show", key, timeout, {"model": model}))
+    window, source = _from_ollama(ask_json(f"{root}/api/show", key, timeout, {"model": model}))
     if window:
         return ServerFacts(window, source, offered)
-    window = _from_lm_studio(_get_json(f"{root}/api/v0/models", key, timeout), model)
+    window = _from_lm_studio(ask_json(f"{root}/api/v0/models", key, timeout), model)
     if window:
         return ServerFacts(window, "LM Studio /api/v0/models", offered)
+    counted = ask_json(f"{root}/extras/tokenize/count", key, timeout, {"model": model, "input": "Hello"})
+    if isinstance(counted, dict) and _positive(counted.get("count")):
+        return ServerFacts(None, "llama-cpp-python /extras/tokenize/count", offered)
     return ServerFacts(None, "", offered)

@@ -45,7 +45,12 @@ from support_console.llm import (
     make_request,
 )
 from support_console.store.first_page import name_from_email
-from support_console.workflows.server_facts import name_warning, persona_lost_warning, window_caveat
+from support_console.workflows.server_facts import (
+    name_warning,
+    persona_dropped_warning,
+    persona_lost_warning,
+    window_caveat,
+)
 
 if TYPE_CHECKING:
     from support_console.store import Customer, Store
@@ -270,8 +275,9 @@ class Drafter:
         self, system: str, history: Iterable[HistoryItem], model: ModelInfo, max_tokens: int
     ) -> tuple[list[ChatMessage], TrimReport, bool]:
         """The history trimmed to fit, with the margin the server's counts showed it needs; where the server
-        counts with its own tokenizer (vLLM, llama-server) the report carries its count, and a request it
-        counts past the room beside the reply is trimmed again with the difference as extra margin (once).
+        counts with its own tokenizer (vLLM, llama-server, llama-cpp-python) the report carries its count,
+        and a request it counts past the room beside the reply is trimmed again with the difference as extra
+        margin (once).
         Returns the messages, the report and whether its count is the server's."""
         knowledge = self._services.server_knowledge
         margin = knowledge.margin(model.name, model.context_window, max_tokens)
@@ -521,11 +527,19 @@ class Drafter:
                 prompt, completion = prepared.report.prompt_tokens, count_text(result.text, model.encoding)
             self.cut_by_window = reply_cut_by_window(prompt, completion, max_tokens, model.context_window)
         knowledge = self._services.server_knowledge
-        if result.usage is not None and knowledge.base_url is not None and prepared.request.messages:
-            system = str(prepared.request.messages[0].get("content", ""))
+        if knowledge.base_url is None or not prepared.request.messages:
+            return
+        system = str(prepared.request.messages[0].get("content", ""))
+        if result.usage is not None:
             lost = persona_lost_warning(system, model, result.usage.prompt_tokens)
-            if lost is not None and knowledge.first_warning(model.name):
-                self.warnings.append(lost)
+        else:  # no usage (llama-cpp-python's streams): the server's own counts of requests tell
+            lost = (
+                persona_dropped_warning(system, model)
+                if knowledge.keeps_system(model.name) is False
+                else None
+            )
+        if lost is not None and knowledge.first_warning(model.name):
+            self.warnings.append(lost)
 
 
 WINDOW_CUT_ADVICE = (

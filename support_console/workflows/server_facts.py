@@ -10,7 +10,6 @@ stored, so the next start asks nothing.
 
 from __future__ import annotations
 
-import json
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -18,7 +17,9 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from support_console.core.tokens import count_text
-from support_console.llm.server_probe import PROBE_TIMEOUT, ServerFacts, count_prompt, probe_server
+from support_console.llm.server_probe import PROBE_TIMEOUT, ServerFacts, probe_server
+from support_console.llm.server_tokens import counting_family
+from support_console.workflows.server_counts import ServerCounts
 
 if TYPE_CHECKING:
     from support_console.config.settings import ProviderSettings
@@ -26,7 +27,7 @@ if TYPE_CHECKING:
     from support_console.core.tokens import ChatMessage
     from support_console.store import Store
 
-__all__ = ["Learned", "ServerKnowledge", "persona_lost_warning"]
+__all__ = ["Learned", "ServerKnowledge", "persona_dropped_warning", "persona_lost_warning"]
 
 SOURCE_OVERFLOW = "overflow"
 
@@ -48,7 +49,6 @@ _NOTHING = Learned(None, "", "", ())
 #: count ratio: below 0.5 the prompt lost a part (a dropped system message), above 2 something else is wrong.
 BASE_MARGIN = 64
 _RATIO_RANGE = (0.5, 2.0)
-_COUNTS_KEPT = 256  # server counts remembered (one per request content)
 _RATIO_STEP = 0.005  # a larger ratio than this more is written to the store
 
 Probe = Callable[[str, str, "str | None", float], ServerFacts]
@@ -63,7 +63,7 @@ class ServerKnowledge:
         self._lock = threading.Lock()
         self._known: dict[str, Learned] = {}
         self._warned: set[str] = set()  # models already warned that the persona did not reach them
-        self._counts: dict[str, int | None] = {}  # the server's count of a request, by its JSON (bounded)
+        self._counts: ServerCounts | None = None  # the server's own counts, per message (made on first use)
 
     @property
     def base_url(self) -> str | None:
@@ -120,27 +120,30 @@ class ServerKnowledge:
             )
 
     def server_count(self, model: str, messages: Sequence[ChatMessage]) -> int | None:
-        """The server's own count of ``messages`` (vLLM and llama-server offer one), or None.
+        """The server's own count of ``messages`` (vLLM, llama-server, llama-cpp-python), or None.
 
-        Asked once per request content: measuring the same conversation again costs nothing, a new message
-        costs one round trip (two on llama-server). Blocking: call it off the event loop.
+        Counted per message (workflows/server_counts.py): a new message costs one round trip, the same
+        conversation again none; the first count for a model also measures its chat template (once).
+        Blocking: call it off the event loop.
         """
-        base_url = self.base_url
+        counts, family = self._counting(model)
+        return None if counts is None or family is None else counts.count(model, family, messages)
+
+    def keeps_system(self, model: str) -> bool | None:
+        """Whether the server's chat template for ``model`` keeps the system message, as its own counts
+        showed (None: not measured, or this server does not count)."""
+        counts, family = self._counting(model)
+        cost = counts.template(model, family) if counts is not None and family is not None else None
+        return None if cost is None else cost.keeps_system
+
+    def _counting(self, model: str) -> tuple[ServerCounts | None, str | None]:
         with self._lock:
-            family = self._known.get(model, _NOTHING).detail
-        if base_url is None or not family.startswith(("vLLM", "llama-server")):
-            return None
-        key = json.dumps([model, list(messages)], sort_keys=True)
-        with self._lock:
-            if key in self._counts:
-                return self._counts[key]
-        plain = [dict(m) for m in messages]
-        found = count_prompt(base_url, model, plain, family, self._provider.api_key, PROBE_TIMEOUT)
-        with self._lock:
-            if len(self._counts) >= _COUNTS_KEPT:
-                self._counts.pop(next(iter(self._counts)))
-            self._counts[key] = found
-        return found
+            family = counting_family(self._known.get(model, _NOTHING).detail)
+            if family is None or self.base_url is None:
+                return None, None
+            if self._counts is None:
+                self._counts = ServerCounts(self.base_url, self._provider.api_key, PROBE_TIMEOUT)
+            return self._counts, family
 
     def margin(self, model: str, context_window: int, reply_tokens: int) -> int:
         """The trimming margin for ``model``: the default, or what the server's own counts showed it needs.
@@ -219,7 +222,23 @@ def persona_lost_warning(system: str, model: ModelInfo, server_prompt_tokens: in
     return (
         f"the persona's instructions are probably not reaching '{model.name}': the server counted "
         f"{server_prompt_tokens:,} prompt tokens for the whole request, while the system message alone is "
-        f"about {needed:,}. Its chat template most likely has no system role (llama-cpp-python's 'gemma' "
-        "format drops it): start the server with a chat format that keeps the system message (e.g. "
-        "--chat_format chatml, or the model's own template with --jinja on llama-server)."
+        f"about {needed:,}. {_LOST_CAUSE}"
     )
+
+
+def persona_dropped_warning(system: str, model: ModelInfo) -> str | None:
+    """When the server's own counts of requests show that its template leaves the system message out (its
+    stream carries no usage to compare): a longer system message made the request no longer."""
+    if not system.strip():
+        return None
+    return (
+        f"the persona's instructions are not reaching '{model.name}': the server's own count of a request "
+        f"does not grow with its system message. {_LOST_CAUSE}"
+    )
+
+
+_LOST_CAUSE = (
+    "Its chat template most likely has no system role (llama-cpp-python's 'gemma' format drops it): start "
+    "the server with a chat format that keeps the system message (e.g. --chat_format chatml, or the model's "
+    "own template with --jinja on llama-server)."
+)
