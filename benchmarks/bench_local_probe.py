@@ -4,9 +4,8 @@ Target: the server is asked once per server and model per process (a few loopbac
 again once the answer is stored; an unreachable server costs one refused connection, not four timeouts.
 Printed side by side in one run: the first Drafter.prepare against a llama-server (probe: /v1/models,
 /props), later prepares in that process (cached), the first prepare of a new process on the same database
-(read from the store), and the first prepare against a closed port. Then the cost of counting on the server
-(vLLM /tokenize) per draft: a prepare after a new message (one round trip), the same prepare again (cached),
-and a new message on a server that offers no counting (LM Studio).
+(read from the store), and the first prepare against a closed port. The cost of counting on the server is
+benchmarks/bench_server_counting.py.
 
 Run: .venv/bin/python benchmarks/bench_local_probe.py [--runs N]
 """
@@ -30,9 +29,6 @@ from tests.wire_server import (
     WireServer,
     llama_props,
     llama_server_models,
-    lm_studio_models,
-    vllm_models,
-    vllm_tokenize,
 )
 
 
@@ -82,28 +78,11 @@ def _one_run(folder: Path, server: WireServer, closed_url: str, rows: dict[str, 
         other.close()
 
 
-def _count_run(folder: Path, vllm: WireServer, lm: WireServer, rows: dict[str, list[float]]) -> None:
-    counted = _services(folder / "vllm", vllm.base_url, "qwen")
-    plain = _services(folder / "lm", lm.base_url, "qwen")
-    try:
-        cases = ((counted, "counted new", "counted again"), (plain, "uncounted new", ""))
-        for services, new_row, again_row in cases:
-            conversation = _conversation(services)
-            _prepare_ms(services, conversation)  # warm-up (and the window probe)
-            services.store.add_message(conversation, "customer", f"One more thing {time.monotonic_ns()}")
-            rows[new_row].append(_prepare_ms(services, conversation))
-            if again_row:
-                rows[again_row].append(_prepare_ms(services, conversation))
-    finally:
-        counted.close()
-        plain.close()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=5)
     args = parser.parse_args()
-    names = ("first", "cached", "new process", "closed", "counted new", "counted again", "uncounted new")
+    names = ("first", "cached", "new process", "closed")
     rows: dict[str, list[float]] = {k: [] for k in names}
     with WireServer() as server, tempfile.TemporaryDirectory() as tmp:
         server.route("GET", "/v1/models", llama_server_models())
@@ -114,26 +93,13 @@ def main() -> None:
         for run in range(args.runs):
             _one_run(Path(tmp) / f"run{run}", server, closed_url, rows)
         probes = len(server.requests_to("/props"))
-    with WireServer() as vllm, WireServer() as lm, tempfile.TemporaryDirectory() as tmp:
-        vllm.route("GET", "/v1/models", vllm_models("qwen", max_model_len=8192))
-        vllm.route("POST", "/tokenize", vllm_tokenize(400, 8192))
-        lm.route("GET", "/api/v0/models", lm_studio_models("qwen", loaded=8192))
-        for run in range(args.runs):
-            _count_run(Path(tmp) / f"run{run}", vllm, lm, rows)
-        tokenized = len(vllm.requests_to("/tokenize"))
     print(f"Drafter.prepare, median of {args.runs} runs (ms):")
     for name, values in rows.items():
         print(f"  {name:<14} {statistics.median(values):7.2f}")
     print(f"  /props asked {probes} times in {args.runs} runs (2 per run: the warm-up and the first prepare)")
-    print(
-        f"  /tokenize asked {tokenized} times in {args.runs} runs (2 per run: the warm-up, the new message)"
-    )
     base = statistics.median(rows["cached"])
     print(f"  first / cached = {statistics.median(rows['first']) / base:.1f}x; "
           f"new process / cached = {statistics.median(rows['new process']) / base:.1f}x")  # fmt: skip
-    plain = statistics.median(rows["uncounted new"])
-    new, again = statistics.median(rows["counted new"]), statistics.median(rows["counted again"])
-    print(f"  counted new / uncounted = {new / plain:.1f}x; counted again / uncounted = {again / plain:.1f}x")
 
 
 if __name__ == "__main__":

@@ -508,6 +508,22 @@ def test_counts_are_the_servers_per_message_and_add_up_to_its_whole_request_coun
     assert _text_counts(wire_server, family) == texts + 1  # the same conversation again: nothing asked
 
 
+@pytest.mark.parametrize("family", ["vllm", "llama-cpp-python"])
+def test_a_template_that_refuses_two_user_turns_in_a_row_still_adds_up_for_alternating_turns(
+    tmp_path: Path, wire_server: WireServer, make: list[Services], family: Family
+) -> None:
+    local = LocalModel(family, "chatml", name="strict", strict=True)
+    local.install(wire_server)
+    services = _services(tmp_path, wire_server, "strict")
+    make.append(services)
+    conversation = _conversation(services)
+    _exchange(services, conversation, "Sorry! Could you send the order number?", "It is 48213.")
+    prepared = Drafter(services).prepare(conversation, "local")
+    assert [m["role"] for m in prepared.request.messages] == ["system", "user", "assistant", "user"]
+    assert prepared.counts_exact
+    assert prepared.report.prompt_tokens == local.prompt_tokens([dict(m) for m in prepared.request.messages])
+
+
 def test_llama_cpp_python_is_told_by_its_count_route_and_counted_in_its_shapes(
     tmp_path: Path, wire_server: WireServer, make: list[Services]
 ) -> None:

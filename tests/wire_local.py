@@ -70,6 +70,7 @@ class LocalModel:
     template: Template = "chatml"
     name: str = "local"
     window: int = 4096
+    strict: bool = False  # like many Jinja templates: "Conversation roles must alternate", else a 400
 
     def prompt_tokens(self, messages: list[dict[str, Any]]) -> int:
         """What the server counts for a whole request (what its usage.prompt_tokens says)."""
@@ -95,8 +96,20 @@ class LocalModel:
         """llama-cpp-python: ``tokenize(input, special=True)`` with its default add_bos."""
         return _json_reply({"count": len(tokenize(str(request.json["input"]), bos=True))})
 
+    def _refused(self, messages: list[dict[str, Any]]) -> Reply | None:
+        """A strict template's error for two turns of one role in a row (the server's 400)."""
+        roles = [m["role"] for m in messages if m["role"] != "system"]
+        if self.strict and any(a == b for a, b in zip(roles, roles[1:], strict=False)):
+            message = "Conversation roles must alternate user/assistant/user/assistant/..."
+            return _json_reply(
+                {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}, 400
+            )
+        return None
+
     def _vllm_tokenize(self, request: RecordedRequest) -> Reply:
         body = request.json
+        if "messages" in body and (refused := self._refused(body["messages"])):
+            return refused
         if "messages" in body:  # TokenizeChatRequest: add_special_tokens defaults to False
             ids = tokenize(render(body["messages"], self.template), bos=False)
         else:
@@ -104,6 +117,8 @@ class LocalModel:
         return _json_reply({"count": len(ids), "max_model_len": self.window, "tokens": ids})
 
     def _apply_template(self, request: RecordedRequest) -> Reply:
+        if refused := self._refused(request.json["messages"]):
+            return refused
         return _json_reply({"prompt": render(request.json["messages"], self.template)})
 
     def _llama_tokenize(self, request: RecordedRequest) -> Reply:
@@ -117,4 +132,6 @@ class LocalModel:
         body = request.json
         if not isinstance(body, dict) or body.get("stream"):
             return None
+        if refused := self._refused(body["messages"]):
+            return refused
         return completion_json("Hi", model=self.name, usage=(self.prompt_tokens(body["messages"]), 1))

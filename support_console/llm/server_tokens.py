@@ -159,10 +159,11 @@ def measure_template(
         return count_request(base_url, model, messages, family, key, timeout)
 
     user, assistant = ("user", _USER), ("assistant", _ASSISTANT)
-    base = request(_SYSTEM_SHORT, user)
-    paired = request(_SYSTEM_SHORT, user, assistant, user)
-    longer = request(_SYSTEM_LONG, user)
-    if base is None or paired is None or longer is None or c[_SYSTEM_LONG] <= c[_SYSTEM_SHORT]:
+    if c[_SYSTEM_LONG] <= c[_SYSTEM_SHORT] or (base := request(_SYSTEM_SHORT, user)) is None:
+        return None  # each question stops at the first failure: a slow server is not asked four times
+    if (paired := request(_SYSTEM_SHORT, user, assistant, user)) is None:
+        return None
+    if (longer := request(_SYSTEM_LONG, user)) is None:
         return None
     pair = paired - base - c[_USER] - c[_ASSISTANT]
     twice = request(_SYSTEM_SHORT, user, user)

@@ -4,7 +4,8 @@ template's cost once per model (llm/server_tokens.py has the rule that makes the
 Why per message: drafting again after a new message (the usual case: the customer wrote back) then costs one
 round trip for that message, not a re-count of the whole history, and a conversation opened again costs
 none. A template that does not fit the rule (its costs came out negative) is counted whole, once per request
-content, as before. Thread-safe: prepares run on the store threads of several drafts.
+content, as before (except on llama-cpp-python, whose whole count is a completion reading the whole
+prompt: there the count stays tiktoken's estimate). Thread-safe: prepares run on the store threads of several drafts.
 """
 
 from __future__ import annotations
@@ -67,6 +68,8 @@ class ServerCounts:
         """The server's count of the request ``messages`` (the system message first), or None."""
         plain = [{"role": str(m["role"]), "content": str(m.get("content") or "")} for m in messages]
         cost = self.template(model, family)
+        if cost is None and family == "llama-cpp-python":
+            return None  # its whole count is a completion that reads the whole prompt: far too dear
         if cost is None:
             return self._whole(model, family, plain)
         system = plain[0]["content"] if plain and plain[0]["role"] == "system" else None
