@@ -5,6 +5,7 @@ parameters sent explicitly; model names checked; a persona that does not reach t
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import aclosing
 from pathlib import Path
@@ -24,6 +25,7 @@ from tests.wire_server import (
     WireServer,
     empty_stream,
     error,
+    hang,
     llama_cpp_python_models,
     llama_props,
     llama_server_models,
@@ -144,6 +146,15 @@ def test_llama_cpp_python_says_no_window_and_an_unreachable_server_is_asked_once
     url = closed.base_url
     closed.close()
     assert probe_server(url, "gemma", timeout=0.5).context_window is None
+
+
+def test_a_silent_server_costs_the_probe_one_timeout_not_one_per_endpoint(wire_server: WireServer) -> None:
+    wire_server.route("GET", "/v1/models", hang())  # accepts the connection, never answers
+    start = time.monotonic()
+    facts = probe_server(wire_server.base_url, "gemma", timeout=0.4)
+    assert facts.context_window is None
+    assert time.monotonic() - start < 1.2  # five endpoints would take 2 s
+    assert wire_server.requests_to("/props") == []
 
 
 def test_the_learned_window_trims_the_request_is_stored_and_not_asked_again(

@@ -14,6 +14,7 @@ BOS included; vLLM ``/tokenize`` ``{"count", "max_model_len", "tokens"}``; llama
 
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -99,7 +100,7 @@ class LocalModel:
     def _refused(self, messages: list[dict[str, Any]]) -> Reply | None:
         """A strict template's error for two turns of one role in a row (the server's 400)."""
         roles = [m["role"] for m in messages if m["role"] != "system"]
-        if self.strict and any(a == b for a, b in zip(roles, roles[1:], strict=False)):
+        if self.strict and any(a == b for a, b in itertools.pairwise(roles)):
             message = "Conversation roles must alternate user/assistant/user/assistant/..."
             return _json_reply(
                 {"error": {"code": 400, "message": message, "type": "invalid_request_error"}}, 400

@@ -49,8 +49,12 @@ class _Unreachable(Exception):
     """The server did not answer at all (refused, timed out): asking it anything else is pointless."""
 
 
-def ask_json(url: str, key: str | None, timeout: float, body: object = None) -> object:
-    """GET ``url`` (POST ``body`` as JSON when given) and parse the answer; None for any failure."""
+def ask_json(
+    url: str, key: str | None, timeout: float, body: object = None, *, unreachable: bool = False
+) -> object:
+    """GET ``url`` (POST ``body`` as JSON when given) and parse the answer; None for any failure, except
+    that with ``unreachable`` a server that did not answer at all (refused, silent past ``timeout``) raises
+    _Unreachable, so that the probe does not wait for it once per endpoint."""
     headers = {"Accept": "application/json"}
     data = None
     if body is not None:
@@ -62,7 +66,13 @@ def ask_json(url: str, key: str | None, timeout: float, body: object = None) -> 
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read(_MAX_BODY))
-    except (OSError, ValueError, urllib.error.URLError):
+    except urllib.error.HTTPError:
+        return None  # it answered: that route is not there, or refused us
+    except (OSError, urllib.error.URLError) as exc:
+        if unreachable:
+            raise _Unreachable(url) from exc
+        return None
+    except ValueError:
         return None
 
 
@@ -128,20 +138,25 @@ def probe_server(
 
 
 def _probe(base_url: str, model: str, key: str | None, timeout: float) -> ServerFacts:
-    offered, window = _from_models(ask_json(f"{base_url.rstrip('/')}/models", key, timeout), model)
+    offered, window = _from_models(
+        ask_json(f"{base_url.rstrip('/')}/models", key, timeout, unreachable=True), model
+    )
     if window:
         return ServerFacts(window, "vLLM /v1/models (max_model_len)", offered)
     root = server_root(base_url)
-    window = _from_props(ask_json(f"{root}/props", key, timeout))
+    window = _from_props(ask_json(f"{root}/props", key, timeout, unreachable=True))
     if window:
         return ServerFacts(window, "llama-server /props (n_ctx)", offered)
-    window, source = _from_ollama(ask_json(f"{root}/api/show", key, timeout, {"model": model}))
+    window, source = _from_ollama(
+        ask_json(f"{root}/api/show", key, timeout, {"model": model}, unreachable=True)
+    )
     if window:
         return ServerFacts(window, source, offered)
-    window = _from_lm_studio(ask_json(f"{root}/api/v0/models", key, timeout), model)
+    window = _from_lm_studio(ask_json(f"{root}/api/v0/models", key, timeout, unreachable=True), model)
     if window:
         return ServerFacts(window, "LM Studio /api/v0/models", offered)
-    counted = ask_json(f"{root}/extras/tokenize/count", key, timeout, {"model": model, "input": "Hello"})
+    counted = ask_json(f"{root}/extras/tokenize/count", key, timeout, {"model": model, "input": "Hello"},
+                       unreachable=True)  # fmt: skip
     if isinstance(counted, dict) and _positive(counted.get("count")):
         return ServerFacts(None, "llama-cpp-python /extras/tokenize/count", offered)
     return ServerFacts(None, "", offered)

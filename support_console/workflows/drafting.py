@@ -530,14 +530,12 @@ class Drafter:
         if knowledge.base_url is None or not prepared.request.messages:
             return
         system = str(prepared.request.messages[0].get("content", ""))
-        if result.usage is not None:
+        if knowledge.keeps_system(model.name) is False:  # the server's own counts of requests tell, with
+            lost = persona_dropped_warning(system, model)  # usage or without (llama-cpp-python's streams)
+        elif result.usage is not None:
             lost = persona_lost_warning(system, model, result.usage.prompt_tokens)
-        else:  # no usage (llama-cpp-python's streams): the server's own counts of requests tell
-            lost = (
-                persona_dropped_warning(system, model)
-                if knowledge.keeps_system(model.name) is False
-                else None
-            )
+        else:
+            lost = None
         if lost is not None and knowledge.first_warning(model.name):
             self.warnings.append(lost)
 

@@ -5,7 +5,8 @@ Why per message: drafting again after a new message (the usual case: the custome
 round trip for that message, not a re-count of the whole history, and a conversation opened again costs
 none. A template that does not fit the rule (its costs came out negative) is counted whole, once per request
 content, as before (except on llama-cpp-python, whose whole count is a completion reading the whole
-prompt: there the count stays tiktoken's estimate). Thread-safe: prepares run on the store threads of several drafts.
+prompt: there the count stays tiktoken's estimate). Thread-safe: prepares run on the store threads of
+several drafts.
 """
 
 from __future__ import annotations
@@ -75,10 +76,15 @@ class ServerCounts:
         system = plain[0]["content"] if plain and plain[0]["role"] == "system" else None
         turns = plain[1:] if system is not None else plain
         system_tokens = self._text(model, family, system) if system is not None and cost.keeps_system else 0
-        counted = [(turn["role"], self._text(model, family, turn["content"])) for turn in turns]
-        if system_tokens is None or any(tokens is None for _, tokens in counted):
+        if system_tokens is None:
             return None
-        return cost.total(system_tokens, [(role, int(tokens or 0)) for role, tokens in counted])
+        counted: list[tuple[str, int]] = []
+        for turn in turns:
+            tokens = self._text(model, family, turn["content"])
+            if tokens is None:  # the server stopped answering: one timeout, not one per message
+                return None
+            counted.append((turn["role"], tokens))
+        return cost.total(system_tokens, counted)
 
     def _text(self, model: str, family: str, text: str) -> int | None:
         key = json.dumps([model, text])
