@@ -123,9 +123,9 @@ def main() -> None:
     args = parser.parse_args()
     rows: dict[str, list[tuple[float, int]]] = {}
     families: tuple[Family, ...] = ("llama-cpp-python", "vllm", "llama-server")
-    for name in families:
+    for each in families:
         for case in ("first", "new message", "again", "whole count"):
-            rows[f"{name} {case}"] = []
+            rows[f"{each} {case}"] = []
     rows["uncounted new message"] = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.runs):  # interleaved, so that machine noise hits every row alike
