@@ -18,6 +18,7 @@ from support_console.llm import ErrorKind, LLMError
 from support_console.llm.server_probe import probe_server
 from support_console.store import Store
 from support_console.workflows.drafting import Drafter, PreparedDraft, record_customer_message
+from support_console.workflows.server_facts import ServerKnowledge
 from support_console.workflows.services import Services, build_services
 from tests.wire_local import Family, LocalModel, Template
 from tests.wire_server import (
@@ -562,15 +563,30 @@ async def test_a_template_that_drops_the_system_message_is_told_without_usage(
     services = _services(tmp_path, wire_server, "gemma")
     make.append(services)
     conversation = _conversation(services)
-    for _ in range(2):
-        wire_server.enqueue(stream_text("Hello.", usage=None, model="gemma"))  # it ignores stream_options
-    first = await _draft(services, Drafter(services).prepare(conversation, "local"))
-    assert first.result is not None
-    assert first.result.usage is None
-    assert len(first.warnings) == int(warned)
-    assert all("system role" in w and "does not grow" in w for w in first.warnings)
-    second = await _draft(services, Drafter(services).prepare(conversation, "local"))
-    assert second.warnings == []  # once per model
+    prepared = Drafter(services).prepare(conversation, "local")
+    told = [n for n in prepared.notices if "system role" in n and "does not grow" in n]
+    assert len(told) == int(warned)  # before anything is sent
+    wire_server.enqueue(stream_text("Hello.", usage=None, model="gemma"))  # it ignores stream_options
+    drafted = await _draft(services, prepared)
+    assert drafted.result is not None
+    assert drafted.result.usage is None
+    assert drafted.warnings == []  # said once per model: before the draft (or never)
+
+
+async def test_without_a_notice_before_the_draft_the_dropped_persona_is_said_after_it(
+    tmp_path: Path, wire_server: WireServer, make: list[Services]
+) -> None:
+    """The reply's check reads the same counts: a draft whose notice was given by another knowledge (here a
+    new one, as in a new process) is still told after the reply, though its stream has no usage."""
+    LocalModel("llama-cpp-python", "gemma", name="gemma").install(wire_server)
+    services = _services(tmp_path, wire_server, "gemma")
+    make.append(services)
+    prepared = Drafter(services).prepare(_conversation(services), "local")
+    services.server_knowledge = ServerKnowledge(services.settings.provider)  # a new process's knowledge
+    services.server_knowledge.learned(services.store, "gemma")
+    wire_server.enqueue(stream_text("Hello.", usage=None, model="gemma"))
+    drafted = await _draft(services, prepared)
+    assert [w for w in drafted.warnings if "does not grow" in w]
 
 
 def test_llama_server_counts_through_its_template_and_a_request_too_big_is_trimmed_again(

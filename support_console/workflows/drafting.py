@@ -266,6 +266,10 @@ class Drafter:
             notices.append(caveat)
         if (unlisted := name_warning(model.name, self._offered)) is not None:
             notices.append(unlisted)
+        knowledge = self._services.server_knowledge
+        if knowledge.keeps_system(model.name) is False and (lost := persona_dropped_warning(system, model)):
+            notices.append(lost)  # known before sending (the server's counts): said now, not after the reply
+            knowledge.first_warning(model.name)
         # Exact: a known family counted by its own encoding; a server that reports its own window is a
         # local one whose tokenizer tiktoken only estimates (whatever name it serves under).
         exact = counted or (model.family != UNKNOWN_FAMILY and model.window_source in ("published", "config"))
