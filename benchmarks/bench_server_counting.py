@@ -4,9 +4,11 @@ Target: one round trip per new message, none for a conversation counted before (
 (llama-cpp-python, vLLM, llama-server: tests/wire_local.py's loopback model, real HTTP on 127.0.0.1), for a
 40-message conversation, side by side in one run: the first prepare (the window probe, the template measured
 once per model, every kept message counted), a prepare after one new message, the same prepare again, and
-the same new-message prepare against a server that does not count (LM Studio: tiktoken only). Round trips are
-the requests the server received during that prepare. For comparison: one count of the whole request
-(what each draft cost before counts were kept per message: one round trip, the whole history tokenized).
+the same prepares against a server that does not count (LM Studio: tiktoken only). Round trips are
+the requests the server received during that prepare. Then the count alone (ServerKnowledge.server_count,
+without the store's reads, which are noisy on a shared disk) of the request with one new message, and of
+the same again; for comparison, one count of the whole request (what each draft cost before counts were
+kept per message: one round trip, two on llama-server, the whole history tokenized again).
 
 Run: .venv/bin/python benchmarks/bench_server_counting.py [--runs N]
 """
@@ -23,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from support_console.config.settings import CliOverrides, load_settings
+from support_console.core.tokens import ChatMessage
 from support_console.llm.server_tokens import count_request
 from support_console.workflows.drafting import Drafter, record_customer_message
 from support_console.workflows.services import Services, build_services
@@ -30,6 +33,7 @@ from tests.wire_local import Family, LocalModel
 from tests.wire_server import WireServer, lm_studio_models
 
 N_MESSAGES = 40
+CYCLES = 5  # new messages per run (each prepared twice): enough samples for a median on a noisy machine
 SENTENCE = (
     "my parcel was due on Tuesday and the tracking page still says it is waiting at the depot, so I wonder "
     "whether it was lost or sent back"
@@ -71,6 +75,10 @@ def _asked(server: WireServer) -> int:
     return len(server.requests) + len(server.side_requests)
 
 
+def _since(start: float, server: WireServer, before: int) -> tuple[float, int]:
+    return (time.perf_counter() - start) * 1000, _asked(server) - before
+
+
 def _prepare(services: Services, server: WireServer, conversation: int) -> tuple[float, int]:
     """One prepare: milliseconds and the requests the server received meanwhile."""
     before = _asked(server)
@@ -86,20 +94,28 @@ def _family_run(folder: Path, family: Family, rows: dict[str, list[tuple[float, 
         try:
             conversation = _conversation(services)
             rows[f"{family} first"].append(_prepare(services, server, conversation))
-            services.store.add_message(conversation, "customer", f"One more thing {time.monotonic_ns()}")
-            rows[f"{family} new message"].append(_prepare(services, server, conversation))
-            rows[f"{family} again"].append(_prepare(services, server, conversation))
+            for _ in range(CYCLES):
+                services.store.add_message(conversation, "customer", f"One more thing {time.monotonic_ns()}")
+                rows[f"{family} new message"].append(_prepare(services, server, conversation))
+                rows[f"{family} again"].append(_prepare(services, server, conversation))
+            prepared = Drafter(services).prepare(conversation, "bench")
+            messages: list[ChatMessage] = [
+                {"role": m["role"], "content": str(m["content"])} for m in prepared.request.messages
+            ]
+            knowledge = services.server_knowledge
+            for _ in range(CYCLES):  # the count alone, without the store's reads (noisy on a shared disk)
+                new: ChatMessage = {"role": "user", "content": f"Now? {time.monotonic_ns()}"}
+                grown = [*messages, new]
+                for case in ("count, new message", "count again"):
+                    before, start = _asked(server), time.perf_counter()
+                    assert knowledge.server_count("local", grown) is not None
+                    rows[f"{family} {case}"].append(_since(start, server, before))
             if family != "llama-cpp-python":  # its whole count would be a completion: never asked
-                prepared = Drafter(services).prepare(conversation, "bench")
-                messages = [
-                    {"role": m["role"], "content": str(m["content"])} for m in prepared.request.messages
-                ]
                 label = "vLLM" if family == "vllm" else family
+                plain = [{"role": str(m["role"]), "content": str(m["content"])} for m in messages]
                 before, start = _asked(server), time.perf_counter()
-                count_request(server.base_url, "local", messages, label)
-                rows[f"{family} whole count"].append(
-                    ((time.perf_counter() - start) * 1000, _asked(server) - before)
-                )
+                count_request(server.base_url, "local", plain, label)
+                rows[f"{family} whole count"].append(_since(start, server, before))
         finally:
             services.close()
 
@@ -111,8 +127,10 @@ def _uncounted_run(folder: Path, rows: dict[str, list[tuple[float, int]]]) -> No
         try:
             conversation = _conversation(services)
             _prepare(services, server, conversation)
-            services.store.add_message(conversation, "customer", f"One more thing {time.monotonic_ns()}")
-            rows["uncounted new message"].append(_prepare(services, server, conversation))
+            for _ in range(CYCLES):
+                services.store.add_message(conversation, "customer", f"One more thing {time.monotonic_ns()}")
+                rows["uncounted new message"].append(_prepare(services, server, conversation))
+                rows["uncounted again"].append(_prepare(services, server, conversation))
         finally:
             services.close()
 
@@ -124,15 +142,17 @@ def main() -> None:
     rows: dict[str, list[tuple[float, int]]] = {}
     families: tuple[Family, ...] = ("llama-cpp-python", "vllm", "llama-server")
     for each in families:
-        for case in ("first", "new message", "again", "whole count"):
+        for case in ("first", "new message", "again", "count, new message", "count again", "whole count"):
             rows[f"{each} {case}"] = []
     rows["uncounted new message"] = []
+    rows["uncounted again"] = []
     with tempfile.TemporaryDirectory() as tmp:
         for run in range(args.runs):  # interleaved, so that machine noise hits every row alike
             for family in families:
                 _family_run(Path(tmp) / f"run{run}", family, rows)
             _uncounted_run(Path(tmp) / f"run{run}", rows)
-    print(f"Drafter.prepare of a {N_MESSAGES}-message conversation, median of {args.runs} runs:")
+    print(f"Drafter.prepare of a {N_MESSAGES}-message conversation, median of {args.runs} runs "
+          f"({CYCLES} new messages each):")  # fmt: skip
     print(f"  {'case':<34} {'ms':>8} {'round trips':>12}")
     for name, values in rows.items():
         if values:
@@ -140,10 +160,11 @@ def main() -> None:
             trips = statistics.median(v[1] for v in values)
             print(f"  {name:<34} {ms:8.2f} {trips:12.0f}")
     plain = statistics.median(v[0] for v in rows["uncounted new message"])
+    plain_again = statistics.median(v[0] for v in rows["uncounted again"])
     for family in families:
         new = statistics.median(v[0] for v in rows[f"{family} new message"])
         again = statistics.median(v[0] for v in rows[f"{family} again"])
-        ratios = f"new message / uncounted = {new / plain:.2f}x; again / uncounted = {again / plain:.2f}x"
+        ratios = f"new message: {new / plain:.2f}x uncounted; again: {again / plain_again:.2f}x uncounted"
         print(f"  {family}: {ratios}")
 
 

@@ -15,6 +15,7 @@ import json
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from support_console.llm.server_tokens import TemplateCost, count_request, count_text, measure_template
@@ -26,6 +27,7 @@ __all__ = ["ServerCounts"]
 
 _TEXTS_KEPT = 8192  # message texts whose count is remembered (a few hundred conversations' worth)
 _REQUESTS_KEPT = 256  # whole-request counts, for a template the rule does not fit
+_PARALLEL = 4  # new texts counted at once (local servers answer several small requests side by side)
 
 _UNMEASURED = object()
 
@@ -75,16 +77,39 @@ class ServerCounts:
             return self._whole(model, family, plain)
         system = plain[0]["content"] if plain and plain[0]["role"] == "system" else None
         turns = plain[1:] if system is not None else plain
-        system_tokens = self._text(model, family, system) if system is not None and cost.keeps_system else 0
-        if system_tokens is None:
+        texts = [turn["content"] for turn in turns]
+        if system is not None and cost.keeps_system:
+            texts.append(system)
+        known = self._texts_counted(model, family, texts)
+        if known is None:
             return None
-        counted: list[tuple[str, int]] = []
-        for turn in turns:
-            tokens = self._text(model, family, turn["content"])
-            if tokens is None:  # the server stopped answering: one timeout, not one per message
+        system_tokens = known[system] if system is not None and cost.keeps_system else 0
+        return cost.total(system_tokens, [(turn["role"], known[turn["content"]]) for turn in turns])
+
+    def _texts_counted(self, model: str, family: str, texts: list[str]) -> dict[str, int] | None:
+        """Each text's count: the cached ones at once, the new ones asked of the server (a few at a time,
+        so that a long conversation's first count overlaps its round trips); None when one fails."""
+        found: dict[str, int] = {}
+        with self._lock:
+            for text in texts:
+                key = json.dumps([model, text])
+                if (tokens := self._texts.get(key)) is not None:
+                    self._texts.move_to_end(key)  # kept longest: the texts every draft uses
+                    found[text] = tokens
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if not missing:
+            return found
+        # The first alone: a server that stopped answering costs one timeout, and llama-cpp-python's BOS is
+        # asked once; the rest side by side.
+        answers = [self._text(model, family, missing[0])]
+        if answers[0] is not None and len(missing) > 1:
+            with ThreadPoolExecutor(_PARALLEL, thread_name_prefix="server-counts") as pool:
+                answers += pool.map(lambda text: self._text(model, family, text), missing[1:])
+        for text, answer in zip(missing, answers, strict=False):
+            if answer is None:  # a failure is asked again next time
                 return None
-            counted.append((turn["role"], tokens))
-        return cost.total(system_tokens, counted)
+            found[text] = answer
+        return found if len(found) == len(set(texts)) else None
 
     def _text(self, model: str, family: str, text: str) -> int | None:
         key = json.dumps([model, text])
