@@ -536,6 +536,25 @@ def test_a_template_that_refuses_two_user_turns_in_a_row_still_adds_up_for_alter
     assert prepared.report.prompt_tokens == local.prompt_tokens([dict(m) for m in prepared.request.messages])
 
 
+@pytest.mark.parametrize("family", ["vllm", "llama-cpp-python"])
+def test_a_template_whose_cost_is_not_its_roles_is_found_out_and_counted_whole_or_estimated(
+    tmp_path: Path, wire_server: WireServer, make: list[Services], family: Family
+) -> None:
+    local = LocalModel(family, "repeating", name="odd")
+    local.install(wire_server)
+    services = _services(tmp_path, wire_server, "odd")
+    make.append(services)
+    conversation = _conversation(services)
+    _exchange(services, conversation, "Sorry! Could you send the order number?", "It is 48213.")
+    prepared = Drafter(services).prepare(conversation, "local")
+    whole = local.prompt_tokens([dict(m) for m in prepared.request.messages])
+    if family == "vllm":  # the whole request, counted by the server
+        assert (prepared.counts_exact, prepared.report.prompt_tokens) == (True, whole)
+    else:  # a whole count would be a completion reading the whole prompt: tiktoken's estimate instead
+        assert not prepared.counts_exact
+        assert len(wire_server.requests_to("/v1/chat/completions")) == 5  # the measurement only
+
+
 def test_llama_cpp_python_is_told_by_its_count_route_and_counted_in_its_shapes(
     tmp_path: Path, wire_server: WireServer, make: list[Services]
 ) -> None:

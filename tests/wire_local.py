@@ -30,7 +30,7 @@ from tests.wire_replies import (
 from tests.wire_server import RecordedRequest, WireServer
 
 Family = Literal["llama-cpp-python", "vllm", "llama-server"]
-Template = Literal["chatml", "gemma"]
+Template = Literal["chatml", "gemma", "repeating"]
 
 _SPECIALS = ("<bos>", "<|im_start|>", "<|im_end|>", "<start_of_turn>", "<end_of_turn>")
 _SPLIT = re.compile("(" + "|".join(re.escape(s) for s in _SPECIALS) + ")")
@@ -58,6 +58,10 @@ def render(messages: list[dict[str, Any]], template: Template) -> str:
         names = {"user": "<start_of_turn>user\n", "assistant": "<start_of_turn>model\n"}
         prompt = "".join(names[role] + text + "<end_of_turn>\n" for role, text in turns if text)
         return prompt + names["assistant"]
+    if template == "repeating":  # none real: the system text again in each assistant turn (no rule fits)
+        wrapped = (f"<|im_start|>{role}\n{system + chr(10) if role == 'assistant' else ''}{text}<|im_end|>\n"
+                   for role, text in turns if text)  # fmt: skip
+        return "".join(wrapped) + "<|im_start|>assistant\n"
     prompt = f"<|im_start|>system\n{system}<|im_end|>\n"  # format_chatml (and the usual Jinja chatml)
     prompt += "".join(f"<|im_start|>{role}\n{text}<|im_end|>\n" for role, text in turns if text)
     return prompt + "<|im_start|>assistant\n"

@@ -11,15 +11,16 @@ template's fixed cost per turn costs one round trip per new message. The rule th
 ``role cost`` is its role's wrapper (``<start_of_turn>user\\n`` … ``<end_of_turn>\\n``). It holds for
 templates whose wrapping depends on a turn's role, not its position, with a tokenizer that does not merge a
 message's text into the wrapper around it (they meet at special tokens and newlines), which is what the chat
-formats of llama-cpp-python and the usual Jinja templates do. :func:`measure_template` learns the costs from
-four tiny requests the server counts whole; a template they do not fit gives None, and the caller counts
-whole requests instead. Where each family counts (their documented routes):
+formats of llama-cpp-python and the usual Jinja templates do (a first turn wrapped differently, as in
+llama-2's format, is part of ``fixed``). :func:`measure_template` learns the costs from four tiny requests
+the server counts whole and checks them on a fifth; a template they do not fit gives None, and the caller
+counts whole requests instead. Where each family counts (their documented routes):
 
 * vLLM: ``POST /tokenize`` with ``prompt`` (one text) or ``messages`` (a request, its template applied).
 * llama-server: ``POST /tokenize`` with ``content``; a request: ``POST /apply-template`` then ``/tokenize``.
 * llama-cpp-python: ``POST /extras/tokenize/count`` ``{"model", "input"}`` → ``{"count"}`` (its tokenizer,
   BOS included); it renders no template on request, so a request is counted by the ``usage.prompt_tokens``
-  of a one-token, non-streamed chat completion (the four of :func:`measure_template`, once per model).
+  of a one-token, non-streamed chat completion (the five of :func:`measure_template`, once per model).
 
 Blocking, short timeouts, quiet: a failure is None ("the server did not say").
 """
@@ -138,7 +139,8 @@ _ASSISTANT = "Sorry to hear that: let me check."
 def measure_template(
     base_url: str, model: str, family: str, key: str | None = None, timeout: float = PROBE_TIMEOUT
 ) -> TemplateCost | None:
-    """Learn the template's costs from four requests the server counts whole (differences of counts).
+    """Learn the template's costs from requests the server counts whole (differences of counts), and check
+    them on one more.
 
     [system, user] against [system, user, assistant, user] gives a user-and-assistant pair, against
     [system, user, user] one user turn (None from a template that refuses two user turns in a row: then the
@@ -173,4 +175,9 @@ def measure_template(
     cost = TemplateCost(fixed, user_cost, pair - user_cost, keeps)
     if min(cost.fixed, cost.user, cost.assistant) < 0:
         return None
-    return cost
+    # One more request, predicted before it is counted: a template whose cost is not a turn's role's
+    # (e.g. one that repeats the system text) is found out here, not in a request that overflows.
+    turns = (user, assistant, user, assistant, user) if twice is None else (user, user, assistant, user)
+    checked = request(_SYSTEM_LONG, *turns)
+    expected = cost.total(c[_SYSTEM_LONG], [(role, c[text]) for role, text in turns])
+    return cost if checked == expected else None
