@@ -583,7 +583,7 @@ async def test_a_template_that_drops_the_system_message_is_told_without_usage(
     make.append(services)
     conversation = _conversation(services)
     prepared = Drafter(services).prepare(conversation, "local")
-    told = [n for n in prepared.notices if "system role" in n and "does not grow" in n]
+    told = [n for n in prepared.notices if "system role" in n and "drops the system message" in n]
     assert len(told) == int(warned)  # before anything is sent
     wire_server.enqueue(stream_text("Hello.", usage=None, model="gemma"))  # it ignores stream_options
     drafted = await _draft(services, prepared)
@@ -605,7 +605,7 @@ async def test_without_a_notice_before_the_draft_the_dropped_persona_is_said_aft
     services.server_knowledge.learned(services.store, "gemma")
     wire_server.enqueue(stream_text("Hello.", usage=None, model="gemma"))
     drafted = await _draft(services, prepared)
-    assert [w for w in drafted.warnings if "does not grow" in w]
+    assert [w for w in drafted.warnings if "drops the system message" in w]
 
 
 def test_llama_server_counts_through_its_template_and_a_request_too_big_is_trimmed_again(

@@ -222,7 +222,7 @@ def persona_lost_warning(system: str, model: ModelInfo, server_prompt_tokens: in
     return (
         f"the persona's instructions are probably not reaching '{model.name}': the server counted "
         f"{server_prompt_tokens:,} prompt tokens for the whole request, while the system message alone is "
-        f"about {needed:,}. {_LOST_CAUSE}"
+        f"about {needed:,}: its chat template most likely has no system role. {_LOST_CAUSE}"
     )
 
 
@@ -232,13 +232,12 @@ def persona_dropped_warning(system: str, model: ModelInfo) -> str | None:
     if not system.strip():
         return None
     return (
-        f"the persona's instructions are not reaching '{model.name}': the server's own count of a request "
-        f"does not grow with its system message. {_LOST_CAUSE}"
+        f"the persona's instructions are not reaching '{model.name}': the server's own token counts show "
+        f"that its chat template drops the system message. {_LOST_CAUSE}"
     )
 
 
 _LOST_CAUSE = (
-    "Its chat template most likely has no system role (llama-cpp-python's 'gemma' format drops it): start "
-    "the server with a chat format that keeps the system message (e.g. --chat_format chatml, or the model's "
-    "own template with --jinja on llama-server)."
+    "Start the server with a chat format that has a system role: --chat_format chatml on llama-cpp-python "
+    "(its 'gemma' has none), --jinja on llama-server."
 )
