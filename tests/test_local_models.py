@@ -520,17 +520,22 @@ def test_counts_are_the_servers_per_message_and_add_up_to_its_whole_request_coun
     assert _text_counts(wire_server, family) == texts + 1  # the same conversation again: nothing asked
 
 
+def _alternating(path: Path, server: WireServer, make: list[Services], local: LocalModel) -> PreparedDraft:
+    """A request of alternating turns (user, assistant, user) prepared against ``local``."""
+    local.install(server)
+    services = _services(path, server, local.name)
+    make.append(services)
+    conversation = _conversation(services)
+    _exchange(services, conversation, "Sorry! Could you send the order number?", "It is 48213.")
+    return Drafter(services).prepare(conversation, "local")
+
+
 @pytest.mark.parametrize("family", ["vllm", "llama-cpp-python"])
 def test_a_template_that_refuses_two_user_turns_in_a_row_still_adds_up_for_alternating_turns(
     tmp_path: Path, wire_server: WireServer, make: list[Services], family: Family
 ) -> None:
     local = LocalModel(family, "chatml", name="strict", strict=True)
-    local.install(wire_server)
-    services = _services(tmp_path, wire_server, "strict")
-    make.append(services)
-    conversation = _conversation(services)
-    _exchange(services, conversation, "Sorry! Could you send the order number?", "It is 48213.")
-    prepared = Drafter(services).prepare(conversation, "local")
+    prepared = _alternating(tmp_path, wire_server, make, local)
     assert [m["role"] for m in prepared.request.messages] == ["system", "user", "assistant", "user"]
     assert prepared.counts_exact
     assert prepared.report.prompt_tokens == local.prompt_tokens([dict(m) for m in prepared.request.messages])
@@ -541,12 +546,7 @@ def test_a_template_whose_cost_is_not_its_roles_is_found_out_and_counted_whole_o
     tmp_path: Path, wire_server: WireServer, make: list[Services], family: Family
 ) -> None:
     local = LocalModel(family, "repeating", name="odd")
-    local.install(wire_server)
-    services = _services(tmp_path, wire_server, "odd")
-    make.append(services)
-    conversation = _conversation(services)
-    _exchange(services, conversation, "Sorry! Could you send the order number?", "It is 48213.")
-    prepared = Drafter(services).prepare(conversation, "local")
+    prepared = _alternating(tmp_path, wire_server, make, local)
     whole = local.prompt_tokens([dict(m) for m in prepared.request.messages])
     if family == "vllm":  # the whole request, counted by the server
         assert (prepared.counts_exact, prepared.report.prompt_tokens) == (True, whole)
