@@ -55,9 +55,10 @@ async def test_many_persona_problems_make_one_toast_and_a_list_on_demand(tmp_pat
             (folder / "broken-00.toml").write_text('name = "Fixed"\nsystem = "Hi"\n')
             assert app.check_personas() is True
             await pilot.pause()
-            errors = [m for severity, m in notifications(app) if severity == "error"]
-            assert len(errors) == 2, errors
-            assert errors[1].startswith("20 persona file problems")
+            # (the first toast may have timed out by now on a loaded machine: count only the new ones)
+            new = [m for severity, m in notifications(app) if severity == "error" and m not in errors]
+            assert len(new) == 1, new
+            assert new[0].startswith("20 persona file problems")
     finally:
         services.close()
 
