@@ -23,7 +23,7 @@ from support_console.core.safe_text import escaped
 from support_console.llm import LLMError, RefusalDelta
 
 if TYPE_CHECKING:
-    from support_console.store import Customer, Store
+    from support_console.store import Customer, QualityStats, Store
     from support_console.workflows.services import Services
     from support_console.workflows.summarising import PreparedSummary, Summariser
 
@@ -217,3 +217,43 @@ def cmd_language(args: argparse.Namespace, settings: Settings) -> int:
         return EXIT_OK
     finally:
         services.close()
+
+
+# ------------------------------------------------------------------------------------------ quality stats
+
+
+def quality_dict(quality: QualityStats) -> dict[str, list[dict[str, Any]]]:
+    """The draft-quality stats as JSON (``stats --json`` under "quality"; store/quality.py defines them)."""
+    from dataclasses import asdict
+
+    groups = {"by_persona": quality.by_persona, "by_tool": quality.by_tool, "by_model": quality.by_model,
+              "by_agent": quality.by_agent}  # fmt: skip
+    return {name: [asdict(row) for row in rows] for name, rows in groups.items()}
+
+
+def quality_table(quality: QualityStats) -> str:
+    """The draft-quality stats as a text table, one row per persona, tool, model and agent."""
+    head = (
+        "group",
+        "drafts",
+        "as-is",
+        "light",
+        "rewritten",
+        "discarded",
+        "med.edit",
+        "med.send",
+        "up",
+        "down",
+    )
+    rows = [head]
+    for group, items in (("persona", quality.by_persona), ("tool", quality.by_tool),
+                         ("model", quality.by_model), ("agent", quality.by_agent)):  # fmt: skip
+        for r in items:
+            edit = "-" if r.median_edit_distance is None else f"{r.median_edit_distance:.0%}"
+            send = "-" if r.median_seconds_to_send is None else f"{r.median_seconds_to_send:.0f}s"
+            rows.append((fmt.one_line(f"{group}: {r.key}"), str(r.drafts), str(r.sent_as_is),
+                         str(r.lightly_edited), str(r.rewritten), str(r.discarded), edit, send,
+                         str(r.thumbs_up), str(r.thumbs_down)))  # fmt: skip
+    widths = [max(len(row[i]) for row in rows) for i in range(len(head))]
+    lines = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows]
+    return "Draft quality\n" + escaped("\n".join(lines))
