@@ -2,7 +2,7 @@
 
 The summary panel (ctrl+f1): summarise (g), stored, added as an internal note (n); a new customer message
 makes it stale. The translation view (ctrl+f2) of a German draft, stored as a translation of that draft while
-the draft itself is what is sent. Thumbs down (ctrl+f4) with a reason on the draft's generation.
+the draft itself is what is sent. Thumbs down (ctrl+f6) with a reason on the draft's generation.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ async def test_a_german_customer_gets_a_german_draft_a_translation_to_read_and_t
             await pilot.press("ctrl+f2")  # the same key closes it
             await wait_for(pilot, lambda: app.screen is main, what="back to the draft")
             assert main.draft.text == german  # the draft is untouched: it is what would be sent
-            await pilot.press("ctrl+f4")
+            await pilot.press("ctrl+f6")
             await pilot.pause(0.2)
             await pilot.press(*"too formal")
             await pilot.press("enter")

@@ -321,7 +321,7 @@ class MainScreen(Screen[None]):
         except SupportConsoleError as error:
             self.notify(str(error), severity="error", markup=False)
             return
-        thumb = "up" if rating > 0 else "down"
+        thumb = "up" if rating > 0 else "down"  # the notice says it was saved (or why not)
         self.notify(f"Thumbs {thumb} saved." if done else "A hand-written draft has no generation to rate.",
                     markup=False)  # fmt: skip
 
