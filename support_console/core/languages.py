@@ -15,13 +15,14 @@ sees, on messages that are usually several sentences long. So:
   language, and the agent can set the customer's language by hand (customer panel, ``support-console
   language``).
 
-Pure Python over at most :data:`SAMPLE_CHARS` characters of the newest messages: microseconds, nothing loaded.
+Pure Python over at most :data:`SAMPLE_CHARS` characters of the newest messages, nothing loaded: about
+0.25 ms for 4,000 characters of Latin text, about 1 ms in another script (each letter's block is looked up).
 """
 
 from __future__ import annotations
 
+import bisect
 import re
-import unicodedata
 from collections.abc import Iterable
 from typing import Final
 
@@ -62,6 +63,11 @@ _FUNCTION_WORDS: Final[dict[str, frozenset[str]]] = {
         "tr": "ve bir bu ben değil siz için teşekkürler merhaba ne nasıl ama çok da de ile mi",
     }.items()
 }
+_CODES_OF: Final[dict[str, tuple[str, ...]]] = {
+    word: tuple(code for code, words in _FUNCTION_WORDS.items() if word in words)
+    for word in set().union(*_FUNCTION_WORDS.values())
+}
+_FIRST_NON_LATIN: Final = "\u0370"  # Greek and Coptic: every script before it is Latin (or IPA)
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _CODE = re.compile(r"^[a-z]{2,3}(?:-[a-z]{2,4})?$")
 
@@ -96,9 +102,8 @@ def detect_language(texts: Iterable[str]) -> str | None:
         return by_script
     hits = dict.fromkeys(_FUNCTION_WORDS, 0)
     for word in _WORD.findall(sample.lower()):
-        for code, words in _FUNCTION_WORDS.items():
-            if word in words:
-                hits[code] += 1
+        for code in _CODES_OF.get(word, ()):
+            hits[code] += 1
     ranked = sorted(hits.items(), key=lambda item: item[1], reverse=True)
     (best, top), (_, second) = ranked[0], ranked[1]
     if top < MIN_HITS or top < second * MARGIN:
@@ -119,6 +124,8 @@ def _sample(texts: Iterable[str]) -> str:
 
 def _by_script(sample: str) -> str | None:
     """The language a non-Latin script names, when most letters are in it; None for Latin text."""
+    if max(sample) < _FIRST_NON_LATIN:  # the usual case, without naming every character
+        return None
     counts: dict[str, int] = {}
     letters = 0
     for ch in sample:
@@ -138,13 +145,19 @@ def _by_script(sample: str) -> str | None:
     return {"han": "zh"}.get(script, script)
 
 
+_RANGES: Final = (  # (first, last code point, script), in order
+    (0x0370, 0x03FF, "el"), (0x0400, 0x052F, "cyrillic"), (0x0590, 0x05FF, "he"), (0x0600, 0x06FF, "ar"),
+    (0x0750, 0x077F, "ar"), (0x0900, 0x097F, "hi"), (0x0E00, 0x0E7F, "th"), (0x1100, 0x11FF, "ko"),
+    (0x3040, 0x30FF, "kana"), (0x3400, 0x4DBF, "han"), (0x4E00, 0x9FFF, "han"), (0xAC00, 0xD7AF, "ko"),
+)  # fmt: skip
+_STARTS: Final = tuple(first for first, _, _ in _RANGES)
+
+
 def _script(ch: str) -> str | None:
-    name = unicodedata.name(ch, "")
-    for prefix, script in (
-        ("CYRILLIC", "cyrillic"), ("GREEK", "el"), ("ARABIC", "ar"), ("HEBREW", "he"),
-        ("DEVANAGARI", "hi"), ("THAI", "th"), ("HANGUL", "ko"), ("HIRAGANA", "kana"), ("KATAKANA", "kana"),
-        ("CJK", "han"),
-    ):  # fmt: skip
-        if name.startswith(prefix):
-            return script
-    return None
+    """The script of a letter by its code point block (a table lookup, not unicodedata.name)."""
+    point = ord(ch)
+    index = bisect.bisect_right(_STARTS, point) - 1
+    if index < 0:
+        return None
+    _, last, script = _RANGES[index]
+    return script if point <= last else None
