@@ -108,3 +108,39 @@ async def test_a_german_customer_gets_a_german_draft_a_translation_to_read_and_t
         assert services.store.quality_stats().by_persona[0].thumbs_down == 1
     finally:
         services.close()
+
+
+async def test_customer_panel_shows_the_detected_language_and_sets_another(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    from textual.widgets import Static
+
+    from support_console.ui.screens.customer_panel import CustomerPanel
+    from support_console.ui.widgets.safe_text_area import SafeTextArea
+
+    services = services_for(ui_settings(tmp_path, wire_server))
+    customer_id, _ = seed_customer(services, messages=("Hallo, meine Bestellung ist noch nicht angekommen.",))
+    wire_server.enqueue(stream_text("Bonjour !"))
+    app = create_app(services.settings, services)
+    try:
+        async with console(app, (120, 40)) as pilot:
+            await open_first_customer(pilot, app)
+            await pilot.press("f11")
+            await wait_for(pilot, lambda: isinstance(app.screen, CustomerPanel), what="the panel")
+            line = app.screen.query_one("#customer-language", Static)
+            await wait_for(pilot, lambda: "German (de), detected" in str(line.render()), what="language")
+            area = app.screen.query_one("#customer-attributes", SafeTextArea)
+            area.load_text("language = Klingon!\n")
+            await pilot.press("ctrl+s")
+            error = app.screen.query_one("#customer-panel-error", Static)
+            await wait_for(pilot, lambda: "not a language code" in str(error.render()), what="the error")
+            area.load_text("language = fr\n")
+            await pilot.press("ctrl+s")
+            await wait_for(pilot, lambda: not isinstance(app.screen, CustomerPanel), what="saved")
+            await pilot.press("ctrl+g")
+            await settle(pilot)
+        assert services.store.get_customer(customer_id).attributes == {"language": "fr"}
+        system = wire_server.requests[-1].json["messages"][0]["content"]
+        assert "Write the whole reply in French (fr)" in system
+    finally:
+        services.close()
