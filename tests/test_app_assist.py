@@ -144,3 +144,43 @@ async def test_customer_panel_shows_the_detected_language_and_sets_another(
         assert "Write the whole reply in French (fr)" in system
     finally:
         services.close()
+
+
+async def test_thumbs_in_the_audit_view_and_a_summary_shown_in_the_lineage(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    from rich.text import Text
+    from textual.widgets import Static
+
+    from support_console.core.vocabulary import GENERATION_SUMMARY
+    from support_console.ui.screens.audit import AuditScreen
+
+    services = services_for(ui_settings(tmp_path, wire_server))
+    _, cid = seed_customer(services, messages=("Where is my parcel?",))
+    store = services.store
+    gid = store.start_generation(cid, draft_id=None, persona_id="tech-support", model="gpt-4o", parameters={})
+    draft = store.save_draft(cid, text="On its way.", original_text="On its way.", persona_id="tech-support",
+                             model="gpt-4o", finish_reason="stop", generation_id=gid, final=True)  # fmt: skip
+    store.approve_draft(draft, "On its way.", "alice")
+    summary = store.start_generation(cid, draft_id=None, persona_id="tech-support", model="gpt-4o",
+                                     parameters={}, kind=GENERATION_SUMMARY)  # fmt: skip
+    store.record_output(summary, "Intent: where the parcel is.", finish_reason="stop")
+    app = create_app(services.settings, services)
+    try:
+        async with console(app, (120, 40)) as pilot:
+            await open_first_customer(pilot, app)
+            await app.push_screen(AuditScreen(services, cid))
+            await wait_for(pilot, lambda: bool(app.screen.query("#audit-generations")), what="the audit view")
+            shown = app.screen.query_one("#audit-generations", Static).content
+            assert isinstance(shown, Text)
+            assert "summary ·" in shown.plain
+            assert "Intent: where the parcel is." in shown.plain
+            await pilot.press("minus")
+            await pilot.pause(0.2)
+            await pilot.press(*"vague", "enter")
+            await wait_for(pilot, lambda: store.rating(gid) is not None, what="the rating")
+        rating = store.rating(gid)
+        assert rating is not None
+        assert (rating.rating, rating.reason, rating.rated_by) == (-1, "vague", "alice")
+    finally:
+        services.close()
