@@ -58,3 +58,26 @@ def test_agent_language_setting(tmp_path: Path) -> None:
     config.write_text('[agent]\nlanguage = "Deutsch!"\n', encoding="utf-8")
     with pytest.raises(ConfigError, match=r"language"):
         load_settings(env=env)
+
+
+def test_a_dry_run_for_a_german_message_asks_for_german(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+
+    from support_console.cli.main import main
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.delenv("SUPPORT_CONSOLE_CONFIG", raising=False)
+    db = ["--db", str(tmp_path / "dry.db"), "--model", "gpt-4o"]
+    text = "Hallo, meine Bestellung ist noch nicht angekommen. Können Sie mir helfen?"
+    assert main(["draft", "neu@example.de", "-m", text, "--dry-run", "--json", *db]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["language"] == "de"
+    assert "Write the whole reply in German (de)" in data["request"]["messages"][0]["content"]
+    assert any("drafts are asked in German" in w for w in data["warnings"])
+    english = "Where is my order? It has not come."
+    assert main(["draft", "new@example.com", "-m", english, "--dry-run", "--json", *db]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["language"] is None
+    assert "Write the whole reply" not in data["request"]["messages"][0]["content"]

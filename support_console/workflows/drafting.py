@@ -45,7 +45,12 @@ from support_console.llm import (
     make_request,
 )
 from support_console.store.first_page import name_from_email
-from support_console.workflows.languages import DETECTION_MESSAGES, draft_language, language_instruction
+from support_console.workflows.languages import (
+    DETECTION_MESSAGES,
+    draft_language,
+    language_instruction,
+    language_notice,
+)
 from support_console.workflows.server_facts import name_warning, persona_lost_warning, window_caveat
 
 if TYPE_CHECKING:
@@ -272,6 +277,8 @@ class Drafter:
             notices.append(caveat)
         if (unlisted := name_warning(model.name, self._offered)) is not None:
             notices.append(unlisted)
+        if language is not None:
+            notices.append(language_notice(language, self._services.settings.agent_language))
         # Exact: a known family counted by its own encoding; a server that reports its own window is a
         # local one whose tokenizer tiktoken only estimates (whatever name it serves under).
         exact = counted or (model.family != UNKNOWN_FAMILY and model.window_source in ("published", "config"))

@@ -120,6 +120,15 @@ def language_instruction(code: str) -> str:
     )
 
 
+def language_notice(code: str, agent_language: str) -> str:
+    """What the agent is told once per language: the draft is asked in the customer's language."""
+    return (
+        f"the customer writes in {language_name(code)}, so drafts are asked in {language_name(code)}; "
+        f"'Translate the draft to read it' shows one in {language_name(agent_language)} (the draft itself is "
+        "what is sent)"
+    )
+
+
 TRANSLATION_SYSTEM: Final = (
     "Translate the support reply in the user message into {language} so that a support agent can read it. "
     "Reply with the translation only. Keep names, numbers, prices, dates, order ids, URLs and email "
