@@ -181,3 +181,23 @@ def test_v15_migration_upgrades_a_version_12_file_in_place(tmp_path: Path) -> No
         assert (record.rating, record.covers_message_id) == (1, 1)
     finally:
         store.close()
+
+
+def test_stats_cli_prints_the_quality_table_and_json(
+    store: Store, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    customer = store.add_customer("Jane", "jane@example.com")
+    cid = store.current_conversation(customer.id or 0).id or 0
+    store.add_message(cid, ROLE_CUSTOMER, "hi")
+    draft, gid = _draft(store, cid, "Hello there", persona="tech", model="gpt-4o")
+    store.approve_draft(draft, "Hello there", "alice")
+    store.rate_generation(gid, 1)
+    db = ["--db", str(tmp_path / "quality.db")]
+    assert main(["stats", *db]) == 0
+    out = capsys.readouterr().out
+    assert "Draft quality" in out
+    assert "persona: tech" in out
+    assert main(["stats", "--json", *db]) == 0
+    quality = json.loads(capsys.readouterr().out)["quality"]
+    (row,) = quality["by_persona"]
+    assert (row["key"], row["sent_as_is"], row["thumbs_up"]) == ("tech", 1, 1)
