@@ -9,6 +9,7 @@ apart, however fast the tokens come. Model text is shown literally (``rich.text.
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import TYPE_CHECKING, ClassVar
 
@@ -24,7 +25,7 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.languages import language_name
 from support_console.core.safe_text import visible
 from support_console.core.vocabulary import GENERATION_TRANSLATION, ROLE_NOTE
-from support_console.llm import LLMError, RefusalDelta
+from support_console.llm import LLMError, RefusalDelta, StreamEvent
 from support_console.store.tables import Message  # the note a summary became (the panel's result)
 
 if TYPE_CHECKING:
@@ -78,6 +79,24 @@ class _StreamedPanel(ModalScreen[Message | None]):
     def show(self, text: str) -> None:
         self.text, self._dirty = text, True
         self._paint()
+
+    async def stream_into(self, events: AsyncGenerator[StreamEvent, None], failure: str) -> bool:
+        """Show the stream's text as it comes; False (and the error in the status line) when it failed:
+        what came stays shown, and the workflow has stored it with the error."""
+        self.show("")
+        self.streaming = True
+        try:
+            async with aclosing(events) as stream:
+                async for event in stream:
+                    if not isinstance(event, RefusalDelta):
+                        self.grow(event.text)
+        except LLMError as error:
+            self.status(f"{failure}: {error} What came is kept.")
+            return False
+        finally:
+            self.streaming = False
+            self._paint()
+        return True
 
     def _paint(self) -> None:
         if self._dirty:
@@ -156,20 +175,10 @@ class SummaryPanel(_StreamedPanel):
         except SupportConsoleError as error:
             self.status(str(error))
             return
-        self.show("")
-        self.streaming = True
         self.status(f"Summarising {prepared.report.kept} message(s) with {prepared.model.name}…")
-        try:
-            async with aclosing(summariser.stream(prepared, agent=self.session.agent_name or None)) as events:
-                async for event in events:
-                    if not isinstance(event, RefusalDelta):
-                        self.grow(event.text)
-        except LLMError as error:
-            self.status(f"The summary failed: {error} What came is kept.")
+        events = summariser.stream(prepared, agent=self.session.agent_name or None)
+        if not await self.stream_into(events, "The summary failed"):
             return
-        finally:
-            self.streaming = False
-            self._paint()
         self.state = await self.session.queue.run(lambda: self.services.store.latest_summary(cid))
         self.status(self._state_line(self.state) if self.state else "The model returned no summary.")
 
@@ -231,17 +240,7 @@ class TranslationView(_StreamedPanel):
         output = OutputStream(services, saves=session.queue)
         where = Target(cid, GENERATION_TRANSLATION, persona.id, model.name, draft_id=session.draft_id,
                        agent=session.agent_name or None)  # fmt: skip
-        self.streaming = True
         self.status(f"Translating into {language_name(target)} with {model.name}…")
-        try:
-            async with aclosing(output.stream(request, where)) as events:
-                async for event in events:
-                    if not isinstance(event, RefusalDelta):
-                        self.grow(event.text)
-        except LLMError as error:
-            self.status(f"The translation failed: {error}")
+        if not await self.stream_into(output.stream(request, where), "The translation failed"):
             return
-        finally:
-            self.streaming = False
-            self._paint()
         self.status(f"Translated into {language_name(target)} · generation #{output.generation_id}")
