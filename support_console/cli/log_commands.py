@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from support_console.cli.insight_commands import quality_dict, quality_table
 from support_console.cli.output import UsageError
 from support_console.core.clock import as_utc, utcnow
 from support_console.core.errors import SupportConsoleError
@@ -264,6 +265,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(settings)
     try:
         result = store.stats(since=args.since, until=args.until)
+        quality = store.quality_stats(since=args.since, until=args.until)
     finally:
         store.close()
     if args.json:
@@ -273,6 +275,7 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
                     {
                         "by_persona": [_stats_dict(r) for r in result.by_persona],
                         "by_agent": [_stats_dict(r) for r in result.by_agent],
+                        "quality": quality_dict(quality),
                     },
                     ensure_ascii=False,
                 )
@@ -282,6 +285,8 @@ def cmd_stats(args: argparse.Namespace, settings: Settings) -> int:
     print(stats_table("persona", result.by_persona))
     print()
     print(stats_table("agent", result.by_agent))
+    print()
+    print(quality_table(quality))
     return EXIT_OK
 
 

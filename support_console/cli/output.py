@@ -354,6 +354,7 @@ def dry_run_dict(prepared: PreparedDraft) -> dict[str, Any]:
         "request": prepared.request.to_dict(),
         "report": report_dict(prepared.report),
         "warnings": [*trim_warnings(prepared), *prepared.notices],
+        "language": prepared.language,
         "counts_exact": prepared.counts_exact,
     }
 

@@ -82,6 +82,8 @@ max_output_tokens = 16384
 
 [agent]
 name = "Your Name"             # recorded as the approver of sent replies (else $USER; else asked once)
+language = "en"                # the language you read: drafts for customers writing another are written
+                               # in theirs, and ctrl+F2 translates a draft into yours to read it
 
 [clipboard]                    # how an approved reply reaches your clipboard (else OSC 52 via the terminal)
 # command = "xclip -selection clipboard"   # gets the reply on stdin; else wl-copy, xclip or pbcopy on PATH

@@ -141,6 +141,8 @@ class Settings:
     agent_source: AgentSource = "config"
     clipboard: ClipboardSettings = field(default_factory=ClipboardSettings)
     tool_dirs: tuple[Path, ...] = ()  # user rewrite-tool dirs, later ones override; bundled dir is implicit
+    agent_language: str = "en"  # the language the agent reads ([agent] language): drafts for customers who
+    # write another are written in theirs, with a translation into this one to read (core/languages.py)
 
     def __repr__(self) -> str:
         """The dataclass repr, with the database URL's password masked (repr reaches logs and tracebacks)."""
@@ -210,6 +212,7 @@ def load_settings(overrides: CliOverrides | None = None, env: Mapping[str, str] 
         busy_timeout=DEFAULT_BUSY_TIMEOUT if file.busy_timeout is None else file.busy_timeout,
         clipboard=_clipboard(environ, file),
         tool_dirs=(default_tools_dir(),),
+        agent_language=file.agent_language or "en",
     )
 
 
@@ -403,6 +406,7 @@ class _FileConfig:
     models: dict[str, ModelOverride] = field(default_factory=dict)
     keys: dict[str, str] = field(default_factory=dict)
     agent_name: str | None = None
+    agent_language: str | None = None
     clipboard_command: tuple[str, ...] | None = None
     clipboard_file: Path | None = None
     store_url: str | None = None
@@ -415,6 +419,16 @@ class _Bad(Exception):
 
 
 Check = Callable[[object], object]
+
+
+def _language(value: object) -> str:
+    """A language code such as "en" or "pt-br" (core/languages.normalise_code says what is accepted)."""
+    from support_console.core.languages import normalise_code
+
+    code = normalise_code(_text(value))
+    if code is None:
+        raise _Bad(f'expected a language code such as "en" or "de", got {value!r}')
+    return code
 
 
 def _text(value: object) -> str:
@@ -524,8 +538,9 @@ def _read_config_file(path: Path) -> _FileConfig:
             where = f"[keys] {binding}"
             result.keys[binding] = _key_list(keys)
         where = "[agent]"
-        agent = _table(data.get("agent", {}), {"name": _text}, where)
+        agent = _table(data.get("agent", {}), {"name": _text, "language": _language}, where)
         result.agent_name = cast("str | None", agent.get("name"))
+        result.agent_language = cast("str | None", agent.get("language"))
         where = "[clipboard]"
         clipboard = _table(data.get("clipboard", {}), {"command": _command, "file": _text}, where)
         result.clipboard_command = cast("tuple[str, ...] | None", clipboard.get("command"))

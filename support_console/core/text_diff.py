@@ -1,8 +1,10 @@
 """How much an agent changed the model's draft: a normalised edit distance and a word-level diff.
 
 Used by the audit trail (``store/audit.py``: the edit distance of each sent AI reply), the stats
-(``store/stats.py``: edit rate, sent unchanged) and the audit view (``ui/screens/audit.py``: the word diff).
-Plain Python (difflib), no database.
+(``store/stats.py``, ``store/quality.py``: edit rate, sent unchanged, lightly edited, rewritten) and the
+audit view (``ui/screens/audit.py``: the word diff). The distance is rapidfuzz's normalised Levenshtein
+distance (a maintained C implementation, bit-parallel: long replies stay cheap); the word diff is difflib's,
+which gives the readable runs the audit view shows. No database.
 """
 
 from __future__ import annotations
@@ -11,17 +13,22 @@ import difflib
 import re
 from typing import Final
 
+from rapidfuzz.distance import Levenshtein
+
 from support_console.core.safe_text import without_controls
 
-#: Edit distances and diffs compare at most this many characters of each text: SequenceMatcher is quadratic in
-#: the worst case, and replies longer than this are rare; the figure stays a good estimate.
+#: Word diffs compare at most this many characters of each text: SequenceMatcher is quadratic in the worst
+#: case, and replies longer than this are rare. Edit distances (rapidfuzz) compare the whole texts.
 DIFF_CAP: Final = 4000
 
 DiffOp = tuple[str, str]  # ("equal" | "insert" | "delete", text)
 
 
 def edit_distance(original: str, sent: str) -> float:
-    """Normalised character edit distance: 0.0 identical, 1.0 nothing in common (difflib, capped cost).
+    """Normalised character edit distance: 0.0 identical, 1.0 nothing in common.
+
+    Levenshtein distance (insertions, deletions, substitutions) over the longer text's length, rounded to 4
+    places, by rapidfuzz.
 
     Measures the agent's edits: the escape sequences the console drops from the model's text before the agent
     sees it (``safe_text.without_controls``; the stored original keeps them) do not count.
@@ -31,10 +38,9 @@ def edit_distance(original: str, sent: str) -> float:
     original = without_controls(original)[0]
     if original == sent:
         return 0.0
-    a, b = original[:DIFF_CAP], sent[:DIFF_CAP]
-    if not a or not b:
+    if not original or not sent:
         return 1.0
-    return round(1.0 - difflib.SequenceMatcher(None, a, b, autojunk=False).ratio(), 4)
+    return round(Levenshtein.normalized_distance(original, sent), 4)
 
 
 def diff_words(original: str, sent: str) -> list[DiffOp]:

@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from support_console.store.first_page import CustomerRecord, CustomerSummary
     from support_console.store.generations import GenerationRecord
     from support_console.store.history import History
+    from support_console.store.insight import Rating, SummaryState
     from support_console.store.messages import NewMessage
+    from support_console.store.quality import QualityRow, QualityStats
     from support_console.store.queue import CustomerProfile
     from support_console.store.queue_rows import QueueRow
     from support_console.store.search import SearchHit
@@ -61,10 +63,14 @@ _LAZY = {
     "LogStats": "stats",
     "Message": "tables",
     "NewMessage": "messages",
+    "QualityRow": "quality",
+    "QualityStats": "quality",
     "QueueRow": "queue_rows",
+    "Rating": "insight",
     "SearchHit": "search",
     "StatsRow": "stats",
     "Store": "facade",
+    "SummaryState": "insight",
 }
 
 
@@ -105,8 +111,12 @@ __all__ = [
     "LogStats",
     "Message",
     "NewMessage",
+    "QualityRow",
+    "QualityStats",
     "QueueRow",
+    "Rating",
     "SearchHit",
     "StatsRow",
     "Store",
+    "SummaryState",
 ]

@@ -61,6 +61,9 @@ class GenerationRecord:
     agent: str | None = None
     output_text: str | None = None
     outcome: str | None = None
+    covers_message_id: int | None = None  # a summary's newest message read (store/insight.py)
+    rating: int | None = None  # the agent's thumbs: +1 up, -1 down
+    rating_reason: str | None = None
 
 
 _COLUMNS: Final = (
@@ -68,7 +71,8 @@ _COLUMNS: Final = (
     _G.prompt_tokens, _G.completion_tokens, _G.finish_reason, _G.error, _G.error_kind, _G.started_at,
     _G.ended_at, _G.stopped_by_agent,
     sa.case((_M.superseded_by.is_not(None), SUPERSEDED), else_=_M.state),
-    _G.kind, _G.tool_id, _G.agent, _G.output_text, _G.outcome,
+    _G.kind, _G.tool_id, _G.agent, _G.output_text, _G.outcome, _G.covers_message_id, _G.rating,
+    _G.rating_reason,
 )  # fmt: skip
 
 

@@ -240,6 +240,20 @@ def _v12_generation_kinds(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_generations_kind ON generations (kind, started_at)")
 
 
+def _v15_summaries_and_ratings(conn: Connection) -> None:
+    """Version 15 in the team's plan (the lead renumbers at merge): the newest message a summary read
+    (``covers_message_id``: a newer one makes it stale) and the agent's thumbs up or down on a generation
+    (``rating`` +1 or -1, an optional ``rating_reason``, who rated and when)."""
+    for ddl in (
+        "ALTER TABLE generations ADD COLUMN covers_message_id INTEGER",
+        "ALTER TABLE generations ADD COLUMN rating INTEGER",
+        "ALTER TABLE generations ADD COLUMN rating_reason VARCHAR",
+        "ALTER TABLE generations ADD COLUMN rated_by VARCHAR",
+        "ALTER TABLE generations ADD COLUMN rated_at TIMESTAMP",
+    ):
+        conn.exec_driver_sql(ddl)
+
+
 #: The ordered migrations. Append only (see the module docstring).
 MIGRATIONS: list[Migration] = [
     _v1_core_schema,
@@ -254,6 +268,7 @@ MIGRATIONS: list[Migration] = [
     _v10_work_queue,
     _v11_server_models,
     _v12_generation_kinds,
+    _v15_summaries_and_ratings,
 ]
 
 

@@ -15,7 +15,7 @@ import asyncio
 import functools
 import itertools
 import time
-from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from contextlib import aclosing
 from dataclasses import dataclass, replace
@@ -45,6 +45,12 @@ from support_console.llm import (
     make_request,
 )
 from support_console.store.first_page import name_from_email
+from support_console.workflows.languages import (
+    DETECTION_MESSAGES,
+    draft_language,
+    language_instruction,
+    language_notice,
+)
 from support_console.workflows.server_facts import (
     name_warning,
     persona_dropped_warning,
@@ -82,6 +88,7 @@ class PreparedDraft:
     report: TrimReport
     notices: tuple[str, ...] = ()  # what the agent should know before sending (an unknown window, a bad name)
     counts_exact: bool = True  # False: tiktoken's estimate of another tokenizer (an unknown or local model)
+    language: str | None = None  # the customer's language when the draft is asked in it (not the agent's)
 
 
 def customer_values(customer: Customer) -> dict[str, str]:
@@ -225,7 +232,9 @@ class Drafter:
         persona = self._services.personas.get(persona_id)
         model = self.resolve_model(persona)
         history = store.history_newest_first(conversation_id, model.encoding)
-        return self._build(conversation_id, customer_values(customer), persona, model, history)
+        page = store.page_messages(conversation_id, limit=DETECTION_MESSAGES)
+        texts = [m.text for m in reversed(page) if m.role == ROLE_CUSTOMER]
+        return self._build(conversation_id, customer_values(customer), persona, model, history, texts)
 
     def preview(
         self,
@@ -241,10 +250,13 @@ class Drafter:
         model = self.resolve_model(persona)
         pending = HistoryItem(None, "user", pending_text, count_text(pending_text, model.encoding))
         stored: SizedHistory = ()
+        texts = [pending_text]
         if conversation_id is not None:
             stored = self._services.store.history_newest_first(conversation_id, model.encoding)
+            page = self._services.store.page_messages(conversation_id, limit=DETECTION_MESSAGES)
+            texts += [m.text for m in reversed(page) if m.role == ROLE_CUSTOMER]
         history = _Prepended(pending, stored)
-        return self._build(conversation_id or NO_CONVERSATION, values, persona, model, history)
+        return self._build(conversation_id or NO_CONVERSATION, values, persona, model, history, texts)
 
     def _build(
         self,
@@ -253,8 +265,12 @@ class Drafter:
         persona: Persona,
         model: ModelInfo,
         history: Iterable[HistoryItem],
+        customer_texts: Sequence[str] = (),
     ) -> PreparedDraft:
         system = persona.render_system(values)
+        language = draft_language(values, customer_texts, self._services.settings.agent_language)
+        if language is not None:  # before trimming, so the instruction's tokens are counted with the rest
+            system += language_instruction(language)
         max_tokens = persona.params.max_tokens
         messages, report, counted = self._trim(system, history, model, max_tokens)
         explicit = self._services.settings.provider.kind == "compatible"
@@ -270,10 +286,14 @@ class Drafter:
         if knowledge.keeps_system(model.name) is False and (lost := persona_dropped_warning(system, model)):
             notices.append(lost)  # known before sending (the server's counts): said now, not after the reply
             knowledge.first_warning(model.name)
+        if language is not None:
+            notices.append(language_notice(language, self._services.settings.agent_language))
         # Exact: a known family counted by its own encoding; a server that reports its own window is a
         # local one whose tokenizer tiktoken only estimates (whatever name it serves under).
         exact = counted or (model.family != UNKNOWN_FAMILY and model.window_source in ("published", "config"))
-        return PreparedDraft(conversation_id, persona, model, request, report, tuple(notices), exact)
+        return PreparedDraft(
+            conversation_id, persona, model, request, report, tuple(notices), exact, language
+        )
 
     def _trim(
         self, system: str, history: Iterable[HistoryItem], model: ModelInfo, max_tokens: int

@@ -79,7 +79,9 @@ def generation_dict(g: GenerationRecord) -> dict[str, Any]:
         "prompt_tokens": g.prompt_tokens, "completion_tokens": g.completion_tokens,
         "finish_reason": g.finish_reason, "error": g.error, "error_kind": g.error_kind,
         "started_at": _iso(g.started_at), "ended_at": _iso(g.ended_at),
-        "stopped_by_agent": g.stopped_by_agent,
+        "stopped_by_agent": g.stopped_by_agent, "kind": g.kind, "tool": g.tool_id, "agent": g.agent,
+        "output_text": g.output_text, "outcome": g.outcome, "covers_message_id": g.covers_message_id,
+        "rating": g.rating, "rating_reason": g.rating_reason,
     }  # fmt: skip
 
 
@@ -95,9 +97,15 @@ def generation_line(g: GenerationRecord) -> str:
     tokens += f"{g.completion_tokens if g.completion_tokens is not None else '?'} completion"
     draft = f"draft #{g.message_id} ({g.draft_state})" if g.message_id is not None else "no draft"
     replaces = f" · replaces #{g.replaces}" if g.replaces is not None else ""
+    kind = g.kind + (f" ({g.tool_id})" if g.tool_id else "")
+    rated = ""
+    if g.rating is not None:
+        rated = " · thumbs " + ("up" if g.rating > 0 else "down")
+        rated += f": {g.rating_reason}" if g.rating_reason else ""
     return (
-        f"#{g.id} · {_when(g.started_at)} · persona {g.persona_id or '—'} · model {g.model or '—'} · "
-        f"{tokens} · {outcome} · {draft}{replaces}"
+        f"#{g.id} · {kind} · {_when(g.started_at)} · persona {g.persona_id or '—'} · "
+        f"model {g.model or '—'} · "
+        f"{tokens} · {outcome} · {draft}{replaces}{rated}"
     )
 
 

@@ -41,7 +41,10 @@ AUDIT_BINDINGS: list[Binding] = [
     Binding("escape", "back", "Back", id="audit_back"),
     Binding("d", "toggle_diff", "Diff / sent text", id="audit_diff"),
     Binding("r", "reply", "Reply in the console", id="audit_reply"),
+    Binding("plus", "rate(1)", "Thumbs up", id="audit_thumbs_up"),
+    Binding("minus", "rate(-1)", "Thumbs down", id="audit_thumbs_down"),
 ]
+OUTPUT_SHOWN = 600  # characters of a generation's own text (a summary, a translation) shown under its line
 
 
 def reply_header(m: AuditMessage) -> Text:
@@ -74,7 +77,22 @@ def generations_text(trail: AuditConversation) -> Text:
         style = "yellow" if g.error_kind is not None else ""
         text.append("\n")
         text.append(literal(generation_line(g), style=style))
+        if g.output_text:
+            shown = (
+                g.output_text if len(g.output_text) <= OUTPUT_SHOWN else g.output_text[:OUTPUT_SHOWN] + "…"
+            )
+            text.append("\n")
+            text.append(literal("    " + shown.replace("\n", "\n    "), style="dim"))
     return text
+
+
+def rated_generation(trail: AuditConversation, message_id: int | None) -> int | None:
+    """What the audit's thumbs rate: the generation of the opened reply when it has one, else of the newest
+    AI-assisted reply of the conversation."""
+    replies = [m for m in trail.messages if m.ai_assisted and m.generation_id is not None]
+    opened = [m for m in replies if m.message_id == message_id]
+    chosen = opened or replies[-1:]
+    return chosen[0].generation_id if chosen else None
 
 
 def _num(value: int | None) -> str:
@@ -212,6 +230,39 @@ class AuditScreen(Screen[None]):
     def action_reply(self) -> None:
         """Open this conversation in the main screen, to reply to it."""
         self.post_message(ReplyTo(self.conversation_id))
+
+    def action_rate(self, rating: int) -> None:
+        """Thumbs up or down (with an optional reason) on the opened reply's generation, else the newest."""
+        from support_console.ui.screens.rating import RatingScreen
+
+        generation = rated_generation(self.trail, self.message_id) if self.trail is not None else None
+        if generation is None:
+            self.notify("No AI-assisted reply here to rate.", markup=False)
+            return
+
+        def rated(reason: str | None) -> None:
+            if reason is not None:
+                self._rate(generation, rating, reason)
+
+        self.app.push_screen(RatingScreen(rating > 0), rated)
+
+    @work(thread=True, group="audit-rating", exit_on_error=False)
+    def _rate(self, generation: int, rating: int, reason: str) -> None:
+        agent = self.services.settings.agent_name or None
+        try:
+            self.services.store.rate_generation(generation, rating, reason=reason, agent=agent)
+        except SupportConsoleError as exc:
+            with suppress(RuntimeError):
+                self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
+            return
+        with suppress(RuntimeError):
+            self.app.call_from_thread(self._rated, generation)
+
+    def _rated(self, generation: int) -> None:
+        self.notify(f"Rating saved on generation #{generation}.", markup=False)
+        if self.is_attached:
+            self.query_one("#audit-body", VerticalScroll).remove_children()
+            self._read()
 
     def action_toggle_diff(self) -> None:
         """Switch AI replies between the diff against the model's draft and the sent text alone."""

@@ -42,6 +42,12 @@ MAIN_BINDINGS: list[Binding] = [
     ),
     Binding("ctrl+home", "queue_view", "Next queue view", id="queue_view", show=False),
     Binding("f11", "customer_panel", "Customer details", id="customer_panel", show=False),
+    # Agent-assist panels and thumbs, on ctrl+function keys (free in the text areas and through tmux; not
+    # ctrl+F3, whose sequence ESC[1;5R reads as a cursor position report and never arrives as a key).
+    Binding("ctrl+f1", "summary", "Summary (hand-over)", id="summary", show=False),
+    Binding("ctrl+f2", "translation", "Translate the draft to read it", id="translation", show=False),
+    Binding("ctrl+f5", "rate(1)", "Thumbs up for the draft", id="thumbs_up", show=False),
+    Binding("ctrl+f6", "rate(-1)", "Thumbs down for the draft", id="thumbs_down", show=False),
 ]
 
 

@@ -1,9 +1,10 @@
 """The customer panel: who the open customer is, their history with support, and their attributes (the values
 persona placeholders such as ``{{ plan }}`` use), which the agent can edit here.
 
-Attributes are edited as ``name = value`` lines. The profile is read and the attributes saved off the event
-loop (the read in a worker thread, the save on the draft session's thread, so the next draft uses them).
-Errors show inside the dialog; nothing typed is lost.
+Attributes are edited as ``name = value`` lines; a ``language = de`` line sets the customer's language over
+the one detected from their messages (``workflows/languages.py``), which the panel shows. The profile is read
+and the attributes saved off the event loop (the read in a worker thread, the save on the draft session's
+thread, so the next draft uses them). Errors show inside the dialog; nothing typed is lost.
 """
 
 from __future__ import annotations
@@ -20,8 +21,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from support_console.core.errors import SupportConsoleError
+from support_console.core.languages import language_name
 from support_console.ui.widgets.safe_text_area import SafeTextArea
 from support_console.ui.widgets.text import literal, timestamp
+from support_console.workflows.languages import LANGUAGE_ATTRIBUTE, KnownLanguage, customer_language, set_code
 
 if TYPE_CHECKING:
     from support_console.store import CustomerProfile
@@ -68,6 +71,24 @@ def profile_text(profile: CustomerProfile) -> Text:
     return text
 
 
+def language_text(known: KnownLanguage, agent_language: str) -> Text:
+    """The customer's language, where it came from, and what follows for drafts."""
+    if known.code is None:
+        text = Text("Language: unknown (drafts follow yours); add a line language = CODE to set it")
+    else:
+        text = Text(f"Language: {language_name(known.code)} ({known.code}), {known.source}")
+        if known.differs_from(agent_language):
+            text.append(f" · drafts are written in it; ctrl+F2 translates a draft into {agent_language}")
+        if known.source == "detected":
+            text.append(" · a line language = CODE overrides it", style="dim")
+    if known.ignored is not None:
+        text.append("\n")
+        text.append(
+            literal(f"language = {known.ignored} is not a language code and is ignored"), style="yellow"
+        )
+    return text
+
+
 class CustomerPanel(ModalScreen[bool]):
     """Dismisses with True when the attributes were saved, False otherwise."""
 
@@ -85,6 +106,7 @@ class CustomerPanel(ModalScreen[bool]):
         with Vertical(id="customer-panel-dialog", classes="dialog"):
             yield Static("Customer", classes="dialog-title", markup=False)
             yield Static("Loading…", id="customer-profile", markup=False)
+            yield Static("", id="customer-language", markup=False)
             yield Label("Attributes (name = value; personas use them as {{ name }})", markup=False)
             yield SafeTextArea(id="customer-attributes", soft_wrap=True, tab_behavior="focus")
             yield Static("", id="customer-panel-error", markup=False)
@@ -103,10 +125,18 @@ class CustomerPanel(ModalScreen[bool]):
     async def _read(self, customer_id: int) -> None:
         try:
             profile = await asyncio.to_thread(self._services.store.customer_profile, customer_id)
+            known = await asyncio.to_thread(
+                customer_language, self._services.store, profile.customer, self._session.conversation_id
+            )
         except SupportConsoleError as error:
             self._error(str(error))
             return
         self.query_one("#customer-profile", Static).update(profile_text(profile))
+        self.query_one("#customer-language", Static).update(language_text(known, self._agent_language))
+
+    @property
+    def _agent_language(self) -> str:
+        return self._services.settings.agent_language
 
     def _error(self, message: str) -> None:
         self.query_one("#customer-panel-error", Static).update(message)
@@ -116,6 +146,12 @@ class CustomerPanel(ModalScreen[bool]):
             attributes = parse_attribute_lines(self.query_one("#customer-attributes", SafeTextArea).text)
         except AttributeLineError as error:
             self._error(str(error))
+            return
+        if set_code(attributes)[1] is not None:
+            self._error(
+                f"language = {attributes[LANGUAGE_ATTRIBUTE]!r} is not a language code: write a code such as "
+                "de, fr or pt-br, or remove the line to detect it."
+            )
             return
         self._save(attributes)
 

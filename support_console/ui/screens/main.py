@@ -263,6 +263,68 @@ class MainScreen(Screen[None]):
             return
         self.app.push_screen(CustomerPanel(self.services, self.session), self._customer_edited)
 
+    # -- agent-assist panels and thumbs ----------------------------------------------------------------
+
+    def action_summary(self) -> None:
+        """Show the conversation's summary (stored, stale or new), to read or add as a hand-over note."""
+        from support_console.ui.screens.assist_panels import SummaryPanel
+
+        if self.session.conversation_id is None:
+            self.notify("Open a conversation first: its summary is shown here.", markup=False)
+            return
+        self.app.push_screen(SummaryPanel(self.services, self.session), self._note_added)
+
+    def _note_added(self, message: Message | None) -> None:
+        if message is not None:
+            self.transcript.append(message)
+            self.notify("Summary added as an internal note (never sent to the customer).", markup=False)
+
+    def action_translation(self) -> None:
+        """Read the draft in the agent's language (it is still sent in the customer's)."""
+        from support_console.ui.screens.assist_panels import TranslationView
+
+        text = self.draft.text
+        if not text.strip():
+            self.notify("There is no draft to translate.", markup=False)
+            return
+        self.app.push_screen(TranslationView(self.services, self.session, text))
+
+    def action_rate(self, rating: int) -> None:
+        """Thumbs up (1) or down (-1) on the draft the pane holds, with an optional reason."""
+        from support_console.ui.screens.rating import RatingScreen
+
+        if self.session.draft_id is None:
+            self.notify("There is no model draft to rate.", markup=False)
+            return
+
+        def rated(reason: str | None) -> None:
+            if reason is not None:
+                self._rate(rating, reason)
+
+        self.app.push_screen(RatingScreen(rating > 0), rated)
+
+    @work(group="rating", exit_on_error=False)
+    async def _rate(self, rating: int, reason: str) -> None:
+        draft_id, store, agent = self.session.draft_id, self.services.store, self.session.agent_name
+        if draft_id is None:
+            return
+
+        def rate() -> bool:
+            generation = store.draft_generation(draft_id)
+            if generation is None:
+                return False
+            store.rate_generation(generation, rating, reason=reason, agent=agent or None)
+            return True
+
+        try:
+            done = await self.session.queue.run(rate)
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        thumb = "up" if rating > 0 else "down"  # the notice says it was saved (or why not)
+        self.notify(f"Thumbs {thumb} saved." if done else "A hand-written draft has no generation to rate.",
+                    markup=False)  # fmt: skip
+
     def _customer_edited(self, changed: bool | None) -> None:
         if changed:
             self.conversation_view.show_title()

@@ -23,7 +23,7 @@ from support_console.ui.widgets.text import literal
 from support_console.workflows.services import Services
 
 if TYPE_CHECKING:
-    from support_console.store import LogStats, StatsRow
+    from support_console.store import LogStats, QualityRow, QualityStats, StatsRow
 
 _COLUMNS = (
     "drafts",
@@ -57,6 +57,28 @@ def stats_cells(row: StatsRow) -> tuple[Text | str, ...]:
     )
 
 
+QUALITY_COLUMNS = (
+    "drafts", "as-is", "light edit", "rewritten", "discarded", "median edit", "median to send", "👍", "👎",
+)  # fmt: skip
+
+
+def quality_cells(group: str, row: QualityRow) -> tuple[Text | str, ...]:
+    """One row of the draft-quality table (store/quality.py has the definitions)."""
+    distance = "—" if row.median_edit_distance is None else f"{row.median_edit_distance:.0%}"
+    seconds = "—" if row.median_seconds_to_send is None else f"{row.median_seconds_to_send:.0f} s"
+    return (
+        literal(f"{group}: {row.key}"), str(row.drafts), str(row.sent_as_is), str(row.lightly_edited),
+        str(row.rewritten), str(row.discarded), distance, seconds, str(row.thumbs_up), str(row.thumbs_down),
+    )  # fmt: skip
+
+
+def quality_groups(quality: QualityStats) -> list[tuple[str, list[QualityRow]]]:
+    return [
+        ("persona", quality.by_persona), ("tool", quality.by_tool), ("model", quality.by_model),
+        ("agent", quality.by_agent),
+    ]  # fmt: skip
+
+
 class StatsScreen(ModalScreen[None]):
     """Drafts, sent, unchanged (acceptance), edit rate, content-filter and error counts."""
 
@@ -81,6 +103,8 @@ class StatsScreen(ModalScreen[None]):
             yield DataTable(id="stats-persona", cursor_type="none")
             yield Static("Per agent (who approved; drafts cannot be attributed)", classes="stats-title")
             yield DataTable(id="stats-agent", cursor_type="none")
+            yield Static("Draft quality (per persona, rewrite tool, model, agent)", classes="stats-title")
+            yield DataTable(id="stats-quality", cursor_type="none")
             yield Static(
                 "acceptance = sent unchanged ÷ sent; edit rate = mean share of the model's text changed. "
                 "Esc closes."
@@ -96,24 +120,30 @@ class StatsScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         for table_id, title in (("#stats-persona", "persona"), ("#stats-agent", "agent")):
             self.query_one(table_id, DataTable).add_columns(title, *_COLUMNS)
+        self.query_one("#stats-quality", DataTable).add_columns("group", *QUALITY_COLUMNS)
         self._read()
 
     @work(thread=True, exclusive=True, exit_on_error=False)
     def _read(self) -> None:
         try:
             result = self.services.store.stats(self.since, self.until)
+            quality = self.services.store.quality_stats(self.since, self.until)
         except SupportConsoleError as exc:
             with suppress(RuntimeError):
                 self.app.call_from_thread(self.notify, str(exc), severity="error", markup=False)
             return
         with suppress(RuntimeError):  # the app closed meanwhile
-            self.app.call_from_thread(self._show, result)
+            self.app.call_from_thread(self._show, result, quality)
 
-    def _show(self, result: LogStats) -> None:
+    def _show(self, result: LogStats, quality: QualityStats | None = None) -> None:
         if not self.is_attached:
             return  # closed before the figures arrived
         for table_id, rows in (("#stats-persona", result.by_persona), ("#stats-agent", result.by_agent)):
             table = self.query_one(table_id, DataTable)
             for row in rows:
                 table.add_row(*stats_cells(row))
+        table = self.query_one("#stats-quality", DataTable)
+        for group, group_rows in quality_groups(quality) if quality is not None else ():
+            for quality_row in group_rows:
+                table.add_row(*quality_cells(group, quality_row))
         self.result = result

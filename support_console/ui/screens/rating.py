@@ -1,0 +1,46 @@
+"""Thumbs up or down on the draft the pane holds, with an optional reason (the stats and exports count them).
+
+A small question rather than a bare key: "why" is what makes a thumbs down useful to whoever tunes the
+personas, and leaving it empty (enter) is one key more than the thumb itself.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Input, Static
+
+from support_console.ui.widgets.text_input import TextInput
+
+
+class RatingScreen(ModalScreen[str | None]):
+    """Dismisses with the reason ("" for none) on enter, None on escape (nothing is rated)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="rating_cancel")]
+
+    def __init__(self, up: bool) -> None:
+        super().__init__()
+        self.up = up
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="rating-dialog", classes="dialog"):
+            title = "Thumbs up for this draft" if self.up else "Thumbs down for this draft"
+            yield Static(title, classes="dialog-title", markup=False)
+            yield TextInput("", id="rating-reason", placeholder="Why? (optional)")
+            yield Static("enter saves · esc cancels", classes="dialog-hint", markup=False)
+
+    def on_mount(self) -> None:
+        self.query_one("#rating-reason", Input).focus()
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.dismiss(event.value.strip())
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
