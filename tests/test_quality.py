@@ -1,5 +1,5 @@
 """How good the drafts are, on a seeded real SQLite file: the quality stats per persona, tool, model and
-agent, thumbs in the stats and the exports, languages detected and overridden, and the v15 migration."""
+agent, thumbs in the stats and the exports, languages detected and overridden, and the v13 migration."""
 
 from __future__ import annotations
 
@@ -159,7 +159,7 @@ def test_language_cli_sets_and_shows(tmp_path: Path, capsys: pytest.CaptureFixtu
     assert "unknown" in capsys.readouterr().out
 
 
-def test_v15_migration_upgrades_a_version_12_file_in_place(tmp_path: Path) -> None:
+def test_v13_migration_upgrades_a_version_12_file_in_place(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'old.db'}"
     engine = create_engine(url)
     try:

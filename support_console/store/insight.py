@@ -1,4 +1,4 @@
-"""Summaries and ratings (schema version 15): what the agent-assist tools beside the draft keep in the store.
+"""Summaries and ratings (schema version 13): what the agent-assist tools beside the draft keep in the store.
 
 * A **summary** is a generation of kind ``summary`` whose text is its ``output_text``; it records the newest
   message it read (``covers_message_id``: the newest that reaches the model, ``history.reaches_model``).

@@ -240,7 +240,7 @@ def _v12_generation_kinds(conn: Connection) -> None:
     conn.exec_driver_sql("CREATE INDEX IF NOT EXISTS ix_generations_kind ON generations (kind, started_at)")
 
 
-def _v15_summaries_and_ratings(conn: Connection) -> None:
+def _v13_summaries_and_ratings(conn: Connection) -> None:
     """Version 15 in the team's plan (the lead renumbers at merge): the newest message a summary read
     (``covers_message_id``: a newer one makes it stale) and the agent's thumbs up or down on a generation
     (``rating`` +1 or -1, an optional ``rating_reason``, who rated and when)."""
@@ -268,7 +268,7 @@ MIGRATIONS: list[Migration] = [
     _v10_work_queue,
     _v11_server_models,
     _v12_generation_kinds,
-    _v15_summaries_and_ratings,
+    _v13_summaries_and_ratings,
 ]
 
 

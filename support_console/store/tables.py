@@ -274,7 +274,7 @@ class Generation(SQLModel, table=True):
     agent: str | None = None
     output_text: str | None = None
     outcome: str | None = None
-    # schema version 15 (store/insight.py): the newest message a summary read (a newer one makes it stale),
+    # schema version 13 (store/insight.py): the newest message a summary read (a newer one makes it stale),
     # and the agent's thumbs up (+1) or down (-1) on the generation, with an optional reason.
     covers_message_id: int | None = None
     rating: int | None = None
