@@ -119,7 +119,7 @@ async def test_a_word_every_so_often_is_cut_off_by_the_overall_deadline(wire_ser
         wire_server, first_token_timeout=0.5, stall_timeout=0.5, total_timeout=1.2
     )
     assert exc.kind is ErrorKind.TIMEOUT
-    assert 1.15 <= took < 2.0
+    assert 1.15 <= took < 5.0  # the drip never ends: only the deadline stops it (loose: loaded machines)
     assert "still sending the reply after 1.2 seconds, the limit for a whole reply" in str(exc)
     assert "total_timeout" in str(exc)
     assert exc.partial.startswith(" word word")  # what came is kept
