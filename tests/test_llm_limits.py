@@ -48,7 +48,7 @@ async def test_a_server_that_never_answers_costs_the_first_token_deadline_once(
     wire_server.enqueue(hang(), hang(), hang())
     exc, took = await _timed_failure(wire_server, first_token_timeout=0.5, max_retries=2)
     assert exc.kind is ErrorKind.TIMEOUT
-    assert 0.45 <= took < 1.5  # not (max_retries + 1) × the timeout
+    assert 0.45 <= took < 3.0  # loose (loaded machines): the request count below proves one attempt
     assert "did not answer within 0.5 seconds (1 attempt)" in str(exc)
     assert "first_token_timeout" in str(exc)
     assert len(wire_server.requests) == 1  # the hung attempt used up the deadline: no pointless retry
