@@ -20,6 +20,8 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("f8", "discard", "Discard", id="discard"),
     Binding("ctrl+n", "write", "Write by hand", id="write", show=False),
     Binding("ctrl+o", "persona", "Persona", id="persona"),
+    # ctrl+b: the one ctrl+letter neither the text areas nor the console use.
+    Binding("ctrl+b", "rewrite", "Rewrite draft or selection…", id="rewrite", show=False),
     Binding("ctrl+t", "accept_suggestion", "Use suggested persona", id="accept_suggestion", show=False),
     Binding("f5", "add_message", "Add customer msg", id="add_message"),
     Binding("f4", "add_note", "Add note", id="add_note", show=False),

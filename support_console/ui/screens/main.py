@@ -342,6 +342,10 @@ class MainScreen(Screen[None]):
     def action_discard(self) -> None:
         self.drafting.discard()
 
+    def action_rewrite(self) -> None:
+        """Rewrite the selected text, or the whole draft, with a rewrite tool (preview first)."""
+        self.drafting.rewriter.start()
+
     def measure(self) -> None:
         """Show what the next request would cost in the draft header; sends nothing."""
         self.drafting.measure()

@@ -24,11 +24,13 @@ from textual.worker import Worker
 from support_console.core.errors import SupportConsoleError
 from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_pane import DraftPane, Meter
+from support_console.ui.widgets.draft_rewrite import DraftRewriter
 from support_console.ui.widgets.reply_out import deliver
 from support_console.ui.widgets.safe_text_area import SafeTextArea
 from support_console.ui.widgets.status import failed_status, finish_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
+from support_console.workflows.rewrite_session import RewriteSession
 
 if TYPE_CHECKING:
     from support_console.store import Message as StoredMessage
@@ -86,6 +88,7 @@ class DraftColumn(Vertical):
         self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
         self._told_typing = False  # the agent was told, this generation, why typing is not added
         self._noticed: set[str] = set()  # prepared-draft notices already shown
+        self.rewriter = DraftRewriter(self, RewriteSession(services, session))
 
     def compose(self) -> ComposeResult:
         yield SuggestionBanner(id="suggestion")
