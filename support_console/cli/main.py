@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         cli_logs.register(sub, common)
     importlib.import_module("support_console.cli.tool_commands").register(sub, common)  # tools, rewrite
+    importlib.import_module("support_console.cli.macro_commands").register(sub, common)  # macros
     return parser
 
 

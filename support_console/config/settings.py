@@ -141,6 +141,7 @@ class Settings:
     agent_source: AgentSource = "config"
     clipboard: ClipboardSettings = field(default_factory=ClipboardSettings)
     tool_dirs: tuple[Path, ...] = ()  # user rewrite-tool dirs, later ones override; bundled dir is implicit
+    macro_dirs: tuple[Path, ...] = ()  # user canned-reply (macro) dirs, the same way
 
     def __repr__(self) -> str:
         """The dataclass repr, with the database URL's password masked (repr reaches logs and tracebacks)."""
@@ -179,6 +180,11 @@ def default_tools_dir() -> Path:
     return default_persona_dir().parent / "tools"
 
 
+def default_macros_dir() -> Path:
+    """Where a user's own canned replies (macros) live: beside their personas folder."""
+    return default_persona_dir().parent / "macros"
+
+
 def default_db_url() -> str:
     """A SQLite file in the platform's per-user data directory."""
     return sqlite_url(Path(platformdirs.user_data_dir(APP_NAME)) / "support-console.db")
@@ -210,6 +216,7 @@ def load_settings(overrides: CliOverrides | None = None, env: Mapping[str, str] 
         busy_timeout=DEFAULT_BUSY_TIMEOUT if file.busy_timeout is None else file.busy_timeout,
         clipboard=_clipboard(environ, file),
         tool_dirs=(default_tools_dir(),),
+        macro_dirs=(default_macros_dir(),),
     )
 
 

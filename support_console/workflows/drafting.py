@@ -48,7 +48,7 @@ from support_console.store.first_page import name_from_email
 from support_console.workflows.server_facts import name_warning, persona_lost_warning, window_caveat
 
 if TYPE_CHECKING:
-    from support_console.store import Customer, Store
+    from support_console.store import Customer, CustomerRecord, Store
     from support_console.workflows.services import Services
 
 DEFAULT_PERSONA_ID = "tech-support"
@@ -77,10 +77,12 @@ class PreparedDraft:
     report: TrimReport
     notices: tuple[str, ...] = ()  # what the agent should know before sending (an unknown window, a bad name)
     counts_exact: bool = True  # False: tiktoken's estimate of another tokenizer (an unknown or local model)
+    macro_id: str | None = None  # the canned reply the model was given as guidance (its generation names it)
 
 
-def customer_values(customer: Customer) -> dict[str, str]:
-    """The values a persona's system message may use: the built-ins plus the customer's own attributes.
+def customer_values(customer: Customer | CustomerRecord) -> dict[str, str]:
+    """The values a persona's system message (or a canned reply) may use: the built-ins plus the customer's
+    own attributes.
 
     Attributes come first so a stray attribute called ``name`` cannot hide the customer's real name.
     """
@@ -212,15 +214,23 @@ class Drafter:
             learned_source=learned.source or "server",
         )
 
-    def prepare(self, conversation_id: int, persona_id: str) -> PreparedDraft:
-        """Build the trimmed request for the conversation as stored; sends nothing."""
+    def prepare(
+        self, conversation_id: int, persona_id: str, guidance: tuple[str, str] | None = None
+    ) -> PreparedDraft:
+        """Build the trimmed request for the conversation as stored; sends nothing. ``guidance`` is a canned
+        reply's id and the words that give it to the model (workflows/canned.py), added after the persona's
+        system message: the draft adapts that reply, and its generation names it."""
         store = self._services.store
         conversation = store.get_conversation(conversation_id)
         customer = store.get_customer(conversation.customer_id)
         persona = self._services.personas.get(persona_id)
         model = self.resolve_model(persona)
         history = store.history_newest_first(conversation_id, model.encoding)
-        return self._build(conversation_id, customer_values(customer), persona, model, history)
+        values = customer_values(customer)
+        if guidance is None:
+            return self._build(conversation_id, values, persona, model, history)
+        prepared = self._build(conversation_id, values, persona, model, history, guidance[1])
+        return replace(prepared, macro_id=guidance[0])
 
     def preview(
         self,
@@ -248,8 +258,11 @@ class Drafter:
         persona: Persona,
         model: ModelInfo,
         history: Iterable[HistoryItem],
+        guidance: str = "",
     ) -> PreparedDraft:
         system = persona.render_system(values)
+        if guidance:  # after the persona's message, never filled again (one pass)
+            system = f"{system}\n\n{guidance}"
         max_tokens = persona.params.max_tokens
         messages, report, counted = self._trim(system, history, model, max_tokens)
         explicit = self._services.settings.provider.kind == "compatible"
@@ -429,6 +442,7 @@ class Drafter:
                 persona_id=prepared.persona.id,
                 model=prepared.model.name,
                 parameters=prepared.request.params,
+                tool_id=prepared.macro_id,
             )
 
         self._executor().submit(start)
