@@ -40,8 +40,8 @@ async def draft_ready(pilot: Pilot[Any], app: SupportConsoleApp, wire: WireServe
 
 
 async def pick(pilot: Pilot[Any], app: SupportConsoleApp, tool_id: str) -> None:
-    """ctrl+b, then the tool with the arrows and Enter."""
-    await pilot.press("ctrl+b")
+    """shift+F2, then the tool with the arrows and Enter."""
+    await pilot.press("shift+f2")
     await wait_for(pilot, lambda: isinstance(screen_of(app), ToolPicker), what="the tool picker")
     await pilot.press(*["down"] * tool_index(tool_id), "enter")
 
