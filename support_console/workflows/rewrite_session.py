@@ -61,7 +61,8 @@ class ConsoleRewrite:
     """One rewrite of the open draft: its request, its generation record, and how it ended.
 
     ``selection`` is where the rewritten text came from in the editor (None: the whole draft);
-    ``text`` is what streamed so far; ``outcome`` is set once the model is done."""
+    ``generation_id`` is None until its record is written (queued behind the request) or if the store
+    refused it; ``text`` is what streamed so far; ``outcome`` is set once the model is done."""
 
     prepared: PreparedRewrite
     generation_id: int | None
@@ -137,7 +138,7 @@ class RewriteSession:
         inputs: Mapping[str, str] | None = None,
         selection: tuple[tuple[int, int], tuple[int, int]] | None = None,
     ) -> ConsoleRewrite:
-        """Build the request for ``text`` and open its generation record, after every store call asked for
+        """Build the request for ``text`` and queue its generation record, after every store call asked for
         before it (an edit save: the record then names the draft). Raises NotReady without a conversation
         or a provider, NothingToRewrite, ToolError for a missing input, ContextBudgetError."""
         if self._services.client is None:
@@ -159,18 +160,27 @@ class RewriteSession:
         persona = choose_persona(self._services.personas, "", requested=session.persona_id)
         prepared = prepare_rewrite(tool, text, rewrite_model(self._services.settings, persona), inputs)
         self._remember(inputs)
+        rewrite = ConsoleRewrite(prepared, None, inputs, selection)
         parameters = {**prepared.request.params, **({"inputs": inputs} if inputs else {})}
-        generation_id = self._services.store.start_generation(
-            conversation_id,
-            draft_id=session.draft_id,
-            persona_id=persona.id,
-            model=prepared.model.name,
-            parameters=parameters,
-            kind=GENERATION_REWRITE,
-            tool_id=tool.id,
-            agent=session.agent_name or None,
-        )
-        return ConsoleRewrite(prepared, generation_id, inputs, selection)
+        draft_id, agent = session.draft_id, session.agent_name or None
+
+        def start() -> None:
+            rewrite.generation_id = self._services.store.start_generation(
+                conversation_id,
+                draft_id=draft_id,
+                persona_id=persona.id,
+                model=prepared.model.name,
+                parameters=parameters,
+                kind=GENERATION_REWRITE,
+                tool_id=tool.id,
+                agent=agent,
+            )
+
+        # Queued, not waited for: the request goes out without waiting for the database, and every save of
+        # the rewrite's text and its verdict runs after this on the same thread. If the store refuses it,
+        # the rewrite still works, unrecorded, as a draft is saved without its generation.
+        self._session.queue.submit(start)
+        return rewrite
 
     async def stream(
         self, rewrite: ConsoleRewrite, *, save_every: float = SAVE_EVERY
@@ -226,7 +236,6 @@ class RewriteSession:
         self, rewrite: ConsoleRewrite, *, result: StreamResult | None = None, final: bool = True
     ) -> Future[None]:
         """Queue a save of the rewrite's text on its record (joined on the saving thread, not the loop)."""
-        generation_id = rewrite.generation_id
         pieces = rewrite.pieces
         upto = len(pieces)
         usage = None
@@ -238,6 +247,7 @@ class RewriteSession:
             error, kind = f"The model refused: {result.refusal}", ErrorKind.REFUSED
 
         def save() -> None:
+            generation_id = rewrite.generation_id  # set by the record's start, queued before
             if generation_id is None:
                 return
             text = rewrite.outcome.text if final and rewrite.outcome else "".join(pieces[:upto])
@@ -250,11 +260,13 @@ class RewriteSession:
 
     async def decide(self, rewrite: ConsoleRewrite, *, accepted: bool) -> None:
         """Record the agent's verdict on the rewrite (after its last save: same queue, in order)."""
-        generation_id = rewrite.generation_id
-        if generation_id is None:
-            return
         outcome = OUTCOME_ACCEPTED if accepted else OUTCOME_REJECTED
-        await wait(self._session.queue.submit(self._services.store.set_outcome, generation_id, outcome))
+
+        def decide() -> None:
+            if rewrite.generation_id is not None:
+                self._services.store.set_outcome(rewrite.generation_id, outcome)
+
+        await wait(self._session.queue.submit(decide))
 
     async def idle(self) -> None:
         """Wait for every save queued so far (tests, and before quitting)."""
