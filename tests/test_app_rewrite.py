@@ -211,3 +211,24 @@ async def test_escape_stops_a_streaming_rewrite_and_keeps_what_came(
         assert record.output_text
         assert record.output_text.startswith("w0 w1")
         assert record.output_text != words
+
+
+async def test_the_palette_opens_the_rewrite_and_the_canned_reply_pickers(
+    services: Services, wire_server: WireServer
+) -> None:
+    from support_console.ui.screens.macro_picker import MacroPicker
+
+    seed_customer(services, messages=("Where is my refund?",))
+    app = create_app(services.settings, services)
+    async with console(app, (120, 36)) as pilot:
+        await draft_ready(pilot, app, wire_server)
+        await pilot.press("ctrl+p", *"rewrite draft")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(screen_of(app), ToolPicker), what="the tool picker")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(screen_of(app), MainScreen), what="the main screen")
+        await pilot.press("ctrl+p", *"insert canned reply")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(screen_of(app), MacroPicker), what="the macro picker")
