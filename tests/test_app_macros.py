@@ -148,7 +148,11 @@ async def test_a_broken_macro_file_is_named_and_the_others_still_work(
         async with console(app, (120, 36)) as pilot:
             main = await open_first_customer(pilot, app)
             problem = f"Canned reply not loaded: {folder / 'broken.toml'}: field 'body': placeholder"
-            assert any(m.startswith(problem) for _, m in notifications(app))
+            await wait_for(
+                pilot,
+                lambda: any(m.startswith(problem) for _, m in notifications(app)),
+                what="the broken file named",
+            )
             main.draft.editor.focus()
             await pilot.press(*"/resolved", "tab")
             await wait_for(pilot, lambda: main.draft.text.startswith("Hi Jane Doe,"), what="a bundled macro")
