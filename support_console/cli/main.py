@@ -138,6 +138,7 @@ def build_parser() -> argparse.ArgumentParser:
         cli_logs.register(sub, common)
     importlib.import_module("support_console.cli.tool_commands").register(sub, common)  # tools, rewrite
     importlib.import_module("support_console.cli.insight_commands").register(sub, common)  # summarise…
+    importlib.import_module("support_console.cli.macro_commands").register(sub, common)  # macros
     return parser
 
 

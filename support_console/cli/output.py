@@ -25,6 +25,7 @@ from support_console.core.vocabulary import REFUSAL_NOTE
 
 if TYPE_CHECKING:
     from support_console.config.settings import Settings
+    from support_console.core.macros import Macro
     from support_console.core.model_facts import ModelInfo
     from support_console.core.personas import Persona
     from support_console.core.rewrite_tools import RewriteTool
@@ -282,6 +283,13 @@ def tools_table(tools: Sequence[RewriteTool]) -> str:
         return "No rewrite tools found: add *.toml files to a tools folder (see the README)."
     rows = [(t.id, t.name, ", ".join(t.inputs), t.description) for t in tools]
     return _table(("ID", "NAME", "INPUTS", "DESCRIPTION"), rows)
+
+
+def macros_table(macros: Sequence[Macro]) -> str:
+    if not macros:
+        return "No canned replies found: add *.toml files to a macros folder (see the README)."
+    rows = [(f"/{m.id}", m.name, m.status or "", m.description) for m in macros]
+    return _table(("TYPE", "NAME", "ON SEND", "DESCRIPTION"), rows)
 
 
 def tool_text(tool: RewriteTool) -> str:

@@ -143,6 +143,7 @@ class Settings:
     tool_dirs: tuple[Path, ...] = ()  # user rewrite-tool dirs, later ones override; bundled dir is implicit
     agent_language: str = "en"  # the language the agent reads ([agent] language): drafts for customers who
     # write another are written in theirs, with a translation into this one to read (core/languages.py)
+    macro_dirs: tuple[Path, ...] = ()  # user canned-reply (macro) dirs, the same way
 
     def __repr__(self) -> str:
         """The dataclass repr, with the database URL's password masked (repr reaches logs and tracebacks)."""
@@ -181,6 +182,11 @@ def default_tools_dir() -> Path:
     return default_persona_dir().parent / "tools"
 
 
+def default_macros_dir() -> Path:
+    """Where a user's own canned replies (macros) live: beside their personas folder."""
+    return default_persona_dir().parent / "macros"
+
+
 def default_db_url() -> str:
     """A SQLite file in the platform's per-user data directory."""
     return sqlite_url(Path(platformdirs.user_data_dir(APP_NAME)) / "support-console.db")
@@ -213,6 +219,7 @@ def load_settings(overrides: CliOverrides | None = None, env: Mapping[str, str] 
         clipboard=_clipboard(environ, file),
         tool_dirs=(default_tools_dir(),),
         agent_language=file.agent_language or "en",
+        macro_dirs=(default_macros_dir(),),
     )
 
 

@@ -32,9 +32,11 @@ __all__ = [
     "PersonaSet",
     "bundled_personas_dir",
     "check_files",
+    "fill_placeholders",
     "fingerprint",
     "load_personas",
     "parse_params",
+    "parse_variables",
     "size_warning",
 ]
 
@@ -75,11 +77,24 @@ class Persona:
         One pass: text that a value brings in is never expanded again, and nothing else is touched.
         """
 
-        def fill(match: re.Match[str]) -> str:
-            name = match.group(1)
-            return values.get(name) or self.variables.get(name, "")
+        return fill_placeholders(self.system, values, self.variables)
 
-        return PLACEHOLDER.sub(fill, self.system)
+
+def fill_placeholders(
+    template: str, values: Mapping[str, str], defaults: Mapping[str, str], *, keep_unfilled: bool = False
+) -> str:
+    """The placeholder rule of every file with ``{{ name }}`` (personas, canned replies): each is filled
+    from ``values``, else its default; one pass, so text a value brings in is never expanded again, and
+    nothing else (a price, a single brace) is touched. One with neither a value nor a default becomes ""
+    (a persona's system message), or stays as written with ``keep_unfilled`` (a canned reply: a visible
+    marker the agent must fill in before sending)."""
+
+    def fill(match: re.Match[str]) -> str:
+        name = match.group(1)
+        filled = values.get(name) or defaults.get(name, "")
+        return filled if filled or not keep_unfilled else match.group(0)
+
+    return PLACEHOLDER.sub(fill, template)
 
 
 @dataclass(frozen=True)
@@ -231,7 +246,7 @@ def _load_file(path: Path) -> tuple[Persona | None, list[PersonaProblem]]:
     moved = f"is a model parameter: move it under a [parameters] table ({_PARAMS_HINT})"
     fields.unknown_fields(_TOP_FIELDS, dict.fromkeys(_PARAMETER_NAMES, moved))
     persona_id = fields.file_id("my-persona")
-    variables = fields.get("variables", _variables, default={})
+    variables = fields.get("variables", parse_variables, default={})
     system = fields.get("system", text, required=True)
     if isinstance(system, str) and isinstance(variables, dict):
         how = 'add {0} = "default" under [variables] (built-in: ' + ", ".join(BUILTIN_VARIABLES) + ")"
@@ -257,7 +272,9 @@ def _triggers(value: object) -> list[str]:
     return [text(item) for item in value]
 
 
-def _variables(value: object) -> dict[str, str]:
+def parse_variables(value: object) -> dict[str, str]:
+    """A ``[variables]`` table of ``name = "default"`` lines (personas and canned replies): the declared
+    placeholders and their defaults, every bad line reported."""
     if not isinstance(value, dict):
         raise Bad("", 'expected a [variables] table of name = "default" lines')
     out: dict[str, str] = {}

@@ -32,7 +32,7 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE, STATUSES
 from support_console.store.first_page import ConversationRecord, CustomerRecord, MessageRecord
 from support_console.workflows.drafting import Drafter, PreparedDraft, choose_persona
-from support_console.workflows.send_guard import SendRisk, send_risk
+from support_console.workflows.send_guard import SendRisk, placeholder_block, send_risk
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -377,15 +377,16 @@ class DraftSession:
         """Build the request the next draft would send (for the token meter); sends and saves nothing."""
         return await self.queue.run(lambda: Drafter(self._services).prepare(*self._drafting_target()))
 
-    async def prepare(self) -> Generation:
+    async def prepare(self, guidance: tuple[str, str] | None = None) -> Generation:
         """Prepare a new draft of the open conversation (reading the history), after every store call asked
-        for before it: a customer message just added is in it."""
-        return await self.queue.run(self._prepare)
+        for before it: a customer message just added is in it. ``guidance``: a canned reply to adapt (its
+        id and the words for the model, from workflows/canned.py)."""
+        return await self.queue.run(lambda: self._prepare(guidance))
 
-    def _prepare(self) -> Generation:
+    def _prepare(self, guidance: tuple[str, str] | None = None) -> Generation:
         conversation_id, persona_id = self._drafting_target()
         drafter = Drafter(self._services, saves=self.queue)
-        prepared = drafter.prepare(conversation_id, persona_id)
+        prepared = drafter.prepare(conversation_id, persona_id, guidance)
         return Generation(prepared, drafter, self.draft_id)
 
     async def stream(self, generation: Generation) -> AsyncGenerator[StreamEvent, None]:
@@ -514,6 +515,8 @@ class DraftSession:
         conversation is marked so in the same call (send and set pending / send and resolve)."""
         if not text.strip():
             raise NotReady("text", "Nothing to send: the draft is empty.")
+        if (blocked := placeholder_block(text)) is not None:
+            raise NotReady("placeholders", blocked)
         if status is not None and status not in STATUSES:
             raise ValueError(f"unknown status {status!r}")
         approver = self.agent_name

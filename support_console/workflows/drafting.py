@@ -59,7 +59,7 @@ from support_console.workflows.server_facts import (
 )
 
 if TYPE_CHECKING:
-    from support_console.store import Customer, Store
+    from support_console.store import Customer, CustomerRecord, Store
     from support_console.workflows.services import Services
 
 DEFAULT_PERSONA_ID = "tech-support"
@@ -89,10 +89,12 @@ class PreparedDraft:
     notices: tuple[str, ...] = ()  # what the agent should know before sending (an unknown window, a bad name)
     counts_exact: bool = True  # False: tiktoken's estimate of another tokenizer (an unknown or local model)
     language: str | None = None  # the customer's language when the draft is asked in it (not the agent's)
+    macro_id: str | None = None  # the canned reply the model was given as guidance (its generation names it)
 
 
-def customer_values(customer: Customer) -> dict[str, str]:
-    """The values a persona's system message may use: the built-ins plus the customer's own attributes.
+def customer_values(customer: Customer | CustomerRecord) -> dict[str, str]:
+    """The values a persona's system message (or a canned reply) may use: the built-ins plus the customer's
+    own attributes.
 
     Attributes come first so a stray attribute called ``name`` cannot hide the customer's real name.
     """
@@ -224,8 +226,12 @@ class Drafter:
             learned_source=learned.source or "server",
         )
 
-    def prepare(self, conversation_id: int, persona_id: str) -> PreparedDraft:
-        """Build the trimmed request for the conversation as stored; sends nothing."""
+    def prepare(
+        self, conversation_id: int, persona_id: str, guidance: tuple[str, str] | None = None
+    ) -> PreparedDraft:
+        """Build the trimmed request for the conversation as stored; sends nothing. ``guidance`` is a canned
+        reply's id and the words that give it to the model (workflows/canned.py), added after the persona's
+        system message: the draft adapts that reply, and its generation names it."""
         store = self._services.store
         conversation = store.get_conversation(conversation_id)
         customer = store.get_customer(conversation.customer_id)
@@ -234,7 +240,11 @@ class Drafter:
         history = store.history_newest_first(conversation_id, model.encoding)
         page = store.page_messages(conversation_id, limit=DETECTION_MESSAGES)
         texts = [m.text for m in reversed(page) if m.role == ROLE_CUSTOMER]
-        return self._build(conversation_id, customer_values(customer), persona, model, history, texts)
+        values = customer_values(customer)
+        if guidance is None:
+            return self._build(conversation_id, values, persona, model, history, texts)
+        prepared = self._build(conversation_id, values, persona, model, history, texts, guidance[1])
+        return replace(prepared, macro_id=guidance[0])
 
     def preview(
         self,
@@ -266,8 +276,11 @@ class Drafter:
         model: ModelInfo,
         history: Iterable[HistoryItem],
         customer_texts: Sequence[str] = (),
+        guidance: str = "",
     ) -> PreparedDraft:
         system = persona.render_system(values)
+        if guidance:  # after the persona's message, never filled again (one pass)
+            system = f"{system}\n\n{guidance}"
         language = draft_language(values, customer_texts, self._services.settings.agent_language)
         if language is not None:  # before trimming, so the instruction's tokens are counted with the rest
             system += language_instruction(language)
@@ -459,6 +472,7 @@ class Drafter:
                 persona_id=prepared.persona.id,
                 model=prepared.model.name,
                 parameters=prepared.request.params,
+                tool_id=prepared.macro_id,
             )
 
         self._executor().submit(start)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 from support_console.core.clock import utcnow
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import escaped, json_escaped
-from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
+from support_console.core.vocabulary import GENERATION_DRAFT, ROLE_AGENT, ROLE_CUSTOMER
 
 if TYPE_CHECKING:
     from support_console.store import AuditConversation, AuditMessage, GenerationRecord, Store
@@ -97,16 +97,24 @@ def generation_line(g: GenerationRecord) -> str:
     tokens += f"{g.completion_tokens if g.completion_tokens is not None else '?'} completion"
     draft = f"draft #{g.message_id} ({g.draft_state})" if g.message_id is not None else "no draft"
     replaces = f" · replaces #{g.replaces}" if g.replaces is not None else ""
-    kind = g.kind + (f" ({g.tool_id})" if g.tool_id else "")
     rated = ""
     if g.rating is not None:
         rated = " · thumbs " + ("up" if g.rating > 0 else "down")
         rated += f": {g.rating_reason}" if g.rating_reason else ""
     return (
-        f"#{g.id} · {kind} · {_when(g.started_at)} · persona {g.persona_id or '—'} · "
-        f"model {g.model or '—'} · "
-        f"{tokens} · {outcome} · {draft}{replaces}{rated}"
+        f"#{g.id} · {_when(g.started_at)} · {_kind(g)}persona {g.persona_id or '—'} · "
+        f"model {g.model or '—'} · {tokens} · {outcome} · {draft}{replaces}{rated}"
     )
+
+
+def _kind(g: GenerationRecord) -> str:
+    """What a generation other than a draft was (a rewrite by its tool, by whom) and the agent's verdict."""
+    if g.kind == GENERATION_DRAFT:
+        return ""
+    tool = f" {g.tool_id}" if g.tool_id else ""
+    agent = f" by {g.agent}" if g.agent else ""
+    verdict = f", {g.outcome}" if g.outcome else ""
+    return f"{g.kind}{tool}{agent}{verdict} · "
 
 
 def conversation_dict(c: AuditConversation) -> dict[str, Any]:

@@ -1,5 +1,8 @@
 """Which drafts must not go out with one key, and the words that say why: the one rule, without Textual.
 
+A reply that still holds a canned reply's unfilled ``{{ placeholder }}`` is not sent at all until the agent
+fills it in (:func:`placeholder_block`).
+
 A draft is risky to send when its text is not a complete reply from the model: the model's refusal, a reply
 the content filter cut off, a reply cut at its length limit (the persona's max_tokens or the context window:
 it ends mid-sentence), a partial the agent stopped, or a draft whose generation failed. The console asks
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from support_console.core.data_files import PLACEHOLDER
 from support_console.core.vocabulary import LENGTH_CUT, ErrorKind, incomplete_kind
 
 _WARNINGS = {
@@ -51,3 +55,19 @@ def send_risk(error_kind: str | None, finish_reason: str | None, model_text: str
         kind = ErrorKind.UNKNOWN
     warning = _WARNINGS.get(kind, f"Drafting failed ({kind}): this is what came before the failure.")
     return SendRisk(kind.value, warning)
+
+
+def unfilled_placeholders(text: str) -> tuple[str, ...]:
+    """The ``{{ name }}`` placeholders still in a reply (a canned reply's value nobody had), in order, once
+    each. A reply holding one is never sent, not even after a question: the customer would read it."""
+    return tuple(dict.fromkeys(PLACEHOLDER.findall(text)))
+
+
+def placeholder_block(text: str) -> str | None:
+    """Why the reply cannot be sent yet (its unfilled placeholders), None when it has none."""
+    names = unfilled_placeholders(text)
+    if not names:
+        return None
+    shown = ", ".join("{{ " + name + " }}" for name in names)
+    what = "this placeholder" if len(names) == 1 else "these placeholders"
+    return f"Fill in {shown} before sending: the reply still has {what}."

@@ -20,6 +20,17 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("f8", "discard", "Discard", id="discard"),
     Binding("ctrl+n", "write", "Write by hand", id="write", show=False),
     Binding("ctrl+o", "persona", "Persona", id="persona"),
+    # Shifted function keys (most terminals send shift+F1 as F13, shift+F2 as F14): every plain one is
+    # taken, and ctrl+b, the one ctrl+letter left, is tmux's prefix. Canned replies: `/` + Tab too.
+    Binding("f13,shift+f1", "macro", "Insert canned reply…", id="macro", show=False, key_display="shift+f1"),
+    Binding(
+        "f14,shift+f2",
+        "rewrite",
+        "Rewrite draft or selection…",
+        id="rewrite",
+        show=False,
+        key_display="shift+f2",
+    ),
     Binding("ctrl+t", "accept_suggestion", "Use suggested persona", id="accept_suggestion", show=False),
     Binding("f5", "add_message", "Add customer msg", id="add_message"),
     Binding("f4", "add_note", "Add note", id="add_note", show=False),

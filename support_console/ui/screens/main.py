@@ -404,6 +404,14 @@ class MainScreen(Screen[None]):
     def action_discard(self) -> None:
         self.drafting.discard()
 
+    def action_macro(self) -> None:
+        """Insert a canned reply at the cursor (or adapt one with the model): the picker."""
+        self.drafting.macros.pick()
+
+    def action_rewrite(self) -> None:
+        """Rewrite the selected text, or the whole draft, with a rewrite tool (preview first)."""
+        self.drafting.rewriter.start()
+
     def measure(self) -> None:
         """Show what the next request would cost in the draft header; sends nothing."""
         self.drafting.measure()

@@ -23,12 +23,17 @@ from textual.worker import Worker
 
 from support_console.core.errors import SupportConsoleError
 from support_console.llm import LLMError, TextDelta
+from support_console.ui.widgets.draft_editor import DraftEditor
+from support_console.ui.widgets.draft_macros import DraftMacros
 from support_console.ui.widgets.draft_pane import DraftPane, Meter
+from support_console.ui.widgets.draft_rewrite import DraftRewriter
 from support_console.ui.widgets.reply_out import deliver
 from support_console.ui.widgets.safe_text_area import SafeTextArea
 from support_console.ui.widgets.status import failed_status, finish_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
+from support_console.workflows.rewrite_session import RewriteSession
+from support_console.workflows.send_guard import placeholder_block
 
 if TYPE_CHECKING:
     from support_console.store import Message as StoredMessage
@@ -86,12 +91,15 @@ class DraftColumn(Vertical):
         self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
         self._told_typing = False  # the agent was told, this generation, why typing is not added
         self._noticed: set[str] = set()  # prepared-draft notices already shown
+        self.rewriter = DraftRewriter(self, RewriteSession(services, session))
+        self.macros = DraftMacros(self)
 
     def compose(self) -> ComposeResult:
         yield SuggestionBanner(id="suggestion")
         yield DraftPane(id="draft")
 
     def on_mount(self) -> None:
+        self.run_worker(self.macros.load(), group="macro", exit_on_error=False)
         if self.services.client is None:
             write = self.key("write")
             self.pane.set_status(f"No model provider configured: write replies by hand ({write}).")
@@ -121,6 +129,7 @@ class DraftColumn(Vertical):
         pane = self.pane
         pane.conversation_id = opened.conversation.id if opened.conversation is not None else None
         pane.clear_meter()
+        self.macros.forget()
         if opened.draft is None:
             pane.clear_draft()
         else:
@@ -177,8 +186,9 @@ class DraftColumn(Vertical):
 
     # -- generating --------------------------------------------------------------------------------------
 
-    def generate(self, *, confirm_edits: bool = True) -> None:
-        """Draft a reply with the model; a draft already in the pane is replaced (after asking, if edited)."""
+    def generate(self, *, confirm_edits: bool = True, guidance: tuple[str, str] | None = None) -> None:
+        """Draft a reply with the model; a draft already in the pane is replaced (after asking, if edited).
+        ``guidance``: a canned reply to adapt (its id and the words for the model)."""
         if self.services.client is None:
             hint = NO_PROVIDER_HINT.format(write=self.key("write"), approve=self.key("approve"))
             self.notify(hint, title="No model provider", severity="error", timeout=10, markup=False)
@@ -195,7 +205,7 @@ class DraftColumn(Vertical):
 
             def answered(yes: bool | None) -> None:
                 if yes:
-                    self.generate(confirm_edits=False)
+                    self.generate(confirm_edits=False, guidance=guidance)
 
             self.app.push_screen(
                 ConfirmScreen("Replace your edited draft with a new one from the model?", yes="Replace"),
@@ -205,16 +215,16 @@ class DraftColumn(Vertical):
         self.save_unsaved_edit()
         self._generating = True
         self._told_typing = False
-        self._worker = self._generate()
+        self._worker = self._generate(guidance)
         self.refresh_bindings()
 
     @work(exclusive=True, group="draft", exit_on_error=False)
-    async def _generate(self) -> None:
+    async def _generate(self, guidance: tuple[str, str] | None = None) -> None:
         pane = self.pane
         pane.set_status("Preparing the request…")
         try:
             try:
-                generation = await self.session.prepare()
+                generation = await self.session.prepare(guidance)
             except NotReady as error:
                 pane.set_status("No draft yet." if not pane.text else "The draft is unchanged.")
                 self._not_ready(error.missing, str(error))
@@ -369,6 +379,11 @@ class DraftColumn(Vertical):
         elif self.sending:
             self.notify("The reply is being sent: it cannot be edited now.", severity="warning", markup=False)
 
+    @on(DraftEditor.SlashTyped)
+    def _slash_typed(self, event: DraftEditor.SlashTyped) -> None:
+        event.stop()
+        self.macros.typed(event)
+
     @on(DraftPane.Edited)
     def _draft_edited(self, event: DraftPane.Edited) -> None:
         event.stop()
@@ -426,6 +441,13 @@ class DraftColumn(Vertical):
                 markup=False,
             )
             return
+        blocked = placeholder_block(text)
+        if blocked is not None:  # never sent, not even after a question: the customer would read it
+            pane.set_status(f"Not sent. {blocked}", error=True)
+            self.notify(blocked, title="Not sent", severity="error", markup=False)
+            return
+        if status is None and self.macros.status_on_send is not None:
+            status = self.macros.status_on_send[0]  # the inserted canned reply's status
         if not self.session.agent_name:  # every reply records who approved it
             self.notify("Who approves this reply? Give your name first.", severity="warning", markup=False)
             self.post_message(self.NameNeeded(status))
@@ -473,6 +495,7 @@ class DraftColumn(Vertical):
             return
         self.sending = False
         self.last_reply = text
+        self.macros.forget()
         pane.release("")
         marked = f" Conversation marked {status}." if status is not None else ""
         pane.clear_draft(f"Sent.{marked} Copying the reply…")
@@ -521,5 +544,6 @@ class DraftColumn(Vertical):
         except SupportConsoleError as error:
             self.notify(str(error), severity="error", markup=False)
             return
+        self.macros.forget()
         pane.clear_draft("Draft discarded.")
         self.notify("Draft discarded.", markup=False)

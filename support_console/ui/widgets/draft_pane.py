@@ -26,7 +26,8 @@ from textual.timer import Timer
 from textual.widgets import Static, TextArea
 
 from support_console.core.safe_text import split_unfinished, visible, without_controls
-from support_console.ui.widgets.safe_text_area import SafeTextArea, removed_note
+from support_console.ui.widgets.draft_editor import DraftEditor
+from support_console.ui.widgets.safe_text_area import removed_note
 
 FRAME = 1 / 60
 EDIT_SAVE_DELAY = 0.5
@@ -95,7 +96,7 @@ class DraftPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="draft-header", markup=False)
-        editor = SafeTextArea(id="draft-editor", soft_wrap=True, tab_behavior="focus")
+        editor = DraftEditor(id="draft-editor", soft_wrap=True, tab_behavior="focus")
         editor.border_title = "Draft"
         yield editor
         yield Static(id="draft-status", markup=False)

@@ -34,12 +34,14 @@ LEFT_TO_THE_SCREEN = ("f6", "f7", "ctrl+a")
 keys, which must work while the agent types; ctrl+a (line start, also on Home) selects all, as everywhere."""
 
 
+OWN_BINDINGS: list[BindingType] = [Binding("ctrl+a", "select_all", "Select all", show=False, id="select_all")]
+"""SafeTextArea's own keys: kept by its subclasses too (the draft's editor)."""
+
+
 class SafeTextArea(TextArea):
     """TextArea whose pasted text loses escape sequences and whose lines are drawn terminal-safe."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+a", "select_all", "Select all", show=False, id="select_all"),
-    ]
+    BINDINGS: ClassVar[list[BindingType]] = OWN_BINDINGS
 
     class TypingRefused(Message):
         """A key that types was pressed while the text is read-only (a draft streaming or being sent): the
@@ -54,7 +56,7 @@ class SafeTextArea(TextArea):
     def _merge_bindings(cls) -> BindingsMap:
         """TextArea's bindings without the keys left to the screen, then this class's own."""
         merged = super()._merge_bindings()
-        own = [b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding)]
+        own = [b for b in OWN_BINDINGS if isinstance(b, Binding)]
         keys = {
             key: [b for b in bindings if key not in LEFT_TO_THE_SCREEN or b in own]
             for key, bindings in merged.key_to_bindings.items()
