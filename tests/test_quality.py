@@ -104,7 +104,7 @@ def test_quality_stats_on_a_seeded_database(store: Store) -> None:
     md = io.StringIO()
     export(store, md, "md")
     assert "thumbs down: too long" in md.getvalue()
-    assert "rewrite (shorter)" in md.getvalue()
+    assert "rewrite shorter" in md.getvalue()
 
 
 def test_thumbs_are_validated_and_replaced(store: Store) -> None:
