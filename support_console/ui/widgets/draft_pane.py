@@ -35,6 +35,7 @@ EDIT_SAVE_DELAY = 0.5
 TAIL_MIN = 4_000
 """Characters the editor holds at least while streaming or editing a long draft (``keep``)."""
 MODEL_TEXT = "the model's text"
+EDITED = "Edited by you"
 SELECTED_PART = (
     "This draft is too long to be edited whole: only the part shown is selected, the rest stays as it is."
 )
@@ -99,6 +100,8 @@ class DraftPane(Vertical):
         self._persona = "—"
         self._model = "—"
         self._meter: Meter | None = None
+        self._status = ("", False)
+        self._edited_shown = False  # the status says the agent edited the model's draft
 
     def compose(self) -> ComposeResult:
         yield Static(id="draft-header", markup=False)
@@ -181,6 +184,14 @@ class DraftPane(Vertical):
         self.query_one("#draft-header", Static).update(header)
 
     def set_status(self, status: str, *, error: bool = False) -> None:
+        self._status = (status, error)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """The status as set, after "Edited by you" while the model's draft differs from what it wrote."""
+        status, error = self._status
+        if self._edited_shown:
+            status = f"{EDITED} · {status}" if status else EDITED  # first: a narrow line crops its end
         widget = self.query_one("#draft-status", Static)
         widget.update(Text(visible(status)))
         widget.set_class(error, "-error")
@@ -195,6 +206,7 @@ class DraftPane(Vertical):
         self.streaming = True
         self._model_text, self._parts, self._tail, self._tail_cut, self._carry = "", [], "", False, ""
         self._before = self._after = ""
+        self._edited_shown = False
         self.removed = 0
         self.editor.read_only = True
         self.editor.load_text("")
@@ -311,6 +323,7 @@ class DraftPane(Vertical):
         if model_text is not None:
             self._model_text, removed = without_controls(model_text)
         self.removed = removed
+        self._edited_shown = False  # until the agent changes what is shown (a restored draft says so)
         self.editor.read_only = False
         if too_long(shown):
             self._show_window(shown, len(shown))
@@ -360,7 +373,13 @@ class DraftPane(Vertical):
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         event.stop()
-        if self.streaming or not self.dirty:
+        if self.streaming:
+            return
+        edited = self.model_text is not None and self.edited  # a draft by hand is all the agent's anyway
+        if edited != self._edited_shown:
+            self._edited_shown = edited
+            self._show_status()
+        if not self.dirty:
             return
         if self._edit_timer is not None:
             self._edit_timer.stop()
