@@ -11,6 +11,7 @@ from support_console.config.settings import Settings
 from support_console.ui.app import create_app
 from support_console.ui.screens.main import MainScreen
 from support_console.ui.widgets.draft_pane import SELECTED_PART
+from support_console.ui.widgets.long_text import LINE_MAX
 from tests.test_app_draft_text import sent_reply
 from tests.ui_helpers import (
     console,
@@ -25,9 +26,10 @@ from tests.ui_helpers import (
 from tests.wire_replies import stream_text
 from tests.wire_server import WireServer
 
-WORDS = [f" w{i}" if i else "w0" for i in range(9000)]
+WORDS = [f" w{i}" if i else "w0" for i in range(2600)]
 PIECES = ["".join(WORDS[i : i + 20]) for i in range(0, len(WORDS), 20)]
-PARAGRAPH = "".join(PIECES)  # about 50,000 characters on one line
+PARAGRAPH = "".join(PIECES)  # about 15,000 characters on one line
+assert len(PARAGRAPH) > LINE_MAX  # too long to be held whole
 
 
 def long_reply_settings(tmp_path: Path, wire_server: WireServer) -> Settings:
@@ -50,7 +52,7 @@ async def walk_to_the_start(pilot: object, main: MainScreen) -> None:
 
     assert isinstance(pilot, Pilot)
     editor = main.draft.editor
-    for _ in range(100):
+    for _ in range(200):
         if "from character 1 shown" in str(editor.border_subtitle) and editor.cursor_location[0] == 0:
             await pilot.press("home")
             if editor.cursor_location == (0, 0):

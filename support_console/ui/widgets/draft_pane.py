@@ -32,8 +32,8 @@ from support_console.ui.widgets.safe_text_area import SafeTextArea, removed_note
 
 FRAME = 1 / 60
 EDIT_SAVE_DELAY = 0.5
-TAIL_MIN = 4_000
-"""Characters the editor holds at least while streaming or editing a long draft (``keep``)."""
+TAIL_MIN = 1_000
+"""Characters the editor holds at least while streaming or editing a long draft (see ``_keep``)."""
 MODEL_TEXT = "the model's text"
 EDITED = "Edited by you"
 SELECTED_PART = (
@@ -144,9 +144,10 @@ class DraftPane(Vertical):
     @property
     def edited(self) -> bool:
         """True when the text differs from what the model wrote (or, by hand, when anything was typed)."""
-        if self.model_text is None:
+        model_text = self.model_text
+        if model_text is None:
             return bool(self.text.strip())
-        return self.text != self.model_text
+        return not self._holds(model_text)
 
     @property
     def meter(self) -> Meter | None:
@@ -156,7 +157,17 @@ class DraftPane(Vertical):
     @property
     def dirty(self) -> bool:
         """True when the text on screen has not been reported as saved."""
-        return self.text != self._saved_text
+        return not self._holds(self._saved_text)
+
+    def _holds(self, other: str) -> bool:
+        """True when the draft's text is ``other``: a long draft is compared part by part, never joined
+        (each key asks, and joining 5 MB costs a key milliseconds)."""
+        if self.streaming or not self.windowed:
+            return self.text == other
+        before, middle, after = self._before, self.editor.text, self._after
+        if len(before) + len(middle) + len(after) != len(other):
+            return False
+        return other.startswith(before) and other.startswith(middle, len(before)) and other.endswith(after)
 
     # -- header and status -------------------------------------------------------------------------------
 
@@ -242,9 +253,10 @@ class DraftPane(Vertical):
             self._show_tail(chunk)
 
     def _keep(self) -> int:
-        """Characters that fill the editor and a bit more: it holds between that and twice that."""
+        """Characters that fill the editor: it holds between that and twice that. No more: a row drawn costs
+        TextArea a division of its whole line, so a key costs the rows shown times the rows of the line."""
         size = self.editor.size
-        return max(TAIL_MIN, size.width * size.height * 5 // 4)
+        return max(TAIL_MIN, size.width * size.height)
 
     def _show_tail(self, chunk: str) -> None:
         editor = self.editor
