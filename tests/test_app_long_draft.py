@@ -1,4 +1,4 @@
-"""A draft too long to be held whole by the editor (one paragraph of tens of thousands of characters) is
+"""A draft too long to be held whole by the editor (one paragraph over ``long_text.LINE_MAX`` characters) is
 edited through the part around the cursor: the editor stays small, the agent's keys land where the cursor
 is, moving towards either end brings the rest into view, and what is approved is the whole text, exactly.
 """
@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.pilot import Pilot
+
 from support_console.config.settings import Settings
-from support_console.ui.app import create_app
+from support_console.ui.app import SupportConsoleApp, create_app
 from support_console.ui.screens.main import MainScreen
 from support_console.ui.widgets.draft_pane import SELECTED_PART
 from support_console.ui.widgets.long_text import LINE_MAX
+from support_console.workflows.services import Services
 from tests.test_app_draft_text import sent_reply
 from tests.ui_helpers import (
     console,
@@ -41,6 +44,23 @@ def long_reply_settings(tmp_path: Path, wire_server: WireServer) -> Settings:
     return ui_settings(tmp_path, wire_server, personas=personas)
 
 
+def seeded(tmp_path: Path, wire_server: WireServer) -> tuple[Services, int]:
+    """A customer who asked for everything, and the paragraph queued as the model's reply."""
+    services = services_for(long_reply_settings(tmp_path, wire_server))
+    _, conversation_id = seed_customer(services, messages=("Tell me everything.",))
+    wire_server.enqueue(stream_text(PARAGRAPH, chunks=PIECES))
+    return services, conversation_id
+
+
+async def draft_the_paragraph(pilot: Pilot[None], app: SupportConsoleApp) -> MainScreen:
+    """Open the customer and let the model write the paragraph, to its end."""
+    main = await open_first_customer(pilot, app)
+    await pilot.press("ctrl+g")
+    await wait_for(pilot, lambda: done(main), within=30, what="the whole reply")
+    await settle(pilot)
+    return main
+
+
 def done(main: MainScreen) -> bool:
     return not main.streaming and main.draft.text == PARAGRAPH
 
@@ -64,17 +84,12 @@ async def walk_to_the_start(pilot: object, main: MainScreen) -> None:
 async def test_a_very_long_paragraph_is_edited_in_part_and_sent_whole(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
-    services = services_for(long_reply_settings(tmp_path, wire_server))
+    services, conversation_id = seeded(tmp_path, wire_server)
     try:
-        _, conversation_id = seed_customer(services, messages=("Tell me everything.",))
-        wire_server.enqueue(stream_text(PARAGRAPH, chunks=PIECES))
         app = create_app(services.settings, services)
         async with console(app, (100, 30)) as pilot:
-            main = await open_first_customer(pilot, app)
+            main = await draft_the_paragraph(pilot, app)
             editor = main.draft.editor
-            await pilot.press("ctrl+g")
-            await wait_for(pilot, lambda: done(main), within=30, what="the whole reply")
-            await settle(pilot)
             assert main.draft.text == PARAGRAPH
             assert not main.draft.edited
             assert len(editor.text) < len(PARAGRAPH) / 4  # the editor holds a part, the newest
@@ -101,16 +116,11 @@ async def test_a_very_long_paragraph_is_edited_in_part_and_sent_whole(
 async def test_a_restored_long_draft_is_shown_in_part_and_sent_whole(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
-    services = services_for(long_reply_settings(tmp_path, wire_server))
+    services, conversation_id = seeded(tmp_path, wire_server)
     try:
-        _, conversation_id = seed_customer(services, messages=("Tell me everything.",))
-        wire_server.enqueue(stream_text(PARAGRAPH, chunks=PIECES))
         app = create_app(services.settings, services)
         async with console(app, (100, 30)) as pilot:  # the model writes it; the console is closed
-            main = await open_first_customer(pilot, app)
-            await pilot.press("ctrl+g")
-            await wait_for(pilot, lambda: done(main), within=30, what="the whole reply")
-            await settle(pilot)
+            await draft_the_paragraph(pilot, app)
         app = create_app(services.settings, services)
         async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
