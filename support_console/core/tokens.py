@@ -21,12 +21,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-
-import tiktoken
-from tiktoken.load import check_hash
+from typing import TYPE_CHECKING
 
 from support_console.core.errors import SupportConsoleError
 from support_console.core.model_facts import ModelInfo, chat_format
+
+if TYPE_CHECKING:
+    import tiktoken
 
 __all__ = [
     "ASSETS_DIR",
@@ -115,6 +116,8 @@ def _read_ranks(path: Path, spec: EncodingSpec) -> dict[bytes, int]:
         raise TokenizerError(
             f"The token rank file {path} cannot be read ({exc.strerror}); reinstall support-console."
         ) from exc
+    from tiktoken.load import check_hash  # tiktoken loads when a count is first needed, not at start
+
     if not check_hash(data, spec.sha256):
         raise TokenizerError(
             f"The token rank file {path} is damaged (its SHA-256 is not {spec.sha256}); "
@@ -135,6 +138,8 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         raise TokenizerError(
             f"Unknown token encoding {name!r}; use one of: {known} (check 'encoding' in config.toml)."
         )
+    import tiktoken
+
     return tiktoken.Encoding(
         name=name,
         pat_str=spec.pat_str,

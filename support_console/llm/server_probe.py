@@ -20,8 +20,6 @@ sent as a bearer token, as the chat requests send it, and never appears in what 
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 __all__ = ["PROBE_TIMEOUT", "ServerFacts", "ask_json", "probe_server", "server_root"]
@@ -62,6 +60,9 @@ def ask_json(
         headers["Content-Type"] = "application/json"
     if key:
         headers["Authorization"] = f"Bearer {key}"
+    import urllib.error  # here: urllib.request and http.client cost the console's start 20 ms otherwise
+    import urllib.request
+
     request = urllib.request.Request(url, data=data, headers=headers, method="POST" if data else "GET")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

@@ -34,6 +34,11 @@ from support_console.ui.screens.reply_to import ReplyTo
 from support_console.workflows.services import Services, ServicesClosed, StoreUnavailable, build_services
 
 PERSONA_POLL_SECONDS = 2.0
+STORE_AFTER_LIST = 0.4
+"""Seconds after the first list is on screen before the store opens in a thread, so the agent's first keys
+(open the customer they came for) run without the imports competing for the interpreter."""
+STORE_AFTER_FRAME = 1.5
+"""...and at the latest this long after the first frame (a list that never loads)."""
 
 APP_BINDINGS: list[Binding] = [
     Binding("ctrl+q", "quit", "Quit", id="quit", priority=True),
@@ -65,7 +70,8 @@ class SupportConsoleApp(App[None]):
         self.set_keymap(dict(self.settings.keys))
         self.main_screen = MainScreen(self.services)
         self.push_screen(self.main_screen)
-        self.call_after_refresh(self._open_store)  # after the first frame: see Services
+        self._store_started = False
+        self.call_after_refresh(self.set_timer, STORE_AFTER_FRAME, self._start_store)  # see Services
         self._report_persona_problems()
         self.set_interval(PERSONA_POLL_SECONDS, self.check_personas)
         if not self.settings.provider.configured:
@@ -74,6 +80,16 @@ class SupportConsoleApp(App[None]):
             self.push_screen(NoProviderScreen(config_help_text(self.settings)))
         if self.settings.agent_source == "unset":
             self.main_screen.ask_agent_name()
+
+    def on_queue_list_loaded(self) -> None:
+        """The first list is on screen: the store opens a moment later (see ``STORE_AFTER_LIST``)."""
+        if not self._store_started:
+            self.set_timer(STORE_AFTER_LIST, self._start_store)
+
+    def _start_store(self) -> None:
+        if not self._store_started:
+            self._store_started = True
+            self._open_store()
 
     @work(thread=True, exclusive=True, group="store", exit_on_error=False)
     def _open_store(self) -> None:

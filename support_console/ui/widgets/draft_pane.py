@@ -7,7 +7,8 @@ Why a flush costs the same however long the reply: while the model writes, the (
 the newest few screens of text, and the whole text is kept as a list of pieces. TextArea re-wraps the line
 an edit touches and, for every row it draws, joins the whole document and divides the row's whole line, so
 a 5 MB reply shown whole made each frame cost seconds. The editor gets all of the text once, when the model
-stops and the agent may edit.
+stops and the agent may edit, unless it is too long for that (``long_text``): then the editor holds the part
+around the cursor and the pane the text before and after it, so a key costs the same however long the draft.
 
 What the agent sees is what is sent: the text is the model's, except escape sequences and the other controls
 a terminal acts on, which are dropped (also when split across deltas) and counted, and the agent is told.
@@ -27,13 +28,18 @@ from textual.widgets import Static, TextArea
 
 from support_console.core.safe_text import split_unfinished, visible, without_controls
 from support_console.ui.widgets.draft_editor import DraftEditor
+from support_console.ui.widgets.long_text import index_of, location_of, too_long, window
 from support_console.ui.widgets.safe_text_area import removed_note
 
 FRAME = 1 / 60
 EDIT_SAVE_DELAY = 0.5
-TAIL_MIN = 4_000
-"""Characters the editor holds at least while streaming (it keeps up to twice what fills it)."""
+TAIL_MIN = 1_000
+"""Characters the editor holds at least while streaming or editing a long draft (see ``_keep``)."""
 MODEL_TEXT = "the model's text"
+EDITED = "Edited by you"
+SELECTED_PART = (
+    "This draft is too long to be edited whole: only the part shown is selected, the rest stays as it is."
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +91,8 @@ class DraftPane(Vertical):
         self._parts: list[str] = []  # the model's text while it streams (joined on demand, once)
         self._tail = ""  # the newest text, which is all the editor holds while streaming
         self._tail_cut = False
+        self._before = ""  # a long draft's text before the part the editor holds (see ``long_text``)
+        self._after = ""  # ... and after it
         self._carry = ""  # an escape sequence split across deltas, waiting for its end
         self._pending: list[str] = []
         self._saved_text = ""
@@ -93,6 +101,8 @@ class DraftPane(Vertical):
         self._persona = "—"
         self._model = "—"
         self._meter: Meter | None = None
+        self._status = ("", False)
+        self._edited_shown = False  # the status says the agent edited the model's draft
 
     def compose(self) -> ComposeResult:
         yield Static(id="draft-header", markup=False)
@@ -111,8 +121,18 @@ class DraftPane(Vertical):
 
     @property
     def text(self) -> str:
-        """The draft's text: while streaming, all that came so far (the editor shows its newest part)."""
-        return (self.model_text or "") if self.streaming else self.editor.text
+        """The draft's text: while streaming, all that came so far (the editor shows its newest part); a long
+        draft's text around the part the editor holds, with that part as edited."""
+        if self.streaming:
+            return self.model_text or ""
+        if self.windowed:
+            return self._before + self.editor.text + self._after
+        return self.editor.text
+
+    @property
+    def windowed(self) -> bool:
+        """True when the draft is too long to be held whole: the editor holds the part around the cursor."""
+        return bool(self._before or self._after)
 
     @property
     def model_text(self) -> str | None:
@@ -125,9 +145,10 @@ class DraftPane(Vertical):
     @property
     def edited(self) -> bool:
         """True when the text differs from what the model wrote (or, by hand, when anything was typed)."""
-        if self.model_text is None:
+        model_text = self.model_text
+        if model_text is None:
             return bool(self.text.strip())
-        return self.text != self.model_text
+        return not self._holds(model_text)
 
     @property
     def meter(self) -> Meter | None:
@@ -137,7 +158,17 @@ class DraftPane(Vertical):
     @property
     def dirty(self) -> bool:
         """True when the text on screen has not been reported as saved."""
-        return self.text != self._saved_text
+        return not self._holds(self._saved_text)
+
+    def _holds(self, other: str) -> bool:
+        """True when the draft's text is ``other``: a long draft is compared part by part, never joined
+        (each key asks, and joining 5 MB costs a key milliseconds)."""
+        if self.streaming or not self.windowed:
+            return self.text == other
+        before, middle, after = self._before, self.editor.text, self._after
+        if len(before) + len(middle) + len(after) != len(other):
+            return False
+        return other.startswith(before) and other.startswith(middle, len(before)) and other.endswith(after)
 
     # -- header and status -------------------------------------------------------------------------------
 
@@ -165,6 +196,14 @@ class DraftPane(Vertical):
         self.query_one("#draft-header", Static).update(header)
 
     def set_status(self, status: str, *, error: bool = False) -> None:
+        self._status = (status, error)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        """The status as set, after "Edited by you" while the model's draft differs from what it wrote."""
+        status, error = self._status
+        if self._edited_shown:
+            status = f"{EDITED} · {status}" if status else EDITED  # first: a narrow line crops its end
         widget = self.query_one("#draft-status", Static)
         widget.update(Text(visible(status)))
         widget.set_class(error, "-error")
@@ -178,6 +217,8 @@ class DraftPane(Vertical):
         self._pending.clear()
         self.streaming = True
         self._model_text, self._parts, self._tail, self._tail_cut, self._carry = "", [], "", False, ""
+        self._before = self._after = ""
+        self._edited_shown = False
         self.removed = 0
         self.editor.read_only = True
         self.editor.load_text("")
@@ -212,9 +253,15 @@ class DraftPane(Vertical):
             self._parts.append(chunk)
             self._show_tail(chunk)
 
+    def _keep(self) -> int:
+        """Characters that fill the editor: it holds between that and twice that. No more: a row drawn costs
+        TextArea a division of its whole line, so a key costs the rows shown times the rows of the line."""
+        size = self.editor.size
+        return max(TAIL_MIN, size.width * size.height)
+
     def _show_tail(self, chunk: str) -> None:
         editor = self.editor
-        keep = max(TAIL_MIN, 2 * editor.size.width * editor.size.height)
+        keep = self._keep()
         if len(self._tail) + len(chunk) <= 2 * keep:
             self._tail += chunk
             editor.insert(chunk, editor.document.end)
@@ -234,14 +281,18 @@ class DraftPane(Vertical):
         editor = self.editor
         if self._tail_cut:
             editor.border_subtitle = ""
-        if self._tail_cut or editor.text:
-            # The whole text, once, as one edit in a fresh history: the generation is one undo step (the
-            # streamed chunks were each an edit, and ctrl+z removed the last word).
-            editor.load_text("")
-            editor.insert(self.model_text or "")
+        text = self.model_text or ""
+        if too_long(text):  # the newest part, in a fresh history (see below)
+            self._show_window(text, len(text))
+        else:
+            if self._tail_cut or editor.text:
+                # The whole text, once, as one edit in a fresh history: the generation is one undo step
+                # (the streamed chunks were each an edit, and ctrl+z removed the last word).
+                editor.load_text("")
+                editor.insert(text)
+            editor.move_cursor(editor.document.end)
         self._tail, self._tail_cut = "", False
         editor.read_only = False
-        editor.move_cursor(editor.document.end)
         editor.scroll_end(animate=False, immediate=True)
         # The text's wrapped height is known only after the next layout: scroll again then, so the draft
         # always ends at its last line (not at where the end was before the last chunk was laid out).
@@ -285,20 +336,63 @@ class DraftPane(Vertical):
         if model_text is not None:
             self._model_text, removed = without_controls(model_text)
         self.removed = removed
+        self._edited_shown = False  # until the agent changes what is shown (a restored draft says so)
         self.editor.read_only = False
-        self.editor.load_text(shown)
-        self.editor.move_cursor(self.editor.document.end)  # ready to continue typing where the text ends
+        if too_long(shown):
+            self._show_window(shown, len(shown))
+        else:
+            self._before = self._after = ""
+            self.editor.border_subtitle = ""
+            self.editor.load_text(shown)
+            self.editor.move_cursor(self.editor.document.end)  # ready to continue typing where it ends
         self.mark_saved(draft_id)
         self.set_status(self._with_removed(status) if status else status)
 
     def clear_draft(self, status: str = "No draft yet.") -> None:
         self.load_draft("", draft_id=None, model_text=None, status=status)
 
+    # -- a long draft ----------------------------------------------------------------------------------
+
+    def _show_window(self, text: str, centre: int) -> None:
+        """Hold the part of ``text`` around ``centre`` in the editor (a fresh history), the cursor at
+        ``centre``, and keep the rest; the border says which part is shown."""
+        editor = self.editor
+        start, end = window(text, centre, self._keep())
+        self._before, self._after = text[:start], text[end:]
+        editor.load_text(text[start:end])
+        editor.move_cursor(location_of(editor.document, centre - start))
+        editor.scroll_cursor_visible(center=True, animate=False)
+        editor.border_subtitle = (
+            f"long draft, {len(text):,} characters: from character {start + 1:,} shown; "
+            "move up or down for the rest"
+        )
+
+    def on_text_area_selection_changed(self, event: TextArea.SelectionChanged) -> None:
+        """Near an edge of the part a long draft's editor holds, hold the part around the cursor instead."""
+        if not self.windowed or self.streaming:
+            return
+        editor = self.editor
+        selection = editor.selection
+        if selection.start != selection.end:  # selecting: the part stays, and says what is selected
+            if sorted(selection) == [(0, 0), editor.document.end]:
+                self.notify(SELECTED_PART, severity="warning", markup=False)
+            return
+        index = index_of(editor.document, selection.end)
+        margin = self._keep() // 3
+        if (index < margin and self._before) or (len(editor.text) - index < margin and self._after):
+            self._show_window(self.text, len(self._before) + index)
+
     # -- agent edits -----------------------------------------------------------------------------------
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
         event.stop()
-        if self.streaming or not self.dirty:
+        if self.streaming:
+            return
+        edited = self.model_text is not None and self.edited  # a draft by hand is all the agent's anyway
+        if edited != self._edited_shown:
+            self._edited_shown = edited
+            self._show_status()
+        if not self.dirty:
             return
         if self._edit_timer is not None:
             self._edit_timer.stop()

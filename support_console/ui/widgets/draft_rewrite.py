@@ -54,6 +54,9 @@ class DraftRewriter:
         start, end = sorted((editor.selection.start, editor.selection.end))
         selected = editor.get_text_range(start, end)
         span: Span | None = (start, end) if selected.strip() else None
+        if span is None and pane.windowed:  # the editor holds only a part of a long draft (long_text.py)
+            self._warn("This draft is too long to rewrite whole: select the part to rewrite, then try again.")
+            return
         text = selected if span is not None else editor.text
         column.save_unsaved_edit()  # queued before the request: its record names the saved draft
         self.active = True

@@ -36,6 +36,10 @@ from support_console.ui.widgets.text import timestamp
 PAGE = 100
 WINDOW_PAGES = 3
 """Pages mounted at most: enough to scroll through comfortably, few enough to keep each page's cost flat."""
+FIRST_SHOWN = 24
+"""Messages of a conversation just opened that are mounted for its first frame, the newest (more than the
+tallest screen shows of them); the older ones of the page are mounted right after that frame, so a customer
+opens in the time of what the agent sees, not of a whole page of widgets."""
 
 HEADINGS = {ROLE_CUSTOMER: "Customer", ROLE_NOTE: "Internal note", ROLE_AGENT: "Reply sent"}
 HIDDEN_STATES = (STATE_DRAFT, STATE_DISCARDED)  # drafts live in the draft pane, discarded ones nowhere
@@ -179,8 +183,25 @@ class Transcript(VerticalScroll):
         self._pages = [newest]
         self._top_marker = PageMarker(older=True)
         self._bottom_marker = PageMarker(older=False)
-        self.mount(self._top_marker, *newest.views, self._bottom_marker)
+        first, rest = newest.views[-FIRST_SHOWN:], newest.views[:-FIRST_SHOWN]
+        self.mount(self._top_marker, *first, self._bottom_marker)
         self._update_markers()
+        self.call_after_refresh(self.scroll_end, animate=False)
+        if rest:
+            self.call_after_refresh(self._mount_older, newest, rest)
+
+    def _mount_older(self, page: _Page, views: list[MessageView]) -> None:
+        """After a conversation's first frame: mount the older messages of its newest page above the rest
+        (unless the agent moved on meanwhile), keeping the view at the bottom."""
+        if not any(p is page for p in self._pages) or page.views[: len(views)] != views:
+            return  # another conversation, or the page was unmounted
+        if not page.views[len(views) :]:
+            return
+        anchor = page.views[len(views)]
+        if not anchor.is_attached:
+            return
+        self.mount_all(views, before=anchor)
+        self._place_context_marker()
         self.call_after_refresh(self.scroll_end, animate=False)
 
     def clear(self, hint: str = "Select a customer to see their conversation.") -> None:
@@ -330,7 +351,7 @@ class Transcript(VerticalScroll):
             return
         first_kept_id, dropped = self._trim_context
         view = next((v for v in self.views if v.message_id == first_kept_id), None)
-        if view is None:
+        if view is None or not view.is_attached:  # not mounted yet: placed once it is (_mount_older)
             return
         label = f"── {dropped:,} earlier message{'s' if dropped != 1 else ''} not sent to the model ──"
         self._context_marker = Static(label, classes="context-marker", markup=False)
