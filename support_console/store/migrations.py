@@ -54,6 +54,7 @@ from support_console.store.tables import (
     SERVER_MODELS,
     ai_assisted,
 )
+from support_console.store.team import migrate_team_mode
 
 Migration = Callable[[Connection], None]
 
@@ -254,6 +255,7 @@ MIGRATIONS: list[Migration] = [
     _v10_work_queue,
     _v11_server_models,
     _v12_generation_kinds,
+    migrate_team_mode,  # v13 (the lead renumbers): assignee, events, presence, a draft's basis (team.py)
 ]
 
 

@@ -77,6 +77,7 @@ class PreparedDraft:
     report: TrimReport
     notices: tuple[str, ...] = ()  # what the agent should know before sending (an unknown window, a bad name)
     counts_exact: bool = True  # False: tiktoken's estimate of another tokenizer (an unknown or local model)
+    basis_event_id: int | None = None  # the newest event before the history was read (the send-time guard)
 
 
 def customer_values(customer: Customer) -> dict[str, str]:
@@ -219,8 +220,10 @@ class Drafter:
         customer = store.get_customer(conversation.customer_id)
         persona = self._services.personas.get(persona_id)
         model = self.resolve_model(persona)
+        basis = store.latest_event_id()  # before the history: whatever comes after it, the draft did not see
         history = store.history_newest_first(conversation_id, model.encoding)
-        return self._build(conversation_id, customer_values(customer), persona, model, history)
+        prepared = self._build(conversation_id, customer_values(customer), persona, model, history)
+        return replace(prepared, basis_event_id=basis)
 
     def preview(
         self,
@@ -508,6 +511,7 @@ class Drafter:
             error_kind=error_kind,
             generation_id=self.generation_id,
             final=final,
+            basis_event_id=prepared.basis_event_id,
         )
 
     def _judge(self, prepared: PreparedDraft, result: StreamResult) -> None:

@@ -73,7 +73,7 @@ class MainScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.customers.empty_hint = f"No customers here: {self.key('add_customer')} adds one."
-        self.customers.view_hint = f"{self.key('queue_view')} or 1-5: views"
+        self.customers.view_hint = f"{self.key('queue_view')} or 1-7: views"
         self.customers.refresh_list()
         self.drafting.show_persona()
         self._show_header()
@@ -83,7 +83,7 @@ class MainScreen(Screen[None]):
         """The list's rows (called in a thread): a queue view needs no open store (see Services); a filter
         lists the matching customers."""
         if not query.strip():
-            return self.services.first_queue(view, CUSTOMER_LIMIT)
+            return self.services.first_queue(view, CUSTOMER_LIMIT, self.session.agent_name)
         return self.services.store.list_customers(query, limit=CUSTOMER_LIMIT)
 
     def _show_header(self) -> None:
