@@ -118,8 +118,11 @@ class ChangeFeed:
         """Block up to ``timeout`` seconds for the next commit by another connection; what changed (None:
         nothing was committed). StoreError when the connection is lost: the feed reconnects on the next
         call, reading everything it missed."""
-        if self._signal is None:
+        if self._signal is None:  # the first wait, or the first after a lost connection
             self._signal = self._store.backend.open_change_signal(self._store.engine)
+            missed = self.read()  # what was committed while no signal was listening
+            if missed.any:
+                return missed
         try:
             if not self._signal.wait(timeout):
                 return None

@@ -32,7 +32,7 @@ VIEW_MINE: Final = "mine"
 VIEW_UNASSIGNED: Final = "unassigned"
 #: The queue's views in the order the console offers them; the first is the default.
 QUEUE_VIEWS: Final = (
-    VIEW_NEEDS_REPLY, VIEW_MINE, VIEW_UNASSIGNED, STATUS_OPEN, STATUS_PENDING, STATUS_RESOLVED, VIEW_ALL,
+    VIEW_NEEDS_REPLY, STATUS_OPEN, STATUS_PENDING, STATUS_RESOLVED, VIEW_ALL, VIEW_MINE, VIEW_UNASSIGNED,
 )  # fmt: skip
 VIEW_TITLES: Final = {
     VIEW_NEEDS_REPLY: "Needs a reply",

@@ -42,6 +42,11 @@ MAIN_BINDINGS: list[Binding] = [
     ),
     Binding("ctrl+home", "queue_view", "Next queue view", id="queue_view", show=False),
     Binding("f11", "customer_panel", "Customer details", id="customer_panel", show=False),
+    # Team mode, beside F12 (next waiting): shift+F keys reach the console through tmux and terminals alike.
+    # Off the footer, which is full at 160 columns (help and the command palette list them).
+    Binding("shift+f12", "take_next", "Take next", id="take_next", show=False),
+    Binding("shift+f11", "reassign", "Reassign conversation", id="reassign", show=False),
+    Binding("shift+f9", "release", "Release conversation", id="release", show=False),
 ]
 
 

@@ -21,7 +21,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.worker import Worker
 
-from support_console.core.errors import SupportConsoleError
+from support_console.core.errors import ConversationChanged, SupportConsoleError
 from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_pane import DraftPane, Meter
 from support_console.ui.widgets.reply_out import deliver
@@ -63,6 +63,9 @@ class DraftColumn(Vertical):
         def __init__(self, status: str | None) -> None:
             super().__init__()
             self.status = status
+
+    class ConversationChanged(Message):
+        """The send-time guard refused the draft: the conversation changed after it was written."""
 
     class ContextMeasured(Message):
         """A request was prepared: the ``dropped`` messages before ``first_kept_id`` do not reach the
@@ -464,6 +467,16 @@ class DraftColumn(Vertical):
             self.sending = False
             pane.release("Not sent.")
             self._not_ready("reply" if error.missing == "conversation" else error.missing, str(error))
+            return
+        except ConversationChanged as changed:
+            self.sending = False
+            again = f"Review what changed, then {self.key('approve')} again sends this draft anyway."
+            pane.release(f"{changed} {again}", error=True)
+            pane.draft_id = self.session.draft_id
+            self.notify(
+                f"Not sent: {'; '.join(changed.changes)}.", title="Changed", severity="warning", markup=False
+            )
+            self.post_message(self.ConversationChanged())
             return
         except SupportConsoleError as error:
             self.sending = False
