@@ -218,3 +218,16 @@ def test_version_13_upgrades_an_existing_file_in_place(tmp_path: Path) -> None:
         assert [r.assignee for r in store.list_queue("mine", agent="kim")] == ["kim"]
     finally:
         store.close()
+
+
+def test_two_agents_drafting_on_one_conversation_keep_their_own_drafts(store: Store) -> None:
+    cid = waiting(store, "Ann")
+    kims = store.save_draft(cid, text="Kim's", author="kim")
+    lees = store.save_draft(cid, text="Lee's", author="lee")
+    again = store.save_draft(cid, text="Kim's second", author="kim")  # supersedes Kim's first only
+    assert store.get_message(kims).state == "discarded"
+    assert store.get_message(lees).state == "draft"
+    kim_draft, lee_draft = store.pending_draft(cid, "kim"), store.pending_draft(cid, "lee")
+    assert kim_draft is not None
+    assert lee_draft is not None
+    assert (kim_draft.id, lee_draft.id) == (again, lees)

@@ -8,7 +8,7 @@ original text next to it.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlmodel import col, select
@@ -50,6 +50,7 @@ class DraftsMixin(StoreBase):
         generation_id: int | None = None,
         final: bool = False,
         basis_event_id: int | None = None,
+        author: str | None = None,
     ) -> int:
         """Create (``draft_id=None``) or update a draft; return its id.
 
@@ -66,7 +67,9 @@ class DraftsMixin(StoreBase):
 
         ``basis_event_id`` is the newest event the text was written against (the Drafter reads it before
         the history it sends); a new draft without one is based on the newest event now. The send-time
-        guard compares it with what came after (``guard.py``).
+        guard compares it with what came after (``guard.py``). ``author`` is the agent whose draft it is: a
+        new draft supersedes only that agent's pending draft (and those without an author), so another
+        agent's draft on the same conversation stays theirs.
         """
         facts = generation_facts(finish_reason=finish_reason, usage=usage, error=error, error_kind=error_kind)
         values: dict[str, object] = {"text": text, "updated_at": utcnow()}
@@ -86,6 +89,7 @@ class DraftsMixin(StoreBase):
                 self._conversation(session, conversation_id)
                 values.update(conversation_id=conversation_id, role=ROLE_AGENT, state=STATE_DRAFT)
                 values.setdefault("basis_event_id", latest_event_id(conn))
+                owner = values["author"] = (author or "").strip() or None
                 values["created_at"] = values["updated_at"]
                 new_id = int(conn.execute(table.insert().values(values).returning(table.c.id)).scalar_one())
                 conn.execute(
@@ -94,6 +98,7 @@ class DraftsMixin(StoreBase):
                         table.c.conversation_id == conversation_id,
                         table.c.state == STATE_DRAFT,
                         table.c.id != new_id,
+                        *_own(table.c.author, owner),
                     )
                     .values(state=STATE_DISCARDED, superseded_by=new_id, updated_at=values["updated_at"])
                 )
@@ -115,11 +120,16 @@ class DraftsMixin(StoreBase):
                 write_generation(conn, generation_id, draft_id, generation, final=final)
             return draft_id
 
-    def pending_draft(self, conversation_id: int) -> Message | None:
-        """The conversation's newest unsent draft, if any."""
+    def pending_draft(self, conversation_id: int, author: str | None = None) -> Message | None:
+        """The conversation's newest unsent draft, if any; with ``author``, that agent's (or one without an
+        author): another agent's draft is theirs to restore, not this agent's."""
         stmt = (
             select(Message)
-            .where(Message.conversation_id == conversation_id, Message.state == STATE_DRAFT)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.state == STATE_DRAFT,
+                *_own(MESSAGES.c.author, (author or "").strip() or None),
+            )
             .order_by(col(Message.id).desc())
         )
         with self._read() as session:
@@ -222,3 +232,9 @@ class DraftsMixin(StoreBase):
         if message.state == STATE_DISCARDED:
             raise StoreError(f"Draft {draft_id} was discarded and cannot be {verb}: start a new draft.")
         raise StoreError(f"Message {draft_id} is a {message.role} message, not a draft: it cannot be {verb}.")
+
+
+def _own(column: sa.ColumnElement[Any], author: str | None) -> list[sa.ColumnElement[bool]]:
+    """The drafts that are ``author``'s: theirs and those without an author (all of them when no author is
+    named, as before team mode)."""
+    return [] if author is None else [sa.or_(column.is_(None), column == author)]

@@ -195,6 +195,9 @@ class Message(SQLModel, table=True):
     # Schema version 13: the newest event (``events.id``) the draft was written against; approving it is
     # refused when an answer-changing event of its conversation came after (``drafts.approve_draft``).
     basis_event_id: int | None = None
+    # Schema version 13: the agent whose draft this is. A new draft supersedes only its author's earlier
+    # one (and drafts without an author), so two agents drafting on one conversation keep their own.
+    author: str | None = None
 
 
 def customer_rollup(customer_id: sa.ColumnElement[int]) -> sa.Update:

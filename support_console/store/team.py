@@ -191,10 +191,11 @@ def _record(row: Sequence[object] | sa.Row[object]) -> EventRecord:
 
 def migrate_team_mode(conn: Connection) -> None:
     """Schema version 13: ``conversations.assignee`` (and the index the mine view walks),
-    ``messages.basis_event_id``, and the ``events`` and ``presence`` tables; the backend adds what it needs
-    to announce new events (PostgreSQL: a NOTIFY trigger)."""
+    ``messages.basis_event_id`` and ``messages.author`` (whose draft), and the ``events`` and ``presence``
+    tables; the backend adds what it needs to announce new events (PostgreSQL: a NOTIFY trigger)."""
     conn.exec_driver_sql("ALTER TABLE conversations ADD COLUMN assignee VARCHAR")
     conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN basis_event_id INTEGER")
+    conn.exec_driver_sql("ALTER TABLE messages ADD COLUMN author VARCHAR")
     conn.exec_driver_sql(
         "CREATE INDEX IF NOT EXISTS ix_conversations_assignee "
         "ON conversations (assignee, (coalesce(last_activity, created_at)), id)"

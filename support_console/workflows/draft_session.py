@@ -204,6 +204,10 @@ class DraftSession:
         #: The newest change the agent was shown when the send-time guard refused the draft (approving
         #: again sends it anyway, unless something newer came): ``Store.approve_draft``'s reviewed_through.
         self.reviewed_through: int | None = None
+        #: The newest event the screen's transcript reflects (set by open and reread), and what it was when
+        #: the agent began typing a reply by hand: that draft's basis for the send-time guard.
+        self.shown_through: int | None = None
+        self._typing_basis: int | None = None
 
     # -- what the screen reads -----------------------------------------------------------------------------
 
@@ -279,6 +283,7 @@ class DraftSession:
         from support_console.store.customers import record_of
 
         store = self._services.store
+        self.shown_through = store.latest_event_id()  # before the reads: what they show is at least this
         customer = record_of(store.get_customer(customer_id))
         conversation = (
             store.open_conversation(customer_id)
@@ -289,7 +294,13 @@ class DraftSession:
             return customer, conversation, [], 0, None
         page = store.page_messages(conversation.id, None, page_size)
         total = store.count_messages(conversation.id) if len(page) >= page_size else len(page)
-        return customer, conversation, page, total, store.pending_draft(conversation.id)
+        return (
+            customer,
+            conversation,
+            page,
+            total,
+            store.pending_draft(conversation.id, self.agent_name or None),
+        )
 
     def _default_persona(self, conversation: OpenConversation | None) -> str | None:
         try:
@@ -384,6 +395,7 @@ class DraftSession:
         if conversation is None or conversation.id is None:
             return None
         store = self._services.store
+        self.shown_through = store.latest_event_id()
         self.conversation = store.get_conversation(conversation.id)
         return Reread(self.conversation, store.page_messages(conversation.id, None, PAGE))
 
@@ -437,7 +449,7 @@ class DraftSession:
 
     def _prepare(self) -> Generation:
         conversation_id, persona_id = self._drafting_target()
-        drafter = Drafter(self._services, saves=self.queue)
+        drafter = Drafter(self._services, saves=self.queue, author=self.agent_name or None)
         prepared = drafter.prepare(conversation_id, persona_id)
         return Generation(prepared, drafter, self.draft_id)
 
@@ -489,6 +501,8 @@ class DraftSession:
         draft holds the text (await it, or not). Edits made while a save waits are merged: only the newest
         text is written.
         """
+        if self.draft_id is None and self._typing_basis is None:
+            self._typing_basis = self.shown_through  # what the agent saw when they began to write
         with self._edit_lock:
             self._edit = text
             job = self._edit_job
@@ -517,8 +531,14 @@ class DraftSession:
         if conversation_id is None or (self.draft_id is None and not text.strip()):
             return
         self._save_model_draft()
+        basis = self._typing_basis if self.draft_id is None else None
         self.draft_id = self._services.store.save_draft(
-            conversation_id, draft_id=self.draft_id, text=text, persona_id=self.persona_id
+            conversation_id,
+            draft_id=self.draft_id,
+            text=text,
+            persona_id=self.persona_id,
+            basis_event_id=basis,
+            author=self.agent_name or None,
         )
         self.saved_text = text
 
@@ -581,7 +601,14 @@ class DraftSession:
         with self._edit_lock:
             self._edit = None  # the approved text supersedes any edit not saved yet
         if self.draft_id is None:
-            self.draft_id = store.save_draft(conversation_id, text=text, persona_id=self.persona_id)
+            basis = self._typing_basis if self._typing_basis is not None else self.shown_through
+            self.draft_id = store.save_draft(
+                conversation_id,
+                text=text,
+                persona_id=self.persona_id,
+                basis_event_id=basis,
+                author=approver,
+            )
         try:
             message = store.approve_draft(
                 self.draft_id, text, approver, reviewed_through=self.reviewed_through
@@ -615,7 +642,7 @@ class DraftSession:
 
     def _forget_draft(self, draft_id: int | None) -> None:
         self.draft_id, self.saved_text = draft_id, ""
-        self.reviewed_through = None
+        self.reviewed_through = self._typing_basis = None
         self._generation = None
         self._restored_outcome = (None, None)
         with self._edit_lock:

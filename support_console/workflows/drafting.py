@@ -178,8 +178,11 @@ class Drafter:
     its own, so that work queues behind the saves), else on a thread of the Drafter's own.
     """
 
-    def __init__(self, services: Services, *, saves: Executor | None = None) -> None:
+    def __init__(
+        self, services: Services, *, saves: Executor | None = None, author: str | None = None
+    ) -> None:
         self._services = services
+        self._author = author  # the agent whose draft it is (team mode: their own pending draft)
         self._saves = saves  # None: the Drafter runs its saves on a thread of its own, per stream
         self._own_saves: ThreadPoolExecutor | None = None
         self._final: Future[None] | None = None
@@ -512,6 +515,7 @@ class Drafter:
             generation_id=self.generation_id,
             final=final,
             basis_event_id=prepared.basis_event_id,
+            author=self._author,
         )
 
     def _judge(self, prepared: PreparedDraft, result: StreamResult) -> None:
