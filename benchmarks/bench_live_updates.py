@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -27,6 +28,7 @@ from benchmarks.ui_driving import until
 from support_console.config.settings import CliOverrides, load_settings
 from support_console.store import Store
 from support_console.ui.app import create_app
+from support_console.ui.widgets.transcript import Transcript
 from support_console.workflows.services import build_services
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,6 +65,10 @@ def seed(url: str) -> int:
         return conversation.id
     finally:
         store.close()
+
+
+def _shown(transcript: Transcript, message_id: int) -> bool:
+    return any(view.message_id == message_id for view in transcript.views)
 
 
 def start_writer(db: Path, changes: int) -> tuple[subprocess.Popen[str], int]:
@@ -105,7 +111,7 @@ async def measure(db: Path, writer: subprocess.Popen[str], cid: int, changes: in
             for _ in range(changes):
                 line = await loop.run_in_executor(None, writer.stdout.readline)
                 mid, committed = int(line.split()[0]), float(line.split()[1])
-                await until(lambda m=mid: any(v.message_id == m for v in main.transcript.views), poll=0.002)
+                await until(partial(_shown, main.transcript, mid), poll=0.002)
                 latencies.append(time.time() - committed)
     finally:
         services.close()
