@@ -94,11 +94,11 @@ class MainScreen(TeamActions, Screen[None]):
         if self.session.queue.busy_for > WAIT_NOTICE_AFTER:
             self.sub_title = "waiting for the database (another program is writing to it)…"
             return
-        parts = [f"agent: {visible(self.session.agent_name) or 'not set'}"]
+        parts = self.team_header()  # first: who else is here is the warning that must not be cut at 80
+        parts.append(f"agent: {visible(self.session.agent_name) or 'not set'}")
         conversation = self.session.conversation
         if conversation is not None:
             parts.append(f"conversation {conversation.id}: {conversation.status}")
-        parts.extend(self.team_header())
         self.sub_title = " · ".join(parts)
 
     def key(self, binding_id: str) -> str:

@@ -470,8 +470,11 @@ class DraftColumn(Vertical):
             return
         except ConversationChanged as changed:
             self.sending = False
-            again = f"Review what changed, then {self.key('approve')} again sends this draft anyway."
-            pane.release(f"{changed} {again}", error=True)
+            what = "; ".join(changed.changes)
+            again = f"{self.key('approve')} again sends this draft anyway."
+            pane.release(
+                f"Not sent: the conversation changed after this draft ({what}). Read it; {again}", error=True
+            )
             pane.draft_id = self.session.draft_id
             self.notify(
                 f"Not sent: {'; '.join(changed.changes)}.", title="Changed", severity="warning", markup=False
