@@ -231,3 +231,22 @@ def test_two_agents_drafting_on_one_conversation_keep_their_own_drafts(store: St
     assert kim_draft is not None
     assert lee_draft is not None
     assert (kim_draft.id, lee_draft.id) == (again, lees)
+
+
+def test_a_feed_that_lost_its_connection_reads_what_it_missed(url: str) -> None:
+    a, b = Store.open(url), Store.open(url)
+    try:
+        cid = waiting(a, "Ann")
+        feed = ChangeFeed(b)
+        try:
+            assert feed.wait(0.1) is None
+            feed.close()  # as after a lost connection: no signal is listening now
+            a.set_status(cid, "pending", agent="kim")
+            missed = feed.wait(0.1)  # reconnects, and reads first what was committed meanwhile
+            assert missed is not None
+            assert [(e.kind, e.detail) for e in missed.events] == [("status", "pending")]
+        finally:
+            feed.close()
+    finally:
+        a.close()
+        b.close()
