@@ -32,8 +32,7 @@ from support_console.workflows.services import Services
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from support_console.store import AuditConversation, AuditMessage
-    from support_console.store.team import EventRecord
+    from support_console.store import AuditConversation, AuditMessage, EventRecord
 
 #: Most messages rendered at once; the window is centred on the opened message. Export shows everything.
 MAX_RENDERED = 400

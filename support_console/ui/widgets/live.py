@@ -27,7 +27,7 @@ from support_console.core.errors import StoreError
 from support_console.core.vocabulary import ACTIVITY_VIEWING
 
 if TYPE_CHECKING:
-    from support_console.store.live import Changes, PresenceRecord
+    from support_console.store import Changes, PresenceRecord
     from support_console.workflows.services import Services
 
 #: How long one wait for a change lasts before the thread looks at its other duties.
@@ -83,7 +83,7 @@ class LiveUpdates(Widget):
 
     @work(thread=True, exclusive=True, group="live", exit_on_error=False)
     def _follow(self) -> None:
-        from support_console.store.live import HEARTBEAT_SECONDS, ChangeFeed
+        from support_console.store import HEARTBEAT_SECONDS, ChangeFeed
 
         worker = get_current_worker()
         store = self.services.store
@@ -126,7 +126,7 @@ class LiveUpdates(Widget):
                 store.leave(self.console_id)
 
     def _beat(self, conversation_id: int | None, activity: str, agent: str) -> None:
-        from support_console.store.base import WriteLockBusy
+        from support_console.store import WriteLockBusy
 
         with suppress(WriteLockBusy):  # another program is writing: the next beat comes in a few seconds
             self.services.store.heartbeat(self.console_id, agent, conversation_id, activity)
