@@ -41,11 +41,13 @@ class Host(App[None]):
 
 async def settle(pilot: Any, within: float = 5.0) -> None:
     """Let the app run until no worker is pending or running (the screens read the store in workers, and a
-    page that arrives may start the next), then one more refresh."""
+    page that arrives may start the next), then one more refresh. The console's live-updates worker runs for
+    its whole life: it is not waited for."""
     app = pilot.app
     await pilot.pause()  # a screen pushed or an event posted just now starts its worker here
     deadline = time.monotonic() + within
-    while any(w.state in (WorkerState.PENDING, WorkerState.RUNNING) for w in app.workers):
+    busy = (WorkerState.PENDING, WorkerState.RUNNING)
+    while any(w.state in busy and w.group != "live" for w in app.workers):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for the store workers")
         await pilot.pause(0.01)

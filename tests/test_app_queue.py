@@ -118,8 +118,9 @@ async def test_views_are_one_key_away_and_the_filter_finds_any_customer(services
         await pilot.press("5")  # all
         await wait_for(pilot, lambda: main.customers.view == "all" and not main.customers.loading)
         assert len(main.customers.entries) == 4
-        await pilot.press("ctrl+home")  # round the views: back to the first
-        await wait_for(pilot, lambda: main.customers.view == "needs_reply" and not main.customers.loading)
+        for view in ("mine", "unassigned", "needs_reply"):  # round the views: team mode's, then the first
+            await pilot.press("ctrl+home")
+            await wait_for(pilot, lambda v=view: main.customers.view == v and not main.customers.loading)
         assert [e.conversation_id for e in main.customers.entries] == [ids["Bob"], ids["Ann"]]
 
         await pilot.press("ctrl+f")

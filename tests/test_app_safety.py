@@ -59,7 +59,11 @@ async def test_markup_and_escape_codes_are_shown_literally(tmp_path: Path, wire_
             await settle(pilot)
             assert "[/] again " in screen_text(app)
             assert "[1m" not in screen_text(app)  # the sequence went whole
-            await pilot.press("ctrl+s")
+            await pilot.press("ctrl+s")  # the customer wrote after the draft: the guard asks for a review
+            await settle(pilot)
+            assert "a new customer message" in screen_text(app)
+            assert "\x1b" not in screen_text(app)
+            await pilot.press("ctrl+s")  # reviewed: sent anyway
             await settle(pilot)
             sent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"][-1]
             assert sent.state == "sent"

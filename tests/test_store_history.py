@@ -260,7 +260,8 @@ def test_drafting_again_reads_only_what_changed(store: Store) -> None:
     try:
         assert _build(fresh, cid, "gpt-4o") == (messages, report)
 
-        store.approve_draft(older_draft, "an older reply, sent now", "bob")  # an older change: read afresh
+        reviewed = store.latest_event_id()  # the send-time guard: sent after the newer messages, on purpose
+        store.approve_draft(older_draft, "an older reply, sent now", "bob", reviewed_through=reviewed)
         messages, report = _build(store, cid, "gpt-4o")
         assert {"role": "assistant", "content": "an older reply, sent now"} in messages
         assert _build(fresh, cid, "gpt-4o") == (messages, report)

@@ -152,7 +152,8 @@ async def settle(pilot: object, within: float = 10.0) -> None:
         await pilot.pause(0.01)
 
 
-_LONG_WORKERS = ("draft", "store")  # a streaming draft; opening the store and loading the model SDK
+_LONG_WORKERS = ("draft", "store", "live")  # a streaming draft; opening the store, loading the model SDK;
+# following other consoles' changes (for the console's whole life)
 
 
 async def show_all_conversations(pilot: Pilot[Any], main: MainScreen) -> None:

@@ -44,7 +44,7 @@ EXIT_OK, EXIT_OTHER, EXIT_USAGE, EXIT_CONFIG, EXIT_MODEL, EXIT_INTERRUPTED = 0, 
 EXIT_CODES_HELP = (
     "exit codes: 0 ok, 1 other failure, 2 usage, 3 configuration or provider (no provider, bad key, unknown "
     "model or deployment, broken persona files), 4 model error or refusal (content filter, the model "
-    "refused, rate limit, dropped stream), "
+    "refused, rate limit, dropped stream), 6 approve refused: the conversation changed after the draft, "
     "130 stopped with Ctrl+C; errors are one 'error:' line on stderr"
 )
 _CONFIG_KINDS = (ErrorKind.NOT_CONFIGURED, ErrorKind.AUTH, ErrorKind.NOT_FOUND)  # fixed by configuration
@@ -139,6 +139,7 @@ def build_parser() -> argparse.ArgumentParser:
     importlib.import_module("support_console.cli.tool_commands").register(sub, common)  # tools, rewrite
     importlib.import_module("support_console.cli.insight_commands").register(sub, common)  # summarise…
     importlib.import_module("support_console.cli.macro_commands").register(sub, common)  # macros
+    importlib.import_module("support_console.cli.team_commands").register(sub, common)  # take-next, approve…
     return parser
 
 

@@ -41,3 +41,15 @@ class NotFoundError(StoreError):
 
 class DiskFullError(StoreError):
     """The disk holding the database is full: the write that failed was rolled back, nothing half-saved."""
+
+
+class ConversationChanged(StoreError):
+    """A draft was refused at approval because its conversation changed after the draft was written (a new
+    customer message, another agent's reply): the send-time guard. ``changes`` says what, one line each;
+    ``through`` is the newest change's event id: approving again with ``reviewed_through=through`` says the
+    agent has read them."""
+
+    def __init__(self, message: str, *, changes: tuple[str, ...], through: int) -> None:
+        super().__init__(message)
+        self.changes = changes
+        self.through = through

@@ -43,6 +43,24 @@ STATUS_PENDING: Final = "pending"
 STATUS_RESOLVED: Final = "resolved"
 STATUSES: Final = (STATUS_OPEN, STATUS_PENDING, STATUS_RESOLVED)
 
+# What the events table records (schema version 14, ``store/team.py``): who did what to a conversation. The
+# log is also the change feed every console follows (``store/live.py``), so writes without an agent (a
+# customer message, an import) are in it too.
+EVENT_CUSTOMER: Final = "customer"  # a customer message was added
+EVENT_NOTE: Final = "note"  # an internal note was added
+EVENT_SENT: Final = "sent"  # a reply was approved and sent
+EVENT_STATUS: Final = "status"  # the status changed (detail: the new status)
+EVENT_ASSIGNED: Final = "assigned"  # taken or (re)assigned (detail: the new assignee)
+EVENT_RELEASED: Final = "released"  # handed back to the unassigned queue
+EVENT_IMPORTED: Final = "imported"  # messages were imported into it
+#: The events that change what a reply answers: a draft written before one of them is refused
+#: (``ConversationChanged``, the send-time guard).
+ANSWER_CHANGING: Final = (EVENT_CUSTOMER, EVENT_SENT, EVENT_IMPORTED)
+
+# What an agent's console is doing on a conversation (presence heartbeats).
+ACTIVITY_VIEWING: Final = "viewing"
+ACTIVITY_DRAFTING: Final = "drafting"
+
 #: What a draft's ``error`` says when no model error ended it: stats tell these apart from real errors.
 REFUSAL_NOTE: Final = "The model refused to write this reply; edit the draft by hand or try another persona."
 STOPPED_NOTE: Final = "Drafting was stopped before the model finished; edit the partial draft or draft again."

@@ -34,12 +34,14 @@ from support_console.core.vocabulary import (
 
 if TYPE_CHECKING:
     from support_console.store.audit import AuditConversation, AuditMessage
+    from support_console.store.base import WriteLockBusy
     from support_console.store.conversation_list import ConversationRow, LogFilters
     from support_console.store.facade import Store
     from support_console.store.first_page import CustomerRecord, CustomerSummary
     from support_console.store.generations import GenerationRecord
     from support_console.store.history import History
     from support_console.store.insight import Rating, SummaryState
+    from support_console.store.live import HEARTBEAT_SECONDS, ChangeFeed, Changes, PresenceRecord
     from support_console.store.messages import NewMessage
     from support_console.store.quality import QualityRow, QualityStats
     from support_console.store.queue import CustomerProfile
@@ -47,9 +49,16 @@ if TYPE_CHECKING:
     from support_console.store.search import SearchHit
     from support_console.store.stats import LogStats, StatsRow
     from support_console.store.tables import Conversation, Customer, Message
+    from support_console.store.team import EventRecord
 
 _LAZY = {
     "AuditConversation": "audit",
+    "ChangeFeed": "live",
+    "Changes": "live",
+    "EventRecord": "team",
+    "HEARTBEAT_SECONDS": "live",
+    "PresenceRecord": "live",
+    "WriteLockBusy": "base",
     "AuditMessage": "audit",
     "Conversation": "tables",
     "ConversationRow": "conversation_list",
@@ -83,6 +92,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "HEARTBEAT_SECONDS",
     "ROLES",
     "ROLE_AGENT",
     "ROLE_CUSTOMER",
@@ -99,18 +109,22 @@ __all__ = [
     "STATUS_RESOLVED",
     "AuditConversation",
     "AuditMessage",
+    "ChangeFeed",
+    "Changes",
     "Conversation",
     "ConversationRow",
     "Customer",
     "CustomerProfile",
     "CustomerRecord",
     "CustomerSummary",
+    "EventRecord",
     "GenerationRecord",
     "History",
     "LogFilters",
     "LogStats",
     "Message",
     "NewMessage",
+    "PresenceRecord",
     "QualityRow",
     "QualityStats",
     "QueueRow",
@@ -119,4 +133,5 @@ __all__ = [
     "StatsRow",
     "Store",
     "SummaryState",
+    "WriteLockBusy",
 ]

@@ -19,6 +19,10 @@ What every implementation must guarantee, because the rest of the store relies o
 * **Full-text search** finds messages containing every word of a query, case- and accent-insensitively,
   newest (highest id) first, each with a snippet whose matched words are spans; or says it has no index
   (``None``), and the store falls back to a portable ``LIKE`` scan.
+* **Events commit in id order** (``serialise_events``): a reader that has seen event N never later finds
+  an event below N appear, so "events after N" is a complete change feed and a draft's basis.
+* **A change signal** (``open_change_signal``) wakes a waiting console soon after another connection
+  commits (SQLite: ``PRAGMA data_version``; PostgreSQL: LISTEN/NOTIFY with event ids as the payload).
 * **Bulk writes** (the importer's path) give exactly the rows, counters and search index that the same
   messages written one by one give: they may only be faster.
 """
@@ -59,6 +63,17 @@ Snippet = tuple[str, tuple[tuple[int, int], ...]]
 BUSY_TIMEOUT_MS: Final = 30_000
 
 
+class ChangeSignal(Protocol):
+    """A dedicated connection that notices other connections' commits (``Backend.open_change_signal``)."""
+
+    def wait(self, timeout: float) -> bool:
+        """Block up to ``timeout`` seconds; True as soon as something may have changed (False: nothing did).
+        StoreError when the connection is lost: the caller opens a new signal."""
+
+    def close(self) -> None:
+        """Close the connection (from the thread that waits, or after it has stopped)."""
+
+
 class Backend(Protocol):
     """One database's implementation of what the store cannot say in portable SQLAlchemy."""
 
@@ -80,6 +95,18 @@ class Backend(Protocol):
 
     def prepare_bulk_indexing(self, conn: Connection) -> None:
         """Let bulk writers index a batch at once instead of row by row (v6; may do nothing)."""
+
+    # ---- team mode (schema version 14: ``store/team.py``, ``store/live.py``) ----------------------------
+
+    def create_change_notification(self, conn: Connection) -> None:
+        """Make the database announce every new event (PostgreSQL: a NOTIFY trigger; may do nothing)."""
+
+    def serialise_events(self, conn: Connection) -> None:
+        """Before inserting an event in a write transaction: make event ids commit in id order (SQLite's
+        write lock already does; PostgreSQL takes a transaction-scoped advisory lock)."""
+
+    def open_change_signal(self, engine: Engine) -> ChangeSignal:
+        """A new :class:`ChangeSignal` on the engine's database."""
 
     # ---- full-text search ---------------------------------------------------------------------------------
 

@@ -23,11 +23,12 @@ from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError, StoreError
 from support_console.core.matching import fold
 from support_console.core.personas import BUILTIN_VARIABLES
-from support_console.core.vocabulary import STATUS_OPEN, STATUSES, UNRESOLVED
+from support_console.core.vocabulary import EVENT_STATUS, STATUS_OPEN, STATUSES, UNRESOLVED
 from support_console.store.base import StoreBase
 from support_console.store.first_page import LIST_ORDER_SQL, CustomerRecord, CustomerSummary
 from support_console.store.like import contains
 from support_console.store.tables import CUSTOMERS, Conversation, Customer
+from support_console.store.team import log_event
 
 LIST_ORDER: Final = tuple(sa.text(term) for term in LIST_ORDER_SQL)
 """The customer list's order as SQLAlchemy terms (see ``first_page.LIST_ORDER_SQL``)."""
@@ -185,14 +186,18 @@ class CustomersMixin(StoreBase):
         with self._read() as session:
             return self._conversation(session, conversation_id)
 
-    def set_status(self, conversation_id: int, status: str) -> None:
-        """Set open / pending / resolved."""
+    def set_status(self, conversation_id: int, status: str, *, agent: str | None = None) -> None:
+        """Set open / pending / resolved; ``agent`` is who did it (the events log keeps it)."""
         if status not in STATUSES:
             raise StoreError(f"Unknown conversation status {status!r}: use one of {', '.join(STATUSES)}.")
         with self._write() as session:
             conversation = self._conversation(session, conversation_id)
+            changed = conversation.status != status
             conversation.status = status
             conversation.updated_at = utcnow()
+            if changed:
+                session.flush()
+                log_event(session.connection(), conversation_id, EVENT_STATUS, agent, status)
 
     def set_persona(self, conversation_id: int, persona_id: str) -> None:
         """Remember which persona this conversation uses."""

@@ -8,18 +8,27 @@ original text next to it.
 
 from __future__ import annotations
 
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import sqlalchemy as sa
 from sqlmodel import col, select
 
 from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError, StoreError
-from support_console.core.vocabulary import ROLE_AGENT, STATE_DISCARDED, STATE_DRAFT, STATE_SENT, ErrorKind
+from support_console.core.vocabulary import (
+    EVENT_SENT,
+    ROLE_AGENT,
+    STATE_DISCARDED,
+    STATE_DRAFT,
+    STATE_SENT,
+    ErrorKind,
+)
 from support_console.store.base import StoreBase
 from support_console.store.counters import update_counters_for
 from support_console.store.generations import generation_facts, write_generation
+from support_console.store.guard import refuse_if_changed
 from support_console.store.tables import MESSAGES, SERVED_MODELS, Message
+from support_console.store.team import latest_event_id, log_event
 
 
 class DraftsMixin(StoreBase):
@@ -40,6 +49,8 @@ class DraftsMixin(StoreBase):
         error_kind: ErrorKind | None = None,
         generation_id: int | None = None,
         final: bool = False,
+        basis_event_id: int | None = None,
+        author: str | None = None,
     ) -> int:
         """Create (``draft_id=None``) or update a draft; return its id.
 
@@ -53,11 +64,19 @@ class DraftsMixin(StoreBase):
         alone: finish reason, usage, error and kind are all written, None included, to the draft and to the
         generation (``final``: the generation ended with this save). A new draft supersedes the
         conversation's earlier pending one (one pending draft per conversation; the audit keeps it).
+
+        ``basis_event_id`` is the newest event the text was written against (the Drafter reads it before
+        the history it sends); a new draft without one is based on the newest event now. The send-time
+        guard compares it with what came after (``guard.py``). ``author`` is the agent whose draft it is: a
+        new draft supersedes only that agent's pending draft (and those without an author), so another
+        agent's draft on the same conversation stays theirs.
         """
         facts = generation_facts(finish_reason=finish_reason, usage=usage, error=error, error_kind=error_kind)
         values: dict[str, object] = {"text": text, "updated_at": utcnow()}
         optional = {"original_text": original_text, "persona_id": persona_id, "model": model}
         values.update({k: v for k, v in optional.items() if v is not None})
+        if basis_event_id is not None:
+            values["basis_event_id"] = basis_event_id
         generation = dict(facts, **({"model": model} if model else {}))  # the served model, once known
         if generation_id is not None:
             values.update(facts, generation_id=generation_id)
@@ -69,6 +88,8 @@ class DraftsMixin(StoreBase):
             if draft_id is None:
                 self._conversation(session, conversation_id)
                 values.update(conversation_id=conversation_id, role=ROLE_AGENT, state=STATE_DRAFT)
+                values.setdefault("basis_event_id", latest_event_id(conn))
+                owner = values["author"] = (author or "").strip() or None
                 values["created_at"] = values["updated_at"]
                 new_id = int(conn.execute(table.insert().values(values).returning(table.c.id)).scalar_one())
                 conn.execute(
@@ -77,6 +98,7 @@ class DraftsMixin(StoreBase):
                         table.c.conversation_id == conversation_id,
                         table.c.state == STATE_DRAFT,
                         table.c.id != new_id,
+                        *_own(table.c.author, owner),
                     )
                     .values(state=STATE_DISCARDED, superseded_by=new_id, updated_at=values["updated_at"])
                 )
@@ -98,11 +120,16 @@ class DraftsMixin(StoreBase):
                 write_generation(conn, generation_id, draft_id, generation, final=final)
             return draft_id
 
-    def pending_draft(self, conversation_id: int) -> Message | None:
-        """The conversation's newest unsent draft, if any."""
+    def pending_draft(self, conversation_id: int, author: str | None = None) -> Message | None:
+        """The conversation's newest unsent draft, if any; with ``author``, that agent's (or one without an
+        author): another agent's draft is theirs to restore, not this agent's."""
         stmt = (
             select(Message)
-            .where(Message.conversation_id == conversation_id, Message.state == STATE_DRAFT)
+            .where(
+                Message.conversation_id == conversation_id,
+                Message.state == STATE_DRAFT,
+                *_own(MESSAGES.c.author, (author or "").strip() or None),
+            )
             .order_by(col(Message.id).desc())
         )
         with self._read() as session:
@@ -116,12 +143,15 @@ class DraftsMixin(StoreBase):
                 raise NotFoundError(f"Message {message_id} does not exist: reload the conversation.")
             return message
 
-    def approve_draft(self, draft_id: int, sent_text: str, approver: str) -> Message:
+    def approve_draft(
+        self, draft_id: int, sent_text: str, approver: str, *, reviewed_through: int | None = None
+    ) -> Message:
         """Send a draft: ``text`` becomes ``sent_text``; the model's text stays in ``original_text``.
 
         Refuses an empty text, an anonymous approver, and anything that is not a draft (already sent or
         discarded). If a model-written draft was saved without ``original_text``, its stored text is kept
-        there.
+        there. Refuses too, with ``ConversationChanged``, a draft whose conversation changed after it was
+        written (``guard.py``), unless only what the agent has reviewed (``reviewed_through``) did.
         """
         if not sent_text.strip():
             raise StoreError("The reply is empty: write the text to send, or discard the draft.")
@@ -131,6 +161,7 @@ class DraftsMixin(StoreBase):
             message = session.get(Message, draft_id)
             if message is None or message.state != STATE_DRAFT:
                 self._refuse(session, draft_id, "sent")
+            refuse_if_changed(session.connection(), message, reviewed_through)
             now = utcnow()
             if message.original_text is None and message.model is not None:
                 message.original_text = message.text
@@ -142,6 +173,7 @@ class DraftsMixin(StoreBase):
             message.tokens_o200k = message.tokens_cl100k = None  # the text changed: recount lazily
             session.flush()
             update_counters_for(session.connection(), message.conversation_id, draft_id)
+            log_event(session.connection(), message.conversation_id, EVENT_SENT, approver, str(draft_id))
             return message
 
     def discard_draft(self, draft_id: int) -> None:
@@ -200,3 +232,9 @@ class DraftsMixin(StoreBase):
         if message.state == STATE_DISCARDED:
             raise StoreError(f"Draft {draft_id} was discarded and cannot be {verb}: start a new draft.")
         raise StoreError(f"Message {draft_id} is a {message.role} message, not a draft: it cannot be {verb}.")
+
+
+def _own(column: sa.ColumnElement[Any], author: str | None) -> list[sa.ColumnElement[bool]]:
+    """The drafts that are ``author``'s: theirs and those without an author (all of them when no author is
+    named, as before team mode)."""
+    return [] if author is None else [sa.or_(column.is_(None), column == author)]

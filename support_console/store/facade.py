@@ -18,6 +18,7 @@ from support_console.store.drafts import DraftsMixin
 from support_console.store.engine import create_engine, create_read_only_engine
 from support_console.store.generations import GenerationsMixin
 from support_console.store.insight import InsightMixin
+from support_console.store.live import PresenceMixin
 from support_console.store.messages import MessagesMixin
 from support_console.store.migrations import check_readable_version, migrate, refuse_foreign
 from support_console.store.quality import QualityMixin
@@ -25,6 +26,7 @@ from support_console.store.queue import QueueMixin
 from support_console.store.search import SearchMixin
 from support_console.store.server_models import ServerModelsMixin
 from support_console.store.stats import StatsMixin
+from support_console.store.team import TeamMixin
 
 
 class Store(
@@ -41,6 +43,8 @@ class Store(
     ServerModelsMixin,
     InsightMixin,
     QualityMixin,
+    TeamMixin,
+    PresenceMixin,
 ):
     """Customers, conversations, messages and drafts on one SQLAlchemy engine, and everything read from
     them: the logs list, search, stats, the audit trail; and the importer's bulk writer.

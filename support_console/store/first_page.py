@@ -111,7 +111,7 @@ def name_from_email(email: str) -> str:
     return " ".join(w.capitalize() for w in words) or email
 
 
-def read_first_queue(db_url: str, view: str, limit: int) -> list[QueueRow] | None:
+def read_first_queue(db_url: str, view: str, limit: int, agent: str = "") -> list[QueueRow] | None:
     """The first ``limit`` rows of a work-queue view (``queue_rows.queue_sql``, the Store's own statement),
     read-only; None when the file cannot answer (no file yet, not a support-console database, locked), so
     the caller opens the Store, which says why."""
@@ -119,7 +119,7 @@ def read_first_queue(db_url: str, view: str, limit: int) -> list[QueueRow] | Non
     if conn is None:
         return None
     try:
-        return [queue_row(row) for row in conn.execute(queue_sql(view), {"limit": limit})]
+        return [queue_row(row) for row in conn.execute(queue_sql(view), {"limit": limit, "agent": agent})]
     except (sqlite3.Error, ValueError):
         return None
     finally:

@@ -20,6 +20,9 @@ from sqlmodel import col, select
 from support_console.core.clock import as_utc, utcnow
 from support_console.core.errors import StoreError
 from support_console.core.vocabulary import (
+    EVENT_CUSTOMER,
+    EVENT_IMPORTED,
+    EVENT_NOTE,
     ROLE_AGENT,
     ROLE_CUSTOMER,
     ROLE_NOTE,
@@ -35,6 +38,7 @@ from support_console.store.counters import after, update_counters, update_counte
 from support_console.store.engine import no_wait
 from support_console.store.history import History, HistoryReader
 from support_console.store.tables import CONVERSATIONS, MESSAGES, Message
+from support_console.store.team import log_event
 from support_console.store.times import to_stored
 
 #: Role/state pairs a bulk import may write (history: no drafts, nothing discarded).
@@ -68,12 +72,13 @@ class MessagesMixin(StoreBase):
         *,
         created_at: datetime | None = None,
         external_id: str | None = None,
+        agent: str | None = None,
     ) -> Message:
         """Record a customer message or a note. Replies go through save_draft / approve_draft instead.
 
         With an ``external_id`` already present in the conversation, returns the existing message (idempotent
         re-import). A customer message reopens a ``pending`` conversation (pending: waiting for the
-        customer).
+        customer). ``agent`` is who typed it in (the events log keeps it: a note's author).
         """
         if role == ROLE_AGENT:
             raise StoreError(
@@ -105,6 +110,8 @@ class MessagesMixin(StoreBase):
             session.flush()
             assert message.id is not None  # flushed
             update_counters_for(session.connection(), conversation_id, message.id)
+            kind = EVENT_CUSTOMER if role == ROLE_CUSTOMER else EVENT_NOTE
+            log_event(session.connection(), conversation_id, kind, agent, str(message.id))
             return message
 
     def add_messages_bulk(self, rows: Iterable[NewMessage]) -> int:
@@ -131,6 +138,8 @@ class MessagesMixin(StoreBase):
             before = int(conn.execute(_MAX_MESSAGE_ID).scalar_one())
             added = self.backend.insert_messages(conn, values)
             update_counters(conn, c.id.in_(wanted), after(before))
+            if added:
+                log_event(conn, None, EVENT_IMPORTED, None, f"{added} messages")
         return added
 
     def page_messages(

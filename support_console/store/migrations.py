@@ -54,6 +54,7 @@ from support_console.store.tables import (
     SERVER_MODELS,
     ai_assisted,
 )
+from support_console.store.team import migrate_team_mode
 
 Migration = Callable[[Connection], None]
 
@@ -269,6 +270,7 @@ MIGRATIONS: list[Migration] = [
     _v11_server_models,
     _v12_generation_kinds,
     _v13_summaries_and_ratings,
+    migrate_team_mode,  # v14: assignee, events, presence, a draft's basis (team.py)
 ]
 
 

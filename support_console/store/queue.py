@@ -32,10 +32,12 @@ class CustomerProfile:
 class QueueMixin(StoreBase):
     """The work queue and the customer panel's read."""
 
-    def list_queue(self, view: str, limit: int = 100) -> list[QueueRow]:
-        """The conversations of ``view`` (``queue_rows.QUEUE_VIEWS``) in its order, at most ``limit``."""
+    def list_queue(self, view: str, limit: int = 100, agent: str = "") -> list[QueueRow]:
+        """The conversations of ``view`` (``queue_rows.QUEUE_VIEWS``) in its order, at most ``limit``;
+        ``agent`` is whose ``mine`` view it is."""
+        params = {"limit": max(0, limit), "agent": agent.strip()}
         with self._reading() as conn:
-            return [queue_row(r) for r in conn.execute(sa.text(queue_sql(view)), {"limit": max(0, limit)})]
+            return [queue_row(r) for r in conn.execute(sa.text(queue_sql(view)), params)]
 
     def next_waiting(self, skip: int | None = None) -> QueueRow | None:
         """The conversation whose customer has waited longest for a reply, other than ``skip``."""

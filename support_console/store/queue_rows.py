@@ -11,6 +11,10 @@ Views and their order, each an index walk of ``limit`` rows (schema version 10, 
 * ``open``, ``pending``, ``resolved``: that status, most recent activity first
   (``ix_conversations_status_activity``).
 * ``all``: every conversation, most recent activity first (``ix_conversations_activity``, version 3).
+* ``mine`` (team mode, version 14): the unresolved conversations assigned to the agent (``:agent``), most
+  recent activity first (``ix_conversations_assignee``).
+* ``unassigned``: what needs a reply and nobody has taken, in take next's order (``team.py``): its first
+  row is the one take next would take.
 """
 
 from __future__ import annotations
@@ -24,10 +28,16 @@ from support_console.store.times import from_stored
 
 VIEW_NEEDS_REPLY: Final = "needs_reply"
 VIEW_ALL: Final = "all"
+VIEW_MINE: Final = "mine"
+VIEW_UNASSIGNED: Final = "unassigned"
 #: The queue's views in the order the console offers them; the first is the default.
-QUEUE_VIEWS: Final = (VIEW_NEEDS_REPLY, STATUS_OPEN, STATUS_PENDING, STATUS_RESOLVED, VIEW_ALL)
+QUEUE_VIEWS: Final = (
+    VIEW_NEEDS_REPLY, STATUS_OPEN, STATUS_PENDING, STATUS_RESOLVED, VIEW_ALL, VIEW_MINE, VIEW_UNASSIGNED,
+)  # fmt: skip
 VIEW_TITLES: Final = {
     VIEW_NEEDS_REPLY: "Needs a reply",
+    VIEW_MINE: "Mine",
+    VIEW_UNASSIGNED: "Unassigned",
     STATUS_OPEN: "Open",
     STATUS_PENDING: "Pending",
     STATUS_RESOLVED: "Resolved",
@@ -37,7 +47,7 @@ VIEW_TITLES: Final = {
 _ACTIVITY: Final = "coalesce(c.last_activity, c.created_at)"  # the indexes' expression, spelled the same
 _SELECT: Final = (
     "SELECT c.id, c.customer_id, k.name, k.email, c.status, c.persona_id, c.waiting_since, c.unread_count, "
-    f"{_ACTIVITY} FROM conversations AS c JOIN customers AS k ON k.id = c.customer_id"
+    f"{_ACTIVITY}, c.assignee FROM conversations AS c JOIN customers AS k ON k.id = c.customer_id"
 )
 #: Open conversations whose customer wrote last. Pending ones are left out: the agent set them aside
 #: (waiting on the customer), and a customer message moves a pending conversation back to open anyway.
@@ -58,12 +68,20 @@ class QueueRow:
     waiting_since: datetime | None  # None: the customer's last message has been answered
     unread: int
     last_activity: datetime | None
+    assignee: str | None = None  # the agent working on it (None: anyone may take it)
 
 
 def queue_sql(view: str) -> str:
-    """The statement listing ``view`` (parameter ``:limit``); ValueError for an unknown view."""
+    """The statement listing ``view`` (parameters ``:limit`` and ``:agent``, the agent's name, which only
+    ``mine`` reads); ValueError for an unknown view."""
     if view == VIEW_NEEDS_REPLY:
         return f"{_SELECT} WHERE {_NEEDS_REPLY_WHERE} ORDER BY {_NEEDS_REPLY_ORDER} LIMIT :limit"
+    if view == VIEW_UNASSIGNED:
+        where = f"{_NEEDS_REPLY_WHERE} AND c.assignee IS NULL"
+        return f"{_SELECT} WHERE {where} ORDER BY {_NEEDS_REPLY_ORDER} LIMIT :limit"
+    if view == VIEW_MINE:
+        where = f"c.assignee = :agent AND c.status IN ('{STATUS_OPEN}', '{STATUS_PENDING}')"
+        return f"{_SELECT} WHERE {where} ORDER BY {_ACTIVITY} DESC, c.id DESC LIMIT :limit"
     if view in (STATUS_OPEN, STATUS_PENDING, STATUS_RESOLVED):
         return f"{_SELECT} WHERE c.status = '{view}' ORDER BY {_ACTIVITY} DESC, c.id DESC LIMIT :limit"
     if view == VIEW_ALL:
@@ -77,12 +95,18 @@ NEXT_WAITING_SQL: Final = (
 )
 
 
+def row_sql() -> str:
+    """One conversation's queue row (parameter ``:cid``): what take next hands back."""
+    return f"{_SELECT} WHERE c.id = :cid"
+
+
 def queue_row(row: tuple[Any, ...] | Any) -> QueueRow:
     """A row of :func:`queue_sql` as a value (times may come back as stored text or as datetimes)."""
-    cid, customer_id, name, email, status, persona_id, waiting, unread, activity = tuple(row)
+    cid, customer_id, name, email, status, persona_id, waiting, unread, activity, assignee = tuple(row)
     return QueueRow(
-        cid, customer_id, name, email, status, persona_id, _time(waiting), int(unread or 0), _time(activity)
-    )
+        cid, customer_id, name, email, status, persona_id, _time(waiting), int(unread or 0), _time(activity),
+        assignee,
+    )  # fmt: skip
 
 
 def _time(value: str | datetime | None) -> datetime | None:

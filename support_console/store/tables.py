@@ -151,6 +151,8 @@ class Conversation(SQLModel, table=True):
     # the newest message the agent has seen (unread counts only what came after it).
     waiting_since: datetime | None = Field(default=None, sa_type=UTCDateTime)
     seen_id: int | None = None
+    # Schema version 14 (team.py): the agent working on it (NULL: unassigned, anyone may take it).
+    assignee: str | None = None
 
 
 class Message(SQLModel, table=True):
@@ -190,6 +192,12 @@ class Message(SQLModel, table=True):
     generation_id: int | None = None
     # The newer draft that replaced this one (state ``discarded``; the audit says "superseded").
     superseded_by: int | None = None
+    # Schema version 14: the newest event (``events.id``) the draft was written against; approving it is
+    # refused when an answer-changing event of its conversation came after (``drafts.approve_draft``).
+    basis_event_id: int | None = None
+    # Schema version 14: the agent whose draft this is. A new draft supersedes only its author's earlier
+    # one (and drafts without an author), so two agents drafting on one conversation keep their own.
+    author: str | None = None
 
 
 def customer_rollup(customer_id: sa.ColumnElement[int]) -> sa.Update:
@@ -302,6 +310,42 @@ class ServerModel(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+class Event(SQLModel, table=True):
+    """Who did what to a conversation, and when (schema version 14): notes, status changes, assignments,
+    sent replies, customer messages (``core.vocabulary.EVENT_*``; ``agent`` NULL for what no agent did).
+
+    The id order is commit order (``Backend.serialise_events``), so the table is also the change feed
+    consoles follow (``live.py``: "what changed since event N") and the basis the send-time guard compares
+    a draft against. ``conversation_id`` NULL: many conversations at once (an import).
+    """
+
+    __tablename__ = "events"
+    __table_args__ = (sa.Index("ix_events_conversation_id", "conversation_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    conversation_id: int | None = Field(default=None, foreign_key="conversations.id", ondelete="CASCADE")
+    agent: str | None = None
+    kind: str
+    detail: str = ""
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Presence(SQLModel, table=True):
+    """One console's heartbeat (schema version 14): which agent, on which conversation, doing what.
+
+    Rewritten every few seconds (``presence.HEARTBEAT_SECONDS``); a row older than the expiry is ignored and
+    cleared, so a console that crashed leaves no ghost. Presence only warns: nothing is refused by it.
+    """
+
+    __tablename__ = "presence"
+
+    console_id: str = Field(primary_key=True)
+    agent: str
+    conversation_id: int | None = None
+    activity: str = "viewing"
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
 # ------------------------------------------------------------------------------------------- typed handles
 
 #: The tables as SQLAlchemy Core sees them, typed once (sqlmodel does not type ``__table__``).
@@ -311,6 +355,8 @@ MESSAGES: Final[sa.Table] = SQLModel.metadata.tables[str(Message.__tablename__)]
 SERVED_MODELS: Final[sa.Table] = SQLModel.metadata.tables[str(ServedModel.__tablename__)]
 GENERATIONS: Final[sa.Table] = SQLModel.metadata.tables[str(Generation.__tablename__)]
 SERVER_MODELS: Final[sa.Table] = SQLModel.metadata.tables[str(ServerModel.__tablename__)]
+EVENTS: Final[sa.Table] = SQLModel.metadata.tables[str(Event.__tablename__)]
+PRESENCE: Final[sa.Table] = SQLModel.metadata.tables[str(Presence.__tablename__)]
 
 
 def ai_assisted(m: sa.ColumnCollection[str, sa.ColumnElement[Any]] | Any) -> sa.ColumnElement[bool]:

@@ -28,7 +28,7 @@ from contextlib import aclosing
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
-from support_console.core.errors import SupportConsoleError
+from support_console.core.errors import ConversationChanged, SupportConsoleError
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE, STATUSES
 from support_console.store.first_page import ConversationRecord, CustomerRecord, MessageRecord
 from support_console.workflows.drafting import Drafter, PreparedDraft, choose_persona
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from typing import TypeAlias
 
     from support_console.llm import StreamEvent, StreamResult
-    from support_console.store import Conversation, Message
+    from support_console.store import Conversation, Message, QueueRow
     from support_console.workflows.services import Services
 
     OpenConversation: TypeAlias = Conversation | ConversationRecord
@@ -151,6 +151,14 @@ class Recorded:
 
 
 @dataclass(frozen=True)
+class Reread:
+    """The open conversation as another console left it: its row and its newest messages."""
+
+    conversation: Conversation
+    page: Sequence[Message]
+
+
+@dataclass(frozen=True)
 class Generation:
     """One request to the model for the open conversation: prepared, then streamed by the session."""
 
@@ -193,6 +201,13 @@ class DraftSession:
         self._edit: str | None = None  # typed text waiting to be saved (the newest only)
         self._edit_job: Future[int | None] | None = None
         self._restored_outcome: tuple[str | None, str | None] = (None, None)  # its error kind, finish reason
+        #: The newest change the agent was shown when the send-time guard refused the draft (approving
+        #: again sends it anyway, unless something newer came): ``Store.approve_draft``'s reviewed_through.
+        self.reviewed_through: int | None = None
+        #: The newest event the screen's transcript reflects (set by open and reread), and what it was when
+        #: the agent began typing a reply by hand: that draft's basis for the send-time guard.
+        self.shown_through: int | None = None
+        self._typing_basis: int | None = None
 
     # -- what the screen reads -----------------------------------------------------------------------------
 
@@ -268,6 +283,7 @@ class DraftSession:
         from support_console.store.customers import record_of
 
         store = self._services.store
+        self.shown_through = store.latest_event_id()  # before the reads: what they show is at least this
         customer = record_of(store.get_customer(customer_id))
         conversation = (
             store.open_conversation(customer_id)
@@ -278,7 +294,13 @@ class DraftSession:
             return customer, conversation, [], 0, None
         page = store.page_messages(conversation.id, None, page_size)
         total = store.count_messages(conversation.id) if len(page) >= page_size else len(page)
-        return customer, conversation, page, total, store.pending_draft(conversation.id)
+        return (
+            customer,
+            conversation,
+            page,
+            total,
+            store.pending_draft(conversation.id, self.agent_name or None),
+        )
 
     def _default_persona(self, conversation: OpenConversation | None) -> str | None:
         try:
@@ -322,7 +344,7 @@ class DraftSession:
         if opened:
             self.conversation = store.current_conversation(customer.id, self.persona_id)
         conversation_id = self._require_conversation()
-        message = store.add_message(conversation_id, role, text)
+        message = store.add_message(conversation_id, role, text, agent=self.agent_name or None)
         self.conversation = store.get_conversation(conversation_id)
         return Recorded(message, self.conversation, opened)
 
@@ -335,9 +357,52 @@ class DraftSession:
     def _set_status(self, status: str) -> Conversation:
         conversation_id = self._require_conversation()
         store = self._services.store
-        store.set_status(conversation_id, status)
+        store.set_status(conversation_id, status, agent=self.agent_name or None)
         self.conversation = store.get_conversation(conversation_id)
         return self.conversation
+
+    # -- team mode: assignment, and what other consoles changed ---------------------------------------------
+
+    async def assign(self, assignee: str | None) -> Conversation:
+        """Give the open conversation to ``assignee`` (None: release it to the unassigned queue); the
+        events log records this agent as who did it."""
+        return await self.queue.run(lambda: self._assign(assignee))
+
+    def _assign(self, assignee: str | None) -> Conversation:
+        conversation_id = self._require_conversation()
+        by = self._require_agent()
+        store = self._services.store
+        if assignee is None:
+            store.release(conversation_id, by=by)
+        else:
+            store.assign(conversation_id, assignee, by=by)
+        self.conversation = store.get_conversation(conversation_id)
+        return self.conversation
+
+    async def take_next(self) -> QueueRow | None:
+        """Claim the longest-waiting unassigned conversation for this agent (None: nothing waits); the
+        screen then opens it. Atomic in the store: two agents never get the same one."""
+        agent = self._require_agent()
+        return await self.queue.run(lambda: self._services.store.take_next(agent))
+
+    async def reread(self) -> Reread | None:
+        """Read the open conversation again (another console changed it): its row and newest page. The
+        draft is not touched: what the agent typed stays. None when nothing is open."""
+        return await self.queue.run(self._reread)
+
+    def _reread(self) -> Reread | None:
+        conversation = self.conversation
+        if conversation is None or conversation.id is None:
+            return None
+        store = self._services.store
+        self.shown_through = store.latest_event_id()
+        self.conversation = store.get_conversation(conversation.id)
+        return Reread(self.conversation, store.page_messages(conversation.id, None, PAGE))
+
+    def _require_agent(self) -> str:
+        if not self.agent_name.strip():
+            raise NotReady("agent", "Who is working? Set your name first ([agent] name).")
+        return self.agent_name
 
     async def set_persona(self, persona_id: str) -> None:
         """Use ``persona_id`` for the next draft, and remember it on the open conversation (if any).
@@ -385,7 +450,7 @@ class DraftSession:
 
     def _prepare(self, guidance: tuple[str, str] | None = None) -> Generation:
         conversation_id, persona_id = self._drafting_target()
-        drafter = Drafter(self._services, saves=self.queue)
+        drafter = Drafter(self._services, saves=self.queue, author=self.agent_name or None)
         prepared = drafter.prepare(conversation_id, persona_id, guidance)
         return Generation(prepared, drafter, self.draft_id)
 
@@ -437,6 +502,8 @@ class DraftSession:
         draft holds the text (await it, or not). Edits made while a save waits are merged: only the newest
         text is written.
         """
+        if self.draft_id is None and self._typing_basis is None:
+            self._typing_basis = self.shown_through  # what the agent saw when they began to write
         with self._edit_lock:
             self._edit = text
             job = self._edit_job
@@ -465,8 +532,14 @@ class DraftSession:
         if conversation_id is None or (self.draft_id is None and not text.strip()):
             return
         self._save_model_draft()
+        basis = self._typing_basis if self.draft_id is None else None
         self.draft_id = self._services.store.save_draft(
-            conversation_id, draft_id=self.draft_id, text=text, persona_id=self.persona_id
+            conversation_id,
+            draft_id=self.draft_id,
+            text=text,
+            persona_id=self.persona_id,
+            basis_event_id=basis,
+            author=self.agent_name or None,
         )
         self.saved_text = text
 
@@ -531,8 +604,21 @@ class DraftSession:
         with self._edit_lock:
             self._edit = None  # the approved text supersedes any edit not saved yet
         if self.draft_id is None:
-            self.draft_id = store.save_draft(conversation_id, text=text, persona_id=self.persona_id)
-        message = store.approve_draft(self.draft_id, text, approver)
+            basis = self._typing_basis if self._typing_basis is not None else self.shown_through
+            self.draft_id = store.save_draft(
+                conversation_id,
+                text=text,
+                persona_id=self.persona_id,
+                basis_event_id=basis,
+                author=approver,
+            )
+        try:
+            message = store.approve_draft(
+                self.draft_id, text, approver, reviewed_through=self.reviewed_through
+            )
+        except ConversationChanged as changed:
+            self.reviewed_through = changed.through  # shown to the agent: approving again sends anyway
+            raise
         self._forget_draft(None)
         if status is not None:
             store.set_status(conversation_id, status)
@@ -559,6 +645,7 @@ class DraftSession:
 
     def _forget_draft(self, draft_id: int | None) -> None:
         self.draft_id, self.saved_text = draft_id, ""
+        self.reviewed_through = self._typing_basis = None
         self._generation = None
         self._restored_outcome = (None, None)
         with self._edit_lock:
@@ -588,6 +675,7 @@ __all__ = [
     "NotReady",
     "Opened",
     "Recorded",
+    "Reread",
     "RestoredDraft",
     "StoreQueue",
     "wait",

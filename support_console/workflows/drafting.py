@@ -90,6 +90,7 @@ class PreparedDraft:
     counts_exact: bool = True  # False: tiktoken's estimate of another tokenizer (an unknown or local model)
     language: str | None = None  # the customer's language when the draft is asked in it (not the agent's)
     macro_id: str | None = None  # the canned reply the model was given as guidance (its generation names it)
+    basis_event_id: int | None = None  # the newest event before the history was read (the send-time guard)
 
 
 def customer_values(customer: Customer | CustomerRecord) -> dict[str, str]:
@@ -191,8 +192,11 @@ class Drafter:
     its own, so that work queues behind the saves), else on a thread of the Drafter's own.
     """
 
-    def __init__(self, services: Services, *, saves: Executor | None = None) -> None:
+    def __init__(
+        self, services: Services, *, saves: Executor | None = None, author: str | None = None
+    ) -> None:
         self._services = services
+        self._author = author  # the agent whose draft it is (team mode: their own pending draft)
         self._saves = saves  # None: the Drafter runs its saves on a thread of its own, per stream
         self._own_saves: ThreadPoolExecutor | None = None
         self._final: Future[None] | None = None
@@ -237,14 +241,16 @@ class Drafter:
         customer = store.get_customer(conversation.customer_id)
         persona = self._services.personas.get(persona_id)
         model = self.resolve_model(persona)
+        basis = store.latest_event_id()  # before the history: whatever comes after it, the draft did not see
         history = store.history_newest_first(conversation_id, model.encoding)
         page = store.page_messages(conversation_id, limit=DETECTION_MESSAGES)
         texts = [m.text for m in reversed(page) if m.role == ROLE_CUSTOMER]
         values = customer_values(customer)
         if guidance is None:
-            return self._build(conversation_id, values, persona, model, history, texts)
+            prepared = self._build(conversation_id, values, persona, model, history, texts)
+            return replace(prepared, basis_event_id=basis)
         prepared = self._build(conversation_id, values, persona, model, history, texts, guidance[1])
-        return replace(prepared, macro_id=guidance[0])
+        return replace(prepared, macro_id=guidance[0], basis_event_id=basis)
 
     def preview(
         self,
@@ -552,6 +558,8 @@ class Drafter:
             error_kind=error_kind,
             generation_id=self.generation_id,
             final=final,
+            basis_event_id=prepared.basis_event_id,
+            author=self._author,
         )
 
     def _judge(self, prepared: PreparedDraft, result: StreamResult) -> None:

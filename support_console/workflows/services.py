@@ -97,7 +97,7 @@ class Services:
             return None
         return read_first_conversation(self.settings.db_url, customer_id, limit, conversation_id)
 
-    def first_queue(self, view: str, limit: int) -> list[QueueRow]:
+    def first_queue(self, view: str, limit: int, agent: str = "") -> list[QueueRow]:
         """A work-queue view; while the store is still closed, read without SQLAlchemy.
 
         When the file cannot answer (none yet, not a support-console database, another database URL) the
@@ -105,10 +105,10 @@ class Services:
         its first frame, then reloads the list, or ends with the store's error.
         """
         if self._store is None:
-            rows = read_first_queue(self.settings.db_url, view, limit)
+            rows = read_first_queue(self.settings.db_url, view, limit, agent)
             self.first_page_missed = rows is None
             return rows or []
-        return self._store.list_queue(view, limit)
+        return self._store.list_queue(view, limit, agent)
 
     def warm_up(self) -> None:
         """Load what the first draft would otherwise load on the event loop: the model SDK (about half a

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
-from support_console.store.backend import Snippet
+from support_console.store.backend import ChangeSignal, Snippet
 from support_console.store.sqlite import bulk, connection, fts
 
 #: What changes a customer's roll-up (tables.customer_rollup).
@@ -56,6 +56,17 @@ class SQLiteBackend:
 
     def create_full_text_index(self, conn: Connection) -> None:
         fts.create_fts5(conn)
+
+    def create_change_notification(self, conn: Connection) -> None:
+        """Nothing to create: other connections notice commits through ``PRAGMA data_version``."""
+
+    def serialise_events(self, conn: Connection) -> None:
+        """Nothing to do: a write transaction began with BEGIN IMMEDIATE, so writers commit one by one."""
+
+    def open_change_signal(self, engine: Engine) -> ChangeSignal:
+        from support_console.store.sqlite.signal import DataVersionSignal
+
+        return DataVersionSignal(engine)
 
     def prepare_bulk_indexing(self, conn: Connection) -> None:
         fts.create_fts_deferral(conn)

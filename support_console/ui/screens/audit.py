@@ -30,7 +30,9 @@ from support_console.workflows.export import generation_line
 from support_console.workflows.services import Services
 
 if TYPE_CHECKING:
-    from support_console.store import AuditConversation, AuditMessage
+    from collections.abc import Sequence
+
+    from support_console.store import AuditConversation, AuditMessage, EventRecord
 
 #: Most messages rendered at once; the window is centred on the opened message. Export shows everything.
 MAX_RENDERED = 400
@@ -95,6 +97,20 @@ def rated_generation(trail: AuditConversation, message_id: int | None) -> int | 
     return chosen[0].generation_id if chosen else None
 
 
+def events_text(events: Sequence[EventRecord]) -> Text:
+    """Who did what, oldest first: every note, status change, assignment and sent reply with its agent."""
+    text = Text("Who did what\n", style="bold")
+    for e in events:
+        detail = f" {e.detail}" if e.kind in ("status", "assigned") and e.detail else ""
+        text.append(f"{e.at:%Y-%m-%d %H:%M} · ")
+        text.append_text(literal(e.agent or "—"))
+        text.append(f" · {e.kind}")
+        text.append_text(literal(detail))
+        text.append("\n")
+    text.rstrip()
+    return text
+
+
 def _num(value: int | None) -> str:
     return "?" if value is None else f"{value:,}"
 
@@ -145,6 +161,7 @@ class AuditScreen(Screen[None]):
         self.show_diff = True
         self.trail: AuditConversation | None = None
         self.shown: tuple[AuditMessage, ...] = ()
+        self.events: list[EventRecord] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="audit-head")
@@ -160,6 +177,7 @@ class AuditScreen(Screen[None]):
     def _read(self) -> None:
         try:
             trail = self.services.store.audit_conversation(self.conversation_id)
+            self.events = self.services.store.events(self.conversation_id)  # who did what (team mode)
         except SupportConsoleError as exc:
             with suppress(RuntimeError):
                 self.app.call_from_thread(self._failed, exc)
@@ -214,6 +232,8 @@ class AuditScreen(Screen[None]):
             )
         if trail.generations:
             widgets.append(Static(generations_text(trail), id="audit-generations", classes="audit-msg"))
+        if self.events:
+            widgets.append(Static(events_text(self.events), id="audit-events", classes="audit-msg"))
         self.query_one("#audit-body", VerticalScroll).mount_all(widgets)
         self.call_after_refresh(self._scroll_to_hit)
 

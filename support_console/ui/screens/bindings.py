@@ -59,6 +59,11 @@ MAIN_BINDINGS: list[Binding] = [
     Binding("ctrl+f2", "translation", "Translate the draft to read it", id="translation", show=False),
     Binding("ctrl+f5", "rate(1)", "Thumbs up for the draft", id="thumbs_up", show=False),
     Binding("ctrl+f6", "rate(-1)", "Thumbs down for the draft", id="thumbs_down", show=False),
+    # Team mode, beside F12 (next waiting): shift+F keys reach the console through tmux and terminals alike.
+    # Off the footer, which is full at 160 columns (help and the command palette list them).
+    Binding("shift+f12", "take_next", "Take next", id="take_next", show=False),
+    Binding("shift+f11", "reassign", "Reassign conversation", id="reassign", show=False),
+    Binding("shift+f9", "release", "Release conversation", id="release", show=False),
 ]
 
 

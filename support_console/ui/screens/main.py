@@ -25,8 +25,10 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE
 from support_console.ui.screens.bindings import MAIN_BINDINGS, key_name
+from support_console.ui.screens.team import TeamActions
 from support_console.ui.widgets.conversation import ConversationView
 from support_console.ui.widgets.draft_column import DraftColumn
+from support_console.ui.widgets.live import LiveUpdates
 from support_console.ui.widgets.notices import NoticeBar
 from support_console.ui.widgets.queue_list import Entry, QueueList
 from support_console.ui.widgets.reply_out import deliver, open_in_editor, write_to_file
@@ -50,7 +52,7 @@ WAIT_NOTICE_AFTER = 0.5
 """Seconds a store call may take before the header says the console is waiting for the database."""
 
 
-class MainScreen(Screen[None]):
+class MainScreen(TeamActions, Screen[None]):
     """The one working screen of the console."""
 
     BINDINGS: ClassVar[list[BindingType]] = list(MAIN_BINDINGS)
@@ -70,10 +72,11 @@ class MainScreen(Screen[None]):
             yield DraftColumn(self.services, self.session, self.key, id="draft-column")
         yield NoticeBar(id="notices")
         yield Footer()
+        yield LiveUpdates(self.services)
 
     def on_mount(self) -> None:
         self.customers.empty_hint = f"No customers here: {self.key('add_customer')} adds one."
-        self.customers.view_hint = f"{self.key('queue_view')} or 1-5: views"
+        self.customers.view_hint = f"{self.key('queue_view')} or 1-7: views"
         self.customers.refresh_list()
         self.drafting.show_persona()
         self._show_header()
@@ -83,7 +86,7 @@ class MainScreen(Screen[None]):
         """The list's rows (called in a thread): a queue view needs no open store (see Services); a filter
         lists the matching customers."""
         if not query.strip():
-            return self.services.first_queue(view, CUSTOMER_LIMIT)
+            return self.services.first_queue(view, CUSTOMER_LIMIT, self.session.agent_name)
         return self.services.store.list_customers(query, limit=CUSTOMER_LIMIT)
 
     def _show_header(self) -> None:
@@ -91,7 +94,8 @@ class MainScreen(Screen[None]):
         if self.session.queue.busy_for > WAIT_NOTICE_AFTER:
             self.sub_title = "waiting for the database (another program is writing to it)…"
             return
-        parts = [f"agent: {visible(self.session.agent_name) or 'not set'}"]
+        parts = self.team_header()  # first: who else is here is the warning that must not be cut at 80
+        parts.append(f"agent: {visible(self.session.agent_name) or 'not set'}")
         conversation = self.session.conversation
         if conversation is not None:
             parts.append(f"conversation {conversation.id}: {conversation.status}")
@@ -423,6 +427,12 @@ class MainScreen(Screen[None]):
         self.conversation_view.show_title()
         self.customers.refresh_list()
 
+    @on(DraftColumn.ConversationChanged)
+    def _draft_stale(self, event: DraftColumn.ConversationChanged) -> None:
+        """The send-time guard refused the draft: show the agent what changed (the transcript, now)."""
+        event.stop()
+        self._reread()
+
     @on(DraftColumn.ContextMeasured)
     def _context_measured(self, event: DraftColumn.ContextMeasured) -> None:
         event.stop()
@@ -536,8 +546,10 @@ class MainScreen(Screen[None]):
         self.drafting.show_persona()
 
     def store_opened(self) -> None:
-        """The store finished opening after the first frame: show what needed it (the served model)."""
+        """The store finished opening after the first frame: show what needed it (the served model), and
+        follow what other consoles change."""
         self.drafting.show_persona()
+        self.live.start()
 
     # -- who is working --------------------------------------------------------------------------------
 

@@ -44,6 +44,9 @@ class ConversationTitle(Static):
         text.append_text(literal(customer.name, style="bold"))
         if conversation is not None:
             text.append(f" · conversation {conversation.id}")
+            assignee = getattr(conversation, "assignee", None)  # None too before the store is open
+            if assignee:
+                text.append_text(literal(f" · assigned to {assignee}"))
         else:
             text.append(" · no open conversation")
         text.append_text(literal(f" <{customer.email}>", style="dim"))

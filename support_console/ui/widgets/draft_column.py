@@ -21,7 +21,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.worker import Worker
 
-from support_console.core.errors import SupportConsoleError
+from support_console.core.errors import ConversationChanged, SupportConsoleError
 from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_editor import DraftEditor
 from support_console.ui.widgets.draft_macros import DraftMacros
@@ -68,6 +68,9 @@ class DraftColumn(Vertical):
         def __init__(self, status: str | None) -> None:
             super().__init__()
             self.status = status
+
+    class ConversationChanged(Message):
+        """The send-time guard refused the draft: the conversation changed after it was written."""
 
     class ContextMeasured(Message):
         """A request was prepared: the ``dropped`` messages before ``first_kept_id`` do not reach the
@@ -486,6 +489,19 @@ class DraftColumn(Vertical):
             self.sending = False
             pane.release("Not sent.")
             self._not_ready("reply" if error.missing == "conversation" else error.missing, str(error))
+            return
+        except ConversationChanged as changed:
+            self.sending = False
+            what = "; ".join(changed.changes)
+            again = f"{self.key('approve')} again sends this draft anyway."
+            pane.release(
+                f"Not sent: the conversation changed after this draft ({what}). Read it; {again}", error=True
+            )
+            pane.draft_id = self.session.draft_id
+            self.notify(
+                f"Not sent: {'; '.join(changed.changes)}.", title="Changed", severity="warning", markup=False
+            )
+            self.post_message(self.ConversationChanged())
             return
         except SupportConsoleError as error:
             self.sending = False

@@ -224,6 +224,8 @@ class QueueList(Vertical):
         status_class = f"queue--{row.status}"
         status_style = style(status_class) if status_class in self.COMPONENT_CLASSES else None
         text.append(f" {row.status}", style=status_style or "")
+        if row.assignee:
+            text.append(f" @{visible(row.assignee)}", style=style("queue--persona"))
         text.append(f" {visible(row.persona_id or '—')}", style=style("queue--persona"))
         return text
 

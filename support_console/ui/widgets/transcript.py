@@ -252,6 +252,16 @@ class Transcript(VerticalScroll):
         self._place_context_marker()
         self.call_after_refresh(self.scroll_end, animate=False)
 
+    def merge(self, page: Sequence[ShownMessage]) -> None:
+        """Add the messages of a fresh read of the newest page that are not shown yet (another console
+        added or sent them), each where its id says; what is shown stays as it is."""
+        if self.conversation_id is None or not self._pages or self._pages[0].messages is None:
+            return
+        known = {m.id for m in self._pages[0].messages}
+        for message in page:
+            if message.id not in known and message.state not in HIDDEN_STATES:
+                self.append(message)
+
     def set_context(self, first_kept_id: int | None, dropped: int) -> None:
         """Mark where the model's context starts: the ``dropped`` messages above it were not sent."""
         self._trim_context = (first_kept_id, dropped) if first_kept_id is not None and dropped else None

@@ -1,0 +1,128 @@
+"""Two consoles on one SQLite file, in one test (two ``App.run_test()``), driven by keys as two agents would:
+what one sends shows in the other's queue and transcript without a keypress, the other's stale draft is
+refused at approval (and sent after an explicit second approval), presence shows in the header, and take
+next hands the two agents different conversations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from support_console.ui.app import create_app
+from support_console.workflows.services import Services
+from tests.ui_helpers import (
+    console,
+    open_first_customer,
+    screen_text,
+    seed_customer,
+    services_for,
+    settle,
+    ui_settings,
+    wait_for,
+)
+from tests.wire_server import WireServer
+
+
+def agent_services(tmp_path: Path, server: WireServer, agent: str, db: Path) -> Services:
+    """One agent's console services: their own config (their name), the shared database file."""
+    home = tmp_path / agent
+    home.mkdir()
+    return services_for(
+        ui_settings(home, server, db_name=str(db), config_text=f'[agent]\nname = "{agent}"\n')
+    )
+
+
+async def type_reply(pilot: object, text: str) -> None:
+    """Write a reply by hand (ctrl+n, then the keys), as an agent does."""
+    from textual.pilot import Pilot
+
+    assert isinstance(pilot, Pilot)
+    await pilot.press("ctrl+n")
+    for key in text:
+        await pilot.press("space" if key == " " else key)
+
+
+async def test_what_one_agent_sends_reaches_the_other_console_and_refuses_its_stale_draft(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    db = tmp_path / "team.db"
+    kim, lee = (
+        agent_services(tmp_path, wire_server, "kim", db),
+        agent_services(tmp_path, wire_server, "lee", db),
+    )
+    try:
+        _, cid = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Where is my parcel?",))
+        app_a, app_b = create_app(kim.settings, kim), create_app(lee.settings, lee)
+        async with console(app_a, (160, 45)) as pa, console(app_b, (160, 45)) as pb:
+            a = await open_first_customer(pa, app_a)
+            b = await open_first_customer(pb, app_b)
+            assert a.session.conversation_id == b.session.conversation_id == cid
+
+            # Presence: Kim viewing, then drafting, shows in Lee's header (from heartbeats, no key in B).
+            await wait_for(pb, lambda: "kim is viewing" in str(b.sub_title), within=8, what="Kim's presence")
+            await type_reply(pb, "Lee here")  # B's draft, written before Kim's reply
+            await wait_for(pb, lambda: b.session.draft_id is not None, what="Lee's draft saved")
+            await type_reply(pa, "Shipped today")
+            await wait_for(
+                pb, lambda: "kim is drafting a reply" in str(b.sub_title), within=8, what="drafting"
+            )
+
+            await pa.press("ctrl+s")  # Kim sends
+            await settle(pa)
+            sent = [m for m in kim.store.page_messages(cid) if m.state == "sent"]
+            assert [m.text for m in sent] == ["Shipped today"]
+
+            # Lee's console shows it without a keypress: the transcript and the queue, the draft untouched.
+            await wait_for(pb, lambda: "Shipped today" in screen_text(app_b), within=3, what="Kim's reply")
+            await wait_for(pb, lambda: cid not in [e.conversation_id for e in b.customers.entries], within=3)
+            assert b.draft.text == "Lee here"
+
+            await pb.press("ctrl+s")  # Lee's draft was written before Kim's reply: refused, shown why
+            await settle(pb)
+
+            assert "a reply sent by kim" in screen_text(app_b)
+            assert [m.text for m in lee.store.page_messages(cid) if m.state == "sent"] == ["Shipped today"]
+            assert b.draft.text == "Lee here"
+            await pb.press("ctrl+s")  # reviewed: the second approval sends it anyway, explicitly
+            await settle(pb)
+            texts = [m.text for m in lee.store.page_messages(cid) if m.state == "sent"]
+            assert sorted(texts) == ["Lee here", "Shipped today"]  # in id order: Lee's draft began first
+            await wait_for(pa, lambda: "Lee here" in screen_text(app_a), within=3, what="Lee's reply in A")
+    finally:
+        kim.close()
+        lee.close()
+
+
+async def test_take_next_gives_two_agents_different_conversations(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    db = tmp_path / "team.db"
+    kim, lee = (
+        agent_services(tmp_path, wire_server, "kim", db),
+        agent_services(tmp_path, wire_server, "lee", db),
+    )
+    try:
+        _, first = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Hello?",))
+        _, second = seed_customer(kim, "Bob Stone", "bob@example.com", messages=("Hi",))
+        app_a, app_b = create_app(kim.settings, kim), create_app(lee.settings, lee)
+        async with console(app_a, (160, 45)) as pa, console(app_b, (160, 45)) as pb:
+            a, b = app_a.main_screen, app_b.main_screen
+            assert a is not None
+            assert b is not None
+            await settle(pa)
+            await settle(pb)
+            await pa.press("shift+f12")
+            await pb.press("shift+f12")
+            await wait_for(pa, lambda: a.session.conversation_id is not None, what="Kim's conversation")
+            await wait_for(pb, lambda: b.session.conversation_id is not None, what="Lee's conversation")
+            assert {a.session.conversation_id, b.session.conversation_id} == {first, second}
+            await settle(pa)
+            assert "assigned to kim" in screen_text(app_a)
+            await pa.press("6")  # mine: only Kim's
+            await pa.press("shift+f9")  # release it
+            await settle(pa)
+            rows = {r.conversation_id: r.assignee for r in kim.store.list_queue("all")}
+            assert [rows[first], rows[second]].count(None) == 1  # Kim released hers
+            assert "lee" in (rows[first], rows[second])
+    finally:
+        kim.close()
+        lee.close()

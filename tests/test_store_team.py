@@ -1,0 +1,252 @@
+"""Team mode in the store, on real SQLite files: who did what (events), assignment and take next (several
+processes at once: each conversation claimed exactly once), the mine and unassigned views, the send-time
+guard with two Stores on one file, the change feed, presence and its expiry, and the version 14 upgrade."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from support_console.core.clock import utcnow
+from support_console.core.errors import ConversationChanged, StoreError
+from support_console.store import Store
+from support_console.store.engine import create_engine
+from support_console.store.live import PRESENCE_EXPIRES, ChangeFeed
+from support_console.store.migrations import MIGRATIONS, current_version, migrate
+from support_console.store.tables import PRESENCE
+
+
+@pytest.fixture
+def url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'team.db'}"
+
+
+@pytest.fixture
+def store(url: str) -> Iterator[Store]:
+    opened = Store.open(url)
+    yield opened
+    opened.close()
+
+
+def waiting(store: Store, name: str) -> int:
+    """A customer with an open conversation whose customer message waits for a reply."""
+    customer = store.add_customer(name, f"{name.lower()}@example.com")
+    assert customer.id is not None
+    conversation = store.current_conversation(customer.id)
+    assert conversation.id is not None
+    store.add_message(conversation.id, "customer", f"Hello from {name}")
+    return conversation.id
+
+
+def test_notes_statuses_and_assignments_record_who_did_them(store: Store) -> None:
+    cid = waiting(store, "Ann")
+    store.add_message(cid, "note", "Called her back", agent="kim")
+    store.set_status(cid, "pending", agent="kim")
+    store.assign(cid, "lee", by="kim")
+    store.release(cid, by="lee")
+    store.approve_draft(store.save_draft(cid, text="Done."), "Done.", "lee")
+    got = [(e.kind, e.agent, e.detail) for e in store.events(cid)]
+    assert got[0][:2] == ("customer", None)
+    assert got[1][:2] == ("note", "kim")
+    assert got[2:5] == [("status", "kim", "pending"), ("assigned", "kim", "lee"), ("released", "lee", "")]
+    assert got[5][:2] == ("sent", "lee")
+    store.set_status(cid, "pending", agent="kim")  # already pending: nothing changed, nothing recorded
+    assert len(store.events(cid)) == 6
+
+
+def test_take_next_claims_the_longest_waiting_unassigned_conversation(store: Store) -> None:
+    first, second, third = waiting(store, "Ann"), waiting(store, "Bob"), waiting(store, "Cid")
+    store.assign(first, "lee", by="lee")
+    assert [r.conversation_id for r in store.list_queue("unassigned")] == [second, third]
+    taken = store.take_next("kim")
+    assert taken is not None
+    assert (taken.conversation_id, taken.assignee) == (second, "kim")
+    assert [r.conversation_id for r in store.list_queue("mine", agent="kim")] == [second]
+    assert [r.conversation_id for r in store.list_queue("mine", agent="lee")] == [first]
+    assert [r.conversation_id for r in store.list_queue("unassigned")] == [third]
+    took = store.take_next("kim")
+    assert took is not None
+    assert took.conversation_id == third
+    assert store.take_next("kim") is None
+    store.release(second, by="kim")
+    again = store.take_next("lee")
+    assert again is not None
+    assert again.conversation_id == second
+    with pytest.raises(StoreError, match="agent's name"):
+        store.take_next("  ")
+
+
+def _take_all(url: str, agent: str, start: multiprocessing.synchronize.Event) -> list[int]:
+    """One agent's process: wait for the start, then take next until nothing is left."""
+    store = Store.open(url)
+    try:
+        start.wait()
+        taken: list[int] = []
+        while (row := store.take_next(agent)) is not None:
+            taken.append(row.conversation_id)
+        return taken
+    finally:
+        store.close()
+
+
+def claim_concurrently(url: str, agents: int) -> list[list[int]]:
+    """``agents`` processes pressing take next at the same moment on one database."""
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        start = manager.Event()
+        with context.Pool(agents) as pool:
+            jobs = [pool.apply_async(_take_all, (url, f"agent{i}", start)) for i in range(agents)]
+            start.set()
+            return [job.get(timeout=120) for job in jobs]
+
+
+def test_agents_in_separate_processes_never_claim_one_conversation_twice(store: Store, url: str) -> None:
+    conversations = [waiting(store, f"C{i}") for i in range(40)]
+    claimed = claim_concurrently(url, 4)
+    every = [cid for batch in claimed for cid in batch]
+    assert sorted(every) == sorted(conversations)  # every one claimed, none twice
+    assignees = {r.conversation_id: r.assignee for r in store.list_queue("all", limit=100)}
+    for i, batch in enumerate(claimed):
+        assert all(assignees[cid] == f"agent{i}" for cid in batch)
+
+
+def test_a_draft_written_before_a_new_customer_message_is_refused_until_reviewed(url: str) -> None:
+    a, b = Store.open(url), Store.open(url)  # two consoles on one file
+    try:
+        cid = waiting(a, "Ann")
+        draft = a.save_draft(cid, text="Your refund is on its way.")
+        b.add_message(cid, "customer", "Actually I want an exchange, not a refund")
+        with pytest.raises(ConversationChanged) as refused:
+            a.approve_draft(draft, "Your refund is on its way.", "kim")
+        assert "a new customer message" in str(refused.value)
+        assert "exchange" in refused.value.changes[0]
+        assert a.pending_draft(cid) is not None  # not sent, still a draft
+        sent = a.approve_draft(draft, "Exchange it is.", "kim", reviewed_through=refused.value.through)
+        assert sent.state == "sent"
+    finally:
+        a.close()
+        b.close()
+
+
+def test_two_agents_answering_at_once_send_one_reply(url: str) -> None:
+    a, b = Store.open(url), Store.open(url)
+    try:
+        cid = waiting(a, "Ann")
+        mine = a.save_draft(cid, text="From Kim")
+        theirs = b.save_draft(cid, text="From Lee")  # supersedes Kim's draft: one pending per conversation
+        b.approve_draft(theirs, "From Lee", "lee")
+        with pytest.raises(StoreError):
+            a.approve_draft(mine, "From Kim", "kim")
+        again = a.save_draft(cid, text="From Kim, later", basis_event_id=0)  # written before Lee's reply
+        with pytest.raises(ConversationChanged, match="a reply sent by lee"):
+            a.approve_draft(again, "From Kim, later", "kim")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_the_change_feed_names_what_another_connection_changed(url: str) -> None:
+    a, b = Store.open(url), Store.open(url)
+    try:
+        cid = waiting(a, "Ann")
+        feed = ChangeFeed(b)
+        try:
+            assert feed.wait(0.3) is None  # nothing committed since the feed started
+            a.add_message(cid, "note", "Looking into it", agent="kim")
+            changes = feed.wait(3.0)
+            assert changes is not None
+            assert changes.conversation_ids == {cid}
+            assert [e.kind for e in changes.events] == ["note"]
+            a.take_next("kim")
+            later = feed.wait(3.0)
+            assert later is not None
+            assert [e.kind for e in later.events] == ["assigned"]
+        finally:
+            feed.close()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_presence_shows_other_consoles_and_expires_a_crashed_one(store: Store) -> None:
+    cid = waiting(store, "Ann")
+    store.heartbeat("console-a", "Kim", cid, "drafting")
+    store.heartbeat("console-b", "Lee", cid, "viewing")
+    seen = store.present(cid, besides="console-b")
+    assert [p.describe() for p in seen] == ["Kim is drafting a reply"]
+    stale = utcnow() - timedelta(seconds=PRESENCE_EXPIRES + 1)
+    with store.engine.begin() as conn:  # a console that crashed: its last beat, long ago
+        conn.execute(PRESENCE.update().where(PRESENCE.c.console_id == "console-a").values(at=stale))
+    assert store.present(cid, besides="console-b") == []
+    store.heartbeat("console-b", "Lee", None, "viewing")  # anyone's next beat sweeps it
+    with store.engine.connect() as conn:
+        assert conn.execute(sa.select(PRESENCE.c.console_id)).scalars().all() == ["console-b"]
+    store.leave("console-b")
+    assert store.present(cid) == []
+
+
+def test_version_13_upgrades_an_existing_file_in_place(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    engine = create_engine(url)
+    before = len(MIGRATIONS) - 1
+    assert migrate(engine, MIGRATIONS[:before]) == before
+    with engine.begin() as conn:
+        for statement in (
+            "INSERT INTO customers (name, email, created_at, match_key, attributes, open_conversations, "
+            "unread) VALUES ('A', 'a@x', '2026-01-01', 'a', '{}', 0, 0)",
+            "INSERT INTO conversations (customer_id, status, created_at, updated_at, unread_count) "
+            "VALUES (1, 'open', '2026-01-01', '2026-01-01', 0)",
+            "INSERT INTO messages (conversation_id, role, state, text, created_at, updated_at) "
+            "VALUES (1, 'agent', 'draft', 'Old draft', '2026-01-01', '2026-01-01')",
+            "INSERT INTO messages (conversation_id, role, state, text, created_at, updated_at) "
+            "VALUES (1, 'customer', 'received', 'Newer question', '2026-01-02', '2026-01-02')",
+        ):
+            conn.exec_driver_sql(statement)
+    engine.dispose()
+    store = Store.open(url)
+    try:
+        with store.engine.connect() as conn:
+            assert current_version(conn) == len(MIGRATIONS)
+        with pytest.raises(ConversationChanged, match="Newer question"):  # a draft without a basis
+            store.approve_draft(1, "Old draft", "kim")
+        store.assign(1, "kim", by="kim")
+        assert [r.assignee for r in store.list_queue("mine", agent="kim")] == ["kim"]
+    finally:
+        store.close()
+
+
+def test_two_agents_drafting_on_one_conversation_keep_their_own_drafts(store: Store) -> None:
+    cid = waiting(store, "Ann")
+    kims = store.save_draft(cid, text="Kim's", author="kim")
+    lees = store.save_draft(cid, text="Lee's", author="lee")
+    again = store.save_draft(cid, text="Kim's second", author="kim")  # supersedes Kim's first only
+    assert store.get_message(kims).state == "discarded"
+    assert store.get_message(lees).state == "draft"
+    kim_draft, lee_draft = store.pending_draft(cid, "kim"), store.pending_draft(cid, "lee")
+    assert kim_draft is not None
+    assert lee_draft is not None
+    assert (kim_draft.id, lee_draft.id) == (again, lees)
+
+
+def test_a_feed_that_lost_its_connection_reads_what_it_missed(url: str) -> None:
+    a, b = Store.open(url), Store.open(url)
+    try:
+        cid = waiting(a, "Ann")
+        feed = ChangeFeed(b)
+        try:
+            assert feed.wait(0.1) is None
+            feed.close()  # as after a lost connection: no signal is listening now
+            a.set_status(cid, "pending", agent="kim")
+            missed = feed.wait(0.1)  # reconnects, and reads first what was committed meanwhile
+            assert missed is not None
+            assert [(e.kind, e.detail) for e in missed.events] == [("status", "pending")]
+        finally:
+            feed.close()
+    finally:
+        a.close()
+        b.close()
