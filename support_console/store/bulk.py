@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -99,8 +98,9 @@ class BulkImporter:
                 added = self._backend.insert_messages(conn, [(known[key], *values) for key, values in rows])
                 self._backend.insert_conversations_counted(conn, created)
                 if added:
-                    up_to = created[0]["id"] - 1 if created else sys.maxsize  # the others are new
-                    touched = sa.select(_M.conversation_id).where(_M.id > before, _M.conversation_id <= up_to)
+                    # Only the conversations that existed before: the new ones were inserted counted.
+                    old_only = [_M.conversation_id < created[0]["id"]] if created else []
+                    touched = sa.select(_M.conversation_id).where(_M.id > before, *old_only)
                     update_counters(conn, _C.id.in_(touched), after(before))
                     older = {known[k]: st for k, st in statuses.items() if k not in new}
                     if older:
