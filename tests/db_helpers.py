@@ -7,7 +7,7 @@ driver's own placeholders; a query plan is read the way each database shows it (
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Unpack
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,7 +29,7 @@ def sqlite_only(store_or_url: Store | str, why: str = "what SQLite alone does") 
         pytest.skip(f"about {why}")
 
 
-def sql(conn: Connection, statement: str, **params: Any) -> sa.CursorResult[Unpack[tuple[Any, ...]]]:
+def sql(conn: Connection, statement: str, **params: Any) -> sa.CursorResult[*tuple[Any, ...]]:
     """Run plain SQL with ``:name`` parameters on either backend."""
     return conn.execute(sa.text(statement), params)
 
