@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -79,20 +79,32 @@ BACKENDS = ("sqlite", "postgresql")
 
 
 @pytest.fixture(params=BACKENDS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """The URL of a new, migrated support-console database: an SQLite file, then a PostgreSQL database on
-    the throwaway server (tests/pg_server.py; skipped, or failed in CI, when there is none)."""
+def new_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Callable[[str], str]]:
+    """Makes new, migrated support-console databases of one backend (each in turn): ``new_db_url(name)``
+    gives an SQLite file's URL, or a PostgreSQL database on the throwaway server (tests/pg_server.py;
+    skipped, or failed in CI, when there is none), copied from a migrated template and dropped after."""
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'data' / 'console.db'}"
+        yield lambda name: f"sqlite:///{tmp_path / 'data' / f'{name}.db'}"
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
     template: str = request.getfixturevalue("postgres_template")
-    name = server.new_database_name()
-    url = server.create_database(name, template=template)
+    made: list[str] = []
+
+    def make(_name: str) -> str:
+        made.append(server.new_database_name())
+        return server.create_database(made[-1], template=template)
+
     try:
-        yield url
+        yield make
     finally:
-        server.drop_database(name)
+        for name in made:
+            server.drop_database(name)
+
+
+@pytest.fixture
+def db_url(new_db_url: Callable[[str], str]) -> str:
+    """The URL of a new, migrated support-console database: an SQLite file, then a PostgreSQL database."""
+    return new_db_url("console")
 
 
 @pytest.fixture
