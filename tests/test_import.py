@@ -459,3 +459,24 @@ def test_other_malformed_rows_are_row_errors_too(store: Store, tmp_path: Path) -
     assert [e.line for e in report.errors] == [2]
     assert "not valid CSV (field larger than field limit" in report.errors[0].message
     assert report.added == 1
+
+
+def test_the_store_goes_on_numbering_after_an_import(store: Store, tmp_path: Path) -> None:
+    """The importer gives its conversations explicit ids (PostgreSQL: the sequence is moved past them):
+    a conversation the Store opens afterwards, and a second import, get new ids, never an imported one's."""
+    when = "2026-10-01T10:00:00Z"
+    first = [
+        {"email": "a@example.com", "ticket": f"T{i}", "id": "1", "text": f"hi {i}", "timestamp": when}
+        for i in range(3)
+    ]
+    assert import_file(store, _write_jsonl(tmp_path / "first.jsonl", first)).ok
+    imported = {r.conversation_id for r in store.list_conversations()}
+    customer = store.add_customer("Bea", "bea@example.com")
+    assert customer.id is not None
+    opened = store.current_conversation(customer.id)
+    assert opened.id is not None
+    assert opened.id > max(imported)
+    second = [{"email": "c@example.com", "ticket": "T9", "id": "1", "text": "later", "timestamp": when}]
+    assert import_file(store, _write_jsonl(tmp_path / "second.jsonl", second)).ok
+    ids = [r.conversation_id for r in store.list_conversations()]
+    assert len(ids) == len(set(ids)) == 5
