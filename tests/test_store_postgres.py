@@ -223,3 +223,40 @@ def test_config_masks_the_database_password(
     assert done.returncode == 0, done.stderr
     assert f":{postgres_server.port}/postgres" in done.stdout  # the database is named
     assert postgres_server.password not in done.stdout + done.stderr
+
+
+def test_a_reimport_finds_its_tickets_whatever_the_databases_collation(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """A team's database often sorts text linguistically (en_US and the like ignore punctuation: there,
+    'T1/5' sorts after 'T10'); the importer's ticket lookup compares ids byte by byte, so importing the same
+    file again finds every ticket and adds nothing. ICU's 'shifted' root collation is such a collation."""
+    import json
+
+    from support_console.workflows.importer import import_file
+
+    name = postgres_server.new_database_name()
+    _admin(
+        postgres_server,
+        f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'und-u-ka-shifted' "
+        "LOCALE 'C.UTF-8'",
+    )
+    try:
+        when = "2026-10-01T10:00:00Z"
+        rows = [{"email": "a@example.com", "ticket": "T1", "id": str(i), "text": f"m{i}", "timestamp": when}
+                for i in range(3, 7)]  # fmt: skip
+        rows.append(
+            {"email": "a@example.com", "ticket": "T10", "id": "1", "text": "other", "timestamp": when}
+        )
+        source = tmp_path / "tickets.jsonl"
+        source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+        store = Store.open(postgres_server.url(name))
+        try:
+            assert import_file(store, source).added == 5
+            again = import_file(store, source)
+            assert (again.added, again.conversations_created) == (0, 0)
+            assert store.count_conversations() == 2
+        finally:
+            store.close()
+    finally:
+        postgres_server.drop_database(name)

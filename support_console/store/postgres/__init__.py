@@ -95,6 +95,9 @@ class PostgresBackend:
     def insert_ignoring_duplicates(self, table: sa.Table) -> sa.Insert:
         return pg_insert(table).on_conflict_do_nothing()
 
+    def bytewise(self, text: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        return text.collate("C")  # a database's collation may be en_US, which ignores punctuation
+
 
 #: The one PostgreSQL backend (it keeps no state).
 POSTGRES: Final = PostgresBackend()
