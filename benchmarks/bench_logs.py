@@ -73,7 +73,7 @@ def bench_search(store: Store) -> None:
     print(f"search median over all queries: {statistics.median(medians):.1f} ms (target ≤ 50)")
 
 
-def bench_first_page(store: Store, db: Path) -> None:
+def bench_first_page(store: Store, db: Path | str) -> None:
     def first_page() -> None:
         store.count_conversations()
         store.list_conversations(limit=100)
@@ -84,7 +84,7 @@ def bench_first_page(store: Store, db: Path) -> None:
           "painted (target ≤ 300)")  # fmt: skip
 
 
-async def _screen_ms(db: Path) -> tuple[float, float]:
+async def _screen_ms(db: Path | str) -> tuple[float, float]:
     """From pushing LogsScreen to its first page being in the table, and then to the app being idle again
     (painted), in a running headless app (medians). The screen reads the store in a worker: the table is
     polled every millisecond with a plain sleep (``pilot.pause`` would wait for the app to go idle, which

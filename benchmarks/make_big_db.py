@@ -105,28 +105,33 @@ def build(path: Path, messages: int, customers: int, *, per_ticket: int = 10, ba
     """Write the synthetic database to ``path`` (replacing it)."""
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
+    store = Store.open(f"sqlite:///{path}")
+    try:
+        fill(store, messages, customers, per_ticket=per_ticket, batch=batch)
+    finally:
+        store.close()  # the last connection closing checkpoints the WAL into the file
+
+
+def fill(store: Store, messages: int, customers: int, *, per_ticket: int = 10, batch: int = 10_000) -> None:
+    """Write the synthetic conversations into ``store`` (any backend: bench_postgres.py fills PostgreSQL)."""
     rng = random.Random(42)
     start = datetime(2024, 1, 1, tzinfo=UTC)
     tickets = messages // per_ticket
     span = timedelta(days=700) / max(1, tickets)
-    store = Store.open(f"sqlite:///{path}")
-    try:
-        with store.bulk_importer() as writer:
-            for first in range(0, tickets, batch // per_ticket):
-                rows: list[tuple[tuple[str, str], Row]] = []
-                firsts: dict[tuple[str, str], tuple[str, str, str, str]] = {}
-                statuses: dict[tuple[str, str], str] = {}
-                for t in range(first, min(tickets, first + batch // per_ticket)):
-                    owner = t % customers
-                    email = f"customer{owner}@example.com"
-                    key = (fold(email), f"T{t}")
-                    when = start + span * t
-                    firsts[key] = (email, f"Customer {owner}", to_stored(when), PERSONAS[t % len(PERSONAS)])
-                    statuses[key] = STATUSES[t % len(STATUSES)]
-                    rows.extend((key, row) for row in _ticket_rows(t, when, per_ticket, rng))
-                writer.write(rows, firsts, statuses)
-    finally:
-        store.close()  # the last connection closing checkpoints the WAL into the file
+    with store.bulk_importer() as writer:
+        for first in range(0, tickets, batch // per_ticket):
+            rows: list[tuple[tuple[str, str], Row]] = []
+            firsts: dict[tuple[str, str], tuple[str, str, str, str]] = {}
+            statuses: dict[tuple[str, str], str] = {}
+            for t in range(first, min(tickets, first + batch // per_ticket)):
+                owner = t % customers
+                email = f"customer{owner}@example.com"
+                key = (fold(email), f"T{t}")
+                when = start + span * t
+                firsts[key] = (email, f"Customer {owner}", to_stored(when), PERSONAS[t % len(PERSONAS)])
+                statuses[key] = STATUSES[t % len(STATUSES)]
+                rows.extend((key, row) for row in _ticket_rows(t, when, per_ticket, rng))
+            writer.write(rows, firsts, statuses)
 
 
 def ensure_big_db(messages: int = 1_000_000, customers: int = 10_000, *, force: bool = False) -> Path:

@@ -18,6 +18,7 @@ When the binaries are missing the tests that need the server are skipped with th
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import secrets
 import shutil
@@ -29,6 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REQUIRE_VARIABLE = "SUPPORT_CONSOLE_REQUIRE_POSTGRES"
+_NUMBERS = itertools.count(1)
 BIN_VARIABLE = "SUPPORT_CONSOLE_PG_BIN"
 SUPERUSER = "postgres"
 
@@ -51,13 +53,25 @@ class PostgresServer:
         secret = self.password if password is None else password
         return f"postgresql+psycopg://{user}:{secret}@{self.host}:{self.port}/{database}"
 
-    def create_database(self, name: str) -> str:
-        """Create an empty database ``name`` and return its URL."""
+    def create_database(self, name: str, *, template: str | None = None) -> str:
+        """Create database ``name`` (empty, or a copy of ``template``) and return its URL."""
+        import psycopg
+
+        copy = f' TEMPLATE "{template}"' if template else ""
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"{copy}')
+        return self.url(name)
+
+    def drop_database(self, name: str) -> None:
+        """Drop database ``name``, ending any session still connected to it."""
         import psycopg
 
         with psycopg.connect(self.dsn(), autocommit=True) as conn:
-            conn.execute(f'CREATE DATABASE "{name}"')
-        return self.url(name)
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    def new_database_name(self, kind: str = "t") -> str:
+        """A database name no other test of any worker uses (this process's id and a counter)."""
+        return f"{kind}_{os.getpid()}_{next(_NUMBERS)}"
 
     def dsn(self, database: str = "postgres") -> str:
         """A libpq connection string for the superuser (for the tests' own checks, outside the store)."""

@@ -30,7 +30,9 @@ from tests.ui_helpers import screen_text, wait_for
 from tests.wire_server import WireServer, stream_text
 
 ROOT = Path(__file__).resolve().parent.parent
-PG_URL = "postgresql://dbuser:secret@127.0.0.1:1/db"
+PG_URL = "postgresql://dbuser:secret@127.0.0.1:1/db"  # no server listens on port 1
+#: A driver support-console does not ship (it uses psycopg 3 for every postgresql URL).
+MISSING_DRIVER_URL = "postgresql+psycopg2://dbuser:secret@127.0.0.1:1/db"
 PASSWORD = "secret"
 
 
@@ -142,7 +144,7 @@ def unopenable(tmp_path: Path, kind: str) -> str:
         path.mkdir()
         return str(path)
     if kind == "a missing driver":
-        return PG_URL
+        return MISSING_DRIVER_URL
     if kind == "an unknown driver":
         return "sqlite+nosuchdriver:///x.db"
     raise AssertionError(kind)

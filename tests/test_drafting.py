@@ -68,10 +68,14 @@ def personas_dir(tmp_path: Path) -> Path:
     return write_personas(tmp_path / "personas")
 
 
-def make_services(tmp_path: Path, personas_dir: Path, env: dict[str, str], **flags: str) -> Services:
+def make_services(
+    tmp_path: Path, personas_dir: Path, env: dict[str, str], db: str | None = None, **flags: str
+) -> Services:
+    """Services on ``db`` (a new SQLite file by default) with the test personas and ``flags``."""
     config = tmp_path / "config.toml"
     config.write_text('[models."tiny"]\nfamily = "gpt-4o"\ncontext_window = 400\n')
-    overrides = CliOverrides(db=str(tmp_path / "d.db"), personas=personas_dir, config=config, **flags)  # type: ignore[arg-type]
+    database = db or str(tmp_path / "d.db")
+    overrides = CliOverrides(db=database, personas=personas_dir, config=config, **flags)  # type: ignore[arg-type]
     return build_services(load_settings(overrides, env=env))
 
 
@@ -90,10 +94,12 @@ def al_says_hi(services: Services) -> int:
     return record_customer_message(services.store, customer.id, "hi", "plain")
 
 
-def openai_services(tmp_path: Path, personas_dir: Path, wire_server: WireServer) -> Services:
-    """Services on the loopback server as OpenAI, model gpt-4o."""
+def openai_services(
+    tmp_path: Path, personas_dir: Path, wire_server: WireServer, db: str | None = None
+) -> Services:
+    """Services on the loopback server as OpenAI, model gpt-4o (on ``db``: a new SQLite file by default)."""
     return make_services(
-        tmp_path, personas_dir, {"OPENAI_API_KEY": KEY}, provider="openai", base_url=wire_server.base_url,
+        tmp_path, personas_dir, {"OPENAI_API_KEY": KEY}, db, provider="openai", base_url=wire_server.base_url,
         model="gpt-4o",
     )  # fmt: skip
 
@@ -107,9 +113,12 @@ def write_personas(folder: Path) -> Path:
 
 
 @pytest.fixture
-async def services(tmp_path: Path, personas_dir: Path, wire_server: WireServer) -> AsyncIterator[Services]:
-    """Services on the loopback server; the client is closed in the test's own event loop."""
-    built = openai_services(tmp_path, personas_dir, wire_server)
+async def services(
+    tmp_path: Path, personas_dir: Path, wire_server: WireServer, db_url: str
+) -> AsyncIterator[Services]:
+    """Services on the loopback server and each backend in turn (conftest's ``db_url``); the client is
+    closed in the test's own event loop."""
+    built = openai_services(tmp_path, personas_dir, wire_server, db_url)
     try:
         yield built
     finally:

@@ -21,8 +21,9 @@ SECRET = "sk-live-THIS-KEY-MUST-NEVER-APPEAR-0123456789"
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path / 'export.db'}")
+def store(db_url: str) -> Iterator[Store]:
+    """The sample conversations imported into a new database (each backend in turn: conftest.db_url)."""
+    store = Store.open(db_url)
     assert import_file(store, SAMPLE).ok
     try:
         yield store

@@ -3,7 +3,6 @@ text stays on their own record, with what the agent did with it. Real SQLite fil
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,15 +21,6 @@ from support_console.store.migrations import MIGRATIONS, current_version, migrat
 from support_console.workflows.drafting import record_customer_message
 
 V12 = MIGRATIONS.index(next(m for m in MIGRATIONS if m.__name__ == "_v12_generation_kinds")) + 1
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'kinds.db'}")
-    try:
-        yield opened
-    finally:
-        opened.close()
 
 
 def _conversation(store: Store) -> tuple[int, int]:

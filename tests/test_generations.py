@@ -36,8 +36,9 @@ def _hermetic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-async def services(tmp_path: Path, wire_server: WireServer) -> AsyncIterator[Services]:
-    built = openai_services(tmp_path, write_personas(tmp_path / "personas"), wire_server)
+async def services(tmp_path: Path, wire_server: WireServer, db_url: str) -> AsyncIterator[Services]:
+    """Services on each backend in turn (conftest's ``db_url``)."""
+    built = openai_services(tmp_path, write_personas(tmp_path / "personas"), wire_server, db_url)
     try:
         yield built
     finally:

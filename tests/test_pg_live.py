@@ -9,7 +9,7 @@ import time
 
 import sqlalchemy as sa
 
-from support_console.store.pg_live import ListenSignal, create_change_notification, serialise_events
+from support_console.store.postgres.live import ListenSignal, create_change_notification, serialise_events
 
 EVENTS_DDL = (
     "CREATE TABLE events (id SERIAL PRIMARY KEY, conversation_id INTEGER, agent VARCHAR, "

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 import json
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -20,13 +19,6 @@ from support_console.store.engine import create_engine
 from support_console.store.migrations import MIGRATIONS, migrate
 from support_console.workflows.export import export
 from support_console.workflows.languages import customer_language, language_instruction, set_language
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    opened = Store.open(f"sqlite:///{tmp_path / 'quality.db'}")
-    yield opened
-    opened.close()
 
 
 def _draft(store: Store, cid: int, text: str, *, persona: str, model: str) -> tuple[int, int]:
@@ -192,7 +184,7 @@ def test_stats_cli_prints_the_quality_table_and_json(
     draft, gid = _draft(store, cid, "Hello there", persona="tech", model="gpt-4o")
     store.approve_draft(draft, "Hello there", "alice")
     store.rate_generation(gid, 1)
-    db = ["--db", str(tmp_path / "quality.db")]
+    db = ["--db", store.engine.url.render_as_string(hide_password=False)]  # the CLI on the same database
     assert main(["stats", *db]) == 0
     out = capsys.readouterr().out
     assert "Draft quality" in out

@@ -3,7 +3,6 @@ newest first, highlight spans; and the LIKE fallback giving the same answers whe
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,9 @@ from support_console.store.engine import create_engine, reader
 from support_console.store.migrations import MIGRATIONS, migrate
 from support_console.store.search import parse_marked
 from support_console.store.sqlite.fts import FTS_TABLE, deferred_fts, fts_query, has_fts
+from tests.db_helpers import assert_index_consistent, search_index_exists, sqlite_only
 
 T0 = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path / 'search.db'}")
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _conversation(store: Store, name: str, email: str, persona: str | None = None) -> int:
@@ -51,8 +42,7 @@ def _seed(store: Store) -> dict[str, int]:
 
 def test_migration_creates_the_index_and_search_finds_newest_first(store: Store) -> None:
     _seed(store)
-    with store.engine.connect() as conn:
-        assert has_fts(conn)
+    assert search_index_exists(store)
     hits = store.search("controller")
     assert [h.created_at for h in hits] == [T0 + timedelta(days=2), T0]
     assert hits[0].customer_email == "jordan@example.com"
@@ -135,8 +125,7 @@ def test_index_follows_draft_updates_approval_and_deletion(store: Store) -> None
     with store.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM messages WHERE id = :i"), {"i": draft})
     assert store.search("wizard") == []
-    with store.engine.connect() as conn:  # the external-content index is consistent with its table
-        conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
+    assert_index_consistent(store)
 
 
 def test_discarded_drafts_are_not_found(store: Store) -> None:
@@ -216,6 +205,7 @@ def test_parse_marked_turns_markers_into_spans() -> None:
 
 def test_the_search_walks_the_index_without_sorting(store: Store) -> None:
     """Newest first must come from the FTS index order: a sort would make snippet() run for every match."""
+    sqlite_only(store, "FTS5's plan (PostgreSQL cuts its snippets in Python, for the rows returned only)")
     from sqlalchemy import event
 
     _seed(store)
@@ -254,13 +244,6 @@ def test_customer_filter_with_and_without_prefix_terms(store: Store) -> None:
 
 
 # ------------------------------------------------------------------------------- bulk writes (deferred FTS)
-
-
-def assert_index_consistent(store: Store) -> None:
-    """FTS5's own check of the external-content index against messages, and no deferral marker left."""
-    with store.engine.connect() as conn:
-        conn.exec_driver_sql(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rank) VALUES ('integrity-check', 1)")
-        assert conn.exec_driver_sql("SELECT count(*) FROM fts_deferred").scalar_one() == 0
 
 
 def _insert_raw(conn: sa.Connection, conversation: int, text: str) -> None:
@@ -313,6 +296,7 @@ def test_store_bulk_path_indexes_its_rows_and_keeps_the_index_consistent(store: 
 
 
 def test_deferred_fts_indexes_the_block_at_its_end_and_no_one_sees_the_marker(store: Store) -> None:
+    sqlite_only(store, "SQLite's deferred FTS5 indexing")
     conversation = _conversation(store, "Bulk", "bulk@example.com")
     store.add_message(conversation, "customer", "before the bulk write")
     with store.engine.begin() as conn:
@@ -334,6 +318,7 @@ def test_deferred_fts_indexes_the_block_at_its_end_and_no_one_sees_the_marker(st
 
 
 def test_deferred_fts_leaves_a_consistent_index_when_its_block_fails(store: Store) -> None:
+    sqlite_only(store, "SQLite's deferred FTS5 indexing")
     conversation = _conversation(store, "Bulk", "bulk@example.com")
     _fail_inside_deferral(store, conversation, "walrus", commit=True)  # the caller goes on and commits
     assert len(store.search("walrus")) == 1

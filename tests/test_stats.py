@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,16 +11,8 @@ from support_console.cli.main import main
 from support_console.core.text_diff import diff_words, edit_distance
 from support_console.core.vocabulary import REFUSAL_NOTE, STOPPED_NOTE, ErrorKind
 from support_console.store import LogFilters, Store
+from tests.db_helpers import plan_walks_index
 from tests.wire_server import WireServer, error, stream_text
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path / 'stats.db'}")
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _conversation(store: Store, email: str, persona: str) -> int:
@@ -146,16 +137,10 @@ def test_list_conversations_orders_filters_and_pages(store: Store) -> None:
 def test_list_uses_the_activity_index(store: Store) -> None:
     from support_console.store.conversation_list import ACTIVITY_INDEX
 
-    with store.engine.connect() as conn:
-        plan = " ".join(
-            str(row[-1])
-            for row in conn.exec_driver_sql(
-                "EXPLAIN QUERY PLAN SELECT id FROM conversations "
-                "ORDER BY coalesce(last_activity, created_at) DESC, id DESC LIMIT 50"
-            )
-        )
-    assert ACTIVITY_INDEX in plan
-    assert "TEMP B-TREE" not in plan
+    statement = (
+        "SELECT id FROM conversations ORDER BY coalesce(last_activity, created_at) DESC, id DESC LIMIT 50"
+    )
+    assert plan_walks_index(store, statement, {}, ACTIVITY_INDEX)
 
 
 def test_cli_stats(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

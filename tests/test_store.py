@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -20,15 +19,7 @@ from support_console.store import (
     NewMessage,
     Store,
 )
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path / 'data' / 'console.db'}")
-    try:
-        yield store
-    finally:
-        store.close()
+from tests.db_helpers import plan_walks_index, sql, stored_text
 
 
 def _conversation(store: Store, email: str = "ann@example.com") -> Conversation:
@@ -89,7 +80,7 @@ def test_unknown_ids_raise_not_found(store: Store) -> None:
 
 
 def test_foreign_keys_are_enforced(store: Store) -> None:
-    with store.engine.begin() as conn, pytest.raises(sa.exc.IntegrityError, match="FOREIGN KEY"):
+    with store.engine.begin() as conn, pytest.raises(sa.exc.IntegrityError, match=r"(?i)foreign key"):
         conn.exec_driver_sql(
             "INSERT INTO conversations (customer_id, status, created_at, updated_at, unread_count) "
             "VALUES (12345, 'open', '2024-01-01', '2024-01-01', 0)"
@@ -286,7 +277,7 @@ def test_discarded_draft_cannot_be_sent_or_updated(store: Store) -> None:
     with pytest.raises(StoreError, match="was discarded and cannot be updated"):
         store.save_draft(cid, draft_id=draft_id, text="oops 2")
     with store.engine.connect() as conn:
-        state = conn.exec_driver_sql("SELECT state FROM messages WHERE id = ?", (draft_id,)).scalar()
+        state = sql(conn, "SELECT state FROM messages WHERE id = :id", id=draft_id).scalar()
     assert state == STATE_DISCARDED  # kept for the record, hidden from the conversation
 
 
@@ -368,13 +359,14 @@ def test_customer_rollup_follows_every_kind_of_write(store: Store) -> None:
 
     # Writes that bypass the Store (the importer's direct inserts, another tool) keep it right too.
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE conversations SET status = 'resolved' WHERE id = ?", (_id(b),))
-        conn.exec_driver_sql(
+        sql(conn, "UPDATE conversations SET status = 'resolved' WHERE id = :id", id=_id(b))
+        sql(
+            conn,
             "INSERT INTO conversations (customer_id, status, created_at, updated_at, unread_count) "
-            "VALUES (?, 'open', '2030-01-01 00:00:00.000000', '2030-01-01 00:00:00.000000', 3)",
-            (b.customer_id,),
+            "VALUES (:k, 'open', '2030-01-01 00:00:00.000000', '2030-01-01 00:00:00.000000', 3)",
+            k=b.customer_id,
         )
-        conn.exec_driver_sql("UPDATE conversations SET customer_id = ? WHERE id = ?", (b.customer_id, _id(a)))
+        sql(conn, "UPDATE conversations SET customer_id = :k WHERE id = :id", k=b.customer_id, id=_id(a))
     assert _rollup_stored(store) == _rollup_from_scratch(store)
     top = store.list_customers()[0]
     assert (top.customer.email, top.open_conversations, top.unread) == ("b@example.com", 1, 3)
@@ -382,15 +374,10 @@ def test_customer_rollup_follows_every_kind_of_write(store: Store) -> None:
 
 
 def test_customer_list_walks_its_index_instead_of_sorting(store: Store) -> None:
-    statements: list[str] = []
-    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    statements: list[tuple[str, object]] = []
+    sa.event.listen(store.engine, "before_cursor_execute", lambda *args: statements.append(args[2:4]))
     store.list_customers()
-    with store.engine.connect() as conn:
-        plan = " | ".join(
-            str(row[3]) for row in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statements[-1], (500, 0))
-        )
-    assert "USING INDEX ix_customers_list" in plan
-    assert "TEMP B-TREE" not in plan
+    assert plan_walks_index(store, *statements[-1], "ix_customers_list")
 
 
 def test_timestamps_are_stored_as_utc_whatever_zone_they_come_in(store: Store) -> None:
@@ -407,7 +394,10 @@ def test_timestamps_are_stored_as_utc_whatever_zone_they_come_in(store: Store) -
     assert store.get_conversation(cid).last_activity == datetime(2024, 6, 1, 11, 30, tzinfo=UTC)
     with store.engine.connect() as conn:
         stored = conn.exec_driver_sql("SELECT created_at FROM messages ORDER BY id").scalars().all()
-    assert stored == ["2024-06-01 10:00:00.000000", "2024-06-01 11:30:00.000000"]  # text order = time order
+    assert [stored_text(value) for value in stored] == [
+        "2024-06-01 10:00:00.000000",
+        "2024-06-01 11:30:00.000000",
+    ]  # text order = time order
 
 
 def test_served_models_are_remembered_per_name_and_survive_reopen(tmp_path: Path) -> None:

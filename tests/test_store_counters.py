@@ -5,7 +5,7 @@ counters and customer roll-ups, and they agree with the definition recomputed fr
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ import pytest
 
 from support_console.store import NewMessage, Store
 from support_console.workflows.importer import import_file
+from tests.db_helpers import stored_text
 
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -35,8 +36,9 @@ SCRIPT: list[tuple[str, list[tuple[str, str, int]]]] = [
 
 
 @pytest.fixture
-def stores(tmp_path: Path) -> Iterator[dict[str, Store]]:
-    stores = {name: Store.open(f"sqlite:///{tmp_path / f'{name}.db'}") for name in ("rows", "bulk", "import")}
+def stores(new_db_url: Callable[[str], str]) -> Iterator[dict[str, Store]]:
+    """Three new databases of one backend (each in turn: conftest's ``new_db_url``)."""
+    stores = {name: Store.open(new_db_url(name)) for name in ("rows", "bulk", "import")}
     try:
         yield stores
     finally:
@@ -81,7 +83,12 @@ def _counters(store: Store) -> list[tuple[Any, ...]]:
         customers = conn.exec_driver_sql(
             "SELECT email, open_conversations, unread, last_activity FROM customers ORDER BY email"
         ).all()
-    return [*map(tuple, conversations), *map(tuple, customers)]
+    return [tuple(map(_as_text, row)) for row in (*conversations, *customers)]
+
+
+def _as_text(value: Any) -> Any:
+    """Times as SQLite's stored text, whichever backend read them (tests/db_helpers.stored_text)."""
+    return stored_text(value) if isinstance(value, datetime) else value
 
 
 def _from_scratch(store: Store) -> list[tuple[Any, ...]]:
@@ -100,7 +107,7 @@ def _from_scratch(store: Store) -> list[tuple[Any, ...]]:
             "   WHERE s.conversation_id = c.id AND s.state = 'sent'), 0))"
             " FROM conversations c JOIN customers k ON k.id = c.customer_id ORDER BY k.email"
         ).all()
-    return [tuple(r) for r in rows]
+    return [tuple(map(_as_text, row)) for row in rows]
 
 
 def test_per_row_bulk_and_import_writes_give_identical_counters(

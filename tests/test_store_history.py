@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -14,15 +13,7 @@ from support_console.core.model_facts import resolve_model
 from support_console.core.tokens import count_text
 from support_console.core.trimming import HistoryItem, TrimReport, build_messages
 from support_console.store import NewMessage, Store
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[Store]:
-    store = Store.open(f"sqlite:///{tmp_path / 'console.db'}")
-    try:
-        yield store
-    finally:
-        store.close()
+from tests.db_helpers import sql, sqlite_only
 
 
 def _new_conversation(store: Store, email: str = "ann@example.com") -> int:
@@ -35,9 +26,10 @@ def _new_conversation(store: Store, email: str = "ann@example.com") -> int:
 
 def _stored_counts(store: Store, conversation_id: int) -> list[tuple[int, int | None, int | None]]:
     with store.engine.connect() as conn:
-        rows = conn.exec_driver_sql(
-            "SELECT id, tokens_o200k, tokens_cl100k FROM messages WHERE conversation_id = ? ORDER BY id",
-            (conversation_id,),
+        rows = sql(
+            conn,
+            "SELECT id, tokens_o200k, tokens_cl100k FROM messages WHERE conversation_id = :c ORDER BY id",
+            c=conversation_id,
         ).all()
     return [(r[0], r[1], r[2]) for r in rows]
 
@@ -77,7 +69,7 @@ def test_token_counts_are_computed_once_and_stored_per_encoding(store: Store) ->
     # Proof the stored value is used, not recomputed: plant a sentinel and read it back from another Store
     # (this one remembers what it read; the database is what another console or a restart sees).
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE messages SET tokens_cl100k = 999 WHERE id = ?", (stored[0][0],))
+        sql(conn, "UPDATE messages SET tokens_cl100k = 999 WHERE id = :id", id=stored[0][0])
     other = Store.open(store.engine.url.render_as_string(hide_password=False))
     try:
         again = list(other.history_newest_first(cid, "cl100k_base"))
@@ -91,7 +83,7 @@ def test_approving_resets_counts_because_the_text_changed(store: Store) -> None:
     store.add_message(cid, "customer", "hi")
     draft_id = store.save_draft(cid, text="x")
     with store.engine.begin() as conn:
-        conn.exec_driver_sql("UPDATE messages SET tokens_o200k = 555 WHERE id = ?", (draft_id,))
+        sql(conn, "UPDATE messages SET tokens_o200k = 555 WHERE id = :id", id=draft_id)
     store.approve_draft(draft_id, "A real answer with several tokens in it", "bob")
     newest = next(iter(store.history_newest_first(cid, "o200k_base")))
     assert newest.tokens == count_text("A real answer with several tokens in it", "o200k_base")
@@ -193,8 +185,11 @@ def test_trim_report_counts_every_older_message_left_out(tmp_path: Path) -> None
 
 
 def _trace_selects(store: Store) -> list[str]:
-    """Every SELECT on messages that SQLite runs from now on, seen through sqlite3's trace hook."""
+    """Every SELECT on messages that SQLite runs from now on, seen through sqlite3's trace hook (the
+    history reads on raw cursors, past SQLAlchemy's events; psycopg has no such hook: SQLite runs only)."""
     import sqlite3
+
+    sqlite_only(store, "the statements SQLite runs (its trace hook)")
 
     from sqlalchemy import event
 

@@ -4,7 +4,6 @@ the Store, each view walks an index, the customer panel's read and write, and th
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,20 +15,15 @@ from support_console.store.engine import create_engine
 from support_console.store.first_page import read_first_queue
 from support_console.store.migrations import MIGRATIONS, current_version, migrate
 from support_console.store.queue_rows import QUEUE_VIEWS, queue_sql
+from tests.db_helpers import sqlite_only
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'queue.db'}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    opened = Store.open(url)
-    yield opened
-    opened.close()
+def url(db_url: str) -> str:
+    """The database of ``store`` (conftest: each backend in turn)."""
+    return db_url
 
 
 def _conversation(store: Store, name: str, *customer_minutes: int) -> int:
@@ -108,6 +102,7 @@ def test_seeing_a_conversation_clears_its_unread_but_not_its_wait(store: Store) 
 
 
 def test_the_first_frame_reads_every_view_exactly_as_the_store(store: Store, url: str) -> None:
+    sqlite_only(url, "the SQLite file (the first frame's read, its plans, an old file)")
     ann = _conversation(store, "Ann", 3)
     _conversation(store, "Bob", 1)
     store.set_status(_conversation(store, "Cleo", 2), "resolved")
@@ -119,6 +114,7 @@ def test_the_first_frame_reads_every_view_exactly_as_the_store(store: Store, url
 
 @pytest.mark.parametrize("view", QUEUE_VIEWS)
 def test_each_view_walks_an_index_instead_of_sorting(store: Store, url: str, view: str) -> None:
+    sqlite_only(url, "the SQLite file (the first frame's read, its plans, an old file)")
     for i in range(30):
         _conversation(store, f"C{i}", i)
     with sqlite3.connect(url[len("sqlite:///") :]) as conn:
@@ -149,6 +145,7 @@ def test_customer_panel_reads_the_profile_and_edits_attributes(store: Store) -> 
 
 
 def test_version_10_upgrades_an_existing_file_in_place(url: str) -> None:
+    sqlite_only(url, "the SQLite file (the first frame's read, its plans, an old file)")
     """A database at the version before the queue's, with conversations waiting, answered and resolved."""
     engine = create_engine(url)
     before = 9  # the version before the queue's

@@ -22,15 +22,9 @@ from support_console.store.tables import PRESENCE
 
 
 @pytest.fixture
-def url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'team.db'}"
-
-
-@pytest.fixture
-def store(url: str) -> Iterator[Store]:
-    opened = Store.open(url)
-    yield opened
-    opened.close()
+def url(db_url: str) -> str:
+    """Each test runs on an SQLite file and on a real PostgreSQL database (conftest's ``db_url``)."""
+    return db_url
 
 
 def waiting(store: Store, name: str) -> int:

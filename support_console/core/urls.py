@@ -53,10 +53,23 @@ def sqlite_file(db_url: str) -> Path | None:
 
 
 def safe_db_url(url: str) -> str:
-    """The database URL without a password."""
+    """The database URL without a password: neither the one in its user info nor one given as a query
+    parameter (libpq reads ``?password=…`` and ``sslpassword``; any key naming a password or secret is
+    masked)."""
     try:
         from sqlalchemy.engine import make_url  # a parser only: no engine is created
 
-        return make_url(url).render_as_string(hide_password=True)
+        parsed = make_url(url)
+        shown = parsed.set(query={}).render_as_string(hide_password=True)
     except Exception:  # an unparseable URL was rejected earlier; never show it raw
         return "(a database URL)"
+    query = []
+    for key, value in parsed.query.items():
+        for one in (value,) if isinstance(value, str) else value:
+            query.append(f"{key}={'***' if _is_secret(key) else one}")
+    return shown + ("?" + "&".join(query) if query else "")
+
+
+def _is_secret(key: str) -> bool:
+    lowered = key.lower()
+    return any(word in lowered for word in ("password", "secret", "token", "key"))

@@ -142,3 +142,7 @@ class Backend(Protocol):
 
     def insert_ignoring_duplicates(self, table: sa.Table) -> sa.Insert:
         """An INSERT into ``table`` that silently skips rows violating a unique constraint."""
+
+    def bytewise(self, text: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        """``text`` compared character code by character code, whatever the database's collation: a range
+        such as ``'T1/' <= id < 'T10'`` must hold every ``T1/…`` (a linguistic collation may ignore ``/``)."""

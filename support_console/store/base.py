@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Final
+from typing import Final, NoReturn
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -21,6 +21,7 @@ from sqlmodel import Session
 from support_console.core.errors import DiskFullError, NotFoundError, StoreError
 from support_console.store.backend import Backend
 from support_console.store.engine import backend_for, reader
+from support_console.store.postgres.errors import explain, sqlstate
 from support_console.store.tables import Conversation
 
 
@@ -72,6 +73,13 @@ class StoreBase:
 _SQLITE_FULL: Final = 13
 _PG_DISK_FULL: Final = "53100"
 
+#: PostgreSQL's lock_not_available: a wait past ``lock_timeout`` (the write lock: postgres/connection.py).
+_PG_LOCK_TIMEOUT: Final = "55P03"
+_LOCKED: Final = (
+    "The database stayed locked by another program for too long: close other support-console sessions or "
+    "imports using the same database, then try again."
+)
+
 #: The sentence for a full disk (callers add what it means for them: rows imported, the draft kept).
 DISK_FULL = (
     "The disk holding the database is full, so the last change was not saved (nothing is half-written): "
@@ -93,24 +101,37 @@ def translated_errors() -> Iterator[None]:  # also used by messages.py's raw-cur
     """
     try:
         yield
-    except IntegrityError as exc:
+    except sa.exc.DBAPIError as exc:
+        _raise_translated(exc)
+    except sqlite3.OperationalError as exc:
+        _raise_translated(exc)
+
+
+def _raise_translated(exc: BaseException) -> NoReturn:
+    """The StoreError sentence for a driver error (see :func:`translated_errors`). Errors the database did not
+    answer with (SQLite's misuse errors) go on as they are; any PostgreSQL error has an SQLSTATE, and one
+    that is not about the data (a missing table, say) means the database cannot be used as it is."""
+    orig = exc.orig if isinstance(exc, sa.exc.DBAPIError) else exc
+    if sqlstate(orig) == _PG_LOCK_TIMEOUT:
+        raise WriteLockBusy(_LOCKED) from exc
+    refusal = explain(orig, "the database")
+    if refusal is not None:
+        raise StoreError(refusal) from exc
+    if isinstance(exc, IntegrityError):
         raise StoreError(
             f"The database refused the change ({_driver_message(exc)}): it conflicts with existing data."
         ) from exc
-    except (OperationalError, sqlite3.OperationalError) as exc:
-        orig = exc.orig if isinstance(exc, OperationalError) else exc
+    if isinstance(exc, OperationalError | sqlite3.OperationalError) or sqlstate(orig) is not None:
         if disk_is_full(orig):
             raise DiskFullError(DISK_FULL) from exc
         message = _driver_message(exc)
         if "locked" in message or "busy" in message:
-            raise WriteLockBusy(
-                "The database stayed locked by another program for too long: close other support-console "
-                "sessions or imports using the same file, then try again."
-            ) from exc
+            raise WriteLockBusy(_LOCKED) from exc
         raise StoreError(
             f"The database could not be used ({message}): check that --db points to a support-console "
             "database file you can write to."
         ) from exc
+    raise exc
 
 
 def disk_is_full(error: BaseException | None) -> bool:

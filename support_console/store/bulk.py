@@ -17,7 +17,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -46,17 +45,21 @@ _K = CUSTOMERS.c
 _MAX_MESSAGE_ID: Final = sa.select(sa.func.coalesce(sa.func.max(_M.id), 0))
 _MAX_CUSTOMER_ID: Final = sa.select(sa.func.coalesce(sa.func.max(_K.id), 0))
 
-#: The conversation of a customer holding a message imported from a ticket: external ids ``TICKET/…`` form a
-#: range on the (conversation_id, external_id) index, searched within the customer's conversations.
-_TICKET_LOOKUP: Final = (
-    sa.select(_M.conversation_id)
-    .where(
-        _M.conversation_id.in_(sa.select(_C.id).where(_C.customer_id == sa.bindparam("cid"))),
-        _M.external_id >= sa.bindparam("low"),
-        _M.external_id < sa.bindparam("high"),
+
+def _ticket_lookup(backend: Backend) -> sa.Select[Any]:
+    """The conversation of a customer holding a message imported from a ticket: external ids ``TICKET/…``
+    form a range on the (conversation_id, external_id) index, searched within the customer's conversations,
+    compared byte by byte (``Backend.bytewise``: '0' follows '/')."""
+    external_id = backend.bytewise(_M.external_id)
+    return (
+        sa.select(_M.conversation_id)
+        .where(
+            _M.conversation_id.in_(sa.select(_C.id).where(_C.customer_id == sa.bindparam("cid"))),
+            external_id >= sa.bindparam("low"),
+            external_id < sa.bindparam("high"),
+        )
+        .limit(1)
     )
-    .limit(1)
-)
 
 
 @dataclass
@@ -77,6 +80,7 @@ class BulkImporter:
     def __init__(self, store: StoreBase, conn: Connection) -> None:
         self._store = store
         self._backend: Backend = store.backend
+        self._ticket_lookup = _ticket_lookup(self._backend)
         self._conn = conn  # one transaction per batch
         self._customers: dict[str, int] = {}  # folded email -> id
         self._conversations: dict[Key, int] = {}  # (folded email, ticket) -> conversation id
@@ -99,8 +103,9 @@ class BulkImporter:
                 added = self._backend.insert_messages(conn, [(known[key], *values) for key, values in rows])
                 self._backend.insert_conversations_counted(conn, created)
                 if added:
-                    up_to = created[0]["id"] - 1 if created else sys.maxsize  # the others are new
-                    touched = sa.select(_M.conversation_id).where(_M.id > before, _M.conversation_id <= up_to)
+                    # Only the conversations that existed before: the new ones were inserted counted.
+                    old_only = [_M.conversation_id < created[0]["id"]] if created else []
+                    touched = sa.select(_M.conversation_id).where(_M.id > before, *old_only)
                     update_counters(conn, _C.id.in_(touched), after(before))
                     older = {known[k]: st for k, st in statuses.items() if k not in new}
                     if older:
@@ -132,7 +137,7 @@ class BulkImporter:
                 email, ticket = key
                 if email in self._customers and email not in self._new_customers:
                     where = {"cid": self._customers[email], "low": f"{ticket}/", "high": f"{ticket}0"}
-                    found = conn.execute(_TICKET_LOOKUP, where).scalar()  # '0' follows '/'
+                    found = conn.execute(self._ticket_lookup, where).scalar()  # '0' follows '/'
                     if found is not None:
                         self._conversations[key] = int(found)
                         del new[key]

@@ -26,8 +26,18 @@ def _sqlite() -> Backend:
     return SQLITE
 
 
+def _postgres() -> Backend:
+    from support_console.store.postgres import POSTGRES
+
+    return POSTGRES
+
+
 #: Dialect name -> the backend serving it (loaded on first use).
-_BACKENDS = {"sqlite": _sqlite}
+_BACKENDS = {"sqlite": _sqlite, "postgresql": _postgres}
+
+#: Driver names that mean PostgreSQL through psycopg 3, the one PostgreSQL driver support-console ships
+#: (``postgresql://`` would otherwise ask SQLAlchemy for psycopg2).
+_POSTGRES_NAMES = frozenset({"postgres", "postgresql", "postgresql+psycopg"})
 
 
 def backend_for(bind: Engine | Connection) -> Backend:
@@ -35,8 +45,8 @@ def backend_for(bind: Engine | Connection) -> Backend:
     found = _BACKENDS.get(bind.dialect.name)
     if found is None:
         raise StoreError(
-            f"support-console keeps its data in SQLite for now, not {bind.dialect.name}: "
-            "use a sqlite:/// database URL."
+            f"support-console keeps its data in SQLite or PostgreSQL, not {bind.dialect.name}: "
+            "use a sqlite:/// or postgresql+psycopg:// database URL."
         )
     return found()
 
@@ -57,6 +67,8 @@ def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine
             "The database URL (--db, SUPPORT_CONSOLE_DB or DATABASE_URL) is not valid: "
             "use sqlite:///path/to/file.db or another SQLAlchemy URL."
         ) from exc
+    if parsed.drivername in _POSTGRES_NAMES:
+        return _create_postgres_engine(parsed, busy_timeout_ms)
     if parsed.get_backend_name() != "sqlite":
         try:
             return sa.create_engine(parsed)
@@ -70,6 +82,19 @@ def create_engine(url: str, *, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Engine
     if not in_memory and not parsed.query.get("uri"):
         _make_parent_dir(Path(database))
     engine = sa.create_engine(parsed, connect_args={"timeout": busy_timeout_ms / 1000})
+    backend_for(engine).configure(engine, busy_timeout_ms=busy_timeout_ms)
+    return engine
+
+
+def _create_postgres_engine(parsed: sa.URL, busy_timeout_ms: int) -> Engine:
+    """A psycopg 3 engine (safe behind PgBouncer: ``postgres/connection.py``) with its transactions begun
+    as the backend says. A password missing from the URL comes from ``PGPASSWORD`` or ``PGPASSFILE``
+    (libpq reads them itself)."""
+    from support_console.store.postgres.connection import CONNECT_ARGS
+
+    engine = sa.create_engine(
+        parsed.set(drivername="postgresql+psycopg"), connect_args=dict(CONNECT_ARGS), pool_pre_ping=True
+    )
     backend_for(engine).configure(engine, busy_timeout_ms=busy_timeout_ms)
     return engine
 

@@ -21,6 +21,7 @@ from support_console.store.insight import InsightMixin
 from support_console.store.live import PresenceMixin
 from support_console.store.messages import MessagesMixin
 from support_console.store.migrations import check_readable_version, migrate, refuse_foreign
+from support_console.store.postgres.errors import explain
 from support_console.store.quality import QualityMixin
 from support_console.store.queue import QueueMixin
 from support_console.store.search import SearchMixin
@@ -118,6 +119,9 @@ class Store(
             migrate(engine)
         except DBAPIError as exc:
             engine.dispose()
+            refusal = explain(exc.orig, safe_db_url(url))
+            if refusal is not None:
+                raise StoreError(refusal) from exc
             reason = _reason(exc, url)
             raise StoreError(
                 f"Cannot open the database {engine.url.render_as_string(hide_password=True)} ({reason}): "

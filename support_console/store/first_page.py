@@ -28,7 +28,7 @@ from support_console.store.times import from_stored
 #: customers with unresolved conversations first, then the newest activity.
 LIST_ORDER_SQL: Final = (
     "(customers.open_conversations > 0) DESC",
-    "customers.last_activity DESC",
+    "customers.last_activity DESC NULLS LAST",  # SQLite's own order for DESC, spelled out for PostgreSQL
     "customers.id DESC",
 )
 

@@ -52,6 +52,7 @@ from support_console.store.tables import (
     MESSAGES,
     SERVED_MODELS,
     SERVER_MODELS,
+    UTCDateTime,
     ai_assisted,
 )
 from support_console.store.team import migrate_team_mode
@@ -172,8 +173,9 @@ def _v9_generations(conn: Connection) -> None:
         "stopped_by_agent",
     )  # fmt: skip
     rows = sa.select(
-        m.conversation_id, m.id, m.persona_id, m.model, sa.literal("{}"), m.prompt_tokens,
-        m.completion_tokens, m.finish_reason, m.error, m.error_kind, m.created_at, m.updated_at, stopped,
+        m.conversation_id, m.id, m.persona_id, m.model, sa.literal({}, V9_GENERATIONS.c.parameters.type),
+        m.prompt_tokens, m.completion_tokens, m.finish_reason, m.error, m.error_kind, m.created_at,
+        m.updated_at, stopped,
     ).where(ai_assisted(m)).order_by(m.id)  # fmt: skip
     conn.execute(V9_GENERATIONS.insert().from_select(columns, rows))
     linked = sa.select(sa.func.max(g.id)).where(g.message_id == m.id).scalar_subquery()
@@ -207,7 +209,7 @@ def _supersede_extra_drafts(conn: Connection) -> None:
 def _v10_work_queue(conn: Connection) -> None:
     """Version 10: the work queue's counters (``counters.py``: ``waiting_since``, ``seen_id``), backfilled
     by their one definition, and the indexes its views walk (``queue_rows.py``)."""
-    conn.exec_driver_sql("ALTER TABLE conversations ADD COLUMN waiting_since DATETIME")
+    conn.exec_driver_sql(f"ALTER TABLE conversations ADD COLUMN waiting_since {_time_type(conn)}")
     conn.exec_driver_sql("ALTER TABLE conversations ADD COLUMN seen_id INTEGER")
     c = CONVERSATIONS.c
     conn.execute(CONVERSATIONS.update().values(waiting_since=waiting_since(c.id)))
@@ -225,6 +227,12 @@ def _v11_server_models(conn: Connection) -> None:
     """Version 11: the server_models table, what each OpenAI-compatible server said about a model (its
     context window, the names it offers, how its prompt counts compare with ours)."""
     SQLModel.metadata.create_all(conn, tables=[SERVER_MODELS])
+
+
+def _time_type(conn: Connection) -> str:
+    """The column type of a stored time on this database (``tables.UTCDateTime``: DATETIME on SQLite,
+    TIMESTAMP WITHOUT TIME ZONE on PostgreSQL), for ``ALTER TABLE … ADD COLUMN``."""
+    return str(UTCDateTime().compile(dialect=conn.dialect))
 
 
 def _v12_generation_kinds(conn: Connection) -> None:
@@ -340,7 +348,8 @@ def migrate(engine: Engine, migrations: Sequence[Migration] | None = None) -> in
     backend_for(engine)  # a database without a backend is refused before anything is written to it
     with engine.begin() as conn:
         refuse_foreign(engine.url.render_as_string(hide_password=True), sa.inspect(conn).get_table_names())
-        conn.exec_driver_sql(f"CREATE TABLE IF NOT EXISTS {_VERSION_TABLE} (version INTEGER NOT NULL)")
+        if not sa.inspect(conn).has_table(_VERSION_TABLE):  # a role that may not create tables opens a
+            conn.exec_driver_sql(f"CREATE TABLE {_VERSION_TABLE} (version INTEGER NOT NULL)")  # current one
         version = current_version(conn)
     if version > len(steps):
         raise StoreError(

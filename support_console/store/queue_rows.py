@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from support_console.core.clock import as_utc
 from support_console.core.vocabulary import STATUS_OPEN, STATUS_PENDING, STATUS_RESOLVED
 from support_console.store.times import from_stored
 
@@ -110,6 +111,7 @@ def queue_row(row: tuple[Any, ...] | Any) -> QueueRow:
 
 
 def _time(value: str | datetime | None) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
-    return from_stored(value)
+    """A stored time as aware UTC: SQLite gives text, PostgreSQL a naive UTC datetime."""
+    if value is None:
+        return None
+    return as_utc(value) if isinstance(value, datetime) else from_stored(value)

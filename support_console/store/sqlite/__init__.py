@@ -96,6 +96,9 @@ class SQLiteBackend:
     def insert_ignoring_duplicates(self, table: sa.Table) -> sa.Insert:
         return sqlite_insert(table).on_conflict_do_nothing()
 
+    def bytewise(self, text: sa.ColumnElement[str]) -> sa.ColumnElement[str]:
+        return text  # SQLite's default collation, BINARY, already is
+
 
 #: The one SQLite backend (it keeps no state).
 SQLITE: Final = SQLiteBackend()

@@ -1,10 +1,8 @@
-"""PostgreSQL's part of team mode, ready for the PostgreSQL backend to call (``store/backend.py``'s team-mode
-methods): the NOTIFY trigger on ``events``, the advisory lock that makes event ids commit in id order, and
-the LISTEN change signal.
+"""PostgreSQL's part of team mode, behind the backend's team-mode methods (``store/backend.py``): the NOTIFY
+trigger on ``events``, the advisory lock that makes event ids commit in id order, and the LISTEN change
+signal.
 
-How the backend wires it (three one-line methods):
-
-* ``create_change_notification(conn)`` -> :func:`create_change_notification` (migration 13 calls it);
+* ``create_change_notification(conn)`` -> :func:`create_change_notification` (migration 14 calls it);
 * ``serialise_events(conn)`` -> :func:`serialise_events` (``team.log_event`` calls it before each insert);
 * ``open_change_signal(engine)`` -> ``ListenSignal(engine)``.
 
