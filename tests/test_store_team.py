@@ -5,7 +5,6 @@ guard with two Stores on one file, the change feed, presence and its expiry, and
 from __future__ import annotations
 
 import multiprocessing
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
