@@ -70,11 +70,4 @@ def cmd_macros_check(args: argparse.Namespace, settings: Settings) -> int:
     from support_console.core.macros import bundled_macros_dir, check_macro_files
 
     roots, files = fmt.data_file_paths(args.paths, [bundled_macros_dir(), *settings.macro_dirs], "macro")
-    problems = check_macro_files(roots)
-    for problem in problems:
-        print(escaped(str(problem)))
-    if problems:
-        print(f"{len(problems)} problem(s) in {files} macro file(s).", file=sys.stderr)
-        return EXIT_CONFIG
-    print(f"{files} macro file(s) OK.")
-    return EXIT_OK
+    return EXIT_OK if fmt.report_checked(check_macro_files(roots), files, "macro") else EXIT_CONFIG

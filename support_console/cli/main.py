@@ -229,17 +229,7 @@ def cmd_personas_check(args: argparse.Namespace, settings: Settings) -> int:
     roots, files = fmt.data_file_paths(
         args.paths, [bundled_personas_dir(), *settings.persona_dirs], "persona"
     )
-    found = check_files(roots)
-    problems = [p for p in found if not p.warning]
-    for problem in found:
-        print(f"warning: {problem}" if problem.warning else problem)
-    warned = len(found) - len(problems)
-    warnings = f", {warned} warning(s)" if warned else ""
-    if problems:
-        print(f"{len(problems)} problem(s){warnings} in {files} persona file(s).", file=sys.stderr)
-        return EXIT_CONFIG
-    print(f"{files} persona file(s) OK{warnings}.")
-    return EXIT_OK
+    return EXIT_OK if fmt.report_checked(check_files(roots), files, "persona") else EXIT_CONFIG
 
 
 def cmd_draft(args: argparse.Namespace, settings: Settings) -> int:

@@ -141,6 +141,21 @@ def data_file_paths(paths: Sequence[Path], defaults: Sequence[Path], kind: str) 
     return roots, sum(len(data_files.entries(root)) if root.is_dir() else 1 for root in roots)
 
 
+def report_checked(found: Sequence[object], files: int, kind: str) -> bool:
+    """Print what ``personas|tools|macros check`` found in ``files`` ``kind`` files (a problem with a true
+    ``warning`` attribute is only a warning); True when nothing but warnings was found."""
+    problems = [p for p in found if not getattr(p, "warning", False)]
+    for problem in found:
+        print(escaped(f"warning: {problem}" if problem not in problems else str(problem)))
+    warned = len(found) - len(problems)
+    warnings = f", {warned} warning(s)" if warned else ""
+    if problems:
+        print(f"{len(problems)} problem(s){warnings} in {files} {kind} file(s).", file=sys.stderr)
+        return False
+    print(f"{files} {kind} file(s) OK{warnings}.")
+    return True
+
+
 # --------------------------------------------------------------------------------------------- settings
 
 

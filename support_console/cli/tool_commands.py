@@ -113,14 +113,7 @@ def cmd_tools_check(args: argparse.Namespace, settings: Settings) -> int:
     from support_console.core.rewrite_tools import bundled_tools_dir, check_tool_files
 
     roots, files = fmt.data_file_paths(args.paths, [bundled_tools_dir(), *settings.tool_dirs], "tool")
-    problems = check_tool_files(roots)
-    for problem in problems:
-        print(escaped(str(problem)))
-    if problems:
-        print(f"{len(problems)} problem(s) in {files} tool file(s).", file=sys.stderr)
-        return EXIT_CONFIG
-    print(f"{files} tool file(s) OK.")
-    return EXIT_OK
+    return EXIT_OK if fmt.report_checked(check_tool_files(roots), files, "tool") else EXIT_CONFIG
 
 
 # ------------------------------------------------------------------------------------------------ rewrite
