@@ -164,7 +164,7 @@ def test_dry_run_sends_nothing_stores_nothing_and_reports_tokens(
 
     assert code == 0, err
     assert wire_server.requests == []
-    assert "nothing was sent" in out
+    assert "no reply was asked of the model" in out
     assert "Tokens: prompt" in out
     assert "Persona: router-help" in out
     assert '"content": "The modem light is red."' in out

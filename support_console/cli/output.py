@@ -387,7 +387,8 @@ def dry_run_text(prepared: PreparedDraft) -> str:
     model = prepared.model
     return "\n".join(
         [
-            "Dry run: nothing was sent to the model and nothing was stored.",
+            "Dry run: no reply was asked of the model and nothing was stored (a compatible server may have "
+            "been asked its window and its token counts).",
             f"Persona: {prepared.persona.id} ({prepared.persona.name})",
             f"Model: {model.name} (family {model.family}, {model.encoding}, "
             f"context window {model.context_window}{_window_origin(model)})",
