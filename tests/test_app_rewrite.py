@@ -16,6 +16,7 @@ from support_console.core.vocabulary import GENERATION_REWRITE, OUTCOME_ACCEPTED
 from support_console.store import GenerationRecord
 from support_console.ui.app import SupportConsoleApp, create_app
 from support_console.ui.screens.main import MainScreen
+from support_console.ui.screens.rating import RatingScreen
 from support_console.ui.screens.rewrite_picker import ToolInputs, ToolPicker
 from support_console.ui.screens.rewrite_preview import RewritePreview
 from support_console.workflows.services import Services
@@ -120,12 +121,20 @@ async def test_a_changed_price_is_flagged_and_reject_keeps_the_draft(
         preview = await preview_done(pilot, app)
         flags = static_text(preview, "#rewrite-flags")
         assert "$59.99 became $49.99" in flags
+        await pilot.press("minus")  # thumbs down on the rewrite itself, with a reason
+        await wait_for(pilot, lambda: isinstance(screen_of(app), RatingScreen), what="the rating question")
+        await pilot.press(*"changed the price", "enter")
+        await wait_for(pilot, lambda: screen_of(app) is preview, what="the preview again")
+        await wait_for(pilot, lambda: rewrites(services, conversation_id)[0].rating == -1, what="the rating")
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(screen_of(app), MainScreen), what="the preview to close")
         await settle(pilot)
         assert main.draft.text == DRAFT
         [record] = rewrites(services, conversation_id)
         assert (record.tool_id, record.outcome) == ("friendlier", OUTCOME_REJECTED)
+        rating = services.store.rating(record.id)
+        assert rating is not None
+        assert (rating.rating, rating.reason, rating.rated_by) == (-1, "changed the price", "alice")
 
 
 async def test_a_selection_alone_is_rewritten(services: Services, wire_server: WireServer) -> None:

@@ -268,6 +268,19 @@ class RewriteSession:
 
         await wait(self._session.queue.submit(decide))
 
+    async def rate(self, rewrite: ConsoleRewrite, rating: int, reason: str) -> bool:
+        """Thumbs up (+1) or down (-1) on the rewrite itself, with an optional reason (the stats count it per
+        tool); False when it has no record to rate. After its last save: same queue, in order."""
+        agent = self._session.agent_name or None
+
+        def rate() -> bool:
+            if rewrite.generation_id is None:
+                return False
+            self._services.store.rate_generation(rewrite.generation_id, rating, reason=reason, agent=agent)
+            return True
+
+        return await wait(self._session.queue.submit(rate))
+
     async def idle(self) -> None:
         """Wait for every save queued so far (tests, and before quitting)."""
         await self._session.queue.idle()

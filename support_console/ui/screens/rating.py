@@ -23,13 +23,14 @@ class RatingScreen(ModalScreen[str | None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="rating_cancel")]
 
-    def __init__(self, up: bool) -> None:
+    def __init__(self, up: bool, *, what: str = "draft") -> None:
         super().__init__()
         self.up = up
+        self.what = what  # what is rated, as the title names it
 
     def compose(self) -> ComposeResult:
         with Vertical(id="rating-dialog", classes="dialog"):
-            title = "Thumbs up for this draft" if self.up else "Thumbs down for this draft"
+            title = f"Thumbs {'up' if self.up else 'down'} for this {self.what}"
             yield Static(title, classes="dialog-title", markup=False)
             yield TextInput("", id="rating-reason", placeholder="Why? (optional)")
             yield Static("enter saves · esc cancels", classes="dialog-hint", markup=False)

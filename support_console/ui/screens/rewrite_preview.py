@@ -42,6 +42,8 @@ class RewritePreview(ModalScreen[Choice]):
         Binding("enter", "accept", "Accept", id="rewrite_accept"),
         Binding("r", "retry", "Retry", id="rewrite_retry"),
         Binding("escape", "reject", "Stop / reject", id="rewrite_reject"),
+        Binding("plus", "rate(1)", "Thumbs up", id="rewrite_thumbs_up"),
+        Binding("minus", "rate(-1)", "Thumbs down", id="rewrite_thumbs_down"),
     ]
 
     def __init__(self, rewrites: RewriteSession, rewrite: ConsoleRewrite, target: str) -> None:
@@ -112,7 +114,9 @@ class RewritePreview(ModalScreen[Choice]):
             cut = "The rewrite was cut off at the reply limit: select less text · esc rejects."
             self._ended(cut, error=True)
         else:
-            self._ended("enter accepts (ctrl+z in the draft undoes it) · r retries · esc rejects.")
+            self._ended(
+                "enter accepts (ctrl+z in the draft undoes it) · r retries · esc rejects · + / - rate it."
+            )
 
     def _ended(self, status: str, *, error: bool = False) -> None:
         self.streaming = False
@@ -140,7 +144,7 @@ class RewritePreview(ModalScreen[Choice]):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "accept":
             return not self.streaming and self.rewrite.acceptable
-        if action == "retry":
+        if action in ("retry", "rate"):
             return not self.streaming
         return True
 
@@ -151,6 +155,30 @@ class RewritePreview(ModalScreen[Choice]):
     def action_retry(self) -> None:
         if not self.streaming:
             self.dismiss("retry")
+
+    def action_rate(self, rating: int) -> None:
+        """Thumbs up or down on this rewrite (whatever is then chosen), with an optional reason."""
+        from support_console.ui.screens.rating import RatingScreen
+
+        if self.streaming:
+            return
+
+        def rated(reason: str | None) -> None:
+            if reason is not None:
+                self._rate(rating, reason)
+
+        self.app.push_screen(RatingScreen(rating > 0, what="rewrite"), rated)
+
+    @work(group="rating", exit_on_error=False)
+    async def _rate(self, rating: int, reason: str) -> None:
+        try:
+            done = await self.rewrites.rate(self.rewrite, rating, reason)
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        thumb = "up" if rating > 0 else "down"
+        self.notify(f"Thumbs {thumb} saved for this rewrite." if done else "This rewrite has no record to rate.",
+                    markup=False)  # fmt: skip
 
     def action_reject(self) -> None:
         if self.streaming:
