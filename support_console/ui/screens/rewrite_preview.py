@@ -177,8 +177,8 @@ class RewritePreview(ModalScreen[Choice]):
             self.notify(str(error), severity="error", markup=False)
             return
         thumb = "up" if rating > 0 else "down"
-        self.notify(f"Thumbs {thumb} saved for this rewrite." if done else "This rewrite has no record to rate.",
-                    markup=False)  # fmt: skip
+        saved = f"Thumbs {thumb} saved for this rewrite." if done else "This rewrite has no record to rate."
+        self.notify(saved, markup=False)
 
     def action_reject(self) -> None:
         if self.streaming:
