@@ -88,7 +88,6 @@ def start_writer(url: str, changes: int) -> tuple[subprocess.Popen[str], int]:
 async def measure(
     url: str, config: Path, writer: subprocess.Popen[str], cid: int, changes: int
 ) -> list[float]:
-    config.write_text('[agent]\nname = "lee"\n', encoding="utf-8")
     # A provider that is never asked (nothing is drafted): without one the console opens on its notice.
     overrides = CliOverrides(db=url, config=config, base_url="http://127.0.0.1:9/v1", model="gpt-4o")
     settings = load_settings(overrides, env={"OPENAI_API_KEY": "sk-bench-not-a-key"})
@@ -128,7 +127,9 @@ def main() -> None:
         url = args.db or f"sqlite:///{Path(tmp) / 'live.db'}"
         writer, cid = start_writer(url, args.changes)
         try:
-            latencies = asyncio.run(measure(url, Path(tmp) / "lee.toml", writer, cid, args.changes))
+            config = Path(tmp) / "lee.toml"
+            config.write_text('[agent]\nname = "lee"\n', encoding="utf-8")
+            latencies = asyncio.run(measure(url, config, writer, cid, args.changes))
         finally:
             writer.wait(timeout=30)
     ordered = sorted(latencies)
