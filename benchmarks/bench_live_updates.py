@@ -1,13 +1,14 @@
-"""Benchmark: live-update latency between two consoles on one SQLite file (target: under 1 s).
+"""Benchmark: live-update latency between two consoles on one database (target: under 1 s).
 
 Agent A is another process with its own Store: it commits a customer message, a note or a sent reply every
 0.3-0.7 s and prints when each commit returned (wall clock) and the message's id. Agent B is the real
 console (``create_app`` run headless with ``run_test``) with that conversation open; the figure is the time
 from A's commit to the moment B's transcript has the message's view mounted, with no key pressed in B. So
-it covers everything on the way: B's change signal (``PRAGMA data_version``, polled every 0.25 s), the
-events read, the session's re-read of the conversation, and mounting the view.
+it covers everything on the way: B's change signal (SQLite: ``PRAGMA data_version``, polled every 0.25 s;
+PostgreSQL: ``LISTEN/NOTIFY``), the events read, the session's re-read of the conversation, and mounting
+the view. The database is a new SQLite file unless ``--db URL`` names another (an empty PostgreSQL one).
 
-Run: .venv/bin/python benchmarks/bench_live_updates.py [--changes N]
+Run: .venv/bin/python benchmarks/bench_live_updates.py [--changes N] [--db URL]
 """
 
 from __future__ import annotations
@@ -71,9 +72,8 @@ def _shown(transcript: Transcript, message_id: int) -> bool:
     return any(view.message_id == message_id for view in transcript.views)
 
 
-def start_writer(db: Path, changes: int) -> tuple[subprocess.Popen[str], int]:
+def start_writer(url: str, changes: int) -> tuple[subprocess.Popen[str], int]:
     """Agent A: its process, waiting for the word to start; and the conversation it writes to."""
-    url = f"sqlite:///{db}"
     cid = seed(url)
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, url, str(cid), str(changes)],
@@ -85,11 +85,11 @@ def start_writer(db: Path, changes: int) -> tuple[subprocess.Popen[str], int]:
     return writer, cid
 
 
-async def measure(db: Path, writer: subprocess.Popen[str], cid: int, changes: int) -> list[float]:
-    config = db.with_suffix(".toml")
-    config.write_text('[agent]\nname = "lee"\n', encoding="utf-8")
+async def measure(
+    url: str, config: Path, writer: subprocess.Popen[str], cid: int, changes: int
+) -> list[float]:
     # A provider that is never asked (nothing is drafted): without one the console opens on its notice.
-    overrides = CliOverrides(db=str(db), config=config, base_url="http://127.0.0.1:9/v1", model="gpt-4o")
+    overrides = CliOverrides(db=url, config=config, base_url="http://127.0.0.1:9/v1", model="gpt-4o")
     settings = load_settings(overrides, env={"OPENAI_API_KEY": "sk-bench-not-a-key"})
     services = build_services(settings)
     app = create_app(settings, services)
@@ -121,17 +121,21 @@ async def measure(db: Path, writer: subprocess.Popen[str], cid: int, changes: in
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--changes", type=int, default=30)
+    parser.add_argument("--db", help="database URL (default: a new SQLite file)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        db = Path(tmp) / "live.db"
-        writer, cid = start_writer(db, args.changes)
+        url = args.db or f"sqlite:///{Path(tmp) / 'live.db'}"
+        writer, cid = start_writer(url, args.changes)
         try:
-            latencies = asyncio.run(measure(db, writer, cid, args.changes))
+            config = Path(tmp) / "lee.toml"
+            config.write_text('[agent]\nname = "lee"\n', encoding="utf-8")
+            latencies = asyncio.run(measure(url, config, writer, cid, args.changes))
         finally:
             writer.wait(timeout=30)
     ordered = sorted(latencies)
     p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
-    print(f"live-update latency, A commits -> B's transcript shows it ({len(ordered)} changes, SQLite)")
+    kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
+    print(f"live-update latency, A commits -> B's transcript shows it ({len(ordered)} changes, {kind})")
     print(f"  median {statistics.median(ordered) * 1000:.0f} ms   p95 {p95 * 1000:.0f} ms   "
           f"max {ordered[-1] * 1000:.0f} ms   (target < 1000 ms)")  # fmt: skip
 

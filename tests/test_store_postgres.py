@@ -260,3 +260,47 @@ def test_a_reimport_finds_its_tickets_whatever_the_databases_collation(
             store.close()
     finally:
         postgres_server.drop_database(name)
+
+
+def test_search_walks_the_newest_messages_first_and_finds_older_ones_through_the_index(
+    postgres_url: str,
+) -> None:
+    """Search asks the newest messages in id order, then the older ones through the GIN index (so a rare
+    word does not walk the whole table): whatever the window, the hits are the same newest ones, in
+    order, with the search's conditions (a correlated persona condition too) applied on both sides."""
+    import sqlalchemy as sa
+
+    from support_console.store.postgres import search
+    from support_console.store.search import SEARCHED_STATES
+    from support_console.store.tables import CONVERSATIONS, MESSAGES
+
+    store = Store.open(postgres_url)
+    try:
+        ann = store.add_customer("Ann Lake", "ann@example.com")
+        bob = store.add_customer("Bob", "b@example.com")
+        assert ann.id is not None
+        assert bob.id is not None
+        billing = store.current_conversation(ann.id, "billing").id
+        other = store.current_conversation(bob.id).id
+        assert billing is not None
+        assert other is not None
+        rare: list[int | None] = []
+        # 4242 in billing's messages 0, 4, 8, 12; in the other (persona-less) conversation's 2, 6, 10, 14
+        for i in range(16):
+            text = f"ticket 4242 message {i}" if i % 2 == 0 else f"ticket {i} message"
+            message = store.add_message(other if i % 4 == 2 else billing, "customer", text)
+            if i % 4 == 0:
+                rare.insert(0, message.id)  # newest first
+        billed = sa.select(CONVERSATIONS.c.id).where(
+            CONVERSATIONS.c.id == MESSAGES.c.conversation_id, CONVERSATIONS.c.persona_id == "billing"
+        )
+        where = [MESSAGES.c.state.in_(SEARCHED_STATES), billed.exists()]
+        terms = [("ticket", False), ("4242", False)]
+        with store.engine.connect() as conn:
+            for window in (0, 1, 2, 3, 5, 8, 15, 16, 100):
+                for limit in (1, 2, 3, 4, 5):
+                    found = search.full_text_search(conn, terms, where, None, limit, window)
+                    assert [mid for mid, _snippet in found] == rare[:limit], (window, limit)
+            assert search.full_text_search(conn, [("zzzz", False)], where, None, 5, 3) == []
+    finally:
+        store.close()
