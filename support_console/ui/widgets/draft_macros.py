@@ -108,6 +108,8 @@ class DraftMacros:
         text = macro.render(macro_values(self.column.session))
         around = editor.get_text_range((0, 0), start) + editor.get_text_range(end, editor.document.end)
         whole = not around.strip()  # nothing else in the draft: this macro is the whole reply
+        if editor.get_text_range((start[0], 0), start).strip():
+            text = "\n\n" + text  # after words on the same line: a paragraph of its own, not glued on
         editor.history.checkpoint()
         result = editor.replace(text, start, end)
         editor.history.checkpoint()
