@@ -94,6 +94,49 @@ async def test_slash_name_tab_inserts_and_a_placeholder_blocks_the_send_until_fi
         assert [m.text for m in sent] == [expected.replace("{{ order_id }}", "A-1001")]
 
 
+async def test_a_macro_that_replaces_the_whole_draft_drops_an_earlier_macros_status(
+    services: Services, wire_server: WireServer
+) -> None:
+    """/order (marks resolved) inserted, the draft emptied, /password-reset (no status) inserted: sending
+    leaves the conversation open, since the reply no longer holds the canned reply that set the status."""
+    conversation_id = seed(services)
+    app = create_app(services.settings, services)
+    async with console(app, (120, 36)) as pilot:
+        main = await open_first_customer(pilot, app)
+        main.draft.editor.focus()
+        await pilot.press(*"/order", "tab")
+        await wait_for(pilot, lambda: main.draft.text.startswith("Hi Jane Doe, order"), what="/order")
+        await pilot.press("ctrl+a", "backspace", *"/password-reset", "tab")
+        await wait_for(pilot, lambda: "reset your password" in main.draft.text, what="/password-reset")
+        assert main.draft.text.startswith("Hi Jane Doe,")
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot,
+            lambda: any(
+                m.state == STATE_SENT for m in services.store.page_messages(conversation_id, None, 10)
+            ),
+            what="the reply sent",
+        )
+        await settle(pilot)
+        assert services.store.get_conversation(conversation_id).status == "open"
+
+
+async def test_a_macro_inserted_after_words_on_the_line_starts_a_paragraph_of_its_own(
+    services: Services, wire_server: WireServer
+) -> None:
+    """The picker at the end of "Thanks for waiting." inserts below it, not glued on ("waiting.Hi Jane")."""
+    seed(services)
+    app = create_app(services.settings, services)
+    async with console(app, (120, 36)) as pilot:
+        main = await open_first_customer(pilot, app)
+        main.draft.editor.focus()
+        await pilot.press(*"Thanks for waiting.", "shift+f1")
+        await wait_for(pilot, lambda: isinstance(screen_of(app), MacroPicker), what="the picker")
+        await pilot.press("enter")  # the first macro: /order
+        await wait_for(pilot, lambda: "ships today" in main.draft.text, what="the macro")
+        assert main.draft.text.startswith("Thanks for waiting.\n\nHi Jane Doe, order")
+
+
 async def test_enter_after_a_known_name_inserts_and_otherwise_types_a_line_break(
     services: Services, wire_server: WireServer
 ) -> None:

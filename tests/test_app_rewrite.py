@@ -137,6 +137,22 @@ async def test_a_changed_price_is_flagged_and_reject_keeps_the_draft(
         assert (rating.rating, rating.reason, rating.rated_by) == (-1, "changed the price", "alice")
 
 
+async def test_the_preview_keeps_the_space_before_a_cut_last_sentence(
+    services: Services, wire_server: WireServer
+) -> None:
+    """A rewrite that drops the draft's last sentence shows it struck through after a space, not glued on
+    ("Hello Jane.Sorry" would read as one word)."""
+    seed_customer(services, messages=("Where is my refund?",))
+    app = create_app(services.settings, services)
+    async with console(app, (120, 36)) as pilot:
+        await draft_ready(pilot, app, wire_server)
+        wire_server.enqueue(stream_text("Hello Jane."))
+        await pick(pilot, app, "shorter")
+        preview = await preview_done(pilot, app)
+        assert static_text(preview, "#rewrite-diff").startswith("Hello Jane.\nSorry for the wait")
+        await pilot.press("escape")
+
+
 async def test_a_selection_alone_is_rewritten(services: Services, wire_server: WireServer) -> None:
     seed_customer(services, messages=("Where is my refund?",))
     app = create_app(services.settings, services)

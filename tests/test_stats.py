@@ -101,6 +101,8 @@ def test_edit_distance_and_word_diff() -> None:
         ("insert", "firmware 2.1 fixes it."),
     ]  # not "persists.firmware"
     assert "".join(t for op, t in replaced if op != "delete") == "The problem firmware 2.1 fixes it."
+    cut = diff_words("Best regards. Owen, sorry.", "Best regards.")
+    assert cut == [("equal", "Best regards."), ("delete", " Owen, sorry.")]  # not "regards.Owen"
     long = "word " * 5000
     assert edit_distance(long, long + "x") < 0.01  # capped inputs stay cheap and sensible
 

@@ -60,6 +60,9 @@ def diff_words(original: str, sent: str) -> list[DiffOp]:
             deleted, inserted = "".join(a[i1:i2]), "".join(b[j1:j2])
             if deleted and inserted and not deleted[-1].isspace() and not inserted[0].isspace():
                 deleted += " "  # the draft's last word, replaced: never "persists.firmware" on screen
+            if deleted and ops and not ops[-1][1][-1].isspace() and not deleted[0].isspace():
+                gap = a[i1 - 1][len(a[i1 - 1].rstrip()) :] if i1 else ""
+                deleted = (gap or " ") + deleted  # cut after the sent text's last word: not "regards.Owen"
             _push(ops, "delete", deleted)
             _push(ops, "insert", inserted)
     return ops

@@ -106,6 +106,10 @@ class DraftMacros:
         if editor.read_only:
             return
         text = macro.render(macro_values(self.column.session))
+        around = editor.get_text_range((0, 0), start) + editor.get_text_range(end, editor.document.end)
+        whole = not around.strip()  # nothing else in the draft: this macro is the whole reply
+        if editor.get_text_range((start[0], 0), start).strip():
+            text = "\n\n" + text  # after words on the same line: a paragraph of its own, not glued on
         editor.history.checkpoint()
         result = editor.replace(text, start, end)
         editor.history.checkpoint()
@@ -113,6 +117,8 @@ class DraftMacros:
         editor.focus()
         if macro.status:
             self.status_on_send = (macro.status, macro.id)
+        elif whole:  # the macro is the whole reply now: an earlier one's status went with its text
+            self.status_on_send = None
         self.column.pane.set_status(self._inserted(macro, text))
 
     @staticmethod
