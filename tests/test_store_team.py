@@ -74,6 +74,23 @@ def test_take_next_claims_the_longest_waiting_unassigned_conversation(store: Sto
         store.take_next("  ")
 
 
+def test_next_waiting_leaves_another_agents_conversations_to_them(store: Store) -> None:
+    first, second, third = waiting(store, "Ann"), waiting(store, "Bob"), waiting(store, "Cid")
+    store.assign(first, "kim", by="kim")
+
+    def next_for(agent: str | None, skip: int | None = None) -> int | None:
+        row = store.next_waiting(skip, agent)
+        return None if row is None else row.conversation_id
+
+    assert next_for("kim") == first  # hers, and the longest waiting
+    assert next_for("lee") == second  # kim's is left to her
+    assert next_for("lee", skip=second) == third
+    assert next_for(None) == first  # no agent name: every conversation, as before
+    store.assign(second, "kim", by="kim")
+    store.assign(third, "kim", by="kim")
+    assert next_for("lee") is None
+
+
 def _take_all(url: str, agent: str, start: multiprocessing.synchronize.Event) -> list[int]:
     """One agent's process: wait for the start, then take next until nothing is left."""
     store = Store.open(url)

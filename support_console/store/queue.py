@@ -13,7 +13,13 @@ from support_console.core.vocabulary import STATUS_RESOLVED
 from support_console.store.base import StoreBase
 from support_console.store.counters import mark_seen
 from support_console.store.first_page import CustomerRecord
-from support_console.store.queue_rows import NEXT_WAITING_SQL, QueueRow, queue_row, queue_sql
+from support_console.store.queue_rows import (
+    NEXT_WAITING_FOR_AGENT_SQL,
+    NEXT_WAITING_SQL,
+    QueueRow,
+    queue_row,
+    queue_sql,
+)
 from support_console.store.tables import CONVERSATIONS
 
 
@@ -39,10 +45,15 @@ class QueueMixin(StoreBase):
         with self._reading() as conn:
             return [queue_row(r) for r in conn.execute(sa.text(queue_sql(view)), params)]
 
-    def next_waiting(self, skip: int | None = None) -> QueueRow | None:
-        """The conversation whose customer has waited longest for a reply, other than ``skip``."""
+    def next_waiting(self, skip: int | None = None, agent: str | None = None) -> QueueRow | None:
+        """The conversation whose customer has waited longest for a reply, other than ``skip``; for an
+        ``agent``, only those unassigned or assigned to them (another agent's are theirs to answer)."""
+        params: dict[str, object] = {"skip": -1 if skip is None else skip}
+        sql = NEXT_WAITING_SQL
+        if agent:
+            sql, params["agent"] = NEXT_WAITING_FOR_AGENT_SQL, agent
         with self._reading() as conn:
-            row = conn.execute(sa.text(NEXT_WAITING_SQL), {"skip": -1 if skip is None else skip}).first()
+            row = conn.execute(sa.text(sql), params).first()
         return queue_row(row) if row is not None else None
 
     def mark_seen(self, conversation_id: int) -> None:

@@ -94,6 +94,11 @@ def queue_sql(view: str) -> str:
 NEXT_WAITING_SQL: Final = (
     f"{_SELECT} WHERE {_NEEDS_REPLY_WHERE} AND c.id != :skip ORDER BY {_NEEDS_REPLY_ORDER} LIMIT 1"
 )
+#: The same for one agent (``:agent``): conversations assigned to another agent are theirs to answer.
+NEXT_WAITING_FOR_AGENT_SQL: Final = (
+    f"{_SELECT} WHERE {_NEEDS_REPLY_WHERE} AND c.id != :skip "
+    f"AND (c.assignee IS NULL OR c.assignee = :agent) ORDER BY {_NEEDS_REPLY_ORDER} LIMIT 1"
+)
 
 
 def row_sql() -> str:

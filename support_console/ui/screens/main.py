@@ -224,12 +224,13 @@ class MainScreen(TeamActions, Screen[None]):
     @work(exclusive=True, group="next-waiting", exit_on_error=False)
     async def _next_waiting(self, skip: int | None) -> None:
         try:
-            row = await asyncio.to_thread(self.services.store.next_waiting, skip)
+            row = await asyncio.to_thread(self.services.store.next_waiting, skip, self.session.agent_name)
         except SupportConsoleError as error:
             self.notify(str(error), severity="error", markup=False)
             return
         if row is None:
-            self.notify("No other conversation is waiting for a reply.", markup=False)
+            self.notify("No other conversation is waiting for a reply (other agents' are left to them).",
+                        markup=False)  # fmt: skip
             return
         self.open_customer(row.customer_id, row.conversation_id)
 
