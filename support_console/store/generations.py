@@ -195,16 +195,20 @@ class GenerationsMixin(StoreBase):
 
     def _update_generation(self, generation_id: int, values: Mapping[str, object]) -> None:
         with self._write() as session:
-            result = session.connection().execute(
-                GENERATIONS.update().where(_G.id == generation_id).values(dict(values))
-            )
-            if result.rowcount == 0:
-                raise NotFoundError(f"Generation {generation_id} does not exist: reload the conversation.")
+            update_generation(session.connection(), generation_id, values)
 
     def generations(self, conversation_id: int) -> tuple[GenerationRecord, ...]:
         """Every generation of a conversation, oldest first."""
         with self._reading() as conn:
             return read_generations(conn, _G.conversation_id == conversation_id)
+
+
+def update_generation(conn: Connection, generation_id: int, values: Mapping[str, object]) -> None:
+    """Set ``values`` on one generation record (NotFoundError when it does not exist): the one UPDATE of a
+    generation's own facts, its outcome, its coverage and its rating."""
+    result = conn.execute(GENERATIONS.update().where(_G.id == generation_id).values(dict(values)))
+    if result.rowcount == 0:
+        raise NotFoundError(f"Generation {generation_id} does not exist: reload the conversation.")
 
 
 def write_generation(
@@ -217,4 +221,11 @@ def write_generation(
     conn.execute(GENERATIONS.update().where(_G.id == generation_id).values(values))
 
 
-__all__ = ["GenerationRecord", "GenerationsMixin", "generation_facts", "read_generations", "write_generation"]
+__all__ = [
+    "GenerationRecord",
+    "GenerationsMixin",
+    "generation_facts",
+    "read_generations",
+    "update_generation",
+    "write_generation",
+]

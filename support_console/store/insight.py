@@ -23,6 +23,7 @@ from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError
 from support_console.core.vocabulary import GENERATION_SUMMARY
 from support_console.store.base import StoreBase
+from support_console.store.generations import update_generation
 from support_console.store.history import reaches_model
 from support_console.store.tables import GENERATIONS, MESSAGES
 
@@ -64,7 +65,8 @@ class InsightMixin(StoreBase):
 
     def set_coverage(self, generation_id: int, covers_message_id: int | None) -> None:
         """Record the newest message a summary read (None: the conversation had none)."""
-        self._set_generation(generation_id, {"covers_message_id": covers_message_id})
+        with self._write() as session:
+            update_generation(session.connection(), generation_id, {"covers_message_id": covers_message_id})
 
     def latest_summary(self, conversation_id: int) -> SummaryState | None:
         """The conversation's newest summary that has text, with its staleness; None when there is none."""
@@ -108,10 +110,9 @@ class InsightMixin(StoreBase):
         if rating not in (RATING_UP, RATING_DOWN):
             raise ValueError(f"a rating is +1 or -1, not {rating!r}")
         reason = (reason or "").strip() or None
-        self._set_generation(
-            generation_id,
-            {"rating": rating, "rating_reason": reason, "rated_by": agent or None, "rated_at": utcnow()},
-        )
+        rated = {"rating": rating, "rating_reason": reason, "rated_by": agent or None, "rated_at": utcnow()}
+        with self._write() as session:
+            update_generation(session.connection(), generation_id, rated)
 
     def rating(self, generation_id: int) -> Rating | None:
         """The generation's rating, None when it has none (NotFoundError for an unknown generation)."""
@@ -127,14 +128,6 @@ class InsightMixin(StoreBase):
         """The generation a draft's text came from (what its thumbs rate); None for a hand-written draft."""
         with self._reading() as conn:
             return conn.execute(sa.select(_M.generation_id).where(_M.id == draft_id)).scalar_one_or_none()
-
-    def _set_generation(self, generation_id: int, values: dict[str, object]) -> None:
-        with self._write() as session:
-            result = session.connection().execute(
-                GENERATIONS.update().where(_G.id == generation_id).values(values)
-            )
-            if result.rowcount == 0:
-                raise NotFoundError(f"Generation {generation_id} does not exist: reload the conversation.")
 
 
 __all__ = ["RATING_DOWN", "RATING_UP", "InsightMixin", "Rating", "SummaryState"]
