@@ -253,18 +253,13 @@ class AuditScreen(Screen[None]):
 
     def action_rate(self, rating: int) -> None:
         """Thumbs up or down (with an optional reason) on the opened reply's generation, else the newest."""
-        from support_console.ui.screens.rating import RatingScreen
+        from support_console.ui.screens.rating import ask_rating
 
         generation = rated_generation(self.trail, self.message_id) if self.trail is not None else None
         if generation is None:
             self.notify("No AI-assisted reply here to rate.", markup=False)
             return
-
-        def rated(reason: str | None) -> None:
-            if reason is not None:
-                self._rate(generation, rating, reason)
-
-        self.app.push_screen(RatingScreen(rating > 0), rated)
+        ask_rating(self.app, rating, lambda reason: self._rate(generation, rating, reason))
 
     @work(thread=True, group="audit-rating", exit_on_error=False)
     def _rate(self, generation: int, rating: int, reason: str) -> None:

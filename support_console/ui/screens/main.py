@@ -296,17 +296,12 @@ class MainScreen(TeamActions, Screen[None]):
 
     def action_rate(self, rating: int) -> None:
         """Thumbs up (1) or down (-1) on the draft the pane holds, with an optional reason."""
-        from support_console.ui.screens.rating import RatingScreen
+        from support_console.ui.screens.rating import ask_rating
 
         if self.session.draft_id is None:
             self.notify("There is no model draft to rate.", markup=False)
             return
-
-        def rated(reason: str | None) -> None:
-            if reason is not None:
-                self._rate(rating, reason)
-
-        self.app.push_screen(RatingScreen(rating > 0), rated)
+        ask_rating(self.app, rating, lambda reason: self._rate(rating, reason))
 
     @work(group="rating", exit_on_error=False)
     async def _rate(self, rating: int, reason: str) -> None:

@@ -6,10 +6,11 @@ personas, and leaving it empty (enter) is one key more than the thumb itself.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 from textual import on
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
@@ -45,3 +46,15 @@ class RatingScreen(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
+
+
+def ask_rating(app: App[Any], rating: int, then: Callable[[str], object], *, what: str = "draft") -> None:
+    """Ask for the reason of a thumbs up (``rating`` 1) or down (-1) on ``what``, then call ``then`` with
+    it ("" for none); nothing is called when the agent cancels. The one flow of the draft, audit and rewrite
+    thumbs, which differ only in where the rating is written."""
+
+    def answered(reason: str | None) -> None:
+        if reason is not None:
+            then(reason)
+
+    app.push_screen(RatingScreen(rating > 0, what=what), answered)

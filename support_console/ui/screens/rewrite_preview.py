@@ -158,16 +158,11 @@ class RewritePreview(ModalScreen[Choice]):
 
     def action_rate(self, rating: int) -> None:
         """Thumbs up or down on this rewrite (whatever is then chosen), with an optional reason."""
-        from support_console.ui.screens.rating import RatingScreen
+        from support_console.ui.screens.rating import ask_rating
 
         if self.streaming:
             return
-
-        def rated(reason: str | None) -> None:
-            if reason is not None:
-                self._rate(rating, reason)
-
-        self.app.push_screen(RatingScreen(rating > 0, what="rewrite"), rated)
+        ask_rating(self.app, rating, lambda reason: self._rate(rating, reason), what="rewrite")
 
     @work(group="rating", exit_on_error=False)
     async def _rate(self, rating: int, reason: str) -> None:
