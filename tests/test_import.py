@@ -161,6 +161,24 @@ def test_a_later_file_continues_the_same_ticket(store: Store, tmp_path: Path) ->
     assert t9.status == "resolved"
 
 
+def test_a_first_import_skips_the_files_own_repeats_and_keeps_its_order(store: Store, tmp_path: Path) -> None:
+    """A batch of new tickets only (PostgreSQL copies it straight into the table): a row repeated in the
+    file is written once, and ids follow the file's order across interleaved tickets."""
+    base = {"email": "eve@example.com", "timestamp": "2026-10-01T10:00:00Z"}
+    path = _write_jsonl(tmp_path / "repeats.jsonl", [
+        {**base, "ticket": "T-1", "id": "1", "text": "one"},
+        {**base, "ticket": "T-2", "id": "1", "text": "two"},
+        {**base, "ticket": "T-1", "id": "1", "text": "one again"},
+        {**base, "ticket": "T-1", "id": "2", "text": "three"},
+    ])  # fmt: skip
+    report = import_file(store, path)
+    assert (report.added, report.skipped, report.conversations_created) == (3, 1, 2)
+    with store.engine.connect() as conn:
+        texts = conn.exec_driver_sql("SELECT text FROM messages ORDER BY id").scalars().all()
+    assert texts == ["one", "two", "three"]
+    assert import_file(store, path).added == 0
+
+
 def test_rows_without_ids_are_still_idempotent(store: Store, tmp_path: Path) -> None:
     path = _write_jsonl(tmp_path / "noid.jsonl", [
         {"email": "x@example.com", "text": "no id, no ticket", "timestamp": "2026-10-01T10:00:00Z"},

@@ -19,6 +19,8 @@ from support_console.store import (
     NewMessage,
     Store,
 )
+from support_console.store.engine import create_engine
+from support_console.store.migrations import MIGRATIONS, migrate
 from tests.db_helpers import plan_walks_index, sql, stored_text
 
 
@@ -371,6 +373,50 @@ def test_customer_rollup_follows_every_kind_of_write(store: Store) -> None:
     top = store.list_customers()[0]
     assert (top.customer.email, top.open_conversations, top.unread) == ("b@example.com", 1, 3)
     assert top.last_activity == datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def test_an_upgraded_postgres_database_rolls_up_once_per_statement(postgres_url: str) -> None:
+    """Version 15 replaces PostgreSQL's row trigger with statement triggers; statements that change many
+    conversations at once (the importer's) keep every customer's roll-up right, the moved one's old owner
+    included."""
+    engine = create_engine(postgres_url)
+    try:
+        assert migrate(engine, MIGRATIONS[:14]) == 14
+        with engine.begin() as conn:
+            sql(conn, "INSERT INTO customers (id, name, email, email_key, match_key, attributes, created_at, "
+                "open_conversations, unread) VALUES (1, 'Ann', 'a@x', 'a@x', 'ann', '{}', now(), 0, 0), "
+                "(2, 'Bob', 'b@x', 'b@x', 'bob', '{}', now(), 0, 0)")  # fmt: skip
+            sql(conn, "INSERT INTO conversations (customer_id, status, created_at, updated_at, unread_count) "
+                "VALUES (1, 'open', now(), now(), 2)")  # the row trigger still runs  # fmt: skip
+        assert migrate(engine, MIGRATIONS) == len(MIGRATIONS)
+        with engine.connect() as conn:
+            triggers = conn.exec_driver_sql(
+                "SELECT tgname FROM pg_trigger WHERE tgrelid = 'conversations'::regclass AND NOT tgisinternal"
+            ).scalars()
+            assert sorted(triggers) == [
+                f"conversations_rollup_{e}" for e in ("deleted", "inserted", "updated")
+            ]
+    finally:
+        engine.dispose()
+    store = Store.open(postgres_url)
+    try:
+        assert _rollup_stored(store)[1][:2] == (1, 2)
+        statements = (
+            "INSERT INTO conversations (customer_id, status, created_at, updated_at, unread_count) VALUES "
+            "(1, 'open', '2030-01-01', now(), 1), (2, 'pending', now(), now(), 4), "
+            "(2, 'open', now(), now(), 5)",
+            "UPDATE conversations SET customer_id = 2, status = CASE WHEN unread_count = 1 THEN 'resolved' "
+            "ELSE status END WHERE unread_count IN (1, 2)",  # two rows: one moves, one moves and resolves
+            "UPDATE conversations SET updated_at = now()",  # no roll-up column changes
+            "DELETE FROM conversations WHERE unread_count IN (4, 5)",
+        )
+        for statement in statements:
+            with store.engine.begin() as conn:
+                sql(conn, statement)
+            assert _rollup_stored(store) == _rollup_from_scratch(store), statement
+        assert {k: v[:2] for k, v in _rollup_stored(store).items()} == {1: (0, 0), 2: (1, 2)}
+    finally:
+        store.close()
 
 
 def test_customer_list_walks_its_index_instead_of_sorting(store: Store) -> None:

@@ -263,6 +263,12 @@ def _v13_summaries_and_ratings(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
+def _v15_statement_rollups(conn: Connection) -> None:
+    """Version 15: PostgreSQL rolls up a statement's customers once, not once per conversation row
+    (``postgres/rollup.py``: the importer's batches spent a tenth of their time there)."""
+    backend_for(conn).roll_up_per_statement(conn)
+
+
 #: The ordered migrations. Append only (see the module docstring).
 MIGRATIONS: list[Migration] = [
     _v1_core_schema,
@@ -279,6 +285,7 @@ MIGRATIONS: list[Migration] = [
     _v12_generation_kinds,
     _v13_summaries_and_ratings,
     migrate_team_mode,  # v14: assignee, events, presence, a draft's basis (team.py)
+    _v15_statement_rollups,
 ]
 
 

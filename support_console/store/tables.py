@@ -201,12 +201,17 @@ class Message(SQLModel, table=True):
 
 
 def customer_rollup(customer_id: sa.ColumnElement[int]) -> sa.Update:
-    """The UPDATE that recomputes one customer's roll-up of their conversations: its one definition.
+    """The UPDATE that recomputes one customer's roll-up of their conversations (:func:`customers_rollup`)."""
+    return customers_rollup(CUSTOMERS.c.id == customer_id)
+
+
+def customers_rollup(which: sa.ColumnElement[bool]) -> sa.Update:
+    """The UPDATE that recomputes the roll-up of the customers ``which`` picks: its one definition.
 
     ``open_conversations`` counts unresolved (open or pending) conversations, ``unread`` sums their
     ``unread_count``, ``last_activity`` is the newest conversation activity (creation time for an empty one).
-    It reads only that customer's conversations (index on customer_id). ``engine.create_rollup_triggers``
-    runs it after every change to a conversation.
+    It reads only those customers' conversations (index on customer_id). The backends' triggers run it after
+    every change to a conversation (``Backend.create_rollup_triggers``).
     """
     c = CONVERSATIONS.c
     k = CUSTOMERS
@@ -214,7 +219,7 @@ def customer_rollup(customer_id: sa.ColumnElement[int]) -> sa.Update:
     unresolved = sa.and_(mine, c.status.in_(UNRESOLVED))
     return (
         k.update()
-        .where(k.c.id == customer_id)
+        .where(which)
         .values(
             open_conversations=sa.select(sa.func.count()).where(unresolved).scalar_subquery(),
             unread=sa.select(sa.func.coalesce(sa.func.sum(c.unread_count), 0))

@@ -3,7 +3,7 @@
 ``connection.py``: the write lock, lock timeouts, reader snapshots; ``search.py``: the tsvector column, its
 GIN index and the search; ``bulk.py``: ``COPY`` and the counted conversation inserts; ``errors.py``: what
 the server's refusals mean, in one sentence; ``live.py``: team mode's NOTIFY trigger, event lock and LISTEN.
-This module ties them into :data:`POSTGRES` and adds the roll-up triggers (plpgsql).
+``rollup.py``: the customer roll-up's triggers (plpgsql). This module ties them into :data:`POSTGRES`.
 """
 
 from __future__ import annotations
@@ -17,10 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Connection, Engine
 
 from support_console.store.backend import ChangeSignal, Snippet
-from support_console.store.postgres import bulk, connection, live, search
-
-#: What changes a customer's roll-up (tables.customer_rollup).
-_ROLLUP_COLUMNS: Final = "status, unread_count, last_activity, created_at, customer_id"
+from support_console.store.postgres import bulk, connection, live, rollup, search
 
 
 class PostgresBackend:
@@ -33,24 +30,10 @@ class PostgresBackend:
 
     def create_rollup_triggers(self, conn: Connection) -> None:
         """A plpgsql trigger that re-runs ``tables.customer_rollup`` after any conversation change (the old
-        owner's too when a conversation moves); and what else version 1 needs on PostgreSQL: deferrable
-        foreign keys for the importer (``bulk.py``), the customer list's index in its order."""
-        from support_console.store.tables import customer_rollup
-
-        def body(ref: str) -> str:
-            statement = customer_rollup(sa.literal_column(f"{ref}.customer_id"))
-            return str(statement.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
-
-        conn.exec_driver_sql(
-            "CREATE OR REPLACE FUNCTION support_console_rollup() RETURNS trigger LANGUAGE plpgsql AS $body$ "
-            f"BEGIN IF TG_OP IN ('INSERT', 'UPDATE') THEN {body('NEW')}; END IF; "
-            "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.customer_id IS DISTINCT FROM NEW.customer_id) "
-            f"THEN {body('OLD')}; END IF; RETURN NULL; END $body$"
-        )
-        conn.exec_driver_sql(
-            "CREATE TRIGGER conversations_rollup AFTER INSERT OR DELETE OR UPDATE OF "
-            f"{_ROLLUP_COLUMNS} ON conversations FOR EACH ROW EXECUTE FUNCTION support_console_rollup()"
-        )
+        owner's too when a conversation moves: ``rollup.py``, per statement since version 15); and what
+        else version 1 needs on PostgreSQL: deferrable foreign keys for the importer (``bulk.py``), the
+        customer list's index in its order."""
+        rollup.create_row_triggers(conn)
         bulk.make_foreign_keys_deferrable(conn)
         # The customer list's order (first_page.LIST_ORDER_SQL) puts customers without activity last, as
         # SQLite's DESC does by itself; PostgreSQL's DESC index would put them first, and not be walked.
@@ -59,6 +42,9 @@ class PostgresBackend:
             "CREATE INDEX ix_customers_list ON customers "
             "((open_conversations > 0) DESC, last_activity DESC NULLS LAST, id DESC)"
         )
+
+    def roll_up_per_statement(self, conn: Connection) -> None:
+        rollup.create_statement_triggers(conn)
 
     def create_full_text_index(self, conn: Connection) -> None:
         from support_console.store.search import SEARCHED_STATES

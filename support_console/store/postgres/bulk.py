@@ -1,10 +1,13 @@
 """Bulk writes on PostgreSQL: the importer's fast paths (``COPY``, counted conversation inserts).
 
-* **``COPY`` into a temporary table, then one ``INSERT … SELECT … ON CONFLICT DO NOTHING``**
-  (:func:`insert_messages`): ``COPY`` is PostgreSQL's fastest way in but cannot skip duplicates, and an
-  import re-run must skip the (conversation, external id) pairs it already wrote. The temporary table is
-  the transaction's own (``ON COMMIT DROP``); its ``ord`` column keeps the rows' order, so ids stay
-  in import order (chronological: ``tables.py``). The search vector is a generated column: nothing to do.
+* **``COPY``** (:func:`insert_messages`), PostgreSQL's fastest way in, which cannot skip duplicates, and an
+  import re-run must skip the (conversation, external id) pairs it already wrote. So a batch whose rows
+  all belong to conversations it creates (a first import: no message of theirs can exist yet) is copied
+  straight into ``messages``, its own repeats skipped in Python; any other batch is copied into a
+  temporary table, then inserted with one ``INSERT … SELECT … ON CONFLICT DO NOTHING``. The temporary
+  table is the transaction's own (``ON COMMIT DROP``); its ``ord`` column keeps the rows' order, so ids
+  stay in import order (chronological: ``tables.py``), as the straight ``COPY`` keeps them. The search
+  vector is a generated column: nothing to do.
 * **Conversations inserted after their messages, counters included** (:func:`reserve_conversation_ids`,
   :func:`insert_conversations_counted`), as on SQLite: the foreign keys that point at conversations are
   DEFERRABLE (made so by migration 1, :func:`make_foreign_keys_deferrable`) and deferred to the commit for
@@ -39,6 +42,7 @@ from support_console.store.counters import newest_activity, unread, waiting_sinc
 _STAGING: Final = "support_console_import"
 _NULLABLE: Final = tuple(i for i, name in enumerate(BULK_COLUMNS) if name in BULK_NULLABLE)
 _COLUMNS: Final = ", ".join(BULK_COLUMNS)
+_EXTERNAL_ID: Final = BULK_COLUMNS.index("external_id")
 _DIALECT: Final = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
 
 
@@ -64,32 +68,65 @@ def make_foreign_keys_deferrable(conn: Connection) -> None:
 
 
 def insert_messages(conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
-    """``Backend.insert_messages``: ``COPY`` into the staging table, then insert what is new, in order."""
+    """``Backend.insert_messages``: straight ``COPY`` when every row belongs to a conversation this
+    transaction creates, else through the staging table (see the module docstring)."""
     if not rows:
         return 0
     raw = dbapi(conn)
     with raw.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute("SET LOCAL jit = off")  # see the module docstring
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ON COMMIT DROP AS "
-            f"SELECT 0 AS ord, {_COLUMNS} FROM messages WITH NO DATA"
-        )
-        cursor.execute(f"TRUNCATE {_STAGING}")
-        with cursor.copy(f"COPY {_STAGING} (ord, {_COLUMNS}) FROM STDIN") as copy:
-            for number, row in enumerate(rows):
-                values = list(row)
-                for i in _NULLABLE:
-                    if values[i] == "":
-                        values[i] = None
-                copy.write_row((number, *values))
-        cursor.execute(
-            f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} ORDER BY ord "
-            "ON CONFLICT DO NOTHING"
-        )
-        added = cursor.rowcount
-        cursor.execute(f"TRUNCATE {_STAGING}")
+        newest = cursor.execute("SELECT coalesce(max(id), 0) FROM conversations").fetchone()
+        if newest is not None and all(row[0] > newest[0] for row in rows):
+            return _copy_new(cursor, rows)
+        return _copy_staged(cursor, rows)
+
+
+def _copy_new(cursor: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> int:
+    """Rows of conversations not inserted yet (their ids are above every existing one, and the write lock
+    keeps them so): no message of theirs can be in the table, so only the batch's own repeats of a
+    (conversation, external id) are skipped, here, and the rest is copied into ``messages`` in order."""
+    seen: set[tuple[Any, Any]] = set()
+    added = 0
+    with cursor.copy(f"COPY messages ({_COLUMNS}) FROM STDIN") as copy:
+        for row in rows:
+            external = row[_EXTERNAL_ID]
+            if external:
+                key = (row[0], external)
+                if key in seen:
+                    continue
+                seen.add(key)
+            copy.write_row(_nulls(row))
+            added += 1
+    return added
+
+
+def _copy_staged(cursor: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> int:
+    """``COPY`` into the staging table, then insert what is new, in order."""
+    cursor.execute(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {_STAGING} ON COMMIT DROP AS "
+        f"SELECT 0 AS ord, {_COLUMNS} FROM messages WITH NO DATA"
+    )
+    cursor.execute(f"TRUNCATE {_STAGING}")
+    with cursor.copy(f"COPY {_STAGING} (ord, {_COLUMNS}) FROM STDIN") as copy:
+        for number, row in enumerate(rows):
+            copy.write_row((number, *_nulls(row)))
+    cursor.execute(
+        f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} ORDER BY ord "
+        "ON CONFLICT DO NOTHING"
+    )
+    added = cursor.rowcount
+    cursor.execute(f"TRUNCATE {_STAGING}")
     return int(added)
+
+
+def _nulls(row: Sequence[Any]) -> list[Any]:
+    """The row with ``''`` made NULL in the nullable columns."""
+    values = list(row)
+    for i in _NULLABLE:
+        if values[i] == "":
+            values[i] = None
+    return values
 
 
 @contextmanager
