@@ -4,6 +4,7 @@ guard with two Stores on one file, the change feed, presence and its expiry, and
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from datetime import timedelta
 from pathlib import Path
@@ -18,6 +19,7 @@ from support_console.store.engine import create_engine
 from support_console.store.live import PRESENCE_EXPIRES, ChangeFeed
 from support_console.store.migrations import MIGRATIONS, current_version, migrate
 from support_console.store.tables import PRESENCE
+from support_console.workflows.importer import import_file
 
 
 @pytest.fixture
@@ -178,6 +180,42 @@ def test_the_change_feed_names_what_another_connection_changed(url: str) -> None
             assert [e.kind for e in later.events] == ["assigned"]
         finally:
             feed.close()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_an_import_into_a_conversation_is_a_change_the_guard_and_the_feed_see(
+    url: str, tmp_path: Path
+) -> None:
+    """A file import that adds a customer message under an agent's draft refuses the draft as a customer
+    message would, and other consoles' feeds name the conversation; new conversations refresh the lists."""
+    base = {"email": "ann@example.com", "ticket": "T-7", "timestamp": "2026-10-01T10:00:00Z"}
+    first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
+    first.write_text(json.dumps({**base, "id": "1", "text": "Where is my order?"}) + "\n", encoding="utf-8")
+    second.write_text(
+        json.dumps({**base, "id": "2", "text": "Cancel it please"})
+        + "\n"
+        + json.dumps({**base, "ticket": "T-8", "id": "1", "text": "Another thing"})
+        + "\n",
+        encoding="utf-8",
+    )
+    a, b = Store.open(url), Store.open(url)
+    try:
+        import_file(a, first)
+        (cid,) = [c.conversation_id for c in a.list_conversations()]
+        draft = a.save_draft(cid, text="It ships today.")
+        feed = ChangeFeed(b)
+        try:
+            assert import_file(b, second).added == 2
+            changes = feed.wait(3.0)
+            assert changes is not None
+            assert cid in changes.conversation_ids
+            assert changes.everything  # a new conversation: the lists are read again
+        finally:
+            feed.close()
+        with pytest.raises(ConversationChanged, match=r"messages imported \(1 message\)"):
+            a.approve_draft(draft, "It ships today.", "kim")
     finally:
         a.close()
         b.close()

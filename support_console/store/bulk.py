@@ -25,13 +25,14 @@ from typing import Any, Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from support_console.core.vocabulary import STATUS_OPEN
+from support_console.core.vocabulary import EVENT_IMPORTED, STATUS_OPEN
 from support_console.store.backend import Backend
 from support_console.store.base import StoreBase, translated_errors
 from support_console.store.counters import after, update_counters
 from support_console.store.customers import customer_keys
 from support_console.store.first_page import name_from_email
 from support_console.store.tables import CONVERSATIONS, CUSTOMERS, MESSAGES
+from support_console.store.team import log_event, log_imported
 from support_console.store.times import from_stored
 
 Key = tuple[str, str]  # (folded email, ticket): a row's conversation (import_rows.Key)
@@ -110,6 +111,11 @@ class BulkImporter:
                     older = {known[k]: st for k, st in statuses.items() if k not in new}
                     if older:
                         self._set_statuses(before, older)
+                    # What changed under a draft (the send-time guard), and what other consoles read again.
+                    log_imported(conn, before, *old_only)
+                    if created:
+                        noun = "conversation" if len(created) == 1 else "conversations"
+                        log_event(conn, None, EVENT_IMPORTED, None, f"{len(created)} new {noun}")
         result.added = added
         result.skipped = len(rows) - added
         return result

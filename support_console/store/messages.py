@@ -21,7 +21,6 @@ from support_console.core.clock import as_utc, utcnow
 from support_console.core.errors import StoreError
 from support_console.core.vocabulary import (
     EVENT_CUSTOMER,
-    EVENT_IMPORTED,
     EVENT_NOTE,
     ROLE_AGENT,
     ROLE_CUSTOMER,
@@ -38,7 +37,7 @@ from support_console.store.counters import after, update_counters, update_counte
 from support_console.store.engine import no_wait
 from support_console.store.history import History, HistoryReader
 from support_console.store.tables import CONVERSATIONS, MESSAGES, Message
-from support_console.store.team import log_event
+from support_console.store.team import log_event, log_imported
 from support_console.store.times import to_stored
 
 #: Role/state pairs a bulk import may write (history: no drafts, nothing discarded).
@@ -139,7 +138,7 @@ class MessagesMixin(StoreBase):
             added = self.backend.insert_messages(conn, values)
             update_counters(conn, c.id.in_(wanted), after(before))
             if added:
-                log_event(conn, None, EVENT_IMPORTED, None, f"{added} messages")
+                log_imported(conn, before)
         return added
 
     def page_messages(

@@ -28,13 +28,14 @@ from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError, StoreError
 from support_console.core.vocabulary import (
     EVENT_ASSIGNED,
+    EVENT_IMPORTED,
     EVENT_RELEASED,
     STATUS_OPEN,
 )
 from support_console.store.base import StoreBase
 from support_console.store.engine import backend_for
 from support_console.store.queue_rows import QueueRow, queue_row, row_sql
-from support_console.store.tables import CONVERSATIONS, EVENTS, PRESENCE
+from support_console.store.tables import CONVERSATIONS, EVENTS, MESSAGES, PRESENCE
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,22 @@ def log_event(
         "at": utcnow(),
     }
     return int(conn.execute(EVENTS.insert().values(values).returning(EVENTS.c.id)).scalar_one())
+
+
+def log_imported(conn: Connection, after_id: int, *among: sa.ColumnElement[bool]) -> None:
+    """One ``imported`` event for each conversation (of those ``among`` picks, clauses over ``MESSAGES``)
+    that got messages with ids above ``after_id`` in the caller's write transaction: an import into a
+    conversation is a change the send-time guard refuses a draft for, and other consoles read it again."""
+    m = MESSAGES.c
+    counts = conn.execute(
+        sa.select(m.conversation_id, sa.func.count())
+        .where(m.id > after_id, *among)
+        .group_by(m.conversation_id)
+        .order_by(m.conversation_id)
+    ).all()
+    for conversation_id, count in counts:
+        noun = "message" if count == 1 else "messages"
+        log_event(conn, int(conversation_id), EVENT_IMPORTED, None, f"{count} {noun}")
 
 
 def latest_event_id(conn: Connection) -> int:
