@@ -212,6 +212,32 @@ async def test_a_risky_draft_asks_before_it_is_sent_and_never_counts_as_unchange
     assert "sent as the model left it" in reply.verdict  # the audit does not call it "sent unchanged"
 
 
+async def test_a_cut_off_draft_refused_by_the_guard_is_not_asked_about_twice(
+    services: Services, wire_server: WireServer
+) -> None:
+    """The agent said "send anyway" to a cut-off draft, the send-time guard then refused it (the customer
+    wrote again): the second approval, after reading, sends it without asking the same question."""
+    _, conversation_id = seed_customer(services, messages=("How do I do this?",))
+    app = create_app(services.settings, services)
+    async with console(app) as pilot:
+        main = await open_first_customer(pilot, app)
+        wire_server.enqueue(stream_text("This reply got cut at the", finish_reason="length"))
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: not main.drafting.generating and bool(main.draft.text), what="a draft")
+        await settle(pilot)
+        services.store.add_message(conversation_id, "customer", "Hello? Any news?")
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the send guard")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "conversation changed" in status(main), what="the refusal")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        await wait_for(pilot, lambda: not main.drafting.sending, what="the send")
+    sent = [m for m in services.store.page_messages(conversation_id) if m.state == "sent"]
+    assert [m.text for m in sent] == ["This reply got cut at the"]
+
+
 async def test_a_complete_reply_is_sent_with_one_key(services: Services, wire_server: WireServer) -> None:
     _, conversation_id = seed_customer(services, messages=("Thanks!",))
     app = create_app(services.settings, services)

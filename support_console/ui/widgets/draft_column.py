@@ -94,6 +94,9 @@ class DraftColumn(Vertical):
         self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
         self._told_typing = False  # the agent was told, this generation, why typing is not added
         self._noticed: set[str] = set()  # prepared-draft notices already shown
+        #: The (draft, text) whose send risk the agent accepted: the send-time guard's refusal and a second
+        #: approval then do not ask the same question again.
+        self._risk_accepted: tuple[int | None, str] | None = None
         self.rewriter = DraftRewriter(self, RewriteSession(services, session))
         self.macros = DraftMacros(self)
 
@@ -456,13 +459,15 @@ class DraftColumn(Vertical):
             self.post_message(self.NameNeeded(status))
             return
         risk = self.session.send_risk(pane.model_text)
-        if risk is None:
-            self._send(status)
+        answer = (self.session.draft_id, text)
+        if risk is None or self._risk_accepted == answer:  # asked once for this text: not again after a
+            self._send(status)  # refusal by the send-time guard
             return
         from support_console.ui.screens.confirm import ConfirmScreen
 
         def answered(yes: bool | None) -> None:
             if yes:
+                self._risk_accepted = answer
                 self._send(status)
             else:
                 self.pane.set_status(f"Not sent. {risk.warning}", error=True)
