@@ -22,6 +22,7 @@ from support_console.ui.screens.main import MainScreen
 from support_console.workflows.services import Services
 from tests.ui_helpers import (
     console,
+    draft_status,
     open_first_customer,
     seed_customer,
     services_for,
@@ -56,10 +57,6 @@ def main_of(app: SupportConsoleApp) -> MainScreen:
     return app.main_screen
 
 
-def status(main: MainScreen) -> str:
-    return str(main.query_one("#draft-status").render())
-
-
 def question(app: SupportConsoleApp) -> str:
     return str(app.screen.query_one("#confirm-question").render())
 
@@ -73,7 +70,7 @@ async def test_stop_regenerate_and_failure_each_leave_their_own_generation(
         main = await open_first_customer(pilot, app)
         wire_server.enqueue(stream_text("Your order is on its way.", usage=(40, 300)))
         await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: "Finished" in status(main), what="the first draft")
+        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the first draft")
         await settle(pilot)
         wire_server.enqueue(stream_text(SLOW, delay=0.02))
         await pilot.press("ctrl+r")
@@ -83,11 +80,11 @@ async def test_stop_regenerate_and_failure_each_leave_their_own_generation(
         for _ in range(2):  # two failures in a row: two records, not one reused
             wire_server.enqueue(AUTH)
             await pilot.press("ctrl+r")
-            await wait_for(pilot, lambda: "Failed" in status(main), what="the failure")
+            await wait_for(pilot, lambda: "Failed" in draft_status(main), what="the failure")
             await settle(pilot)
         wire_server.enqueue(stream_text("Fixed: it ships today.", usage=(40, 6)))
         await pilot.press("ctrl+r")
-        await wait_for(pilot, lambda: "Finished" in status(main), what="the last draft")
+        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the last draft")
         await settle(pilot)
         await app.push_screen(AuditScreen(services, conversation_id))
         await wait_for(pilot, lambda: bool(app.screen.query("#audit-generations")), what="the audit view")
@@ -151,10 +148,10 @@ def test_two_cli_drafts_then_the_console_restores_the_latest_and_regenerates_it(
             async with console(app) as pilot:
                 main = await open_first_customer(pilot, app)
                 assert main.draft.text == "Second CLI draft."
-                assert "Restored" in status(main)
+                assert "Restored" in draft_status(main)
                 wire_server.enqueue(stream_text("Console draft."))
                 await pilot.press("ctrl+g")
-                await wait_for(pilot, lambda: "Finished" in status(main), what="the console's draft")
+                await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the console's draft")
                 await settle(pilot)
                 assert main.draft.text == "Console draft."
             drafts = [m for m in services.store.page_messages(conversation_id) if m.state == "draft"]
@@ -198,7 +195,7 @@ async def test_a_risky_draft_asks_before_it_is_sent_and_never_counts_as_unchange
         assert warning in question(app)
         await pilot.press("n")  # no: nothing is sent
         await settle(pilot)
-        assert "Not sent" in status(main)
+        assert "Not sent" in draft_status(main)
         assert services.store.pending_draft(conversation_id) is not None
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the send guard again")
@@ -229,7 +226,7 @@ async def test_a_cut_off_draft_refused_by_the_guard_is_not_asked_about_twice(
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the send guard")
         await pilot.press("y")
-        await wait_for(pilot, lambda: "conversation changed" in status(main), what="the refusal")
+        await wait_for(pilot, lambda: "conversation changed" in draft_status(main), what="the refusal")
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert not isinstance(app.screen, ConfirmScreen)
@@ -245,7 +242,7 @@ async def test_a_complete_reply_is_sent_with_one_key(services: Services, wire_se
         main = await open_first_customer(pilot, app)
         wire_server.enqueue(stream_text("You're welcome."))
         await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: "Finished" in status(main), what="the draft")
+        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the draft")
         await settle(pilot)
         await pilot.press("ctrl+s")
         await settle(pilot)
@@ -270,8 +267,8 @@ def test_a_refusal_drafted_by_the_cli_asks_in_the_console_too(
             async with console(app) as pilot:
                 main = await open_first_customer(pilot, app)
                 assert main.draft.text == "I can't help with that."
-                assert "Restored" in status(main)
-                assert "model's refusal, not a reply" in status(main)
+                assert "Restored" in draft_status(main)
+                assert "model's refusal, not a reply" in draft_status(main)
                 await pilot.press("ctrl+s")
                 await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the send guard")
                 assert "model's refusal, not a reply" in question(app)
@@ -293,7 +290,7 @@ async def test_a_reply_written_by_hand_over_a_failed_empty_draft_is_sent_with_on
         main = await open_first_customer(pilot, app)
         wire_server.enqueue(AUTH)
         await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: "Failed" in status(main), what="the failure")
+        await wait_for(pilot, lambda: "Failed" in draft_status(main), what="the failure")
         await settle(pilot)
         await pilot.press("ctrl+n", "H", "i", "!")
         await pilot.press("ctrl+s")

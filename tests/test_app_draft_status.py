@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from textual.widgets import Static
-
 from support_console.ui.app import create_app
-from support_console.ui.screens.main import MainScreen
 from support_console.ui.widgets.draft_pane import EDITED
 from tests.ui_helpers import (
     console,
+    draft_status,
     open_first_customer,
     seed_customer,
     services_for,
@@ -23,10 +21,6 @@ from tests.wire_replies import stream_text
 from tests.wire_server import WireServer
 
 
-def status(main: MainScreen) -> str:
-    return str(main.draft.query_one("#draft-status", Static).render())
-
-
 async def test_the_status_says_the_model_draft_was_edited(tmp_path: Path, wire_server: WireServer) -> None:
     services = services_for(ui_settings(tmp_path, wire_server))
     try:
@@ -36,16 +30,16 @@ async def test_the_status_says_the_model_draft_was_edited(tmp_path: Path, wire_s
         async with console(app, (120, 40)) as pilot:
             main = await open_first_customer(pilot, app)
             await pilot.press("ctrl+g")
-            await wait_for(pilot, lambda: "Finished" in status(main), what="the draft")
+            await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the draft")
             await settle(pilot)
-            assert not status(main).startswith(EDITED)
+            assert not draft_status(main).startswith(EDITED)
             main.draft.editor.focus()
             await pilot.press("end", "!")
-            await wait_for(pilot, lambda: status(main).startswith(EDITED), what="the edit")
-            assert "Finished" in status(main)  # how the model ended is still said
+            await wait_for(pilot, lambda: draft_status(main).startswith(EDITED), what="the edit")
+            assert "Finished" in draft_status(main)  # how the model ended is still said
             await pilot.press("backspace")  # the model's text again
-            await wait_for(pilot, lambda: not status(main).startswith(EDITED), what="the undone edit")
-            assert "Finished" in status(main)
+            await wait_for(pilot, lambda: not draft_status(main).startswith(EDITED), what="the undone edit")
+            assert "Finished" in draft_status(main)
             await settle(pilot)
     finally:
         services.close()

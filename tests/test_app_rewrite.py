@@ -20,7 +20,15 @@ from support_console.ui.screens.rating import RatingScreen
 from support_console.ui.screens.rewrite_picker import ToolInputs, ToolPicker
 from support_console.ui.screens.rewrite_preview import RewritePreview
 from support_console.workflows.services import Services
-from tests.ui_helpers import console, open_first_customer, screen_of, seed_customer, settle, wait_for
+from tests.ui_helpers import (
+    console,
+    draft_status,
+    open_first_customer,
+    screen_of,
+    seed_customer,
+    settle,
+    wait_for,
+)
 from tests.wire_server import WireServer, stream_text
 
 DRAFT = "Hello Jane.\nSorry for the wait: the refund of $59.99 for order ORD-1234 is sent."
@@ -101,8 +109,10 @@ async def test_accept_replaces_the_draft_as_one_undo_step(
         assert "rewrite shorter by alice, accepted · " in lineage
         assert f"draft #{record.message_id}" in lineage
         assert record.message_id == main.draft.draft_id
+        assert "ctrl+z in the draft undoes it" in draft_status(main)
         await pilot.press("ctrl+z")  # the focus is back in the draft: one undo gives the model's text
         assert main.draft.text == DRAFT
+        assert "Rewrite accepted" not in draft_status(main)  # it was undone: the line no longer says so
         await pilot.press("ctrl+y")
         assert main.draft.text == shorter
 

@@ -31,6 +31,11 @@ if TYPE_CHECKING:
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
+def draft_status(main: MainScreen) -> str:
+    """The draft pane's status line, as shown."""
+    return str(main.draft.query_one("#draft-status").render())
+
+
 def ui_settings(
     tmp_path: Path,
     server: WireServer | None,

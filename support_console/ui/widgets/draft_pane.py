@@ -102,6 +102,7 @@ class DraftPane(Vertical):
         self._model = "—"
         self._meter: Meter | None = None
         self._status = ("", False)
+        self._status_while: str | None = None  # the text a status is about (it goes when the text changes)
         self._edited_shown = False  # the status says the agent edited the model's draft
 
     def compose(self) -> ComposeResult:
@@ -195,8 +196,11 @@ class DraftPane(Vertical):
         )
         self.query_one("#draft-header", Static).update(header)
 
-    def set_status(self, status: str, *, error: bool = False) -> None:
+    def set_status(self, status: str, *, error: bool = False, while_text: str | None = None) -> None:
+        """Show ``status``; with ``while_text``, only while the draft holds that text (a status about an
+        edit, such as "ctrl+z undoes it", would be wrong once the agent undoes it or types on)."""
         self._status = (status, error)
+        self._status_while = while_text
         self._show_status()
 
     def _show_status(self) -> None:
@@ -389,7 +393,11 @@ class DraftPane(Vertical):
         if self.streaming:
             return
         edited = self.model_text is not None and self.edited  # a draft by hand is all the agent's anyway
-        if edited != self._edited_shown:
+        if self._status_while is not None and self.text != self._status_while:
+            self._status, self._status_while = ("", False), None
+            self._edited_shown = edited
+            self._show_status()
+        elif edited != self._edited_shown:
             self._edited_shown = edited
             self._show_status()
         if not self.dirty:

@@ -95,7 +95,9 @@ class DraftRewriter:
             self.column.notify(note, severity="error", markup=False)
         pane = self.column.pane
         if accepted:
-            pane.set_status(f"Rewrite accepted ({choice.tool.name}): ctrl+z in the draft undoes it.")
+            pane.set_status(
+                f"Rewrite accepted ({choice.tool.name}): ctrl+z in the draft undoes it.", while_text=pane.text
+            )
         elif verdict != "retry":
             pane.set_status("Rewrite rejected: the draft is unchanged.")
         return choice if verdict == "retry" else None
