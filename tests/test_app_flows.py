@@ -3,7 +3,11 @@ real SQLite file. Nothing of ours is patched: the app is built by create_app fro
 
 from __future__ import annotations
 
+import os
+import signal
 from pathlib import Path
+
+import pytest
 
 from support_console.ui.app import SupportConsoleApp, create_app
 from support_console.ui.screens.confirm import ConfirmScreen
@@ -229,3 +233,30 @@ async def test_quit_asks_when_an_unsent_draft_is_open_and_keeps_it(
     saved = services.store.pending_draft(main.conversation.id)
     assert saved is not None
     assert saved.text == "A generated draft. x"  # nothing lost: the edit typed just before quitting is saved
+
+
+@pytest.mark.parametrize("number", [signal.SIGHUP, signal.SIGTERM], ids=["SIGHUP", "SIGTERM"])
+async def test_a_closed_terminal_saves_the_last_edit_and_quits_without_asking(
+    services: Services, wire_server: WireServer, number: signal.Signals
+) -> None:
+    """SIGHUP (the terminal closed) or SIGTERM: nobody can answer "quit anyway?", so the console saves the
+    edit typed a moment before (not yet saved by its timer) and quits; before, the process just ended."""
+    seed_customer(services, messages=("Hello?",))
+    wire_server.enqueue(stream_text("A generated draft."))
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: not main.streaming and bool(main.draft.text), what="the draft")
+        await settle(pilot)
+        await pilot.press("ctrl+n", "space", "x")
+        # Handled by the console (else the signal would end this test process).
+        assert signal.getsignal(number) not in (signal.SIG_DFL, signal.SIG_IGN, None)
+        os.kill(os.getpid(), number)
+        await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
+    assert main.conversation is not None
+    assert main.conversation.id is not None
+    saved = services.store.pending_draft(main.conversation.id)
+    assert saved is not None
+    assert saved.text == "A generated draft. x"
+    assert signal.getsignal(number) == signal.SIG_DFL  # the handler went with the app

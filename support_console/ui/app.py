@@ -6,11 +6,14 @@ with ``build_services``), so tests run it against a temporary SQLite file and th
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import signal
 import threading
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import replace
-from typing import ClassVar
+from typing import ClassVar, Final
 
 from rich.text import Text
 from textual import work
@@ -34,6 +37,10 @@ from support_console.ui.screens.reply_to import ReplyTo
 from support_console.workflows.services import Services, ServicesClosed, StoreUnavailable, build_services
 
 PERSONA_POLL_SECONDS = 2.0
+#: Signals that end the console with nobody left to answer a question: its terminal closed (SIGHUP), or a
+#: ``kill`` (SIGTERM). Everything is saved first, as on quit, and the console's presence goes at once.
+HANG_UP_SIGNALS: Final = (signal.SIGHUP, signal.SIGTERM)
+
 STORE_AFTER_LIST = 0.4
 """Seconds after the first list is on screen before the store opens in a thread, so the agent's first keys
 (open the customer they came for) run without the imports competing for the interpreter."""
@@ -61,6 +68,7 @@ class SupportConsoleApp(App[None]):
         self._owns_services = owns_services
         self._persona_fingerprint = fingerprint(services.settings.persona_dirs)
         self.main_screen: MainScreen | None = None
+        self._hang_up_signals: list[int] = []  # those this app handles (see _listen_for_hang_up)
 
     @property
     def settings(self) -> Settings:
@@ -80,6 +88,7 @@ class SupportConsoleApp(App[None]):
             self.push_screen(NoProviderScreen(config_help_text(self.settings)))
         if self.settings.agent_source == "unset":
             self.main_screen.ask_agent_name()
+        self._listen_for_hang_up()
 
     def on_queue_list_loaded(self) -> None:
         """The first list is on screen: the store opens a moment later (see ``STORE_AFTER_LIST``)."""
@@ -139,6 +148,9 @@ class SupportConsoleApp(App[None]):
         super()._handle_exception(error)
 
     async def on_unmount(self) -> None:
+        loop = asyncio.get_running_loop()
+        for number in self._hang_up_signals:
+            loop.remove_signal_handler(number)
         if self.main_screen is not None:
             await self.main_screen.session.aclose()  # its queued saves run first
         if self._owns_services:
@@ -223,14 +235,31 @@ class SupportConsoleApp(App[None]):
             "sent: it comes back when you open this customer again."
         )
 
+    def _listen_for_hang_up(self) -> None:
+        """Quit as :meth:`action_quit` does on :data:`HANG_UP_SIGNALS`, without asking: a closed terminal
+        used to end the process at once, losing the edit typed in the last second and leaving the agent's
+        presence in the others' headers until it expired."""
+        loop = asyncio.get_running_loop()
+        for number in HANG_UP_SIGNALS:
+            with suppress(NotImplementedError, RuntimeError, ValueError):  # not the main thread; Windows
+                loop.add_signal_handler(number, self._hung_up)
+                self._hang_up_signals.append(number)
+
+    def _hung_up(self) -> None:
+        main = self.main_screen
+        if main is not None and main.drafting.generating:
+            main.action_stop()  # what came so far is saved
+        self._quit_after_saving(unattended=True)
+
     @work(exclusive=True, group="quit", exit_on_error=False)
-    async def _quit_after_saving(self) -> None:
-        """Quit once every edit and draft is saved; if the database refuses, ask before losing anything."""
+    async def _quit_after_saving(self, *, unattended: bool = False) -> None:
+        """Quit once every edit and draft is saved; if the database refuses, ask before losing anything
+        (``unattended``: nobody is there to answer, so quit)."""
         from support_console.ui.screens.confirm import ConfirmScreen
 
         main = self.main_screen
         error = await main.save_before_quit() if main is not None else None
-        if error is None:
+        if error is None or unattended:
             self.exit()
             return
 
