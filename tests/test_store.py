@@ -388,8 +388,11 @@ def test_an_upgraded_postgres_database_rolls_up_once_per_statement(postgres_url:
                 "(2, 'Bob', 'b@x', 'b@x', 'bob', '{}', now(), 0, 0)")  # fmt: skip
             sql(conn, "INSERT INTO conversations (customer_id, status, created_at, updated_at, unread_count) "
                 "VALUES (1, 'open', now(), now(), 2)")  # the row trigger still runs  # fmt: skip
+            sql(conn, "ALTER FUNCTION support_console_fold(text) STRICT")  # as version 2 made it
         assert migrate(engine, MIGRATIONS) == len(MIGRATIONS)
         with engine.connect() as conn:
+            strict = "SELECT proisstrict FROM pg_proc WHERE proname = 'support_console_fold'"
+            assert conn.exec_driver_sql(strict).scalar_one() is False  # inlinable into the vector column
             triggers = conn.exec_driver_sql(
                 "SELECT tgname FROM pg_trigger WHERE tgrelid = 'conversations'::regclass AND NOT tgisinternal"
             ).scalars()

@@ -90,9 +90,10 @@ class Backend(Protocol):
     def create_rollup_triggers(self, conn: Connection) -> None:
         """Make the database re-run the customer roll-up after every conversation insert, update, delete."""
 
-    def roll_up_per_statement(self, conn: Connection) -> None:
-        """Migration 15: where the database can, roll up the customers a statement touched once per
-        statement instead of once per row (PostgreSQL: statement triggers; SQLite: nothing to do)."""
+    def speed_up_bulk_writes(self, conn: Connection) -> None:
+        """Migration 15: what makes the importer's batches cheaper where the database allows it
+        (PostgreSQL: the customer roll-up once per statement, not per row; the search folding function
+        inlined into the generated column. SQLite: nothing to do)."""
 
     def create_full_text_index(self, conn: Connection) -> None:
         """Create the full-text index over ``messages.text`` and index the rows already there (v2)."""

@@ -263,10 +263,11 @@ def _v13_summaries_and_ratings(conn: Connection) -> None:
         conn.exec_driver_sql(ddl)
 
 
-def _v15_statement_rollups(conn: Connection) -> None:
+def _v15_bulk_writes(conn: Connection) -> None:
     """Version 15: PostgreSQL rolls up a statement's customers once, not once per conversation row
-    (``postgres/rollup.py``: the importer's batches spent a tenth of their time there)."""
-    backend_for(conn).roll_up_per_statement(conn)
+    (``postgres/rollup.py``: the importer's batches spent a tenth of their time there), and inlines the
+    search folding into the generated vector column (``postgres/search.create_fold_function``)."""
+    backend_for(conn).speed_up_bulk_writes(conn)
 
 
 #: The ordered migrations. Append only (see the module docstring).
@@ -285,7 +286,7 @@ MIGRATIONS: list[Migration] = [
     _v12_generation_kinds,
     _v13_summaries_and_ratings,
     migrate_team_mode,  # v14: assignee, events, presence, a draft's basis (team.py)
-    _v15_statement_rollups,
+    _v15_bulk_writes,
 ]
 
 

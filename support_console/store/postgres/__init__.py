@@ -43,8 +43,9 @@ class PostgresBackend:
             "((open_conversations > 0) DESC, last_activity DESC NULLS LAST, id DESC)"
         )
 
-    def roll_up_per_statement(self, conn: Connection) -> None:
+    def speed_up_bulk_writes(self, conn: Connection) -> None:
         rollup.create_statement_triggers(conn)
+        search.create_fold_function(conn)
 
     def create_full_text_index(self, conn: Connection) -> None:
         from support_console.store.search import SEARCHED_STATES

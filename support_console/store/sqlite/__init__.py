@@ -54,8 +54,8 @@ class SQLiteBackend:
                 f"{'WHEN OLD.customer_id != NEW.customer_id ' if suffix == 'am' else ''}BEGIN {action}; END"
             )
 
-    def roll_up_per_statement(self, conn: Connection) -> None:
-        """Nothing: SQLite has no statement triggers; its row triggers (above) stay."""
+    def speed_up_bulk_writes(self, conn: Connection) -> None:
+        """Nothing: SQLite has no statement triggers (its row triggers above stay), and FTS5 folds."""
 
     def create_full_text_index(self, conn: Connection) -> None:
         fts.create_fts5(conn)
