@@ -85,7 +85,8 @@ def parse_batches(path: Path, batch_rows: int) -> Iterator[tuple[Any, ...]]:
     """The file in batches of ``batch_rows`` valid rows; raises DecodeProblem. A batch is a plain tuple
     (cheap to pickle) of:
 
-    ``rows``: list of (key, values), values in ``store.bulk.BULK_COLUMNS[1:]`` order with ``""`` for NULL;
+    ``rows``: list of (key, values), values in ``store.bulk.BULK_COLUMNS[1:]`` order with None for NULL
+    (no writer then has to look at every value);
     ``firsts``: {key: First} for each conversation key met for the first time in the file;
     ``statuses``: {key: status} given by the batch's rows (the last one wins);
     ``errors``: list of (line number, what is wrong); ``count``: records read; ``done``: bytes read so far.
@@ -405,18 +406,19 @@ def _validate(record: dict[str, Any]) -> tuple[Key, First, str, tuple[Any, ...]]
     external_id = f"{ticket}/{get('id', '').strip() or _row_hash(email, role, stamp, text)}"
     key = (fold(email), ticket)
     if _EXTRA_SET.isdisjoint(values):  # the common case, without optional fields
-        sent = stamp if role == AGENT else ""
-        row = (role, state, text, "", "", "", "", "", "", "", sent, stamp, stamp, external_id)
+        sent = stamp if role == AGENT else None
+        row = (role, state, text, None, None, None, None, None, None, None, sent, stamp, stamp, external_id)
         return key, (email, get("name", ""), stamp, ""), "", row
     extra = _extra(role, values)
     if isinstance(extra, str):
         return extra
-    sent = stamp if role == AGENT else ""
+    sent = stamp if role == AGENT else None
     persona = extra.get("persona", "")
+    given = extra.get
     row = (
-        role, state, text, extra.get("original", ""), persona if sent else "", extra.get("model", ""),
-        extra.get("finish_reason", ""), extra.get("prompt_tokens", ""), extra.get("completion_tokens", ""),
-        extra.get("approved_by", ""), sent, stamp, stamp, external_id,
+        role, state, text, given("original"), (persona or None) if sent else None, given("model"),
+        given("finish_reason"), given("prompt_tokens"), given("completion_tokens"), given("approved_by"),
+        sent, stamp, stamp, external_id,
     )  # fmt: skip
     return key, (email, get("name", ""), stamp, persona), extra.get("status", ""), row
 

@@ -96,7 +96,7 @@ def _copy_new(cursor: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> int
                 if key in seen:
                     continue
                 seen.add(key)
-            copy.write_row(_nulls(row))
+            copy.write_row(_nulls(row) if "" in row else row)
             added += 1
     return added
 
@@ -110,7 +110,7 @@ def _copy_staged(cursor: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> 
     cursor.execute(f"TRUNCATE {_STAGING}")
     with cursor.copy(f"COPY {_STAGING} (ord, {_COLUMNS}) FROM STDIN") as copy:
         for number, row in enumerate(rows):
-            copy.write_row((number, *_nulls(row)))
+            copy.write_row((number, *(_nulls(row) if "" in row else row)))
     cursor.execute(
         f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} ORDER BY ord "
         "ON CONFLICT DO NOTHING"
@@ -121,7 +121,7 @@ def _copy_staged(cursor: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> 
 
 
 def _nulls(row: Sequence[Any]) -> list[Any]:
-    """The row with ``''`` made NULL in the nullable columns."""
+    """The row with ``''`` made NULL in the nullable columns (the importer's parser gives None already)."""
     values = list(row)
     for i in _NULLABLE:
         if values[i] == "":
