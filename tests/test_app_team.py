@@ -1,7 +1,8 @@
-"""Two consoles on one SQLite file, in one test (two ``App.run_test()``), driven by keys as two agents would:
-what one sends shows in the other's queue and transcript without a keypress, the other's stale draft is
-refused at approval (and sent after an explicit second approval), presence shows in the header, and take
-next hands the two agents different conversations."""
+"""Two consoles on one database (an SQLite file, then a PostgreSQL database: conftest's ``db_url``), in
+one test (two ``App.run_test()``), driven by keys as two agents would: what one sends shows in the other's
+queue and transcript without a keypress, the other's stale draft is refused at approval (and sent after an
+explicit second approval), presence shows in the header, and take next hands the two agents different
+conversations."""
 
 from __future__ import annotations
 
@@ -22,13 +23,11 @@ from tests.ui_helpers import (
 from tests.wire_server import WireServer
 
 
-def agent_services(tmp_path: Path, server: WireServer, agent: str, db: Path) -> Services:
-    """One agent's console services: their own config (their name), the shared database file."""
+def agent_services(tmp_path: Path, server: WireServer, agent: str, db: str) -> Services:
+    """One agent's console services: their own config (their name), the shared database."""
     home = tmp_path / agent
     home.mkdir()
-    return services_for(
-        ui_settings(home, server, db_name=str(db), config_text=f'[agent]\nname = "{agent}"\n')
-    )
+    return services_for(ui_settings(home, server, db_name=db, config_text=f'[agent]\nname = "{agent}"\n'))
 
 
 async def type_reply(pilot: object, text: str) -> None:
@@ -42,12 +41,11 @@ async def type_reply(pilot: object, text: str) -> None:
 
 
 async def test_what_one_agent_sends_reaches_the_other_console_and_refuses_its_stale_draft(
-    tmp_path: Path, wire_server: WireServer
+    tmp_path: Path, wire_server: WireServer, db_url: str
 ) -> None:
-    db = tmp_path / "team.db"
     kim, lee = (
-        agent_services(tmp_path, wire_server, "kim", db),
-        agent_services(tmp_path, wire_server, "lee", db),
+        agent_services(tmp_path, wire_server, "kim", db_url),
+        agent_services(tmp_path, wire_server, "lee", db_url),
     )
     try:
         _, cid = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Where is my parcel?",))
@@ -93,12 +91,11 @@ async def test_what_one_agent_sends_reaches_the_other_console_and_refuses_its_st
 
 
 async def test_take_next_gives_two_agents_different_conversations(
-    tmp_path: Path, wire_server: WireServer
+    tmp_path: Path, wire_server: WireServer, db_url: str
 ) -> None:
-    db = tmp_path / "team.db"
     kim, lee = (
-        agent_services(tmp_path, wire_server, "kim", db),
-        agent_services(tmp_path, wire_server, "lee", db),
+        agent_services(tmp_path, wire_server, "kim", db_url),
+        agent_services(tmp_path, wire_server, "lee", db_url),
     )
     try:
         _, first = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Hello?",))

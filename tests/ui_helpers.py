@@ -46,7 +46,8 @@ def ui_settings(
     personas: Path | None = None,
     config_text: str | None = None,
 ) -> Settings:
-    """Settings for a compatible server at ``server`` (or no provider at all when ``server`` is None)."""
+    """Settings for a compatible server at ``server`` (or no provider at all when ``server`` is None);
+    ``db_name`` is a file in ``tmp_path`` or a database URL (conftest's ``db_url``)."""
     config = tmp_path / "config.toml"
     text = config_text if config_text is not None else '[agent]\nname = "alice"\n'
     if keys:
@@ -55,7 +56,7 @@ def ui_settings(
     overrides = CliOverrides(
         base_url=server.base_url if server else None,
         model=model if server else None,
-        db=str(tmp_path / db_name),
+        db=db_name if "://" in db_name else str(tmp_path / db_name),  # a database URL, or a file here
         config=config,
         personas=personas,
     )
