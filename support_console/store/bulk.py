@@ -45,6 +45,9 @@ _K = CUSTOMERS.c
 #: The largest message id (new messages get larger ones: see tables.py).
 _MAX_MESSAGE_ID: Final = sa.select(sa.func.coalesce(sa.func.max(_M.id), 0))
 _MAX_CUSTOMER_ID: Final = sa.select(sa.func.coalesce(sa.func.max(_K.id), 0))
+#: New customers per INSERT statement: a row each would be a round trip each on PostgreSQL (an import of
+#: 2,000 customers spent 0.3 s in them); few enough columns x rows for any database's parameter limit.
+_CUSTOMERS_PER_INSERT: Final = 100
 
 
 def _ticket_lookup(backend: Backend) -> sa.Select[Any]:
@@ -172,7 +175,9 @@ class BulkImporter:
                 rows.append(
                     {"name": name, "email": email, "attributes": {}, "created_at": created_at, **folded}
                 )
-            conn.execute(self._backend.insert_ignoring_duplicates(CUSTOMERS), rows)
+            insert = self._backend.insert_ignoring_duplicates(CUSTOMERS)
+            for start in range(0, len(rows), _CUSTOMERS_PER_INSERT):  # multi-row: one round trip each
+                conn.execute(insert.values(rows[start : start + _CUSTOMERS_PER_INSERT]))
             found = _lookup_customers(conn, list(missing))
             self._customers.update(found)
             created = {key for key, cid in found.items() if cid > before}
