@@ -93,6 +93,27 @@ def test_starting_the_console_imports_no_sqlalchemy_before_its_first_frame() -> 
     assert out.stdout.strip() == "[]"
 
 
+def test_starting_the_console_leaves_the_rewrite_and_macro_screens_for_their_first_use() -> None:
+    """The first frame and the first open need none of them (about 20 ms of imports at each start): they
+    load when their key is first pressed (test_app_rewrite.py and test_app_macros.py press it)."""
+    later = (
+        "rapidfuzz",
+        "support_console.core.text_diff",
+        "support_console.ui.screens.audit",
+        "support_console.ui.screens.macro_picker",
+        "support_console.ui.screens.rewrite_picker",
+        "support_console.ui.screens.rewrite_preview",
+        "support_console.workflows.canned",
+        "support_console.workflows.rewrite_session",
+    )
+    code = (
+        "import sys; import support_console.cli.main, support_console.ui.app; "
+        f"print(sorted(m for m in {later!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
 async def test_first_frame_lists_customers_from_the_file_then_the_store_opens_behind_it(
     tmp_path: Path, wire_server: WireServer
 ) -> None:

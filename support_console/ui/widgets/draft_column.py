@@ -32,7 +32,6 @@ from support_console.ui.widgets.safe_text_area import SafeTextArea
 from support_console.ui.widgets.status import failed_status, finish_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
-from support_console.workflows.rewrite_session import RewriteSession
 from support_console.workflows.send_guard import placeholder_block
 
 if TYPE_CHECKING:
@@ -94,7 +93,7 @@ class DraftColumn(Vertical):
         self._generating = False  # preparing or streaming (not waiting for the last save: that is queued)
         self._told_typing = False  # the agent was told, this generation, why typing is not added
         self._noticed: set[str] = set()  # prepared-draft notices already shown
-        self.rewriter = DraftRewriter(self, RewriteSession(services, session))
+        self.rewriter = DraftRewriter(self)
         self.macros = DraftMacros(self)
 
     def compose(self) -> ComposeResult:
