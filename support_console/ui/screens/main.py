@@ -18,7 +18,7 @@ from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from support_console.config.settings import save_agent_name
 from support_console.core.errors import SupportConsoleError
@@ -28,6 +28,7 @@ from support_console.ui.screens.bindings import MAIN_BINDINGS, key_name
 from support_console.ui.screens.team import TeamActions
 from support_console.ui.widgets.conversation import ConversationView
 from support_console.ui.widgets.draft_column import DraftColumn
+from support_console.ui.widgets.footer import KeyFooter
 from support_console.ui.widgets.live import LiveUpdates
 from support_console.ui.widgets.notices import NoticeBar
 from support_console.ui.widgets.queue_list import Entry, QueueList
@@ -71,7 +72,7 @@ class MainScreen(TeamActions, Screen[None]):
             yield ConversationView(self.session, self.key, id="conversation")
             yield DraftColumn(self.services, self.session, self.key, id="draft-column")
         yield NoticeBar(id="notices")
-        yield Footer()
+        yield KeyFooter()
         yield LiveUpdates(self.services)
 
     def on_mount(self) -> None:
