@@ -242,3 +242,35 @@ async def test_a_customer_opened_while_the_store_opens_shows_at_once(
             assert "Second words" in screen_text(app)
     finally:
         await services.aclose()
+
+
+async def test_a_waiting_customer_opened_before_the_store_is_marked_seen_once_it_is_open(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    """Opened from the file, the conversation is not marked seen at once (that would open the store, and
+    import SQLAlchemy, while it is drawn) but as soon as the store is open; the queue is then read again."""
+    settings = ui_settings(tmp_path, wire_server)
+    _seed_jane(settings, "Are you there?", "Hello?")
+    services = build_services(settings, open_store=False)
+    app = create_app(settings, services)
+    try:
+        async with console(app, (120, 40)) as pilot:
+            main = app.main_screen
+            assert main is not None
+            await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+            await pilot.press("enter")  # at once, as an agent who knows whom to answer
+            await wait_for(pilot, lambda: main.conversation is not None, what="Jane's conversation")
+            conversation = main.conversation
+            assert conversation is not None
+            assert conversation.id is not None
+            assert conversation.unread_count == 2
+            reads = main.customers.reads
+            await wait_for(pilot, lambda: services.store_is_open, what="the store to open")
+            store = services.store
+            await wait_for(
+                pilot, lambda: store.get_conversation(conversation.id).unread_count == 0, what="seen"
+            )
+            await wait_for(pilot, lambda: main.customers.reads > reads, what="the queue read again")
+            assert store.list_queue("needs_reply")[0].unread == 0
+    finally:
+        await services.aclose()

@@ -64,6 +64,7 @@ class MainScreen(TeamActions, Screen[None]):
         super().__init__()
         self.services = services
         self.session = DraftSession(services)
+        self._unseen: list[int] = []  # conversations opened before the store, to mark seen once it is open
 
     def compose(self) -> ComposeResult:
         yield Header()
@@ -193,6 +194,11 @@ class MainScreen(TeamActions, Screen[None]):
             self.customers.highlight(entry)
         # Where the agent acts next: the reply, or the box for the customer's first message.
         (self.draft.editor if opened.conversation is not None else self.incoming.area).focus()
+        conversation = opened.conversation
+        if not self.services.store_is_open:  # opened from the file, the store still to open behind it:
+            if conversation is not None and conversation.id is not None and conversation.unread_count:
+                self._unseen.append(conversation.id)  # marked seen as soon as it is open (store_opened),
+            return  # not now: opening it (SQLAlchemy's imports) would compete with drawing this conversation
         try:
             seen = await self.session.mark_seen()
         except SupportConsoleError as error:
@@ -200,6 +206,17 @@ class MainScreen(TeamActions, Screen[None]):
             return
         if seen:
             self.customers.refresh_list()
+
+    @work(group="seen", exit_on_error=False)
+    async def _mark_unseen(self) -> None:
+        """The conversations opened before the store was: seen now, then the queue reloaded."""
+        unseen, self._unseen = self._unseen, []
+        try:
+            for conversation_id in unseen:
+                await asyncio.to_thread(self.services.store.mark_seen, conversation_id)
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+        self.customers.refresh_list()
 
     @work(group="seen", exit_on_error=False)
     async def _seen_and_listed(self) -> None:
@@ -547,6 +564,8 @@ class MainScreen(TeamActions, Screen[None]):
         follow what other consoles change."""
         self.drafting.show_persona()
         self.live.start()
+        if self._unseen:
+            self._mark_unseen()
 
     # -- who is working --------------------------------------------------------------------------------
 
