@@ -25,7 +25,7 @@ compile every module from source at each start). ``--from-source`` times it with
 For context it also times the console's widget set alone (same layout, stylesheet and a 100-option list, no
 store, no personas, no logic): the floor Textual itself sets for a screen with the widgets the console needs.
 
-Run: .venv/bin/python benchmarks/bench_ui_start.py [--runs N] [--fresh-runs N] [--from-source]
+Run: .venv/bin/python benchmarks/bench_ui_start.py [--runs N] [--fresh-runs N] [--from-source] [--db FILE]
 """
 
 from __future__ import annotations
@@ -226,11 +226,11 @@ def report(title: str, times: dict[str, list[float]]) -> None:
 KINDS = ("bare", "console", "open", "widgets")
 
 
-async def main(runs: int, fresh_runs: int, *, from_source: bool) -> None:
+async def main(runs: int, fresh_runs: int, *, from_source: bool, db: Path | None) -> None:
     env = prepare_bytecode(from_source)
     from benchmarks.ui_data import big_db, message_count
 
-    db = big_db()
+    db = db or big_db()
     settings = console_settings(db)
     for kind in KINDS:  # warm: imports, persona files and the database in the page cache
         await in_process(kind, db, settings)
@@ -252,9 +252,10 @@ if __name__ == "__main__":
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--fresh-runs", type=int, default=5)
     parser.add_argument("--from-source", action="store_true", help="time the package without its bytecode")
+    parser.add_argument("--db", type=Path, help="another database file (default: make_big_db.py's)")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], Path(args.child[1]))
     else:
-        asyncio.run(main(args.runs, args.fresh_runs, from_source=args.from_source))
+        asyncio.run(main(args.runs, args.fresh_runs, from_source=args.from_source, db=args.db))
