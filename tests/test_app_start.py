@@ -114,6 +114,21 @@ def test_starting_the_console_leaves_the_rewrite_and_macro_screens_for_their_fir
     assert out.stdout.strip() == "[]"
 
 
+def test_building_the_console_keeps_what_was_imported_out_of_the_collectors_passes(tmp_path: Path) -> None:
+    """create_app freezes the objects the imports made (they live as long as the process), so building the
+    first screen sets off no full pass over them; the store's and the SDK's are frozen later."""
+    code = (
+        "import gc, sys; import support_console.cli.main, support_console.ui.app as ui; "
+        "from support_console.config.settings import CliOverrides, load_settings; "
+        f"s = load_settings(CliOverrides(db={str(tmp_path / 'c.db')!r}), env={{}}); "
+        "before = gc.get_freeze_count(); ui.create_app(s); print(before, gc.get_freeze_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    before, after = (int(n) for n in out.stdout.split())
+    assert before == 0
+    assert after > 20_000  # Textual's and our modules' functions, classes, dicts (about 40,000)
+
+
 async def test_first_frame_lists_customers_from_the_file_then_the_store_opens_behind_it(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
