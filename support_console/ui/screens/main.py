@@ -67,6 +67,11 @@ class MainScreen(TeamActions, Screen[None]):
         self._unseen: list[int] = []  # conversations opened before the store, to mark seen once it is open
 
     def compose(self) -> ComposeResult:
+        # The breakpoint class Textual sets on the first resize, set now: the screen is styled once, with
+        # it, rather than styled, laid out and styled again (the whole screen) when the resize comes.
+        width = self.app.size.width
+        edges = sorted(self.HORIZONTAL_BREAKPOINTS, reverse=True)
+        self.add_class(next(name for edge, name in edges if width >= edge), update=False)
         yield Header()
         with Horizontal(id="body"):
             yield QueueList(self._load_queue, id="customers")
