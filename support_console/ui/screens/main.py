@@ -13,10 +13,11 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
+from textual.geometry import Size
 from textual.screen import Screen
 from textual.widgets import Header
 
@@ -65,6 +66,7 @@ class MainScreen(TeamActions, Screen[None]):
         self.services = services
         self.session = DraftSession(services)
         self._unseen: list[int] = []  # conversations opened before the store, to mark seen once it is open
+        self._laid_out: Size | None = None  # the terminal size the screen was last laid out for
 
     def compose(self) -> ComposeResult:
         # The breakpoint class Textual sets on the first resize, set now: the screen is styled once, with
@@ -80,6 +82,19 @@ class MainScreen(TeamActions, Screen[None]):
         yield NoticeBar(id="notices")
         yield KeyFooter()
         yield LiveUpdates(self.services)
+
+    def on_screen_resume(self) -> None:
+        self._laid_out = self.app.size  # what Screen's own handler lays the screen out at, after this one
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A "resize" to the size the screen is laid out at changes nothing, so Textual's handler (a layout
+        and a repaint of the whole screen, ~40 ms here) does not run for it. Two come at every start: the
+        one the screen's first layout sends the screen itself, and the terminal's first size, passed on
+        when the app is first idle. A real resize (another size) goes to Textual's handler as always."""
+        if event.size == self._laid_out:
+            event.stop()
+            event.prevent_default()  # not Screen._on_resize
+        self._laid_out = event.size
 
     def on_mount(self) -> None:
         self.customers.empty_hint = f"No customers here: {self.key('add_customer')} adds one."
