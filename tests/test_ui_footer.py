@@ -95,3 +95,23 @@ async def test_textual_footer_rebuilds_once_per_change() -> None:
     rebuilds, keys, _, _ = await burst(CountedFooter)
     assert keys == ["Flip"]
     assert rebuilds >= 5
+
+
+class WithPalette(Keys):
+    ENABLE_COMMAND_PALETTE = True  # its key is the one Footer binds no ``compact`` to
+
+
+async def test_the_keys_look_as_in_textuals_footer() -> None:
+    """KeyFooter gives each key the footer's ``compact`` before it mounts (no restyle on the way): the
+    keys end with the same classes and text as Textual's Footer gives them."""
+
+    async def keys(footer: Footer) -> list[tuple[str, list[str], str]]:
+        app = WithPalette(footer)
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            found: list[Any] = list(app.screen.query("FooterKey"))
+            return [(key.description, sorted(key.classes), str(key.render())) for key in found]
+
+    shown = await keys(Footer())
+    assert sorted(description for description, _, _ in shown) == ["Flip", "Send", "palette"]
+    assert await keys(KeyFooter()) == shown

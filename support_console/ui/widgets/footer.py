@@ -6,11 +6,18 @@ focus change sends two, a screen pushed or popped one, each ``refresh_bindings()
 queued rebuild ran: the console's start sent four before its first frame, and the rebuilds they queued were
 still running while the agent's first conversation opened. A rebuild reads the bindings when it runs, so
 one that starts after the last change shows the same keys as any later one would: those are skipped.
+
+Each key of a rebuild was also restyled twice as it mounted: its ``compact`` starts True (the class
+``-compact`` added, the key restyled), then the footer's value (False) is bound to it (the class removed,
+restyled again). The keys are given the footer's value before they mount, which is what the binding then
+sets: no restyle.
 """
 
 from __future__ import annotations
 
+from textual.app import ComposeResult
 from textual.widgets import Footer
+from textual.widgets._footer import FooterKey  # Footer's own key widget (Textual exports no other name)
 
 
 class KeyFooter(Footer):
@@ -27,6 +34,14 @@ class KeyFooter(Footer):
 
     def _changed(self, _screen: object) -> None:
         self._changes += 1
+
+    def compose(self) -> ComposeResult:
+        for widget in super().compose():
+            # What the data binding of a key sets when it mounts, set now (the palette's key has none).
+            if isinstance(widget, FooterKey) and not widget.has_class("-command-palette"):
+                widget.set_reactive(FooterKey.compact, self.compact)
+                widget.set_class(self.compact, "-compact", update=False)
+            yield widget
 
     async def recompose(self) -> None:
         if self._shown == self._changes:  # a rebuild started after the last change: the same keys
