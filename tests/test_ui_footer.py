@@ -115,3 +115,22 @@ async def test_the_keys_look_as_in_textuals_footer() -> None:
     shown = await keys(Footer())
     assert sorted(description for description, _, _ in shown) == ["Flip", "Send", "palette"]
     assert await keys(KeyFooter()) == shown
+
+
+async def test_a_change_that_changes_no_key_rebuilds_nothing() -> None:
+    """Bindings "changed" (a focus move within the same keys, a refresh_bindings() of ours) but every key
+    is as shown: no rebuild; Textual's Footer rebuilds for each."""
+
+    async def rebuilds(counted: type[CountedKeyFooter | CountedFooter]) -> int:
+        app = Keys(counted())
+        async with app.run_test() as pilot:
+            await pilot.pause()
+            before = counted.composed
+            for _ in range(3):
+                app.refresh_bindings()
+                await pilot.pause()
+            assert shown(app) == ["Flip", "Send"]
+            return counted.composed - before
+
+    assert await rebuilds(CountedKeyFooter) == 0
+    assert await rebuilds(CountedFooter) == 3
