@@ -9,6 +9,7 @@ $(STAMP): pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	$(PY) -m compileall -q support_console  # an editable install gets no bytecode (pip's normal one does)
 	touch $(STAMP)
 
 run: $(STAMP)  ## start the console

@@ -132,7 +132,7 @@ def _bench_one_history(stores: list[Store], url: str, model: ModelInfo, runs: in
 def find_big_db(explicit: Path | None) -> Path | None:
     if explicit is not None:
         return explicit
-    candidates = sorted(BIG_CACHE.glob("big-v*-1000000m-10000c.db"), key=lambda p: p.stat().st_mtime)
+    candidates = sorted(BIG_CACHE.glob("big-v*-1000000m-10000c-waiting.db"), key=lambda p: p.stat().st_mtime)
     return candidates[-1] if candidates else None
 
 

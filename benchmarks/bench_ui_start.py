@@ -18,16 +18,23 @@ Two ways of timing, both reported:
   idle, which the store opening in a thread is not). The child reports ``time.perf_counter()``, which on
   Linux is CLOCK_MONOTONIC, shared by parent and child.
 
+The console is timed as installed: the package's bytecode is compiled first (``compileall``, as
+``pip install`` and ``make`` do; an editable install run with PYTHONDONTWRITEBYTECODE=1 would otherwise
+compile every module from source at each start). ``--from-source`` times it without bytecode, to compare.
+
 For context it also times the console's widget set alone (same layout, stylesheet and a 100-option list, no
 store, no personas, no logic): the floor Textual itself sets for a screen with the widgets the console needs.
 
-Run: .venv/bin/python benchmarks/bench_ui_start.py [--runs N]
+Run: .venv/bin/python benchmarks/bench_ui_start.py [--runs N] [--fresh-runs N] [--from-source] [--db FILE]
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import compileall
+import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -162,7 +169,24 @@ async def in_process(kind: str, db: Path, settings: Settings) -> float:
     return await console_frame(db, settings, open_first=kind == "open") - started
 
 
-def fresh_process(kind: str, db: Path) -> float:
+PACKAGE = ROOT / "support_console"
+
+
+def prepare_bytecode(from_source: bool) -> dict[str, str]:
+    """Compile the package's bytecode as an install does, or (``from_source``) remove it; the environment
+    for the fresh processes (which never write bytecode when timing from source)."""
+    if not from_source:
+        compileall.compile_dir(PACKAGE, quiet=1)
+        print("(compiled support_console's bytecode first, as pip install and make do)")
+        return dict(os.environ)
+    sys.dont_write_bytecode = True  # this process imports the package too
+    for cache in PACKAGE.rglob("__pycache__"):
+        shutil.rmtree(cache)
+    print("(timing support_console from source: its bytecode removed, none written)")
+    return {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+
+
+def fresh_process(kind: str, db: Path, env: dict[str, str]) -> float:
     """Seconds from spawning ``python bench_ui_start.py --child KIND`` to that process's first frame."""
     started = time.perf_counter()
     out = subprocess.run(
@@ -171,6 +195,7 @@ def fresh_process(kind: str, db: Path) -> float:
         capture_output=True,
         text=True,
         check=True,
+        env=env,
     )
     return float(out.stdout.strip().splitlines()[-1]) - started
 
@@ -201,10 +226,11 @@ def report(title: str, times: dict[str, list[float]]) -> None:
 KINDS = ("bare", "console", "open", "widgets")
 
 
-async def main(runs: int, fresh_runs: int) -> None:
+async def main(runs: int, fresh_runs: int, *, from_source: bool, db: Path | None) -> None:
+    env = prepare_bytecode(from_source)
     from benchmarks.ui_data import big_db, message_count
 
-    db = big_db()
+    db = db or big_db()
     settings = console_settings(db)
     for kind in KINDS:  # warm: imports, persona files and the database in the page cache
         await in_process(kind, db, settings)
@@ -217,7 +243,7 @@ async def main(runs: int, fresh_runs: int) -> None:
     cold: dict[str, list[float]] = {kind: [] for kind in KINDS}
     for _ in range(fresh_runs):
         for kind in KINDS:
-            cold[kind].append(fresh_process(kind, db))
+            cold[kind].append(fresh_process(kind, db, env))
     report("fresh process (interpreter start and imports included)", cold)
 
 
@@ -225,9 +251,11 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--fresh-runs", type=int, default=5)
+    parser.add_argument("--from-source", action="store_true", help="time the package without its bytecode")
+    parser.add_argument("--db", type=Path, help="another database file (default: make_big_db.py's)")
     parser.add_argument("--child", nargs=2, metavar=("KIND", "DB"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], Path(args.child[1]))
     else:
-        asyncio.run(main(args.runs, args.fresh_runs))
+        asyncio.run(main(args.runs, args.fresh_runs, from_source=args.from_source, db=args.db))

@@ -8,7 +8,9 @@ The data goes through the same write path as ``support-console import`` (``Store
 messages and conversations per batch, indexed for search per batch), so the file has exactly the schema,
 indexes, triggers and counters a real database has. Each customer has ten conversations (tickets) of ten
 messages: customer messages, sent replies (half AI-assisted, some edited) and a few internal notes, with
-text drawn from support phrases so full-text search has realistic word frequencies.
+text drawn from support phrases so full-text search has realistic word frequencies. A real queue has
+customers waiting: one open ticket in ten (2% of all, 2,000 conversations) ends with the customer's
+message instead of a reply, so the console's default "needs a reply" view has rows.
 """
 
 from __future__ import annotations
@@ -65,16 +67,27 @@ NOTES = (
 )
 
 
+WAITING_EVERY = 50
+"""One ticket in 50 waits for a reply: those numbered 4 modulo 50, all of them open (``STATUSES[4]``)."""
+
+
 def db_path(messages: int, customers: int) -> Path:
-    """The cache file for this schema version and size."""
-    return CACHE_DIR / f"big-v{latest_version()}-{messages}m-{customers}c.db"
+    """The cache file for this schema version and size (``-waiting``: built since tickets wait for replies;
+    older files, where every ticket ended with a reply, are not reused)."""
+    return CACHE_DIR / f"big-v{latest_version()}-{messages}m-{customers}c-waiting.db"
+
+
+def waits(ticket: int) -> bool:
+    """Whether the ticket's last message is the customer's (an open ticket waiting for a reply)."""
+    return ticket % WAITING_EVERY == len(STATUSES) - 1
 
 
 Row = tuple[object, ...]  # a message in the import parser's layout (import_rows.parse_batches)
 
 
 def _ticket_rows(ticket: int, when: datetime, size: int, rng: random.Random) -> list[Row]:
-    """One ticket's messages: customer and reply alternate; some tickets get a note. ``""`` is NULL."""
+    """One ticket's messages: customer and reply alternate; some tickets get a note, a few end with the
+    customer waiting (:func:`waits`). ``""`` is NULL."""
     persona = PERSONAS[ticket % len(PERSONAS)]
     rows: list[Row] = []
     for n in range(size):
@@ -82,7 +95,7 @@ def _ticket_rows(ticket: int, when: datetime, size: int, rng: random.Random) -> 
         key = f"T{ticket}/{n}"
         if n == size - 2 and ticket % 4 == 0:
             rows.append(("note", "note", rng.choice(NOTES), *[""] * 8, stamp, stamp, key))
-        elif n % 2 == 0:
+        elif n % 2 == 0 or (n == size - 1 and waits(ticket)):
             text = f"{rng.choice(CUSTOMER_LINES)} (ticket {ticket})"
             rows.append(("customer", "received", text, *[""] * 8, stamp, stamp, key))
         else:

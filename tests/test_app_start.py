@@ -93,6 +93,42 @@ def test_starting_the_console_imports_no_sqlalchemy_before_its_first_frame() -> 
     assert out.stdout.strip() == "[]"
 
 
+def test_starting_the_console_leaves_the_rewrite_and_macro_screens_for_their_first_use() -> None:
+    """The first frame and the first open need none of them (about 20 ms of imports at each start): they
+    load when their key is first pressed (test_app_rewrite.py and test_app_macros.py press it)."""
+    later = (
+        "rapidfuzz",
+        "support_console.core.text_diff",
+        "support_console.ui.screens.audit",
+        "support_console.ui.screens.macro_picker",
+        "support_console.ui.screens.rewrite_picker",
+        "support_console.ui.screens.rewrite_preview",
+        "support_console.workflows.canned",
+        "support_console.workflows.rewrite_session",
+    )
+    code = (
+        "import sys; import support_console.cli.main, support_console.ui.app; "
+        f"print(sorted(m for m in {later!r} if m in sys.modules))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_building_the_console_keeps_what_was_imported_out_of_the_collectors_passes(tmp_path: Path) -> None:
+    """create_app freezes the objects the imports made (they live as long as the process), so building the
+    first screen sets off no full pass over them; the store's and the SDK's are frozen later."""
+    code = (
+        "import gc, sys; import support_console.cli.main, support_console.ui.app as ui; "
+        "from support_console.config.settings import CliOverrides, load_settings; "
+        f"s = load_settings(CliOverrides(db={str(tmp_path / 'c.db')!r}), env={{}}); "
+        "before = gc.get_freeze_count(); ui.create_app(s); print(before, gc.get_freeze_count())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    before, after = (int(n) for n in out.stdout.split())
+    assert before == 0
+    assert after > 20_000  # Textual's and our modules' functions, classes, dicts (about 40,000)
+
+
 async def test_first_frame_lists_customers_from_the_file_then_the_store_opens_behind_it(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
@@ -219,5 +255,37 @@ async def test_a_customer_opened_while_the_store_opens_shows_at_once(
             await wait_for(pilot, lambda: services.store_is_open, what="the store to open")
             main = await open_first_customer(pilot, app)  # and again through the store, as the agent would
             assert "Second words" in screen_text(app)
+    finally:
+        await services.aclose()
+
+
+async def test_a_waiting_customer_opened_before_the_store_is_marked_seen_once_it_is_open(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    """Opened from the file, the conversation is not marked seen at once (that would open the store, and
+    import SQLAlchemy, while it is drawn) but as soon as the store is open; the queue is then read again."""
+    settings = ui_settings(tmp_path, wire_server)
+    _seed_jane(settings, "Are you there?", "Hello?")
+    services = build_services(settings, open_store=False)
+    app = create_app(settings, services)
+    try:
+        async with console(app, (120, 40)) as pilot:
+            main = app.main_screen
+            assert main is not None
+            await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+            await pilot.press("enter")  # at once, as an agent who knows whom to answer
+            await wait_for(pilot, lambda: main.conversation is not None, what="Jane's conversation")
+            conversation = main.conversation
+            assert conversation is not None
+            assert conversation.id is not None
+            assert conversation.unread_count == 2
+            reads = main.customers.reads
+            await wait_for(pilot, lambda: services.store_is_open, what="the store to open")
+            store = services.store
+            await wait_for(
+                pilot, lambda: store.get_conversation(conversation.id).unread_count == 0, what="seen"
+            )
+            await wait_for(pilot, lambda: main.customers.reads > reads, what="the queue read again")
+            assert store.list_queue("needs_reply")[0].unread == 0
     finally:
         await services.aclose()

@@ -13,12 +13,13 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
+from textual.geometry import Size
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from support_console.config.settings import save_agent_name
 from support_console.core.errors import SupportConsoleError
@@ -28,6 +29,7 @@ from support_console.ui.screens.bindings import MAIN_BINDINGS, key_name
 from support_console.ui.screens.team import TeamActions
 from support_console.ui.widgets.conversation import ConversationView
 from support_console.ui.widgets.draft_column import DraftColumn
+from support_console.ui.widgets.footer import KeyFooter
 from support_console.ui.widgets.live import LiveUpdates
 from support_console.ui.widgets.notices import NoticeBar
 from support_console.ui.widgets.queue_list import Entry, QueueList
@@ -63,16 +65,36 @@ class MainScreen(TeamActions, Screen[None]):
         super().__init__()
         self.services = services
         self.session = DraftSession(services)
+        self._unseen: list[int] = []  # conversations opened before the store, to mark seen once it is open
+        self._laid_out: Size | None = None  # the terminal size the screen was last laid out for
 
     def compose(self) -> ComposeResult:
+        # The breakpoint class Textual sets on the first resize, set now: the screen is styled once, with
+        # it, rather than styled, laid out and styled again (the whole screen) when the resize comes.
+        width = self.app.size.width
+        edges = sorted(self.HORIZONTAL_BREAKPOINTS, reverse=True)
+        self.add_class(next(name for edge, name in edges if width >= edge), update=False)
         yield Header()
         with Horizontal(id="body"):
             yield QueueList(self._load_queue, id="customers")
             yield ConversationView(self.session, self.key, id="conversation")
             yield DraftColumn(self.services, self.session, self.key, id="draft-column")
         yield NoticeBar(id="notices")
-        yield Footer()
+        yield KeyFooter()
         yield LiveUpdates(self.services)
+
+    def on_screen_resume(self) -> None:
+        self._laid_out = self.app.size  # what Screen's own handler lays the screen out at, after this one
+
+    def on_resize(self, event: events.Resize) -> None:
+        """A "resize" to the size the screen is laid out at changes nothing, so Textual's handler (a layout
+        and a repaint of the whole screen, ~40 ms here) does not run for it. Two come at every start: the
+        one the screen's first layout sends the screen itself, and the terminal's first size, passed on
+        when the app is first idle. A real resize (another size) goes to Textual's handler as always."""
+        if event.size == self._laid_out:
+            event.stop()
+            event.prevent_default()  # not Screen._on_resize
+        self._laid_out = event.size
 
     def on_mount(self) -> None:
         self.customers.empty_hint = f"No customers here: {self.key('add_customer')} adds one."
@@ -192,6 +214,11 @@ class MainScreen(TeamActions, Screen[None]):
             self.customers.highlight(entry)
         # Where the agent acts next: the reply, or the box for the customer's first message.
         (self.draft.editor if opened.conversation is not None else self.incoming.area).focus()
+        conversation = opened.conversation
+        if not self.services.store_is_open:  # opened from the file, the store still to open behind it:
+            if conversation is not None and conversation.id is not None and conversation.unread_count:
+                self._unseen.append(conversation.id)  # marked seen as soon as it is open (store_opened),
+            return  # not now: opening it (SQLAlchemy's imports) would compete with drawing this conversation
         try:
             seen = await self.session.mark_seen()
         except SupportConsoleError as error:
@@ -199,6 +226,17 @@ class MainScreen(TeamActions, Screen[None]):
             return
         if seen:
             self.customers.refresh_list()
+
+    @work(group="seen", exit_on_error=False)
+    async def _mark_unseen(self) -> None:
+        """The conversations opened before the store was: seen now, then the queue reloaded."""
+        unseen, self._unseen = self._unseen, []
+        try:
+            for conversation_id in unseen:
+                await asyncio.to_thread(self.services.store.mark_seen, conversation_id)
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+        self.customers.refresh_list()
 
     @work(group="seen", exit_on_error=False)
     async def _seen_and_listed(self) -> None:
@@ -546,6 +584,8 @@ class MainScreen(TeamActions, Screen[None]):
         follow what other consoles change."""
         self.drafting.show_persona()
         self.live.start()
+        if self._unseen:
+            self._mark_unseen()
 
     # -- who is working --------------------------------------------------------------------------------
 

@@ -32,7 +32,6 @@ from support_console.ui.widgets.safe_text_area import SafeTextArea
 from support_console.ui.widgets.status import failed_status, finish_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
-from support_console.workflows.rewrite_session import RewriteSession
 from support_console.workflows.send_guard import placeholder_block
 
 if TYPE_CHECKING:
@@ -97,7 +96,7 @@ class DraftColumn(Vertical):
         #: The (draft, text) whose send risk the agent accepted: the send-time guard's refusal and a second
         #: approval then do not ask the same question again.
         self._risk_accepted: tuple[int | None, str] | None = None
-        self.rewriter = DraftRewriter(self, RewriteSession(services, session))
+        self.rewriter = DraftRewriter(self)
         self.macros = DraftMacros(self)
 
     def compose(self) -> ComposeResult:

@@ -14,9 +14,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from support_console.core.macros import Macro, MacroSet, load_macros
-from support_console.ui.screens.macro_picker import MacroPicker
 from support_console.ui.widgets.draft_editor import DraftEditor
-from support_console.workflows.canned import guidance, macro_values
 from support_console.workflows.send_guard import unfilled_placeholders
 
 if TYPE_CHECKING:
@@ -90,12 +88,16 @@ class DraftMacros:
                 markup=False,
             )
             return
+        from support_console.ui.screens.macro_picker import MacroPicker  # its first use: not needed at start
+
         chosen = await self.column.app.push_screen_wait(MacroPicker(macros.ordered(), typed))
         if chosen is None:
             self.editor.focus()
             return
         macro = macros.macros[chosen[0]]
         if chosen[1] == "adapt":
+            from support_console.workflows.canned import guidance
+
             self.column.generate(guidance=(macro.id, guidance(macro, self.column.session)))
             return
         self.insert(macro, *span)
@@ -105,6 +107,8 @@ class DraftMacros:
         editor = self.editor
         if editor.read_only:
             return
+        from support_console.workflows.canned import macro_values  # on the first insert, not at start
+
         text = macro.render(macro_values(self.column.session))
         around = editor.get_text_range((0, 0), start) + editor.get_text_range(end, editor.document.end)
         whole = not around.strip()  # nothing else in the draft: this macro is the whole reply

@@ -5,6 +5,9 @@ stays about drafting. The flow runs in one worker of the column: the picker, the
 thread), the preview screen (which streams), then the agent's choice. Only an accept changes the editor,
 as one edit between two undo checkpoints (ctrl+z gives the text back), and only if the text it rewrote is
 still what the editor holds there; the edit is then saved as every edit is.
+
+The picker, the preview (with the audit's diff) and the rewrite session are imported on the first rewrite:
+the console's first frame and opening a conversation need none of them.
 """
 
 from __future__ import annotations
@@ -12,13 +15,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from support_console.core.errors import SupportConsoleError
-from support_console.ui.screens.rewrite_picker import ToolChoice, ToolPicker
-from support_console.ui.screens.rewrite_preview import RewritePreview
 from support_console.workflows.draft_session import NotReady
-from support_console.workflows.rewrite_session import ConsoleRewrite, RewriteSession
 
 if TYPE_CHECKING:
+    from support_console.ui.screens.rewrite_picker import ToolChoice
     from support_console.ui.widgets.draft_column import DraftColumn
+    from support_console.workflows.rewrite_session import ConsoleRewrite, RewriteSession
 
 Location = tuple[int, int]
 Span = tuple[Location, Location]
@@ -27,10 +29,19 @@ Span = tuple[Location, Location]
 class DraftRewriter:
     """The rewrite flow of one draft column."""
 
-    def __init__(self, column: DraftColumn, rewrites: RewriteSession) -> None:
+    def __init__(self, column: DraftColumn) -> None:
         self.column = column
-        self.rewrites = rewrites
+        self._rewrites: RewriteSession | None = None
         self.active = False  # a picker or a preview is open
+
+    @property
+    def rewrites(self) -> RewriteSession:
+        """The column's rewrite session (tools, refine history), made on the first rewrite."""
+        if self._rewrites is None:
+            from support_console.workflows.rewrite_session import RewriteSession
+
+            self._rewrites = RewriteSession(self.column.services, self.column.session)
+        return self._rewrites
 
     def start(self) -> None:
         """Open the tool picker for the selected text, or the whole draft when nothing is selected."""
@@ -63,6 +74,8 @@ class DraftRewriter:
         column.run_worker(self._flow(text, span), group="rewrite", exclusive=True, exit_on_error=False)
 
     async def _flow(self, text: str, span: Span | None) -> None:
+        from support_console.ui.screens.rewrite_picker import ToolPicker
+
         target = "the selection" if span is not None else "the draft"
         try:
             tools = await self.rewrites.tools(reload=True)
@@ -78,6 +91,8 @@ class DraftRewriter:
 
     async def _once(self, choice: ToolChoice, text: str, span: Span | None, target: str) -> ToolChoice | None:
         """One rewrite: prepared, previewed, decided; the same choice again on retry, else None."""
+        from support_console.ui.screens.rewrite_preview import RewritePreview
+
         try:
             rewrite = await self.rewrites.prepare(choice.tool, text, choice.inputs, span)
         except NotReady as error:

@@ -106,7 +106,6 @@ class QueueList(Vertical):
         self._timer: Timer | None = None
         self.view = QUEUE_VIEWS[0]
         self.entries: list[Entry] = []
-        self._rows: Sequence[QueueRow | CustomerSummary] = ()
         self.loading = False
         self.reads = 0  # reads shown so far (0: the first one is not on screen yet)
         self.empty_hint = "No customers match."  # the screen names its add-customer key here
@@ -118,11 +117,6 @@ class QueueList(Vertical):
 
     def on_mount(self) -> None:
         self._title()
-
-    def on_resize(self) -> None:
-        """Rows are cut to the list's width: lay them out again for the new one."""
-        if self._rows:
-            self.call_after_refresh(lambda: self._show(self._rows, None))
 
     @property
     def customer_ids(self) -> list[int]:
@@ -183,15 +177,11 @@ class QueueList(Vertical):
         options = self.query_one("#customer-options", OptionList)
         before = self.highlighted
         now = utcnow()
-        width = options.scrollable_content_region.width - 1  # one line each: cut, never wrapped
-        self._rows = rows
         self.entries = []
         prompts: list[Option] = []
         for row in rows:
             entry, prompt = self._row(row, now)
-            if entry is not None:
-                if width > 0:
-                    prompt.truncate(width, overflow="ellipsis")
+            if entry is not None:  # one line each, cut to the list's width by its style (app.tcss)
                 self.entries.append(entry)
                 prompts.append(Option(prompt, id=str(len(self.entries) - 1)))
         options.clear_options()
