@@ -18,13 +18,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
 from support_console.core.text_diff import diff_words
 from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
 from support_console.ui.screens.reply_to import ReplyTo
+from support_console.ui.widgets.footer import KeyFooter
 from support_console.ui.widgets.text import literal, timestamp
 from support_console.workflows.export import generation_line
 from support_console.workflows.services import Services
@@ -166,7 +167,7 @@ class AuditScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="audit-head")
         yield VerticalScroll(id="audit-body")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = f"Audit: conversation {self.conversation_id}"

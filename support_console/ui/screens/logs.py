@@ -21,11 +21,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from support_console.core.errors import SupportConsoleError
 from support_console.store import LogFilters
 from support_console.ui.screens.reply_to import ReplyTo
+from support_console.ui.widgets.footer import KeyFooter
 from support_console.ui.widgets.logs_filters import LogsFilterBar
 from support_console.ui.widgets.logs_tables import PAGE_SIZE, ConversationTable, HitsTable
 from support_console.ui.widgets.text_input import TextInput
@@ -79,7 +80,7 @@ class LogsScreen(Screen[None]):
             yield Static(id="logs-status")
             yield ConversationTable(id="logs-table")
             # HitsTable is mounted by the first search: the screen opens faster without it.
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self.sub_title = "Conversation logs"

@@ -22,12 +22,13 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.timer import Timer
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
 from support_console.llm import LLMError
 from support_console.ui.screens.audit import diff_text
+from support_console.ui.widgets.footer import KeyFooter
 from support_console.workflows.rewrite_session import ConsoleRewrite, RewriteSession
 
 Choice = Literal["accept", "retry", "reject"]
@@ -62,7 +63,7 @@ class RewritePreview(ModalScreen[Choice]):
                 yield Static(id="rewrite-diff", markup=False)
             yield Static(id="rewrite-flags", markup=False)
             yield Static(id="rewrite-status", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         self._show_diff()

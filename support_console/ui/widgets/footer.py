@@ -51,6 +51,8 @@ class KeyFooter(Footer):
         self._keys = keys if composed else None  # nothing composed yet: the first rebuild must run
 
     async def recompose(self) -> None:
+        if not self.is_attached:  # its screen was dismissed while the rebuild was queued
+            return
         if self._shown == self._changes:  # a rebuild started after the last change: the same keys
             return
         self._shown = self._changes
