@@ -15,6 +15,7 @@ from support_console.ui.screens.main import MainScreen
 from support_console.workflows.services import Services
 from tests.ui_helpers import (
     console,
+    generate,
     notifications,
     open_first_customer,
     paste,
@@ -214,9 +215,7 @@ async def test_quit_asks_when_an_unsent_draft_is_open_and_keeps_it(
     app = create_app(services.settings, services)
     async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
-        await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: not main.streaming and bool(main.draft.text), what="the draft")
-        await settle(pilot)
+        await generate(pilot, main)
         await pilot.press("ctrl+q")  # generated, not edited, not approved: asks
         assert isinstance(app.screen, ConfirmScreen)
         assert "not sent yet (not edited)" in str(app.screen.query_one("#confirm-question").render())
@@ -246,9 +245,7 @@ async def test_a_closed_terminal_saves_the_last_edit_and_quits_without_asking(
     app = create_app(services.settings, services)
     async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
-        await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: not main.streaming and bool(main.draft.text), what="the draft")
-        await settle(pilot)
+        await generate(pilot, main)
         await pilot.press("ctrl+n", "space", "x")
         # Handled by the console (else the signal would end this test process).
         assert signal.getsignal(number) not in (signal.SIG_DFL, signal.SIG_IGN, None)

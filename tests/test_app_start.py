@@ -9,6 +9,9 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
+
+from textual.pilot import Pilot
 
 from support_console.config.settings import Settings
 from support_console.core.urls import sqlite_url
@@ -16,8 +19,9 @@ from support_console.store import STATUS_RESOLVED, Store
 from support_console.store.customers import record_of
 from support_console.store.first_page import read_first_conversation, read_first_queue
 from support_console.store.queue_rows import VIEW_ALL
-from support_console.ui.app import create_app
-from support_console.workflows.services import build_services
+from support_console.ui.app import SupportConsoleApp, create_app
+from support_console.ui.screens.main import MainScreen
+from support_console.workflows.services import Services, build_services
 from tests.ui_helpers import (
     console,
     open_first_customer,
@@ -236,18 +240,31 @@ def test_first_conversation_reads_exactly_what_the_store_answers(tmp_path: Path)
         store.close()
 
 
+def _before_the_store(
+    tmp_path: Path, wire_server: WireServer, *messages: str
+) -> tuple[Services, SupportConsoleApp]:
+    """Jane with ``messages``, and a console whose store opens behind its first frame, as at start."""
+    settings = ui_settings(tmp_path, wire_server)
+    _seed_jane(settings, *messages)
+    services = build_services(settings, open_store=False)
+    return services, create_app(settings, services)
+
+
+async def _listed(pilot: Pilot[Any], app: SupportConsoleApp) -> MainScreen:
+    """The main screen once its first list is on screen."""
+    main = app.main_screen
+    assert main is not None
+    await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+    return main
+
+
 async def test_a_customer_opened_while_the_store_opens_shows_at_once(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
-    settings = ui_settings(tmp_path, wire_server)
-    _seed_jane(settings, "First words", "Second words")
-    services = build_services(settings, open_store=False)
-    app = create_app(settings, services)
+    services, app = _before_the_store(tmp_path, wire_server, "First words", "Second words")
     try:
         async with console(app, (120, 40)) as pilot:
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+            main = await _listed(pilot, app)
             opened = await main.session.open(main.customers.customer_ids[0])
             assert [m.text for m in opened.page] == ["First words", "Second words"]
             assert main.session.customer is not None
@@ -264,15 +281,10 @@ async def test_a_waiting_customer_opened_before_the_store_is_marked_seen_once_it
 ) -> None:
     """Opened from the file, the conversation is not marked seen at once (that would open the store, and
     import SQLAlchemy, while it is drawn) but as soon as the store is open; the queue is then read again."""
-    settings = ui_settings(tmp_path, wire_server)
-    _seed_jane(settings, "Are you there?", "Hello?")
-    services = build_services(settings, open_store=False)
-    app = create_app(settings, services)
+    services, app = _before_the_store(tmp_path, wire_server, "Are you there?", "Hello?")
     try:
         async with console(app, (120, 40)) as pilot:
-            main = app.main_screen
-            assert main is not None
-            await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
+            main = await _listed(pilot, app)
             await pilot.press("enter")  # at once, as an agent who knows whom to answer
             await wait_for(pilot, lambda: main.conversation is not None, what="Jane's conversation")
             conversation = main.conversation

@@ -10,6 +10,7 @@ from support_console.ui.app import create_app
 from support_console.workflows.services import Services
 from tests.ui_helpers import (
     console,
+    generate,
     notifications,
     open_first_customer,
     paste,
@@ -48,9 +49,7 @@ async def test_send_and_set_status_is_one_key(
     app = create_app(services.settings, services)
     async with console(app, (100, 30)) as pilot:
         main = await open_first_customer(pilot, app)
-        await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: not main.streaming and bool(main.draft.text), what="the draft")
-        await settle(pilot)
+        await generate(pilot, main)
         main.draft.editor.focus()
         await pilot.press(key)
         await settle(pilot)

@@ -31,6 +31,13 @@ if TYPE_CHECKING:
 T0 = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
 
+async def generate(pilot: Pilot[Any], main: MainScreen) -> None:
+    """Press ctrl+g as the agent does and wait until the draft has streamed in and the screen settled."""
+    await pilot.press("ctrl+g")
+    await wait_for(pilot, lambda: not main.streaming and bool(main.draft.text), what="the draft")
+    await settle(pilot)
+
+
 def draft_status(main: MainScreen) -> str:
     """The draft pane's status line, as shown."""
     return str(main.draft.query_one("#draft-status").render())
