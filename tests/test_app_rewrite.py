@@ -23,6 +23,7 @@ from support_console.workflows.services import Services
 from tests.ui_helpers import (
     console,
     draft_status,
+    generate,
     open_first_customer,
     screen_of,
     seed_customer,
@@ -42,9 +43,8 @@ async def draft_ready(pilot: Pilot[Any], app: SupportConsoleApp, wire: WireServe
     """Open the customer and generate the draft DRAFT, as an agent would."""
     wire.enqueue(stream_text(DRAFT))
     main = await open_first_customer(pilot, app)
-    await pilot.press("ctrl+g")
-    await wait_for(pilot, lambda: main.draft.text == DRAFT and not main.streaming, what="the draft")
-    await settle(pilot)
+    await generate(pilot, main)
+    assert main.draft.text == DRAFT
     return main
 
 

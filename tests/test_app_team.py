@@ -6,7 +6,10 @@ conversations."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from support_console.ui.app import create_app
 from support_console.workflows.services import Services
@@ -40,86 +43,80 @@ async def type_reply(pilot: object, text: str) -> None:
         await pilot.press("space" if key == " " else key)
 
 
+@pytest.fixture
+def team(tmp_path: Path, wire_server: WireServer, db_url: str) -> Iterator[tuple[Services, Services]]:
+    """Kim's and Lee's console services on one database (each backend in turn), closed after the test."""
+    kim = agent_services(tmp_path, wire_server, "kim", db_url)
+    lee = agent_services(tmp_path, wire_server, "lee", db_url)
+    try:
+        yield kim, lee
+    finally:
+        kim.close()
+        lee.close()
+
+
 async def test_what_one_agent_sends_reaches_the_other_console_and_refuses_its_stale_draft(
-    tmp_path: Path, wire_server: WireServer, db_url: str
+    team: tuple[Services, Services],
 ) -> None:
-    kim, lee = (
-        agent_services(tmp_path, wire_server, "kim", db_url),
-        agent_services(tmp_path, wire_server, "lee", db_url),
-    )
-    try:
-        _, cid = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Where is my parcel?",))
-        app_a, app_b = create_app(kim.settings, kim), create_app(lee.settings, lee)
-        async with console(app_a, (160, 45)) as pa, console(app_b, (160, 45)) as pb:
-            a = await open_first_customer(pa, app_a)
-            b = await open_first_customer(pb, app_b)
-            assert a.session.conversation_id == b.session.conversation_id == cid
+    kim, lee = team
+    _, cid = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Where is my parcel?",))
+    app_a, app_b = create_app(kim.settings, kim), create_app(lee.settings, lee)
+    async with console(app_a, (160, 45)) as pa, console(app_b, (160, 45)) as pb:
+        a = await open_first_customer(pa, app_a)
+        b = await open_first_customer(pb, app_b)
+        assert a.session.conversation_id == b.session.conversation_id == cid
 
-            # Presence: Kim viewing, then drafting, shows in Lee's header (from heartbeats, no key in B).
-            await wait_for(pb, lambda: "kim is viewing" in str(b.sub_title), within=8, what="Kim's presence")
-            await type_reply(pb, "Lee here")  # B's draft, written before Kim's reply
-            await wait_for(pb, lambda: b.session.draft_id is not None, what="Lee's draft saved")
-            await type_reply(pa, "Shipped today")
-            await wait_for(
-                pb, lambda: "kim is drafting a reply" in str(b.sub_title), within=8, what="drafting"
-            )
+        # Presence: Kim viewing, then drafting, shows in Lee's header (from heartbeats, no key in B).
+        await wait_for(pb, lambda: "kim is viewing" in str(b.sub_title), within=8, what="Kim's presence")
+        await type_reply(pb, "Lee here")  # B's draft, written before Kim's reply
+        await wait_for(pb, lambda: b.session.draft_id is not None, what="Lee's draft saved")
+        await type_reply(pa, "Shipped today")
+        await wait_for(pb, lambda: "kim is drafting a reply" in str(b.sub_title), within=8, what="drafting")
 
-            await pa.press("ctrl+s")  # Kim sends
-            await settle(pa)
-            sent = [m for m in kim.store.page_messages(cid) if m.state == "sent"]
-            assert [m.text for m in sent] == ["Shipped today"]
+        await pa.press("ctrl+s")  # Kim sends
+        await settle(pa)
+        sent = [m for m in kim.store.page_messages(cid) if m.state == "sent"]
+        assert [m.text for m in sent] == ["Shipped today"]
 
-            # Lee's console shows it without a keypress: the transcript and the queue, the draft untouched.
-            await wait_for(pb, lambda: "Shipped today" in screen_text(app_b), within=3, what="Kim's reply")
-            await wait_for(pb, lambda: cid not in [e.conversation_id for e in b.customers.entries], within=3)
-            assert b.draft.text == "Lee here"
+        # Lee's console shows it without a keypress: the transcript and the queue, the draft untouched.
+        await wait_for(pb, lambda: "Shipped today" in screen_text(app_b), within=3, what="Kim's reply")
+        await wait_for(pb, lambda: cid not in [e.conversation_id for e in b.customers.entries], within=3)
+        assert b.draft.text == "Lee here"
 
-            await pb.press("ctrl+s")  # Lee's draft was written before Kim's reply: refused, shown why
-            await settle(pb)
+        await pb.press("ctrl+s")  # Lee's draft was written before Kim's reply: refused, shown why
+        await settle(pb)
 
-            assert "a reply sent by kim" in screen_text(app_b)
-            assert [m.text for m in lee.store.page_messages(cid) if m.state == "sent"] == ["Shipped today"]
-            assert b.draft.text == "Lee here"
-            await pb.press("ctrl+s")  # reviewed: the second approval sends it anyway, explicitly
-            await settle(pb)
-            texts = [m.text for m in lee.store.page_messages(cid) if m.state == "sent"]
-            assert sorted(texts) == ["Lee here", "Shipped today"]  # in id order: Lee's draft began first
-            await wait_for(pa, lambda: "Lee here" in screen_text(app_a), within=3, what="Lee's reply in A")
-    finally:
-        kim.close()
-        lee.close()
+        assert "a reply sent by kim" in screen_text(app_b)
+        assert [m.text for m in lee.store.page_messages(cid) if m.state == "sent"] == ["Shipped today"]
+        assert b.draft.text == "Lee here"
+        await pb.press("ctrl+s")  # reviewed: the second approval sends it anyway, explicitly
+        await settle(pb)
+        texts = [m.text for m in lee.store.page_messages(cid) if m.state == "sent"]
+        assert sorted(texts) == ["Lee here", "Shipped today"]  # in id order: Lee's draft began first
+        await wait_for(pa, lambda: "Lee here" in screen_text(app_a), within=3, what="Lee's reply in A")
 
 
-async def test_take_next_gives_two_agents_different_conversations(
-    tmp_path: Path, wire_server: WireServer, db_url: str
-) -> None:
-    kim, lee = (
-        agent_services(tmp_path, wire_server, "kim", db_url),
-        agent_services(tmp_path, wire_server, "lee", db_url),
-    )
-    try:
-        _, first = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Hello?",))
-        _, second = seed_customer(kim, "Bob Stone", "bob@example.com", messages=("Hi",))
-        app_a, app_b = create_app(kim.settings, kim), create_app(lee.settings, lee)
-        async with console(app_a, (160, 45)) as pa, console(app_b, (160, 45)) as pb:
-            a, b = app_a.main_screen, app_b.main_screen
-            assert a is not None
-            assert b is not None
-            await settle(pa)
-            await settle(pb)
-            await pa.press("shift+f12")
-            await pb.press("shift+f12")
-            await wait_for(pa, lambda: a.session.conversation_id is not None, what="Kim's conversation")
-            await wait_for(pb, lambda: b.session.conversation_id is not None, what="Lee's conversation")
-            assert {a.session.conversation_id, b.session.conversation_id} == {first, second}
-            await settle(pa)
-            assert "assigned to kim" in screen_text(app_a)
-            await pa.press("6")  # mine: only Kim's
-            await pa.press("shift+f9")  # release it
-            await settle(pa)
-            rows = {r.conversation_id: r.assignee for r in kim.store.list_queue("all")}
-            assert [rows[first], rows[second]].count(None) == 1  # Kim released hers
-            assert "lee" in (rows[first], rows[second])
-    finally:
-        kim.close()
-        lee.close()
+async def test_take_next_gives_two_agents_different_conversations(team: tuple[Services, Services]) -> None:
+    kim, lee = team
+    _, first = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Hello?",))
+    _, second = seed_customer(kim, "Bob Stone", "bob@example.com", messages=("Hi",))
+    app_a, app_b = create_app(kim.settings, kim), create_app(lee.settings, lee)
+    async with console(app_a, (160, 45)) as pa, console(app_b, (160, 45)) as pb:
+        a, b = app_a.main_screen, app_b.main_screen
+        assert a is not None
+        assert b is not None
+        await settle(pa)
+        await settle(pb)
+        await pa.press("shift+f12")
+        await pb.press("shift+f12")
+        await wait_for(pa, lambda: a.session.conversation_id is not None, what="Kim's conversation")
+        await wait_for(pb, lambda: b.session.conversation_id is not None, what="Lee's conversation")
+        assert {a.session.conversation_id, b.session.conversation_id} == {first, second}
+        await settle(pa)
+        assert "assigned to kim" in screen_text(app_a)
+        await pa.press("6")  # mine: only Kim's
+        await pa.press("shift+f9")  # release it
+        await settle(pa)
+        rows = {r.conversation_id: r.assignee for r in kim.store.list_queue("all")}
+        assert [rows[first], rows[second]].count(None) == 1  # Kim released hers
+        assert "lee" in (rows[first], rows[second])

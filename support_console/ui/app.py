@@ -358,9 +358,7 @@ def freeze_imported_objects() -> None:
     They live as long as the process, and building the first screen allocates enough to set off a full
     pass over all of them (about 30 ms in a fresh process, between the start and the first frame).
     """
-    if not _imports_frozen.is_set():
-        _imports_frozen.set()
-        gc.freeze()
+    _freeze_once(_imports_frozen)
 
 
 def freeze_startup_objects() -> None:
@@ -371,8 +369,12 @@ def freeze_startup_objects() -> None:
     transcript, 0.1 s once it is frozen. Once per process, so a process running many apps (the tests) does
     not keep what its earlier apps left behind.
     """
-    if not _frozen.is_set():
-        _frozen.set()
+    _freeze_once(_frozen)
+
+
+def _freeze_once(done: threading.Event) -> None:
+    if not done.is_set():
+        done.set()
         gc.freeze()
 
 

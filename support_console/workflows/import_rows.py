@@ -414,9 +414,9 @@ def _validate(record: dict[str, Any]) -> tuple[Key, First, str, tuple[Any, ...]]
         return extra
     sent = stamp if role == AGENT else None
     persona = extra.get("persona", "")
-    given = extra.get
+    given = extra.get  # None for a field not given (``_extra`` keeps only non-empty values)
     row = (
-        role, state, text, given("original"), (persona or None) if sent else None, given("model"),
+        role, state, text, given("original"), given("persona") if sent else None, given("model"),
         given("finish_reason"), given("prompt_tokens"), given("completion_tokens"), given("approved_by"),
         sent, stamp, stamp, external_id,
     )  # fmt: skip

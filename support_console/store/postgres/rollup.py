@@ -34,6 +34,7 @@ def _sql(conn: Connection, statement: sa.Update) -> str:
 
 
 def _function(conn: Connection, name: str, body: str) -> None:
+    """A plpgsql trigger function running ``body`` (statements, the last without its ``;``)."""
     conn.exec_driver_sql(
         f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $body$ "
         f"BEGIN {body}; RETURN NULL; END $body$"
@@ -46,11 +47,12 @@ def create_row_triggers(conn: Connection) -> None:
     def body(ref: str) -> str:
         return _sql(conn, customer_rollup(sa.literal_column(f"{ref}.customer_id")))
 
-    conn.exec_driver_sql(
-        f"CREATE OR REPLACE FUNCTION {_ROW_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $body$ "
-        f"BEGIN IF TG_OP IN ('INSERT', 'UPDATE') THEN {body('NEW')}; END IF; "
+    _function(
+        conn,
+        _ROW_FUNCTION,
+        f"IF TG_OP IN ('INSERT', 'UPDATE') THEN {body('NEW')}; END IF; "
         "IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.customer_id IS DISTINCT FROM NEW.customer_id) "
-        f"THEN {body('OLD')}; END IF; RETURN NULL; END $body$"
+        f"THEN {body('OLD')}; END IF",
     )
     conn.exec_driver_sql(
         f"CREATE TRIGGER {_ROW_TRIGGER} AFTER INSERT OR DELETE OR UPDATE OF {', '.join(ROLLUP_COLUMNS)} "

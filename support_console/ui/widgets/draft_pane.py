@@ -393,11 +393,10 @@ class DraftPane(Vertical):
         if self.streaming:
             return
         edited = self.model_text is not None and self.edited  # a draft by hand is all the agent's anyway
-        if self._status_while is not None and self.text != self._status_while:
+        outdated = self._status_while is not None and self.text != self._status_while
+        if outdated:
             self._status, self._status_while = ("", False), None
-            self._edited_shown = edited
-            self._show_status()
-        elif edited != self._edited_shown:
+        if outdated or edited != self._edited_shown:
             self._edited_shown = edited
             self._show_status()
         if not self.dirty:
