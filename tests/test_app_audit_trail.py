@@ -90,7 +90,7 @@ async def test_stop_regenerate_and_failure_each_leave_their_own_generation(
         await wait_for(pilot, lambda: bool(app.screen.query("#audit-generations")), what="the audit view")
         shown = app.screen.query_one("#audit-generations", Static).content
         assert isinstance(shown, Text)
-        lines = shown.plain.splitlines()
+        lines = [line for line in shown.plain.splitlines() if not line.startswith(" ")]  # not their texts
         assert lines[0] == "Generations (5, oldest first)"
         assert ["stopped by the agent" in line for line in lines[1:]] == [False, True, False, False, False]
         assert ["ended: auth" in line for line in lines[1:]] == [False, False, True, True, False]
@@ -102,7 +102,9 @@ async def test_stop_regenerate_and_failure_each_leave_their_own_generation(
     first, stopped = records[0], records[1]
     assert (first.completion_tokens, first.finish_reason) == (300, "stop")
     assert (stopped.completion_tokens, stopped.finish_reason, stopped.stopped_by_agent) == (None, None, True)
-    assert [g.replaces for g in records[1:]] == [g.id for g in records[:-1]]
+    # Each replaces the record whose text the draft held: the failures that produced nothing left the
+    # stopped partial in place, so they and the last one all replace it.
+    assert [g.replaces for g in records[1:]] == [records[0].id, *[records[1].id] * 3]
     assert len({g.message_id for g in records}) == 1  # regenerated in place: one draft
     draft = services.store.pending_draft(conversation_id)
     assert draft is not None

@@ -12,12 +12,13 @@ import pytest
 
 from support_console.core.errors import StoreError
 from support_console.core.vocabulary import STOPPED_NOTE
+from support_console.llm import LLMError
 from support_console.store.sqlite.connection import pragmas
-from support_console.workflows.draft_session import DraftSession, NotReady, StoreQueue
+from support_console.workflows.draft_session import DraftSession, Generation, NotReady, StoreQueue
 from support_console.workflows.services import Services
 from tests.db_lock import WriteLock
 from tests.ui_helpers import seed_customer, services_for, ui_settings
-from tests.wire_replies import stall_after, stream_text
+from tests.wire_replies import error, stall_after, stream_text
 from tests.wire_server import WireServer
 
 WORDS = " ".join(f"w{i}" for i in range(40))
@@ -164,6 +165,59 @@ async def test_stopping_a_silent_stream_keeps_what_came_in_the_same_draft(
     assert draft.id == session.draft_id
     assert draft.text == "".join(got) == session.saved_text
     assert draft.error == STOPPED_NOTE
+
+
+async def test_a_regeneration_that_produced_nothing_leaves_the_session_on_the_draft_it_had(
+    session: DraftSession, services: Services, wire_server: WireServer
+) -> None:
+    customer_id, conversation_id = seed_customer(services, messages=("Where is my parcel?",))
+    wire_server.enqueue(stream_text("It ships today.", usage=(20, 4)))
+    await session.open(customer_id)
+    await generate(session)
+    await session.settle()
+    draft_id = session.draft_id
+    kept = [("draft", "It ships today.", "It ships today.", SERVED)]
+
+    wire_server.enqueue(error(401, {"error": {"message": "Incorrect API key provided."}}))
+    generation = await session.prepare()
+    with pytest.raises(LLMError):
+        async for _ in session.stream(generation):
+            pass
+    await session.settle()
+    assert (session.draft_id, session.saved_text, session.unsaved) == (draft_id, "It ships today.", False)
+    assert generation.drafter.wrote_nothing
+    assert session.send_risk("It ships today.") is None  # the complete reply it holds, not the failure
+    assert agent_rows(services, conversation_id) == kept
+
+    wire_server.enqueue(stall_after(stream_text(WORDS), 1, 10.0))  # the role chunk, then silence
+    generation = await session.prepare()
+    task = asyncio.create_task(generate_with(session, generation))
+    for _ in range(500):
+        if len(wire_server.requests) == 3:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)
+    assert session.stop()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await session.settle()
+    assert (session.draft_id, session.saved_text) == (draft_id, "It ships today.")
+    assert session.send_risk("It ships today.") is None
+    assert agent_rows(services, conversation_id) == kept
+
+    sent = await session.approve("It ships today.")
+    assert (sent.id, sent.state, sent.original_text, sent.model) == (
+        draft_id,
+        "sent",
+        "It ships today.",
+        SERVED,
+    )
+    assert [g.error_kind for g in services.store.generations(conversation_id)] == [None, "auth", "stopped"]
+
+
+async def generate_with(session: DraftSession, generation: Generation) -> str:
+    """Stream a prepared generation to its end; the text that came."""
+    return "".join([event.text async for event in session.stream(generation)])
 
 
 async def test_edits_are_merged_and_a_hand_written_reply_is_sent(

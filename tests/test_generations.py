@@ -22,6 +22,7 @@ from support_console.workflows.drafting import Drafter, record_customer_message
 from support_console.workflows.export import export
 from support_console.workflows.services import Services
 from tests.test_drafting import collect, openai_services, write_personas
+from tests.wire_replies import drop_after, stall_after
 from tests.wire_server import WireServer, error, stream_text
 
 AUTH = error(401, {"error": {"message": "Incorrect API key provided.", "type": "invalid_request_error",
@@ -124,7 +125,9 @@ async def test_a_success_after_failures_clears_the_error_and_each_failure_is_cou
     records = services.store.generations(conversation)
     assert [g.error_kind for g in records] == [ErrorKind.AUTH] * 4 + [None]
     assert len({g.id for g in records}) == 5
-    assert [g.replaces for g in records] == [None, *[g.id for g in records[:-1]]]
+    # The failures that produced nothing left the draft as it was: each replaces the record whose text
+    # (here the first failure's empty one) the draft still held.
+    assert [g.replaces for g in records] == [None, *[records[0].id] * 4]
     draft = services.store.pending_draft(conversation)
     assert draft is not None
     assert (draft.text, draft.error, draft.error_kind, draft.completion_tokens) == (
@@ -270,3 +273,99 @@ def test_a_version_8_file_is_upgraded_in_place(tmp_path: Path) -> None:
         assert (row.generations, row.errors, row.sent) == (3, 1, 1)
     finally:
         store.close()
+
+
+# ------------------------------------------------------------------ a regeneration that produced nothing
+
+
+def _draft_facts(services: Services, conversation: int) -> tuple[object, ...]:
+    """What the pending draft holds: its id, text, model's text, model facts and generation."""
+    draft = services.store.pending_draft(conversation)
+    assert draft is not None
+    return (
+        draft.id, draft.text, draft.original_text, draft.model, draft.finish_reason, draft.prompt_tokens,
+        draft.completion_tokens, draft.error, draft.error_kind, draft.generation_id,
+    )  # fmt: skip
+
+
+async def test_a_regeneration_refused_at_once_leaves_the_draft_as_it_was(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    wire_server.enqueue(stream_text("A good reply.", usage=(40, 4)))
+    first = await _generate(services, conversation)
+    before = _draft_facts(services, conversation)
+    assert before[1:3] == ("A good reply.", "A good reply.")
+    wire_server.enqueue(AUTH)
+    with pytest.raises(LLMError):
+        await _generate(services, conversation, first.draft_id)
+
+    assert _draft_facts(services, conversation) == before
+    good, failed = services.store.generations(conversation)
+    assert (failed.error_kind, failed.stopped_by_agent, failed.output_text) == (ErrorKind.AUTH, False, None)
+    assert failed.error is not None
+    assert "HTTP 401" in failed.error
+    assert failed.ended_at is not None
+    assert (failed.replaces, good.output_text) == (good.id, "A good reply.")
+    assert [m.state for m in services.store.page_messages(conversation) if m.role == "agent"] == ["draft"]
+
+
+async def test_a_regeneration_stopped_before_any_text_leaves_the_draft_as_it_was(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    wire_server.enqueue(stream_text("A good reply.", usage=(40, 4)))
+    first = await _generate(services, conversation)
+    before = _draft_facts(services, conversation)
+    wire_server.enqueue(stall_after(stream_text("late words"), 1, 5.0))  # the role chunk, then silence
+    drafter = Drafter(services)
+    prepared = drafter.prepare(conversation, "plain")
+    task = asyncio.create_task(collect(drafter, drafter.stream(prepared, draft_id=first.draft_id)))
+    for _ in range(500):
+        if wire_server.requests[1:]:
+            break
+        await asyncio.sleep(0.01)
+    await asyncio.sleep(0.2)  # the role chunk came (no text in it)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await drafter.settled()
+
+    assert _draft_facts(services, conversation) == before
+    assert drafter.draft_id == first.draft_id
+    _, stopped = services.store.generations(conversation)
+    assert (stopped.error_kind, stopped.stopped_by_agent, stopped.output_text) == (
+        ErrorKind.STOPPED, True, None,
+    )  # fmt: skip
+    assert stopped.ended_at is not None
+
+
+async def test_a_regeneration_that_streamed_some_text_then_failed_keeps_the_partial(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    wire_server.enqueue(stream_text("A good reply.", usage=(40, 4)))
+    first = await _generate(services, conversation)
+    wire_server.enqueue(drop_after(stream_text("ab cd ef", chunks=["ab", " cd", " ef"]), 3))
+    with pytest.raises(LLMError):
+        await _generate(services, conversation, first.draft_id)
+    draft = services.store.pending_draft(conversation)
+    assert draft is not None
+    assert draft.id == first.draft_id
+    assert (draft.text, draft.original_text) == ("ab cd", "ab cd")
+    assert draft.error_kind == ErrorKind.STREAM_ERROR
+    _, failed = services.store.generations(conversation)
+    assert failed.output_text == "ab cd"  # the partial, on its own record too
+    assert draft.generation_id == failed.id
+
+
+async def test_every_draft_generation_keeps_its_own_text(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    wire_server.enqueue(stream_text("First answer."), stream_text("Second answer."))
+    first = await _generate(services, conversation)
+    await _generate(services, conversation, first.draft_id)
+    one, two = services.store.generations(conversation)
+    assert (one.output_text, two.output_text) == ("First answer.", "Second answer.")
+    assert one.message_id == two.message_id == first.draft_id
+    trail = services.store.audit_conversation(conversation)
+    assert [g.output_text for g in trail.generations] == ["First answer.", "Second answer."]
+    (data,) = json.loads(_export(services.store, "json"))["conversations"]
+    assert [g["output_text"] for g in data["generations"]] == ["First answer.", "Second answer."]

@@ -62,8 +62,10 @@ class DraftsMixin(StoreBase):
 
         With ``generation_id`` (a model's draft, see ``generations.py``) the outcome is that generation's
         alone: finish reason, usage, error and kind are all written, None included, to the draft and to the
-        generation (``final``: the generation ended with this save). A new draft supersedes the
-        conversation's earlier pending one (one pending draft per conversation; the audit keeps it).
+        generation (``final``: the generation ended with this save, and its record keeps ``text`` as its
+        ``output_text``, in the same transaction: a later regeneration rewrites the draft, not the trail).
+        A new draft supersedes the conversation's earlier pending one (one pending draft per conversation;
+        the audit keeps it).
 
         ``basis_event_id`` is the newest event the text was written against (the Drafter reads it before
         the history it sends); a new draft without one is based on the newest event now. The send-time
@@ -103,7 +105,7 @@ class DraftsMixin(StoreBase):
                     .values(state=STATE_DISCARDED, superseded_by=new_id, updated_at=values["updated_at"])
                 )
                 if generation_id is not None:
-                    write_generation(conn, generation_id, new_id, generation, final=final)
+                    write_generation(conn, generation_id, new_id, generation, final=final, text=text)
                 return new_id
             result = conn.execute(
                 table.update()
@@ -117,7 +119,7 @@ class DraftsMixin(StoreBase):
             if result.rowcount == 0:
                 self._refuse(session, draft_id, "updated", conversation_id)
             if generation_id is not None:
-                write_generation(conn, generation_id, draft_id, generation, final=final)
+                write_generation(conn, generation_id, draft_id, generation, final=final, text=text)
             return draft_id
 
     def pending_draft(self, conversation_id: int, author: str | None = None) -> Message | None:

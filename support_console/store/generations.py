@@ -212,12 +212,22 @@ def update_generation(conn: Connection, generation_id: int, values: Mapping[str,
 
 
 def write_generation(
-    conn: Connection, generation_id: int, draft_id: int, facts: Mapping[str, object], *, final: bool
+    conn: Connection,
+    generation_id: int,
+    draft_id: int,
+    facts: Mapping[str, object],
+    *,
+    final: bool,
+    text: str | None = None,
 ) -> None:
-    """Record on the generation what a save of its draft says (the draft, the model, the outcome so far)."""
+    """Record on the generation what a save of its draft says (the draft, the model, the outcome so far);
+    the final save also keeps the generation's ``text`` (what the model wrote into the draft), because the
+    draft itself is rewritten by the next regeneration and the audit must still show every text."""
     values: dict[str, object] = {"message_id": draft_id, **facts}
     if final:
         values.update(ended_at=utcnow(), stopped_by_agent=facts.get("error_kind") == ErrorKind.STOPPED)
+        if text is not None:
+            values["output_text"] = text
     conn.execute(GENERATIONS.update().where(_G.id == generation_id).values(values))
 
 

@@ -164,7 +164,7 @@ class Generation:
 
     prepared: PreparedDraft
     drafter: Drafter
-    draft_id: int | None  # the draft it replaces in place (regenerating), None for a new one
+    draft_id: int | None  # the draft it regenerates (rewritten in place once text comes), None for a new one
 
 
 class NotReady(SupportConsoleError):
@@ -196,6 +196,9 @@ class DraftSession:
         self.agent_name = services.settings.agent_name  # the approver; "" until the agent says who they are
         self._task: asyncio.Task[object] | None = None  # the task iterating stream(), while it does
         self._generation: Generation | None = None  # the last one, until its draft is approved or discarded
+        #: The generation whose text the draft held when the last one started: the draft still holds it
+        #: when the last one wrote nothing (see :meth:`_holding`).
+        self._held: Generation | None = None
         self._adopted: Future[None] | None = None
         self._edit_lock = threading.Lock()
         self._edit: str | None = None  # typed text waiting to be saved (the newest only)
@@ -218,7 +221,7 @@ class DraftSession:
     @property
     def unsaved(self) -> bool:
         """True when text the agent sees (the model's draft or an edit) is not stored yet."""
-        generation = self._generation
+        generation = self._holding()
         return (generation is not None and generation.drafter.unsaved is not None) or self._edit is not None
 
     @property
@@ -458,8 +461,10 @@ class DraftSession:
         """Send a prepared draft and yield the model's deltas; the growing draft is saved in the background.
 
         The generator ends as soon as the model does: :meth:`settle` then waits for the final save. Stopping
-        is cancelling the task that iterates (or closing the generator): what came is saved.
+        is cancelling the task that iterates (or closing the generator): what came is saved. A regeneration
+        that produced no text (failed or stopped at once) leaves the session on the draft it had, as it was.
         """
+        self._held = self._holding()
         self._generation, self.streaming, self._task = generation, True, asyncio.current_task()
         drafter = generation.drafter
         try:
@@ -480,8 +485,19 @@ class DraftSession:
         task.cancel()
         return True
 
+    def _holding(self) -> Generation | None:
+        """The generation whose text the draft holds: the last one, or, when that one wrote nothing (a
+        regeneration that failed or was stopped before any text came), the one before it (None: a draft
+        restored or written by hand, or none)."""
+        generation = self._generation
+        if generation is not None and generation.drafter.wrote_nothing:
+            return self._held
+        return generation
+
     def _adopt(self, drafter: Drafter) -> None:
-        if self._generation is not None and self._generation.drafter is drafter:
+        """The session's draft is what ``drafter`` saved; one that wrote nothing changes nothing."""
+        holding = self._holding()
+        if holding is not None and holding.drafter is drafter:
             self.draft_id, self.saved_text = drafter.draft_id, drafter.saved_text
 
     async def settle(self) -> None:
@@ -561,7 +577,7 @@ class DraftSession:
 
     def _save_model_draft(self) -> None:
         """Save again the model's draft whose save failed, so the stored draft has its model and original."""
-        generation = self._generation
+        generation = self._holding()
         if generation is not None and generation.drafter.unsaved is not None:
             generation.drafter.save_unsaved()
             self._adopt(generation.drafter)
@@ -574,7 +590,7 @@ class DraftSession:
         Read on the event loop without waiting for the database: the session knows how the generation it
         streamed ended, and what the store recorded for the draft it restored.
         """
-        generation = self._generation
+        generation = self._holding()
         if generation is not None:
             drafter = generation.drafter
             result = drafter.result
@@ -646,7 +662,7 @@ class DraftSession:
     def _forget_draft(self, draft_id: int | None) -> None:
         self.draft_id, self.saved_text = draft_id, ""
         self.reviewed_through = self._typing_basis = None
-        self._generation = None
+        self._generation = self._held = None
         self._restored_outcome = (None, None)
         with self._edit_lock:
             self._edit = None

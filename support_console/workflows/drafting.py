@@ -205,6 +205,9 @@ class Drafter:
         self.result: StreamResult | None = None
         self.unsaved: Callable[[], None] | None = None
         self.generation_id: int | None = None  # the last stream's record (store.start_generation)
+        #: The last stream produced no text and wrote no draft: a regeneration left the draft it was to
+        #: replace exactly as it was, a new draft stopped before any text was not created.
+        self.wrote_nothing = False
         self.outcome: ErrorKind | None = None  # how the last stream ended: None for a complete reply
         self.cut_by_window = False  # the reply stopped at the context window, not at the persona's max_tokens
         self.warnings: list[str] = []  # after a reply: what looked wrong (the persona not reaching the model)
@@ -354,7 +357,9 @@ class Drafter:
         more may wait behind it; a save due beyond that is skipped, and the next one carries all the text). On
         :class:`LLMError` the partial text is saved with the error and the error is re-raised; when the
         stream is cancelled or closed, what came so far is saved. Close it with ``contextlib.aclosing`` if you
-        stop iterating early.
+        stop iterating early. Nothing is saved before some text came, and a regeneration (``draft_id``) that
+        produced none, failed or stopped, leaves that draft exactly as it was: only its generation record
+        ends, with the error (:attr:`wrote_nothing`). The final save keeps the text on the generation too.
 
         With ``settle`` (the default) the generator ends once the final save is done, and raises what it
         raised (a ``StoreError``); with ``settle=False`` it ends as soon as the model does, and
@@ -370,7 +375,7 @@ class Drafter:
                 "A preview cannot be streamed: record the message and prepare() the conversation."
             )
         self.draft_id, self.result, self.unsaved = draft_id, None, None
-        self.generation_id, self.outcome = None, None
+        self.generation_id, self.outcome, self.wrote_nothing = None, None, False
         self.cut_by_window, self.warnings = False, []
         self._begin(prepared, draft_id)
         growing = _Growing()
@@ -386,7 +391,7 @@ class Drafter:
                     (refusal if isinstance(event, RefusalDelta) else text).append(event.text)
                     chars += len(event.text)
                     now = time.monotonic()
-                    if now >= next_save and (waiting is None or waiting.done()):
+                    if chars and now >= next_save and (waiting is None or waiting.done()):
                         # At most one save waits behind the running one: a save due while the one before it
                         # is still finishing (its row already visible) is queued, not dropped.
                         waiting = saving
@@ -397,27 +402,29 @@ class Drafter:
         except LLMError as exc:
             got = client.last_result
             self.outcome = exc.kind
-            self._submit(
-                prepared,
-                "".join(text) or exc.partial,
-                finish_reason=got.finish_reason,
-                usage=_usage_pair(got),
-                served_model=got.served_model,
-                error=str(exc),
-                error_kind=exc.kind,
-                final=True,
-                learned_window=exc.context_window if exc.kind == ErrorKind.CONTEXT_LENGTH else None,
-            )
+            came = "".join(text) or exc.partial or "".join(refusal)
+            facts: dict[str, Any] = {
+                "finish_reason": got.finish_reason, "usage": _usage_pair(got), "error": str(exc),
+                "error_kind": exc.kind,
+            }  # fmt: skip
+            learned: dict[str, Any] = {
+                "served_model": got.served_model,
+                "learned_window": exc.context_window if exc.kind == ErrorKind.CONTEXT_LENGTH else None,
+            }
+            if came or draft_id is None:  # a new draft that failed at once is kept, empty, with its error
+                self._submit(prepared, came, final=True, **facts, **learned)
+            else:  # a regeneration that produced nothing: the draft stays exactly as it was
+                self._end_without_draft(prepared, facts, **learned)
             if settle:
                 await self.settled()
             raise
         except (asyncio.CancelledError, GeneratorExit):
             came = "".join(text) or "".join(refusal)
             self.outcome = ErrorKind.STOPPED
-            if came or saving is not None or self.draft_id is not None:  # nothing came: no new empty draft
+            if came:
                 self._submit(prepared, came, error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED, final=True)
-            else:
-                self._end_without_draft(error=STOPPED_NOTE, error_kind=ErrorKind.STOPPED)
+            else:  # nothing came: no new empty draft, and a regenerated one stays as it was
+                self._end_without_draft(prepared, {"error": STOPPED_NOTE, "error_kind": ErrorKind.STOPPED})
             if settle:
                 await self.settled()
             raise
@@ -483,10 +490,24 @@ class Drafter:
 
         self._executor().submit(start)
 
-    def _end_without_draft(self, **facts: Any) -> None:
-        """Close the generation when there is no draft to save it with (stopped before any text came)."""
+    def _end_without_draft(
+        self,
+        prepared: PreparedDraft,
+        facts: Mapping[str, Any],
+        *,
+        served_model: str | None = None,
+        learned_window: int | None = None,
+    ) -> None:
+        """Close the generation without saving a draft: no text came (stopped, or failed at once).
+
+        Why no save: a regeneration that produced nothing must not replace the agent's draft with an empty
+        one (its text, the model's original and its model facts stay as they were); only the generation
+        record says how this attempt ended. What the server taught (its served model, its window) is kept.
+        """
+        self.wrote_nothing = True
 
         def end() -> None:
+            self._learn(prepared, served_model=served_model, learned_window=learned_window)
             if self.generation_id is not None:
                 self._services.store.end_generation(self.generation_id, **facts)
 
@@ -537,14 +558,7 @@ class Drafter:
         learned_window: int | None = None,
         counts: tuple[int, int] | None = None,
     ) -> None:
-        if counts is not None and not self.warnings:  # a prompt that lost its system message says nothing
-            self._services.server_knowledge.note_counts(self._services.store, prepared.model.name, *counts)
-        if learned_window:
-            self._services.server_knowledge.remember_overflow(
-                self._services.store, prepared.model.name, learned_window
-            )
-        if served_model:
-            self._services.store.remember_served_model(prepared.model.name, served_model)
+        self._learn(prepared, served_model=served_model, learned_window=learned_window, counts=counts)
         self.draft_id = self._services.store.save_draft(
             prepared.conversation_id,
             draft_id=self.draft_id,
@@ -561,6 +575,24 @@ class Drafter:
             basis_event_id=prepared.basis_event_id,
             author=self._author,
         )
+
+    def _learn(
+        self,
+        prepared: PreparedDraft,
+        *,
+        served_model: str | None = None,
+        learned_window: int | None = None,
+        counts: tuple[int, int] | None = None,
+    ) -> None:
+        """Remember what the server's answer taught about the model: its counts, its window, its name."""
+        if counts is not None and not self.warnings:  # a prompt that lost its system message says nothing
+            self._services.server_knowledge.note_counts(self._services.store, prepared.model.name, *counts)
+        if learned_window:
+            self._services.server_knowledge.remember_overflow(
+                self._services.store, prepared.model.name, learned_window
+            )
+        if served_model:
+            self._services.store.remember_served_model(prepared.model.name, served_model)
 
     def _judge(self, prepared: PreparedDraft, result: StreamResult) -> None:
         """What the finished reply says about the request: cut by the window rather than by max_tokens, and
