@@ -5,11 +5,13 @@ drafts; and nothing risky (a refusal, a filtered or stopped partial, a failed dr
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.text import Text
+from textual.pilot import Pilot
 from textual.widgets import Static
 
 from support_console.cli.main import main as cli_main
@@ -30,7 +32,7 @@ from tests.ui_helpers import (
     ui_settings,
     wait_for,
 )
-from tests.wire_replies import drop_after, error, stream_text
+from tests.wire_replies import drop_after, error, stall_after, stream_text
 from tests.wire_server import WireServer
 
 NO_RETRIES = '[agent]\nname = "alice"\n[provider]\nmax_retries = 0\n'
@@ -300,3 +302,143 @@ async def test_a_reply_written_by_hand_over_a_failed_empty_draft_is_sent_with_on
         assert not isinstance(app.screen, ConfirmScreen)  # nothing of the model's is in it
     sent = [m.text for m in services.store.page_messages(conversation_id) if m.state == "sent"]
     assert sent == ["Hi!"]
+
+
+async def _regenerate_and_send_the_kept_draft(
+    services: Services,
+    wire_server: WireServer,
+    conversation_id: int,
+    fail: Callable[[Pilot[Any]], Awaitable[None]],
+) -> tuple[str, str]:
+    """Generate a draft, regenerate it with ``fail`` making it produce nothing, check the pane shows the
+    previous draft again, then send it with the approve key; (the status said, the regenerate key)."""
+    app = create_app(services.settings, services)
+    async with console(app) as pilot:
+        main = await open_first_customer(pilot, app)
+        wire_server.enqueue(stream_text("Your order is on its way.", usage=(40, 6)))
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the first draft")
+        await settle(pilot)
+        draft_id = main.draft.draft_id
+        assert draft_id is not None
+        await fail(pilot)
+        await wait_for(pilot, lambda: "kept" in draft_status(main), what="the kept draft")
+        await settle(pilot)
+        status, regenerate = draft_status(main), main.key("regenerate")
+        assert (main.draft.text, main.draft.draft_id, main.draft.model_text) == (
+            "Your order is on its way.", draft_id, "Your order is on its way.",
+        )  # fmt: skip
+        assert not main.draft.edited
+        assert not main.draft.editor.read_only
+        draft = services.store.pending_draft(conversation_id)
+        assert draft is not None
+        assert (draft.id, draft.text, draft.original_text, draft.completion_tokens, draft.error) == (
+            draft_id, "Your order is on its way.", "Your order is on its way.", 6, None,
+        )  # fmt: skip
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)  # the complete reply it was: one key
+        await wait_for(pilot, lambda: not main.drafting.sending, what="the send")
+    (sent,) = [m for m in services.store.page_messages(conversation_id) if m.state == "sent"]
+    assert (sent.id, sent.text, sent.original_text) == (draft_id, "Your order is on its way.",
+                                                        "Your order is on its way.")  # fmt: skip
+    assert sent.generation_id == services.store.generations(conversation_id)[0].id  # the text's own
+    return status, regenerate
+
+
+async def test_a_regeneration_the_server_refuses_keeps_the_previous_draft(
+    services: Services, wire_server: WireServer
+) -> None:
+    _, conversation_id = seed_customer(services, messages=("My order never came",))
+
+    async def refused(pilot: Pilot[Any]) -> None:
+        wire_server.enqueue(AUTH)
+        await pilot.press("ctrl+r")
+
+    status, regenerate = await _regenerate_and_send_the_kept_draft(
+        services, wire_server, conversation_id, refused
+    )
+    assert status.startswith("Failed (auth): your previous draft is kept")
+    assert f"generate again ({regenerate})" in status
+    first, failed = services.store.generations(conversation_id)
+    assert (failed.error_kind, failed.output_text, first.output_text) == (
+        ErrorKind.AUTH, None, "Your order is on its way.",
+    )  # fmt: skip
+
+
+async def test_a_regeneration_stopped_before_any_text_keeps_the_previous_draft(
+    services: Services, wire_server: WireServer
+) -> None:
+    _, conversation_id = seed_customer(services, messages=("My order never came",))
+
+    async def stopped(pilot: Pilot[Any]) -> None:
+        wire_server.enqueue(stall_after(stream_text(SLOW), 1, 10.0))  # the role chunk, then silence
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: len(wire_server.requests) == 2, what="the second request")
+        await pilot.pause(0.3)
+        await pilot.press("escape")
+
+    status, regenerate = await _regenerate_and_send_the_kept_draft(
+        services, wire_server, conversation_id, stopped
+    )
+    assert status == f"Stopped before any text came: your previous draft is kept; {regenerate} tries again."
+    _, stopped_one = services.store.generations(conversation_id)
+    assert (stopped_one.stopped_by_agent, stopped_one.output_text) == (True, None)
+
+
+async def test_the_audit_view_shows_the_text_of_every_generation(
+    services: Services, wire_server: WireServer
+) -> None:
+    _, conversation_id = seed_customer(services, messages=("My order never came",))
+    first_text = "Use [bold]this[/bold] link \u202eevil"  # markup and a bidi override: shown literally
+    second_text = "A second answer. " + "x" * 2000
+    app = create_app(services.settings, services)
+    async with console(app) as pilot:
+        main = await open_first_customer(pilot, app)
+        wire_server.enqueue(stream_text(first_text), stream_text(second_text))
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the first draft")
+        await settle(pilot)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: main.draft.text.startswith("A second"), what="the second draft")
+        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the second draft's end")
+        await settle(pilot)
+        await app.push_screen(AuditScreen(services, conversation_id))
+        await wait_for(pilot, lambda: bool(app.screen.query("#audit-generations")), what="the audit view")
+        shown = app.screen.query_one("#audit-generations", Static).content
+        assert isinstance(shown, Text)
+        plain = shown.plain
+        assert "Use [bold]this[/bold] link" in plain
+        assert "\u202e" not in plain  # pictured, never raw
+        assert "A second answer. xxx" in plain
+        assert "x" * 1500 not in plain  # a long text is cut
+    one, two = services.store.generations(conversation_id)
+    assert (one.output_text, two.output_text) == (first_text, second_text)
+
+
+async def test_an_edited_draft_survives_a_regeneration_that_fails_at_once(
+    services: Services, wire_server: WireServer
+) -> None:
+    _, conversation_id = seed_customer(services, messages=("My order never came",))
+    app = create_app(services.settings, services)
+    async with console(app) as pilot:
+        main = await open_first_customer(pilot, app)
+        wire_server.enqueue(stream_text("Your order is on its way.", usage=(40, 6)))
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the first draft")
+        await settle(pilot)
+        await pilot.press("ctrl+n", "end", "!")  # the agent edits the model's draft
+        wire_server.enqueue(AUTH)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="replace your edits?")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "kept" in draft_status(main), what="the kept draft")
+        await settle(pilot)
+        assert main.draft.text == "Your order is on its way.!"
+        assert main.draft.model_text == "Your order is on its way."
+        assert main.draft.edited
+        assert draft_status(main).startswith("Edited by you · Failed (auth): your previous draft is kept")
+        draft = services.store.pending_draft(conversation_id)
+        assert draft is not None
+        assert draft.text == "Your order is on its way.!"
+        assert draft.original_text == "Your order is on its way."

@@ -47,7 +47,8 @@ AUDIT_BINDINGS: list[Binding] = [
     Binding("plus", "rate(1)", "Thumbs up", id="audit_thumbs_up"),
     Binding("minus", "rate(-1)", "Thumbs down", id="audit_thumbs_down"),
 ]
-OUTPUT_SHOWN = 600  # characters of a generation's own text (a summary, a translation) shown under its line
+OUTPUT_SHOWN = 600  # characters of a generation's own text (a draft, a summary…) shown under its line
+OUTPUT_LINES = 12  # ... and lines: a reply of many short lines must not push the next generation far down
 
 
 def reply_header(m: AuditMessage) -> Text:
@@ -81,12 +82,28 @@ def generations_text(trail: AuditConversation) -> Text:
         text.append("\n")
         text.append(literal(generation_line(g), style=style))
         if g.output_text:
-            shown = (
-                g.output_text if len(g.output_text) <= OUTPUT_SHOWN else g.output_text[:OUTPUT_SHOWN] + "…"
-            )
             text.append("\n")
-            text.append(literal("    " + shown.replace("\n", "\n    "), style="dim"))
+            text.append(literal("    " + shown_output(g.output_text).replace("\n", "\n    "), style="dim"))
     return text
+
+
+def shown_output(output: str) -> str:
+    """A generation's text as the audit lists it: whole when short, else its beginning (at most
+    ``OUTPUT_SHOWN`` characters and ``OUTPUT_LINES`` lines, cut at a space when one is near) and how much
+    more there is; the export has all of it."""
+    end = min(len(output), OUTPUT_SHOWN)
+    newline = -1
+    for _ in range(OUTPUT_LINES):
+        newline = output.find("\n", newline + 1, end)
+        if newline < 0:
+            break
+    else:
+        end = newline
+    if end == len(output):
+        return output
+    space = output.rfind(" ", max(0, end - 80), end)
+    end = space if space > 0 else end
+    return f"{output[:end].rstrip()} … ({len(output) - end:,} more characters: export the conversation)"
 
 
 def rated_generation(trail: AuditConversation, message_id: int | None) -> int | None:

@@ -25,11 +25,11 @@ from support_console.core.errors import ConversationChanged, SupportConsoleError
 from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_editor import DraftEditor
 from support_console.ui.widgets.draft_macros import DraftMacros
-from support_console.ui.widgets.draft_pane import DraftPane, Meter
+from support_console.ui.widgets.draft_pane import DraftPane, Meter, ShownDraft
 from support_console.ui.widgets.draft_rewrite import DraftRewriter
 from support_console.ui.widgets.reply_out import deliver
 from support_console.ui.widgets.safe_text_area import SafeTextArea
-from support_console.ui.widgets.status import failed_status, finish_status
+from support_console.ui.widgets.status import failed_status, finish_status, kept_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
 from support_console.workflows.send_guard import placeholder_block
@@ -239,15 +239,16 @@ class DraftColumn(Vertical):
                 self.notify(str(error), title="Cannot draft", severity="error", timeout=10, markup=False)
                 return
             self._show_prepared(generation.prepared)
+            shown = pane.shown()  # shown again if the model writes nothing
             pane.begin_stream(f"Generating… ({self.key('stop')} stops and keeps what came)")
-            await self._stream(generation)
+            await self._stream(generation, shown)
         finally:
             self._generating = False
             if pane.streaming:  # a bug, not a model error: unlock the editor and keep what came
                 pane.end_stream("Drafting failed unexpectedly: the draft on screen is kept.", error=True)
             self.refresh_bindings()
 
-    async def _stream(self, generation: Generation) -> None:
+    async def _stream(self, generation: Generation, shown: ShownDraft) -> None:
         pane = self.pane
         streamed = False
         refusal: list[str] = []
@@ -259,15 +260,23 @@ class DraftColumn(Vertical):
                 else:
                     refusal.append(event.text)
         except LLMError as error:
+            self.notify(str(error), title="Model error", severity="error", timeout=12, markup=False)
+            if generation.drafter.wrote_nothing:  # the draft from before is kept as it was
+                await self._unchanged(shown, str(error.kind))
+                return
             if not streamed:  # show what the Drafter saves: the error's partial text (or the refusal so far)
                 pane.feed(error.partial or "".join(refusal))
             kept = streamed or bool(error.partial) or bool(refusal)
             self._ended(failed_status(str(error.kind), kept, self.key("generate")), True)
-            self.notify(str(error), title="Model error", severity="error", timeout=12, markup=False)
             await self._settle()
             return
         except asyncio.CancelledError:
+            if generation.drafter.wrote_nothing:
+                await self._unchanged(shown, None)
+                raise
             if pane.streaming:
+                if not streamed:  # a refusal that was streaming: the Drafter keeps it as the draft's text
+                    pane.feed("".join(refusal))
                 self._ended("Stopped: the partial draft is kept; edit it or generate again.")
             await self._settle()
             raise
@@ -281,16 +290,31 @@ class DraftColumn(Vertical):
             self.notify("The model refused to write this reply.", severity="warning", markup=False)
         await self._settle()
 
+    async def _unchanged(self, shown: ShownDraft, kind: str | None) -> None:
+        """The model wrote nothing (``kind``: how it failed; None: stopped): the draft from before is shown
+        again as it was, which is what the store still holds."""
+        if shown.text.strip():
+            status = kept_status(kind, self.key("regenerate"))
+        elif kind is None:
+            status = "Stopped before any text came: nothing was drafted."
+        else:
+            status = failed_status(kind, False, self.key("generate"))
+        self.pane.end_stream_unchanged(shown, self.session.draft_id, status, error=kind is not None)
+        self._generating = False
+        self.refresh_bindings()
+        await self._settle(shown.text)
+
     def _ended(self, status: str, error: bool = False) -> None:
         """The model is done: the pane is editable and approve works while the last save is queued."""
         self.pane.end_stream(status, error=error)
         self._generating = False
         self.refresh_bindings()
 
-    async def _settle(self) -> None:
-        """Wait for the draft's last save (the pane is already editable), then say if it failed."""
+    async def _settle(self, saved: str | None = None) -> None:
+        """Wait for the draft's last save (the pane is already editable), then say if it failed. ``saved``:
+        the text the store holds for the draft (by default what the model wrote)."""
         pane = self.pane
-        model_text = pane.model_text
+        model_text = pane.model_text if saved is None else saved
         try:
             await self.session.settle()
         except SupportConsoleError as error:
@@ -304,7 +328,7 @@ class DraftColumn(Vertical):
         """Stop the model: what came stays in the pane (and is saved) and can be edited at once."""
         if self._worker is None or not self.generating:
             return
-        if self.pane.streaming:
+        if self.pane.streaming and self.pane.received:  # else the stream says what it leaves, at once
             self._ended("Stopped: the partial draft is kept; edit it or generate again.")
         self._generating = False
         if not self.session.stop():  # still preparing: nothing streams yet, so the worker itself stops

@@ -66,6 +66,15 @@ class Meter:
         return " · ".join(parts)
 
 
+@dataclass(frozen=True)
+class ShownDraft:
+    """What the pane showed before a stream: shown again, as it was, when the stream wrote nothing."""
+
+    text: str
+    model_text: str | None  # None for a reply written by hand
+    removed: int  # escape sequences dropped from the model's text (its status said so)
+
+
 class DraftPane(Vertical):
     """Header (persona, model, meter), the editable draft, and a status line."""
 
@@ -142,6 +151,15 @@ class DraftPane(Vertical):
             self._model_text = (self._model_text or "") + "".join(self._parts)
             self._parts.clear()
         return self._model_text
+
+    @property
+    def received(self) -> bool:
+        """Some of the model's text came during this stream (shown, or waiting for the next frame)."""
+        return bool(self._pending or self._parts or self._model_text or self._carry)
+
+    def shown(self) -> ShownDraft:
+        """The draft as shown now, to show again if a stream that replaces it writes nothing."""
+        return ShownDraft(self.text, self.model_text, self.removed)
 
     @property
     def edited(self) -> bool:
@@ -312,6 +330,20 @@ class DraftPane(Vertical):
             return status
         note = removed_note(self.removed, MODEL_TEXT)
         return f"{note} · {status}" if status else note  # first: a narrow status line crops its end
+
+    def end_stream_unchanged(
+        self, shown: ShownDraft, draft_id: int | None, status: str, *, error: bool = False
+    ) -> None:
+        """The model wrote nothing: unlock the editor and show the draft from before the stream again, as
+        it was (its model text too, so an edit still shows as one), and say how the stream ended."""
+        self._flush(final=True)
+        self.streaming = False
+        self.editor.set_class(False, "-streaming")
+        self.editor.border_subtitle = ""
+        self.load_draft(shown.text, draft_id=draft_id, model_text=shown.model_text, status="")
+        self.removed = shown.removed  # counted from the raw text, which the pane no longer has
+        self._edited_shown = shown.model_text is not None and self.edited
+        self.set_status(self._with_removed(status), error=error)
 
     def mark_saved(self, draft_id: int | None, text: str | None = None) -> None:
         """The store holds ``text`` (the text on screen if None) for ``draft_id``: only later changes count

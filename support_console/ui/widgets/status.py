@@ -58,3 +58,12 @@ def failed_status(kind: str, kept: bool, generate: str) -> str:
         return f"Failed ({kind}): the partial draft is kept; edit it or generate again ({generate})."
     hint = NOTHING_CAME_HINTS.get(kind, "generate again ({generate}) or write the reply by hand")
     return f"Failed ({kind}): nothing was drafted; {hint.format(generate=generate)}."
+
+
+def kept_status(kind: str | None, regenerate: str) -> str:
+    """The status after a regeneration that produced no text (``kind`` None: the agent stopped it): the
+    draft shown is the one from before it, unchanged, in the pane and in the store."""
+    if kind is None:
+        return f"Stopped before any text came: your previous draft is kept; {regenerate} tries again."
+    hint = NOTHING_CAME_HINTS.get(kind, "{generate} tries again")
+    return f"Failed ({kind}): your previous draft is kept; {hint.format(generate=regenerate)}."
