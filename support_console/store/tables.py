@@ -251,9 +251,12 @@ class Generation(SQLModel, table=True):
     """One request to the model and how it ended (schema version 9): its own record, never reused.
 
     ``message_id`` is the draft its text went into (NULL when it failed or was stopped before a draft
-    existed); ``replaces`` the generation it regenerated (the draft's previous one). The facts are this
-    generation's alone: a stopped regeneration has no finish reason and no usage, whatever came before.
-    The message keeps a copy of its newest generation's facts (what the console and the stats read).
+    existed; a regeneration that produced no text names the draft it left as it was); ``replaces`` the
+    generation it regenerated (the one whose text the draft held). A draft's final text is kept in
+    ``output_text`` too, so regenerating the draft in place loses no earlier generation's text. The facts
+    are this generation's alone: a stopped regeneration has no finish reason and no usage, whatever came
+    before. The message keeps a copy of the facts of the generation whose text it holds (what the console
+    and the stats read).
     """
 
     __tablename__ = "generations"
@@ -280,7 +283,7 @@ class Generation(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     stopped_by_agent: bool = False
     # schema version 12: what the generation was for (core/vocabulary GENERATION_*), the rewrite tool it ran,
-    # the agent who asked for it, its text when it went nowhere else (a rewrite's preview, a summary), and
+    # the agent who asked for it, its text (a rewrite's preview, a summary; a draft's final text), and
     # what the agent did with such a text (OUTCOME_*; None while undecided or for drafts).
     kind: str = Field(default=GENERATION_DRAFT, sa_column_kwargs={"server_default": GENERATION_DRAFT})
     tool_id: str | None = None
