@@ -304,6 +304,18 @@ async def test_a_reply_written_by_hand_over_a_failed_empty_draft_is_sent_with_on
     assert sent == ["Hi!"]
 
 
+async def _first_draft(
+    pilot: Pilot[Any], app: SupportConsoleApp, server: WireServer, text: str
+) -> MainScreen:
+    """Open the first customer and let the model draft ``text`` (6 completion tokens) with ctrl+g."""
+    main = await open_first_customer(pilot, app)
+    server.enqueue(stream_text(text, usage=(40, 6)))
+    await pilot.press("ctrl+g")
+    await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the first draft")
+    await settle(pilot)
+    return main
+
+
 async def _regenerate_and_send_the_kept_draft(
     services: Services,
     wire_server: WireServer,
@@ -314,11 +326,7 @@ async def _regenerate_and_send_the_kept_draft(
     previous draft again, then send it with the approve key; (the status said, the regenerate key)."""
     app = create_app(services.settings, services)
     async with console(app) as pilot:
-        main = await open_first_customer(pilot, app)
-        wire_server.enqueue(stream_text("Your order is on its way.", usage=(40, 6)))
-        await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the first draft")
-        await settle(pilot)
+        main = await _first_draft(pilot, app, wire_server, "Your order is on its way.")
         draft_id = main.draft.draft_id
         assert draft_id is not None
         await fail(pilot)
@@ -394,11 +402,8 @@ async def test_the_audit_view_shows_the_text_of_every_generation(
     second_text = "A second answer. " + "x" * 2000
     app = create_app(services.settings, services)
     async with console(app) as pilot:
-        main = await open_first_customer(pilot, app)
-        wire_server.enqueue(stream_text(first_text), stream_text(second_text))
-        await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the first draft")
-        await settle(pilot)
+        main = await _first_draft(pilot, app, wire_server, first_text)
+        wire_server.enqueue(stream_text(second_text))
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: main.draft.text.startswith("A second"), what="the second draft")
         await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the second draft's end")
@@ -422,11 +427,7 @@ async def test_an_edited_draft_survives_a_regeneration_that_fails_at_once(
     _, conversation_id = seed_customer(services, messages=("My order never came",))
     app = create_app(services.settings, services)
     async with console(app) as pilot:
-        main = await open_first_customer(pilot, app)
-        wire_server.enqueue(stream_text("Your order is on its way.", usage=(40, 6)))
-        await pilot.press("ctrl+g")
-        await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the first draft")
-        await settle(pilot)
+        main = await _first_draft(pilot, app, wire_server, "Your order is on its way.")
         await pilot.press("ctrl+n", "end", "!")  # the agent edits the model's draft
         wire_server.enqueue(AUTH)
         await pilot.press("ctrl+r")
