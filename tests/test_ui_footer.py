@@ -1,5 +1,6 @@
 """The key footer (ui/widgets/footer.py): a burst of binding changes rebuilds it once, with the keys of the
-last change; a change after a rebuild started gets a rebuild of its own.
+last change; a change after a rebuild started gets a rebuild of its own; a pushed screen's keys are there
+as soon as it has mounted.
 
 The footers are counted by a subclass here that counts Textual's ``Footer.compose`` (one call per rebuild);
 the same count on Textual's own Footer shows what the burst cost before.
@@ -11,7 +12,8 @@ from typing import Any, ClassVar
 
 from textual.app import App, ComposeResult
 from textual.binding import Binding, BindingType
-from textual.widgets import Footer, Static
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
 
 from support_console.ui.widgets.footer import KeyFooter
 
@@ -134,3 +136,46 @@ async def test_a_change_that_changes_no_key_rebuilds_nothing() -> None:
 
     assert await rebuilds(CountedKeyFooter) == 0
     assert await rebuilds(CountedFooter) == 3
+
+
+class Pushed(Screen[None]):
+    """A screen with a key of its own and a table to focus (whose many keys the footer does not show)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("b", "back", "Back", id="back")]
+    AUTO_FOCUS = ""  # nothing focused until the test focuses the table
+
+    def __init__(self, footer: Footer) -> None:
+        super().__init__()
+        self.footer = footer
+
+    def compose(self) -> ComposeResult:
+        yield Static("body")
+        yield DataTable[str]()
+        yield self.footer
+
+
+async def pushed_footer(counted: type[CountedKeyFooter | CountedFooter]) -> tuple[list[str], int, int]:
+    """The keys shown as soon as a pushed screen has mounted, the footer's builds until it is idle, and its
+    builds when the focus then moves into the table."""
+    app = Keys(Footer())
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        before = counted.composed
+        await app.push_screen(Pushed(counted()))
+        at_mount = shown(app)
+        await pilot.pause()
+        builds = counted.composed - before
+        app.screen.query_one(DataTable).focus()
+        await pilot.pause()
+        return at_mount, builds, counted.composed - before - builds
+
+
+async def test_a_pushed_screen_shows_its_keys_once_mounted_and_builds_them_once() -> None:
+    """KeyFooter reads the keys as it is composed: they are in the screen's first frame, with no rebuild
+    after it (Textual's Footer composes none, then rebuilds after the first frame), and a focus move that
+    changes no shown key rebuilds nothing."""
+    assert await pushed_footer(CountedKeyFooter) == (["Back", "Flip", "Send"], 1, 0)
+    at_mount, builds, on_focus = await pushed_footer(CountedFooter)
+    assert at_mount == []
+    assert builds >= 2
+    assert on_focus >= 1

@@ -7,11 +7,17 @@ index walk for the list, FTS5 for search: see ``benchmarks/bench_logs.py``), but
 is writing to (an import) or a server across the network can make any of them wait, so they run in thread
 workers and the screen never waits on the database. A result that arrives after the agent changed the
 filters or the query is dropped.
+
+The first page is read ahead: the screen starts reading it when it is made, in a thread of its own, so that
+the read overlaps building the screen (tens of milliseconds on the event loop). By the time the screen
+has mounted it is usually in, and shown at once, without a worker's round trip.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import suppress
 from typing import TYPE_CHECKING, ClassVar
 
@@ -34,6 +40,9 @@ from support_console.workflows.services import Services
 
 if TYPE_CHECKING:
     from support_console.store import ConversationRow, SearchHit
+
+#: A page of the list as read: the filters it was read for, how many match, the first rows.
+Listed = tuple[LogFilters, int, "list[ConversationRow]"]
 
 #: Most hits shown for one search (newest first); refine the words or filters to see older ones.
 SEARCH_LIMIT = 200
@@ -69,6 +78,7 @@ class LogsScreen(Screen[None]):
         self.services = services
         self.filters = LogFilters()
         self.query_text = ""
+        self._read_ahead = _read_ahead(services, self.filters)
 
     def compose(self) -> ComposeResult:
         with Vertical(id="logs-body"):
@@ -84,7 +94,7 @@ class LogsScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.sub_title = "Conversation logs"
-        self.reload()
+        self._show_when_read(self._read_ahead)
         self.query_one(ConversationTable).focus()
 
     # -- loading -------------------------------------------------------------------------------------------
@@ -100,14 +110,23 @@ class LogsScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
     def _list(self, filters: LogFilters) -> None:
         """Count the matching conversations and read the first page."""
-        store = self.services.store
         try:
-            total = store.count_conversations(filters)
-            first = store.list_conversations(filters, 0, PAGE_SIZE)
+            listed = _first_page(self.services, filters)
         except SupportConsoleError as exc:
             self._deliver(self._failed, exc)
             return
-        self._deliver(self._listed, filters, total, first)
+        self._deliver(self._listed, *listed)
+
+    @work(exclusive=True, group="logs", exit_on_error=False)
+    async def _show_when_read(self, ahead: Future[Listed]) -> None:
+        """The first page read ahead, shown when it is in (at once, usually); a reload meanwhile (the agent
+        filtered or searched first) cancels this wait."""
+        try:
+            listed = await asyncio.wrap_future(ahead)
+        except SupportConsoleError as exc:
+            self._failed(exc)
+            return
+        self._listed(*listed)
 
     def _listed(self, filters: LogFilters, total: int, first: list[ConversationRow]) -> None:
         if not self.is_attached or filters != self.filters or self.query_text:
@@ -221,3 +240,19 @@ class LogsScreen(Screen[None]):
         from support_console.ui.screens.stats import StatsScreen
 
         self.app.push_screen(StatsScreen(self.services, self.filters.since, self.filters.until))
+
+
+def _first_page(services: Services, filters: LogFilters) -> Listed:
+    """How many conversations match, and the first page of them (blocking, the store's opening included:
+    off the event loop)."""
+    store = services.store
+    return filters, store.count_conversations(filters), store.list_conversations(filters, 0, PAGE_SIZE)
+
+
+def _read_ahead(services: Services, filters: LogFilters) -> Future[Listed]:
+    """:func:`_first_page` started now in a thread of its own (which ends with it)."""
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs-first-page")
+    try:
+        return reader.submit(_first_page, services, filters)
+    finally:
+        reader.shutdown(wait=False)

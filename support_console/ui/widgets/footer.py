@@ -7,7 +7,12 @@ queued rebuild ran: the console's start sent four before its first frame, and th
 still running while the agent's first conversation opened. A rebuild reads the bindings when it runs, so
 one that starts after the last change shows the same keys as any later one would: those are skipped, and
 so is a rebuild when nothing a key is shown from changed (a focus change within the same bindings, the
-second signal of a focus change that came after the first one's rebuild had started).
+second signal of a focus change that came after the first one's rebuild had started). Only the keys it
+shows count: moving the focus into a table adds a dozen bindings the footer hides.
+
+Textual's Footer also composes no key at all until its screen first signals, and then rebuilds after the
+next frame: a pushed screen was laid out and painted twice before it was complete. KeyFooter reads the keys
+as it is composed, so they are in the screen's first frame.
 
 Each key of a rebuild was also restyled twice as it mounted: its ``compact`` starts True (the class
 ``-compact`` added, the key restyled), then the footer's value (False) is bound to it (the class removed,
@@ -39,6 +44,7 @@ class KeyFooter(Footer):
         self._changes += 1
 
     def compose(self) -> ComposeResult:
+        self.set_reactive(Footer._bindings_ready, True)  # the keys now, not after the first frame (above)
         keys = self._keys_now()  # what Footer.compose reads, read at the same moment
         composed = False
         for widget in super().compose():
@@ -67,5 +73,6 @@ class KeyFooter(Footer):
         bindings = tuple(
             (binding, enabled, tooltip, app.get_key_display(binding))
             for _, binding, enabled, tooltip in self.screen.active_bindings.values()
+            if binding.show  # Footer shows no other (a focus change between hidden keys changes nothing)
         )
         return (bindings, self.show_command_palette, app.ENABLE_COMMAND_PALETTE, self.compact)
