@@ -161,7 +161,8 @@ async def pushed_footer(counted: type[CountedKeyFooter | CountedFooter]) -> tupl
     async with app.run_test() as pilot:
         await pilot.pause()
         before = counted.composed
-        await app.push_screen(Pushed(counted()))
+        footer = counted(keys_in_first_frame=True) if counted is CountedKeyFooter else counted()
+        await app.push_screen(Pushed(footer))
         at_mount = shown(app)
         await pilot.pause()
         builds = counted.composed - before
@@ -171,9 +172,9 @@ async def pushed_footer(counted: type[CountedKeyFooter | CountedFooter]) -> tupl
 
 
 async def test_a_pushed_screen_shows_its_keys_once_mounted_and_builds_them_once() -> None:
-    """KeyFooter reads the keys as it is composed: they are in the screen's first frame, with no rebuild
-    after it (Textual's Footer composes none, then rebuilds after the first frame), and a focus move that
-    changes no shown key rebuilds nothing."""
+    """KeyFooter(keys_in_first_frame=True) reads the keys as it is composed: they are in the screen's first
+    frame, with no rebuild after it (Textual's Footer composes none, then rebuilds after the first frame),
+    and a focus move that changes no shown key rebuilds nothing."""
     assert await pushed_footer(CountedKeyFooter) == (["Back", "Flip", "Send"], 1, 0)
     at_mount, builds, on_focus = await pushed_footer(CountedFooter)
     assert at_mount == []

@@ -184,7 +184,7 @@ class AuditScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static(id="audit-head")
         yield VerticalScroll(id="audit-body")
-        yield KeyFooter()
+        yield KeyFooter(keys_in_first_frame=True)
 
     def on_mount(self) -> None:
         self.sub_title = f"Audit: conversation {self.conversation_id}"

@@ -90,7 +90,7 @@ class LogsScreen(Screen[None]):
             yield Static(id="logs-status")
             yield ConversationTable(id="logs-table")
             # HitsTable is mounted by the first search: the screen opens faster without it.
-        yield KeyFooter()
+        yield KeyFooter(keys_in_first_frame=True)
 
     def on_mount(self) -> None:
         self.sub_title = "Conversation logs"

@@ -63,7 +63,7 @@ class RewritePreview(ModalScreen[Choice]):
                 yield Static(id="rewrite-diff", markup=False)
             yield Static(id="rewrite-flags", markup=False)
             yield Static(id="rewrite-status", markup=False)
-        yield KeyFooter()
+        yield KeyFooter(keys_in_first_frame=True)
 
     def on_mount(self) -> None:
         self._show_diff()

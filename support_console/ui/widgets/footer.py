@@ -11,8 +11,10 @@ second signal of a focus change that came after the first one's rebuild had star
 shows count: moving the focus into a table adds a dozen bindings the footer hides.
 
 Textual's Footer also composes no key at all until its screen first signals, and then rebuilds after the
-next frame: a pushed screen was laid out and painted twice before it was complete. KeyFooter reads the keys
-as it is composed, so they are in the screen's first frame.
+next frame: a pushed screen was laid out and painted twice before it was complete. With
+``keys_in_first_frame`` KeyFooter reads the keys as it is composed, so they are in the screen's first frame:
+right for a screen pushed over another (the logs, the audit), which is shown complete or not at all; not for
+the console's first screen, whose first frame (the queue) should not wait for its keys.
 
 Each key of a rebuild was also restyled twice as it mounted: its ``compact`` starts True (the class
 ``-compact`` added, the key restyled), then the footer's value (False) is bound to it (the class removed,
@@ -30,8 +32,9 @@ from textual.widgets._footer import FooterKey  # Footer's own key widget (Textua
 class KeyFooter(Footer):
     """Textual's Footer, whose queued rebuilds are skipped when a rebuild started after the last change."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, keys_in_first_frame: bool = False) -> None:
         super().__init__()
+        self._at_once = keys_in_first_frame  # see the module docstring
         self._changes = 0  # binding changes of the screen, counted as they are sent
         self._shown = -1  # the count when the last rebuild started (what it reads is at least that new)
         self._keys: tuple[object, ...] | None = None  # what the keys shown were composed from
@@ -44,7 +47,8 @@ class KeyFooter(Footer):
         self._changes += 1
 
     def compose(self) -> ComposeResult:
-        self.set_reactive(Footer._bindings_ready, True)  # the keys now, not after the first frame (above)
+        if self._at_once:  # the keys now, not after the first frame (see the module docstring)
+            self.set_reactive(Footer._bindings_ready, True)
         keys = self._keys_now()  # what Footer.compose reads, read at the same moment
         composed = False
         for widget in super().compose():
