@@ -40,7 +40,7 @@ def rows_shown(app: App[Any]) -> Callable[[], bool]:
             return False
         if queue.entries:
             return True
-        if queue.reads and not queue.loading and not asked:
+        if queue.reads and not queue.reading and not asked:
             app.post_message(events.Key("5", "5"))
             asked = True
         return False

@@ -67,12 +67,15 @@ async def test_transcript_pages_and_context_marker(tmp_path: Path, wire_server: 
         async with console(app, (100, 30)) as pilot:
             main = await open_first_customer(pilot, app)
             transcript = main.transcript
+            covered: list[bool] = []  # Textual's loading state: the transcript under a loading indicator
+            main.watch(transcript, "loading", covered.append, init=False)
             assert len(transcript.query(".message")) == 100
             assert transcript.earlier == 150
             await pilot.press("ctrl+up")
             await settle(pilot)
             assert len(transcript.query(".message")) == 200
             assert transcript.earlier == 50
+            assert covered == []  # the earlier page was read with the transcript still shown
             await pilot.press("ctrl+g")
             await wait_for(pilot, lambda: not main.streaming and main.draft.text != "")
             await settle(pilot)

@@ -32,7 +32,7 @@ async def test_add_customer_validates_and_keeps_what_was_typed(tmp_path: Path) -
         async with console(app, (100, 30)) as pilot:
             main = app.main_screen
             assert main is not None
-            await wait_for(pilot, lambda: main.is_attached and not main.customers.loading)
+            await wait_for(pilot, lambda: main.is_attached and not main.customers.reading)
             await pilot.press("enter", "f2")  # enter: past the no-provider notice
             assert isinstance(app.screen, AddCustomerScreen)
             dialog = app.screen

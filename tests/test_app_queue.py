@@ -40,7 +40,7 @@ async def loaded(pilot: object, app: SupportConsoleApp) -> MainScreen:
     main = app.main_screen
     assert main is not None
     await wait_for(
-        pilot, lambda: bool(main.customers.entries) and not main.customers.loading, what="the queue"
+        pilot, lambda: bool(main.customers.entries) and not main.customers.reading, what="the queue"
     )
     return main
 
@@ -93,7 +93,7 @@ async def test_opening_a_conversation_clears_its_unread_and_focuses_the_draft(se
         await wait_for(
             pilot, lambda: store.get_conversation(ids["Bob"]).unread_count == 0, what="unread cleared"
         )
-        await wait_for(pilot, lambda: not main.customers.loading, what="the queue again")
+        await wait_for(pilot, lambda: not main.customers.reading, what="the queue again")
         assert main.customers.entries[0].conversation_id == ids["Bob"]  # seen is not answered
         assert store.list_queue("needs_reply")[0].unread == 0
         assert store.get_conversation(ids["Ann"]).unread_count == 1  # only what was opened
@@ -112,15 +112,17 @@ async def test_views_are_one_key_away_and_the_filter_finds_any_customer(services
     app = create_app(services.settings, services)
     async with console(app, (160, 45)) as pilot:
         main = await loaded(pilot, app)
+        covered: list[bool] = []  # Textual's loading state: the list hidden under a loading indicator
+        main.watch(main.customers, "loading", covered.append, init=False)
         await pilot.press("3")  # pending
-        await wait_for(pilot, lambda: main.customers.view == "pending" and not main.customers.loading)
+        await wait_for(pilot, lambda: main.customers.view == "pending" and not main.customers.reading)
         assert [e.conversation_id for e in main.customers.entries] == [ids["Cleo"]]
         await pilot.press("5")  # all
-        await wait_for(pilot, lambda: main.customers.view == "all" and not main.customers.loading)
+        await wait_for(pilot, lambda: main.customers.view == "all" and not main.customers.reading)
         assert len(main.customers.entries) == 4
         for view in ("mine", "unassigned", "needs_reply"):  # round the views: team mode's, then the first
             await pilot.press("ctrl+home")
-            await wait_for(pilot, lambda v=view: main.customers.view == v and not main.customers.loading)
+            await wait_for(pilot, lambda v=view: main.customers.view == v and not main.customers.reading)
         assert [e.conversation_id for e in main.customers.entries] == [ids["Bob"], ids["Ann"]]
 
         await pilot.press("ctrl+f")
@@ -133,9 +135,10 @@ async def test_views_are_one_key_away_and_the_filter_finds_any_customer(services
         assert focused_id(app) == "draft-editor"
 
         await pilot.press("ctrl+f", "down", "5")  # a view key with a filter typed: the view, unfiltered
-        await wait_for(pilot, lambda: main.customers.view == "all" and not main.customers.loading)
+        await wait_for(pilot, lambda: main.customers.view == "all" and not main.customers.reading)
         assert main.customers.query_text == ""
         assert len(main.customers.entries) == 4
+        assert covered == []  # each re-read left the list shown (and usable) until the new rows came
 
 
 async def test_the_customer_panel_shows_the_customer_and_edits_their_attributes(services: Services) -> None:

@@ -171,7 +171,7 @@ async def queue_loaded(pilot: Pilot[Any]) -> None:
     main = app.main_screen
     assert main is not None
     await wait_for(
-        pilot, lambda: bool(main.customers.entries) and not main.customers.loading, what="the queue"
+        pilot, lambda: bool(main.customers.entries) and not main.customers.reading, what="the queue"
     )
     await settle(pilot)
     await pilot.pause()

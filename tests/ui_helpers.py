@@ -173,14 +173,14 @@ async def show_all_conversations(pilot: Pilot[Any], main: MainScreen) -> None:
     """Once the queue has loaded: when its default view (needs a reply) is empty, switch to all
     conversations with its key ("5" on the list), as an agent would; when that is empty too (customers
     without a conversation), find every customer with the filter box ("@" is in every email)."""
-    await wait_for(pilot, lambda: not main.customers.loading, what="the queue")
+    await wait_for(pilot, lambda: not main.customers.reading, what="the queue")
     if not main.customers.customer_ids:
         await pilot.press("5")
-        await wait_for(pilot, lambda: not main.customers.loading, what="all conversations")
+        await wait_for(pilot, lambda: not main.customers.reading, what="all conversations")
     if not main.customers.customer_ids:
         await pilot.press("ctrl+f", "@", "down")
         await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customers found")
-        await wait_for(pilot, lambda: not main.customers.loading, what="the customers found")
+        await wait_for(pilot, lambda: not main.customers.reading, what="the customers found")
     await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
 
 

@@ -106,7 +106,9 @@ class QueueList(Vertical):
         self._timer: Timer | None = None
         self.view = QUEUE_VIEWS[0]
         self.entries: list[Entry] = []
-        self.loading = False
+        # A read is on its way. Not Textual's ``loading``, which covers the widget with a loading indicator:
+        # the list stays as it is (and usable) until the new rows replace it.
+        self.reading = False
         self.reads = 0  # reads shown so far (0: the first one is not on screen yet)
         self.empty_hint = "No customers match."  # the screen names its add-customer key here
         self.view_hint = ""  # the screen names its view key here
@@ -154,7 +156,7 @@ class QueueList(Vertical):
     def refresh_list(self, select_id: int | None = None, *, then_select_single: bool = False) -> None:
         """Reload from the store in a thread, keeping the highlight on the same conversation or customer
         (``select_id``: a customer to highlight instead)."""
-        self.loading = True
+        self.reading = True
         self._load(self.view, self.query_text, select_id, then_select_single)
 
     @work(exclusive=True, group="customers", exit_on_error=False)
@@ -162,11 +164,11 @@ class QueueList(Vertical):
         try:
             rows = await asyncio.to_thread(self._loader, view, query)
         except SupportConsoleError as error:
-            self.loading = False
+            self.reading = False
             self.notify(str(error), severity="error", markup=False)
             return
         self._show(rows, select_id)
-        self.loading = False
+        self.reading = False
         self.reads += 1
         self._title()
         self.post_message(self.Loaded())

@@ -147,7 +147,7 @@ class Transcript(VerticalScroll):
         self.later_key = "ctrl+down"
         self.conversation_id: int | None = None
         self.earlier = 0  # messages older than the oldest page read
-        self.loading = False
+        self.reading = False  # a page is being read (not Textual's ``loading``: the transcript stays shown)
         self._pages: list[_Page] = []  # every page read, newest first
         self._top = 0  # index in _pages of the newest mounted page; pages _top .. _top+WINDOW_PAGES-1 show
         self._top_marker: PageMarker | None = None
@@ -211,14 +211,14 @@ class Transcript(VerticalScroll):
 
     def load_earlier(self) -> None:
         """Show the page before the oldest one shown (read in a thread)."""
-        if self.conversation_id is not None and not self.loading and self.older > 0:
-            self.loading = True
+        if self.conversation_id is not None and not self.reading and self.older > 0:
+            self.reading = True
             self._move(older=True)
 
     def load_later(self) -> None:
         """Show again the page after the newest one shown (unmounted to keep the window small)."""
-        if self.conversation_id is not None and not self.loading and self._top > 0:
-            self.loading = True
+        if self.conversation_id is not None and not self.reading and self._top > 0:
+            self.reading = True
             self._move(older=False)
 
     def append(self, message: ShownMessage) -> None:
@@ -236,7 +236,7 @@ class Transcript(VerticalScroll):
         newest.count += 1
         if self._top > 0 or newest.messages is None:  # the agent paged away: back to the newest page
             newest.messages = None  # read again, with the new message
-            self.loading = True
+            self.reading = True
             self._move(older=False, to_newest=True)
             return
         index = len(newest.messages)
@@ -296,7 +296,7 @@ class Transcript(VerticalScroll):
             if conversation_id == self.conversation_id:
                 self._show_window(top)
         finally:
-            self.loading = False
+            self.reading = False
 
     def _show_window(self, top: int) -> None:
         """Mount pages ``top`` .. ``top + WINDOW_PAGES - 1`` (read), unmount the others and forget their
