@@ -1,8 +1,8 @@
 """Two consoles on one database (an SQLite file, then a PostgreSQL database: conftest's ``db_url``), in
 one test (two ``App.run_test()``), driven by keys as two agents would: what one sends shows in the other's
 queue and transcript without a keypress, the other's stale draft is refused at approval (and sent after an
-explicit second approval), presence shows in the header, and take next hands the two agents different
-conversations."""
+explicit second approval), presence shows in the header, what one agent has read loses its unread mark in
+the other's queue, and take next hands the two agents different conversations."""
 
 from __future__ import annotations
 
@@ -10,8 +10,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from rich.text import Text
+from textual.widgets import OptionList, Static
 
 from support_console.ui.app import create_app
+from support_console.ui.screens.audit import AuditScreen
 from support_console.workflows.services import Services
 from tests.ui_helpers import (
     console,
@@ -20,6 +23,7 @@ from tests.ui_helpers import (
     seed_customer,
     services_for,
     settle,
+    show_all_conversations,
     ui_settings,
     wait_for,
 )
@@ -120,3 +124,39 @@ async def test_take_next_gives_two_agents_different_conversations(team: tuple[Se
         rows = {r.conversation_id: r.assignee for r in kim.store.list_queue("all")}
         assert [rows[first], rows[second]].count(None) == 1  # Kim released hers
         assert "lee" in (rows[first], rows[second])
+
+
+async def test_what_one_agent_reads_loses_its_unread_mark_in_the_other_console(
+    team: tuple[Services, Services],
+) -> None:
+    kim, lee = team
+    _, cid = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Where is my parcel?", "Hello?"))
+    app_a, app_b = create_app(kim.settings, kim), create_app(lee.settings, lee)
+    async with console(app_a, (160, 45)) as pa, console(app_b, (160, 45)) as pb:
+        b = app_b.main_screen
+        assert b is not None
+        await show_all_conversations(pb, b)
+        await wait_for(pb, lambda: kim.store_is_open and lee.store_is_open, what="the stores to open")
+        await wait_for(pb, lambda: b.live.started, what="Lee's live updates")
+        rows = b.customers.query_one(OptionList)
+
+        def ann_row() -> str:
+            return str(rows.get_option_at_index(0).prompt)
+
+        assert "•Ann Lake" in ann_row()  # unread in Lee's queue
+        await open_first_customer(pa, app_a)  # Kim reads it
+        await wait_for(pa, lambda: kim.store.queue_row(cid).unread == 0, what="Kim's console marks it seen")
+        # Lee's queue row loses its mark without a key pressed in Lee's console.
+        await wait_for(pb, lambda: "•Ann Lake" not in ann_row(), within=3, what="Lee's queue read again")
+        assert "Ann Lake" in ann_row()
+
+        await open_first_customer(pb, app_b)  # nothing unread is left for Lee: nothing is written
+        await settle(pb)
+        await settle(pa)
+        assert [(e.kind, e.agent) for e in lee.store.events(cid) if e.kind == "seen"] == [("seen", "kim")]
+
+        await app_b.push_screen(AuditScreen(lee, cid))  # who did what: Kim read it
+        await wait_for(pb, lambda: bool(app_b.screen.query("#audit-events")), what="the audit view")
+        shown = app_b.screen.query_one("#audit-events", Static).content
+        assert isinstance(shown, Text)
+        assert "kim · seen" in shown.plain

@@ -298,3 +298,52 @@ def test_a_feed_that_lost_its_connection_reads_what_it_missed(url: str) -> None:
     finally:
         a.close()
         b.close()
+
+
+def test_marking_seen_is_an_event_other_consoles_follow_and_only_when_something_was_unseen(url: str) -> None:
+    """Kim reading the conversation clears its unread mark for everyone: one ``seen`` event that another
+    console's feed names. Lee's console, refreshed by it, marks it seen again: nothing new was unseen, so
+    nothing is written (no event, no feed wake-up): no ping-pong between consoles."""
+    a, b = Store.open(url), Store.open(url)
+    try:
+        cid = waiting(a, "Ann")
+        assert b.queue_row(cid).unread == 1
+        feed = ChangeFeed(b)
+        try:
+            a.mark_seen(cid, agent="kim")
+            changes = feed.wait(3.0)
+            assert changes is not None
+            assert changes.conversation_ids == {cid}
+            assert [(e.kind, e.agent) for e in changes.events] == [("seen", "kim")]
+            assert b.queue_row(cid).unread == 0
+            latest = b.latest_event_id()
+            b.mark_seen(cid, agent="lee")  # what a refreshed console does: nothing new to see
+            a.mark_seen(cid, agent="kim")
+            assert b.latest_event_id() == latest
+            assert feed.wait(0.3) is None
+            a.add_message(cid, "note", "Called her", agent="kim")  # seen_id behind, but nothing unread
+            a.add_message(cid, "customer", "Still there?")
+            assert feed.wait(3.0) is not None
+            b.mark_seen(cid, agent="lee")
+            seen = [(e.kind, e.agent) for e in b.events(cid) if e.kind == "seen"]
+            assert seen == [("seen", "kim"), ("seen", "lee")]
+            assert a.queue_row(cid).unread == 0
+        finally:
+            feed.close()
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_draft_stays_approvable_after_another_agent_marks_the_conversation_seen(url: str) -> None:
+    a, b = Store.open(url), Store.open(url)
+    try:
+        cid = waiting(a, "Ann")
+        draft = b.save_draft(cid, text="It ships today.", author="lee")
+        a.mark_seen(cid, agent="kim")  # reading changes nothing a reply answers
+        assert [e.kind for e in a.events(cid)][-1] == "seen"
+        sent = b.approve_draft(draft, "It ships today.", "lee")
+        assert sent.state == "sent"
+    finally:
+        a.close()
+        b.close()

@@ -53,6 +53,9 @@ EVENT_STATUS: Final = "status"  # the status changed (detail: the new status)
 EVENT_ASSIGNED: Final = "assigned"  # taken or (re)assigned (detail: the new assignee)
 EVENT_RELEASED: Final = "released"  # handed back to the unassigned queue
 EVENT_IMPORTED: Final = "imported"  # messages were imported into it
+#: An agent read what was unread (``seen_id`` moved): the unread mark goes in every console. Nothing a
+#: reply answers changes, so it is not in :data:`ANSWER_CHANGING`.
+EVENT_SEEN: Final = "seen"
 #: The events that change what a reply answers: a draft written before one of them is refused
 #: (``ConversationChanged``, the send-time guard).
 ANSWER_CHANGING: Final = (EVENT_CUSTOMER, EVENT_SENT, EVENT_IMPORTED)

@@ -144,22 +144,26 @@ def update_counters_for(conn: Connection, conversation_id: int, message_id: int)
     conn.execute(_ONE_MESSAGE, {"conversation": conversation_id, "message": message_id, "now": utcnow()})
 
 
-def mark_seen(conn: Connection, conversation_id: int) -> bool:
+def mark_seen(conn: Connection, conversation_id: int) -> bool | None:
     """Record that the agent has seen every message of the conversation so far (``seen_id`` moves to its
-    newest message) and recompute ``unread_count`` by its one definition; False if there is no such
-    conversation. In the caller's transaction."""
+    newest message) and recompute ``unread_count`` by its one definition, in the caller's transaction.
+    True when ``seen_id`` moved; False when there was nothing new to see (nothing is written, so a console
+    that marks seen what another already has writes nothing); None if there is no such conversation."""
     c = CONVERSATIONS.c
     m = MESSAGES.c
     newest = sa.select(sa.func.max(m.id)).where(m.conversation_id == c.id).scalar_subquery()
-    found = conn.execute(
+    row = conn.execute(sa.select(c.seen_id, newest).where(c.id == conversation_id)).first()
+    if row is None:
+        return None
+    seen, latest = row
+    if latest is None or (seen is not None and seen >= latest):
+        return False
+    conn.execute(
         CONVERSATIONS.update()
         .where(c.id == conversation_id)
-        .values(seen_id=sa.func.coalesce(newest, c.seen_id))
-    ).rowcount
-    conn.execute(
-        CONVERSATIONS.update().where(c.id == conversation_id).values(unread_count=unread(c.id, c.seen_id))
+        .values(seen_id=latest, unread_count=unread(c.id, sa.literal(latest)))
     )
-    return bool(found)
+    return True
 
 
 def after(before: int) -> Changed:

@@ -52,8 +52,9 @@ class PresenceRecord:
 
 @dataclass(frozen=True)
 class Changes:
-    """What other connections committed since the feed last looked: the conversations to read again, and
-    ``everything`` when an event named none (an import) or the feed fell behind."""
+    """What other connections committed since the feed last looked: the conversations to read again (a
+    ``seen`` event too: its unread mark went), and ``everything`` when an event named none (an import) or
+    the feed fell behind."""
 
     conversation_ids: frozenset[int]
     everything: bool

@@ -9,7 +9,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from support_console.core.errors import NotFoundError
-from support_console.core.vocabulary import STATUS_RESOLVED
+from support_console.core.vocabulary import EVENT_SEEN, STATUS_RESOLVED
 from support_console.store.base import StoreBase
 from support_console.store.counters import mark_seen
 from support_console.store.first_page import CustomerRecord
@@ -21,6 +21,7 @@ from support_console.store.queue_rows import (
     queue_sql,
 )
 from support_console.store.tables import CONVERSATIONS
+from support_console.store.team import log_event
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,21 @@ class QueueMixin(StoreBase):
             row = conn.execute(sa.text(sql), params).first()
         return queue_row(row) if row is not None else None
 
-    def mark_seen(self, conversation_id: int) -> None:
-        """The agent has seen the conversation: its customer messages so far are no longer unread."""
+    def mark_seen(self, conversation_id: int, agent: str | None = None) -> bool:
+        """``agent`` has seen the conversation: its customer messages so far are no longer unread, in every
+        console (a ``seen`` event in the same transaction: other consoles' feeds read the row again).
+        False, and nothing written, when there was nothing new to see."""
         with self._write() as session:
-            if not mark_seen(session.connection(), conversation_id):
+            conn = session.connection()
+            moved = mark_seen(conn, conversation_id)
+            if moved is None:
                 raise NotFoundError(
                     f"Conversation {conversation_id} does not exist: it may have been deleted; "
                     "reload the queue."
                 )
+            if moved:
+                log_event(conn, conversation_id, EVENT_SEEN, agent)
+            return moved
 
     def customer_profile(self, customer_id: int) -> CustomerProfile:
         """What the customer panel shows (NotFoundError for an unknown customer)."""

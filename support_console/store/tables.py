@@ -320,7 +320,8 @@ class ServerModel(SQLModel, table=True):
 
 class Event(SQLModel, table=True):
     """Who did what to a conversation, and when (schema version 14): notes, status changes, assignments,
-    sent replies, customer messages (``core.vocabulary.EVENT_*``; ``agent`` NULL for what no agent did).
+    sent replies, customer messages, an agent having read what was unread (``core.vocabulary.EVENT_*``;
+    ``agent`` NULL for what no agent did).
 
     The id order is commit order (``Backend.serialise_events``), so the table is also the change feed
     consoles follow (``live.py``: "what changed since event N") and the basis the send-time guard compares

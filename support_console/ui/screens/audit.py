@@ -23,7 +23,7 @@ from textual.widgets import Static
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
 from support_console.core.text_diff import diff_words
-from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
+from support_console.core.vocabulary import EVENT_ASSIGNED, EVENT_STATUS, ROLE_AGENT, ROLE_CUSTOMER
 from support_console.ui.screens.reply_to import ReplyTo
 from support_console.ui.widgets.footer import KeyFooter
 from support_console.ui.widgets.text import literal, timestamp
@@ -116,10 +116,11 @@ def rated_generation(trail: AuditConversation, message_id: int | None) -> int | 
 
 
 def events_text(events: Sequence[EventRecord]) -> Text:
-    """Who did what, oldest first: every note, status change, assignment and sent reply with its agent."""
+    """Who did what, oldest first: every note, status change, assignment, sent reply and reading of what
+    was unread ("kim · seen") with its agent."""
     text = Text("Who did what\n", style="bold")
     for e in events:
-        detail = f" {e.detail}" if e.kind in ("status", "assigned") and e.detail else ""
+        detail = f" {e.detail}" if e.kind in (EVENT_STATUS, EVENT_ASSIGNED) and e.detail else ""
         text.append(f"{e.at:%Y-%m-%d %H:%M} · ")
         text.append_text(literal(e.agent or "—"))
         text.append(f" · {e.kind}")

@@ -231,9 +231,10 @@ class MainScreen(TeamActions, Screen[None]):
     async def _mark_unseen(self) -> None:
         """The conversations opened before the store was: seen now, then the queue reloaded."""
         unseen, self._unseen = self._unseen, []
+        agent = self.session.agent_name or None  # who saw them
         try:
             for conversation_id in unseen:
-                await asyncio.to_thread(self.services.store.mark_seen, conversation_id)
+                await asyncio.to_thread(self.services.store.mark_seen, conversation_id, agent)
         except SupportConsoleError as error:
             self.notify(str(error), severity="error", markup=False)
         self.customers.refresh_list()
