@@ -23,6 +23,9 @@ What every implementation must guarantee, because the rest of the store relies o
   an event below N appear, so "events after N" is a complete change feed and a draft's basis.
 * **A change signal** (``open_change_signal``) wakes a waiting console soon after another connection
   commits (SQLite: ``PRAGMA data_version``; PostgreSQL: LISTEN/NOTIFY with event ids as the payload).
+* **One clock for every console** (``clock``): times that consoles compare with each other's (presence
+  heartbeats) are written and compared by the database's clock, not each console machine's (PostgreSQL:
+  the server's; SQLite: the clock of the machine whose programs open the file).
 * **Bulk writes** (the importer's path) give exactly the rows, counters and search index that the same
   messages written one by one give: they may only be faster.
 """
@@ -31,6 +34,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Final, Protocol
 
 import sqlalchemy as sa
@@ -112,6 +116,11 @@ class Backend(Protocol):
 
     def open_change_signal(self, engine: Engine) -> ChangeSignal:
         """A new :class:`ChangeSignal` on the engine's database."""
+
+    def clock(self, earlier_by: float = 0.0) -> sa.ColumnElement[datetime]:
+        """The time now by the clock every console of the database shares, less ``earlier_by`` seconds: an
+        SQL expression to store in a ``tables.UTCDateTime`` column or compare with one, in the layout the
+        column stores (a console whose own clock is off by seconds still agrees with the others)."""
 
     # ---- full-text search ---------------------------------------------------------------------------------
 

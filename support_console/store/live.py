@@ -8,19 +8,20 @@ that was away for a while loses nothing. What wakes the feed is the backend's ch
 
 Why heartbeats expire instead of being deleted on exit: a console that crashes or loses its network says
 nothing on the way out, so a row is believed only while it is fresh (:data:`PRESENCE_EXPIRES`, about three
-missed beats) and swept by the next heartbeat of anyone. Presence only warns; the send-time guard
-(``drafts.approve_draft``) is what makes double replies impossible.
+missed beats) and swept by the next heartbeat of anyone. "Fresh" is by the database's clock
+(``Backend.clock``: on PostgreSQL the server's), never by each console's: a team's machines disagree by
+seconds, and a console whose clock ran ahead would sweep everyone else's fresh beats. Presence only warns;
+the send-time guard (``drafts.approve_draft``) is what makes double replies impossible.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final
 
 import sqlalchemy as sa
 
-from support_console.core.clock import utcnow
 from support_console.core.vocabulary import ACTIVITY_DRAFTING, ACTIVITY_VIEWING
 from support_console.store.backend import ChangeSignal
 from support_console.store.base import StoreBase, translated_errors
@@ -74,11 +75,16 @@ class PresenceMixin(StoreBase):
         beat comes soon; a heartbeat is not worth delaying a reply for)."""
         if activity not in (ACTIVITY_VIEWING, ACTIVITY_DRAFTING):
             raise ValueError(f"unknown activity {activity!r}")
-        now = utcnow()
-        values = {"agent": agent.strip(), "conversation_id": conversation_id, "activity": activity, "at": now}
+        clock = self.backend.clock
+        values = {
+            "agent": agent.strip(),
+            "conversation_id": conversation_id,
+            "activity": activity,
+            "at": clock(),
+        }
         p = PRESENCE.c
         with translated_errors(), no_wait(self.engine).begin() as conn:
-            conn.execute(PRESENCE.delete().where(p.at < now - timedelta(seconds=PRESENCE_EXPIRES)))
+            conn.execute(PRESENCE.delete().where(p.at < clock(PRESENCE_EXPIRES)))
             if conn.execute(PRESENCE.update().where(p.console_id == console_id).values(values)).rowcount == 0:
                 conn.execute(PRESENCE.insert().values(console_id=console_id, **values))
 
@@ -90,10 +96,9 @@ class PresenceMixin(StoreBase):
     def present(self, conversation_id: int, *, besides: str | None = None) -> list[PresenceRecord]:
         """The consoles with a fresh heartbeat on the conversation, other than ``besides`` (this one)."""
         p = PRESENCE.c
-        fresh = utcnow() - timedelta(seconds=PRESENCE_EXPIRES)
         stmt = (
             sa.select(p.console_id, p.agent, p.conversation_id, p.activity, p.at)
-            .where(p.conversation_id == conversation_id, p.at >= fresh)
+            .where(p.conversation_id == conversation_id, p.at >= self.backend.clock(PRESENCE_EXPIRES))
             .order_by(p.agent, p.console_id)
         )
         if besides is not None:

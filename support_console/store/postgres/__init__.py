@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, Final
 
 import sqlalchemy as sa
@@ -95,6 +96,9 @@ class PostgresBackend:
 
     def open_change_signal(self, engine: Engine) -> ChangeSignal:
         return live.ListenSignal(engine)
+
+    def clock(self, earlier_by: float = 0.0) -> sa.ColumnElement[datetime]:
+        return live.server_clock(earlier_by)
 
 
 #: The one PostgreSQL backend (it keeps no state).

@@ -4,12 +4,19 @@ signal.
 
 * ``create_change_notification(conn)`` -> :func:`create_change_notification` (migration 14 calls it);
 * ``serialise_events(conn)`` -> :func:`serialise_events` (``team.log_event`` calls it before each insert);
-* ``open_change_signal(engine)`` -> ``ListenSignal(engine)``.
+* ``open_change_signal(engine)`` -> ``ListenSignal(engine)``;
+* ``clock(earlier_by)`` -> :func:`server_clock` (presence heartbeats, ``store/live.py``).
 
 Why an advisory lock: a sequence hands out ids at INSERT, but transactions commit in any order, so a reader
 could see event 101 before 100 commits and then skip 100 forever (the feed's cursor, a draft's basis). A
 transaction-scoped advisory lock taken just before the insert holds every other event writer until this
 transaction ends, so ids become visible in order; it is held for the rest of one short write transaction.
+
+Why presence reads the server's clock: the consoles of a team run on different machines, whose clocks
+differ by seconds; a heartbeat stamped by its console's clock looks expired to a console whose clock is
+ahead (which then sweeps it away) and fresh for too long to one behind. The server's ``now()`` is one clock
+for all of them. ``tables.UTCDateTime`` is ``TIMESTAMP`` (without time zone) on PostgreSQL, holding naive
+UTC, so the expression is ``now()`` as UTC in that type whatever the session's ``TimeZone``.
 
 Why the payload is ids only: NOTIFY payloads are visible to every listener and limited to 8000 bytes; the
 feed reads the rows it is told about through the store (``live.ChangeFeed``), with the reader's rights.
@@ -20,8 +27,10 @@ which it opens itself from the engine's URL.
 from __future__ import annotations
 
 from contextlib import suppress
+from datetime import datetime, timedelta
 from typing import Any, Final
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from support_console.core.errors import StoreError
@@ -49,6 +58,15 @@ def create_change_notification(conn: Connection) -> None:
         "CREATE TRIGGER events_notify AFTER INSERT ON events "
         "FOR EACH ROW EXECUTE FUNCTION support_console_event_notify()"
     )
+
+
+def server_clock(earlier_by: float = 0.0) -> sa.ColumnElement[datetime]:
+    """The server's time now (its transaction's start, as ``now()``), less ``earlier_by`` seconds, as naive
+    UTC ``TIMESTAMP``: what ``tables.UTCDateTime`` stores."""
+    now: sa.ColumnElement[datetime] = sa.func.timezone("UTC", sa.func.now(), type_=sa.DateTime())
+    if not earlier_by:
+        return now
+    return now - sa.literal(timedelta(seconds=earlier_by), sa.Interval())
 
 
 def serialise_events(conn: Connection) -> None:

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Engine
 
+from support_console.core.clock import utcnow
 from support_console.store.backend import ChangeSignal, Snippet
 from support_console.store.sqlite import bulk, connection, fts
 
@@ -70,6 +72,14 @@ class SQLiteBackend:
         from support_console.store.sqlite.signal import DataVersionSignal
 
         return DataVersionSignal(engine)
+
+    def clock(self, earlier_by: float = 0.0) -> sa.ColumnElement[datetime]:
+        """This machine's clock, as a bound value: SQLite has no server, and every program on the file
+        reads the clock of the machine it runs on (SQLite's own ``'now'`` is that clock too, to the
+        millisecond only, in another layout than ``tables.UTCDateTime``'s)."""
+        from support_console.store.tables import UTCDateTime
+
+        return sa.literal(utcnow() - timedelta(seconds=earlier_by), UTCDateTime())
 
     def prepare_bulk_indexing(self, conn: Connection) -> None:
         fts.create_fts_deferral(conn)
