@@ -369,3 +369,26 @@ async def test_every_draft_generation_keeps_its_own_text(
     assert [g.output_text for g in trail.generations] == ["First answer.", "Second answer."]
     (data,) = json.loads(_export(services.store, "json"))["conversations"]
     assert [g["output_text"] for g in data["generations"]] == ["First answer.", "Second answer."]
+
+
+async def test_a_generation_cut_off_by_a_crash_keeps_its_text_when_the_draft_is_regenerated(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    """The console died while the first generation streamed: its saves wrote the partial into the draft,
+    its final save never came, so its record has no text. Regenerating (after a restart, the draft
+    restored) must not lose that partial from the trail: the replaced record keeps the model's text, not
+    the agent's edit of it."""
+    store = services.store
+    generation = store.start_generation(
+        conversation, draft_id=None, persona_id="plain", model="gpt-4o", parameters={}
+    )
+    draft_id = store.save_draft(
+        conversation, text="Half an ans", original_text="Half an ans", persona_id="plain", model="gpt-4o",
+        generation_id=generation,
+    )  # fmt: skip
+    store.save_draft(conversation, draft_id=draft_id, text="Half an answer, edited by hand")
+    wire_server.enqueue(stream_text("A whole answer."))
+    await _generate(services, conversation, draft_id)
+    cut, whole = store.generations(conversation)
+    assert (cut.output_text, cut.ended_at) == ("Half an ans", None)
+    assert (whole.output_text, whole.replaces) == ("A whole answer.", cut.id)

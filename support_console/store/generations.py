@@ -142,6 +142,8 @@ class GenerationsMixin(StoreBase):
                 replaces = conn.execute(
                     sa.select(_M.generation_id).where(_M.id == draft_id)
                 ).scalar_one_or_none()
+                if replaces is not None:
+                    _keep_replaced_text(conn, replaces, draft_id)
             values = {
                 "conversation_id": conversation_id, "message_id": draft_id, "replaces": replaces,
                 "persona_id": persona_id, "model": model, "parameters": dict(parameters),
@@ -209,6 +211,19 @@ def update_generation(conn: Connection, generation_id: int, values: Mapping[str,
     result = conn.execute(GENERATIONS.update().where(_G.id == generation_id).values(dict(values)))
     if result.rowcount == 0:
         raise NotFoundError(f"Generation {generation_id} does not exist: reload the conversation.")
+
+
+def _keep_replaced_text(conn: Connection, generation_id: int, draft_id: int) -> None:
+    """Before a regeneration rewrites the draft: the generation it replaces keeps the model's text of the
+    draft, when that generation never reached its final save (the console crashed or was killed while it
+    streamed; the draft holds what its saves wrote) and so has no text of its own on its record. The
+    model's text (``original_text``), not the draft's: the agent's edits are not the model's words."""
+    original = sa.select(_M.original_text).where(_M.id == draft_id).scalar_subquery()
+    conn.execute(
+        GENERATIONS.update()
+        .where(_G.id == generation_id, _G.output_text.is_(None), _G.kind == GENERATION_DRAFT)
+        .values(output_text=original)
+    )
 
 
 def write_generation(
