@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from support_console.core.clock import utcnow
 from support_console.core.errors import ConversationChanged, StoreError
-from support_console.store import Store
+from support_console.store import Store, WriteLockBusy
 from support_console.store.engine import create_engine
 from support_console.store.live import PRESENCE_EXPIRES, ChangeFeed
 from support_console.store.migrations import MIGRATIONS, current_version, migrate
@@ -236,6 +236,29 @@ def test_presence_shows_other_consoles_and_expires_a_crashed_one(store: Store) -
         assert conn.execute(sa.select(PRESENCE.c.console_id)).scalars().all() == ["console-b"]
     store.leave("console-b")
     assert store.present(cid) == []
+
+
+def test_a_heartbeat_never_waits_for_the_write_lock_and_on_postgresql_needs_none(
+    store: Store, db_url: str
+) -> None:
+    """Another console is in the middle of a write (the write lock held). PostgreSQL: the beat goes through
+    (it takes no write lock: a team's beats never queue its replies); SQLite, where no write can pass the
+    lock: it is refused at once, never waited for."""
+    cid = waiting(store, "Ann")
+    other = Store.open(db_url)
+    try:
+        with other.engine.begin() as conn:  # the write lock, held until the block ends
+            conn.execute(PRESENCE.delete().where(PRESENCE.c.console_id == "nobody"))
+            if store.backend.name == "postgresql":
+                store.heartbeat("console-a", "Kim", cid, "viewing")
+                assert [p.agent for p in other.present(cid)] == ["Kim"]
+            else:
+                with pytest.raises(WriteLockBusy):
+                    store.heartbeat("console-a", "Kim", cid, "viewing")
+    finally:
+        other.close()
+    store.heartbeat("console-a", "Kim", cid, "drafting")  # the lock free again: both backends
+    assert [p.describe() for p in store.present(cid)] == ["Kim is drafting a reply"]
 
 
 def test_version_13_upgrades_an_existing_file_in_place(tmp_path: Path) -> None:

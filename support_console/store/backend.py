@@ -47,6 +47,12 @@ READ_ONLY_OPTION: Final = "support_console_read"
 #: transaction fails at once, as ``base.WriteLockBusy``, when another connection holds the write lock.
 NO_WAIT_OPTION: Final = "support_console_no_wait"
 
+#: Execution option of a no-wait write that no other transaction's read-then-write depends on (a
+#: console's heartbeat: its own row, and a sweep of expired rows), so it need not take turns with the
+#: others (``engine.independent``): where the database can write without the write lock (PostgreSQL), its
+#: transaction takes none; where it cannot (SQLite), it is a no-wait write.
+INDEPENDENT_OPTION: Final = "support_console_independent"
+
 #: Message columns a bulk insert sets (``Backend.insert_messages``), in the order of each row's values. The
 #: import parser (``workflows/import_rows.py``) builds its rows in this order, without the first column.
 BULK_COLUMNS: Final = (

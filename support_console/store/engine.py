@@ -17,7 +17,13 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from support_console.core.errors import StoreError
-from support_console.store.backend import BUSY_TIMEOUT_MS, NO_WAIT_OPTION, READ_ONLY_OPTION, Backend
+from support_console.store.backend import (
+    BUSY_TIMEOUT_MS,
+    INDEPENDENT_OPTION,
+    NO_WAIT_OPTION,
+    READ_ONLY_OPTION,
+    Backend,
+)
 
 
 def _sqlite() -> Backend:
@@ -142,6 +148,14 @@ def no_wait(engine: Engine) -> Engine:
     another connection's write lock: for writes that may be skipped and made later (cached token counts).
     """
     return engine.execution_options(**{NO_WAIT_OPTION: True})
+
+
+def independent(engine: Engine) -> Engine:
+    """A view of ``engine`` for writes that need not take turns with the others (``INDEPENDENT_OPTION``):
+    on PostgreSQL they take no write lock, so a team's heartbeats never queue the team's replies behind
+    them; on SQLite (one writer at a time, whatever the write) they fail at once when the lock is held.
+    """
+    return engine.execution_options(**{NO_WAIT_OPTION: True, INDEPENDENT_OPTION: True})
 
 
 def _make_parent_dir(path: Path) -> None:

@@ -14,6 +14,10 @@ What the store relies on (``store/backend.py``) and how PostgreSQL gives it:
   ``WriteLockBusy`` as it does SQLite's "database is locked".
 * **A ``no_wait`` write fails at once**: its lock is taken with a 1 ms ``lock_timeout`` (0 would mean "wait
   for ever"), then the timeout is put back for the rest of the transaction.
+* **An ``independent`` write takes no write lock** (``engine.independent``: a heartbeat, which writes its own
+  row and sweeps expired ones): row locks are all it needs, so 200 consoles beating every few seconds
+  never hold the team's replies up; its row-lock waits are bounded by the 1 ms timeout (a busy row is a
+  beat skipped, as a busy lock is for ``no_wait``).
 * **Readers never take the lock** and read one snapshot (REPEATABLE READ, READ ONLY) for the whole
   transaction, as a SQLite deferred transaction in WAL mode does; READ ONLY also makes a write slipped
   into a reader view fail loudly instead of racing the writers.
@@ -30,7 +34,7 @@ from typing import Any, Final
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 
-from support_console.store.backend import NO_WAIT_OPTION, READ_ONLY_OPTION
+from support_console.store.backend import INDEPENDENT_OPTION, NO_WAIT_OPTION, READ_ONLY_OPTION
 
 #: The advisory lock key every support-console write transaction takes ("sc" + "wr" as bytes): one
 #: number that other applications sharing the server are unlikely to use.
@@ -56,6 +60,8 @@ def _on_begin(conn: Connection, *, busy_timeout_ms: int) -> None:
     wait = f"set_config('lock_timeout', '{int(busy_timeout_ms)}', true)"
     if options.get(READ_ONLY_OPTION):
         conn.exec_driver_sql("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+    elif options.get(INDEPENDENT_OPTION):
+        conn.exec_driver_sql("SELECT set_config('lock_timeout', '1', true)")
     elif options.get(NO_WAIT_OPTION):
         conn.exec_driver_sql(
             f"SELECT set_config('lock_timeout', '1', true), pg_advisory_xact_lock({WRITE_LOCK}), {wait}"
