@@ -10,10 +10,15 @@ At the end the database is checked against what every agent says it did:
 * duplicated writes: one note or reply stored twice (must be 0);
 * errors: any exception an agent hit (must be 0; a refused stale draft would count here too).
 
+Each agent's console also says where it is, as the console does: a heartbeat every
+``live.HEARTBEAT_SECONDS`` on the conversation it works on. ``--watchers N`` adds N more consoles that only
+beat (agents with a conversation open, reading), as the rest of a large team would: their beats are writes
+too. Skipped beats (the write lock busy: a beat never waits) are counted.
+
 On SQLite (the default: a new file) writers queue on one lock; for PostgreSQL pass ``--db URL`` once the
 PostgreSQL backend is in (the same script: the Store decides).
 
-Run: .venv/bin/python benchmarks/bench_team_agents.py [--agents 20] [--seconds 60] [--db URL]
+Run: .venv/bin/python benchmarks/bench_team_agents.py [--agents 20] [--seconds 60] [--db URL] [--watchers N]
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -70,6 +76,10 @@ def agent_loop(url: str, base_url: str, agent: str, home: str, seconds: float) -
     notes: list[int] = []
     replies: list[int] = []
     errors: list[str] = []
+    working: list[int | None] = [None]  # the conversation its heartbeat names
+    stop = threading.Event()
+    beats = threading.Thread(target=beat, args=(store, [agent], working, stop, errors), daemon=True)
+    beats.start()
 
     async def work() -> None:
         deadline = time.monotonic() + seconds
@@ -81,7 +91,7 @@ def agent_loop(url: str, base_url: str, agent: str, home: str, seconds: float) -
                     await asyncio.sleep(0.05)
                     continue
                 claims.append(time.perf_counter() - started)
-                cid = row.conversation_id
+                cid = working[0] = row.conversation_id
                 taken.append(cid)
                 drafter = Drafter(services, author=agent)
                 async for _ in drafter.stream(drafter.prepare(cid, persona)):
@@ -97,8 +107,67 @@ def agent_loop(url: str, base_url: str, agent: str, home: str, seconds: float) -
             await services.client.aclose()
 
     asyncio.run(work())
+    stop.set()
+    beats.join()
     services.close()
-    return {"claims": claims, "taken": taken, "notes": notes, "replies": replies, "errors": errors}
+    return {"claims": claims, "taken": taken, "notes": notes, "replies": replies, "errors": errors,
+            "beats": beats_of(errors)}  # fmt: skip
+
+
+#: What a skipped beat adds to an agent's errors list (taken out again by beats_of: it is no error).
+_SKIPPED = "skipped beat"
+_SENT = "sent beat"
+
+
+def beat(
+    store: Any, consoles: list[str], working: list[int | None], stop: threading.Event, log: list[str]
+) -> None:
+    """Heartbeats for ``consoles`` (one console each) every HEARTBEAT_SECONDS until ``stop``, as the
+    console's live worker sends them; each beat sent or skipped is noted in ``log``."""
+    from support_console.store import WriteLockBusy
+    from support_console.store.live import HEARTBEAT_SECONDS
+
+    while not stop.is_set():
+        for console in consoles:
+            try:
+                store.heartbeat(console, console, working[0], "drafting")
+                log.append(_SENT)
+            except WriteLockBusy:
+                log.append(_SKIPPED)
+        stop.wait(HEARTBEAT_SECONDS)
+
+
+def beats_of(log: list[str]) -> tuple[int, int]:
+    """(sent, skipped) beats noted in ``log``, which keeps only the errors afterwards."""
+    sent, skipped = log.count(_SENT), log.count(_SKIPPED)
+    log[:] = [line for line in log if line not in (_SENT, _SKIPPED)]
+    return sent, skipped
+
+
+def watchers(url: str, count: int, seconds: float, first_conversation: int) -> dict[str, Any]:
+    """``count`` consoles that only beat (each on a conversation, reading it), spread over the beat's
+    period, in one process: the rest of a large team."""
+    from support_console.store import Store
+    from support_console.store.live import HEARTBEAT_SECONDS
+
+    store = Store.open(url)
+    stop = threading.Event()
+    log: list[str] = []
+    threads = [
+        threading.Thread(
+            target=beat, args=(store, [f"watcher{i}"], [first_conversation + i], stop, log), daemon=True
+        )
+        for i in range(count)
+    ]
+    for thread in threads:
+        thread.start()
+        time.sleep(HEARTBEAT_SECONDS / max(count, 1))
+    stop.wait(seconds)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    store.close()
+    return {"claims": [], "taken": [], "notes": [], "replies": [], "errors": log, "beats": beats_of(log)}
 
 
 def customers(url: str, count: int, start: int = 0) -> None:
@@ -156,6 +225,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--db", help="database URL (default: a new SQLite file)")
     parser.add_argument("--conversations", type=int, default=1500, help="waiting at the start")
+    parser.add_argument("--watchers", type=int, default=0, help="more consoles that only send heartbeats")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         url = args.db or f"sqlite:///{Path(tmp) / 'team.db'}"
@@ -171,11 +241,13 @@ def main() -> None:
         base_url = server.stdout.readline().strip()
         try:
             context = multiprocessing.get_context("spawn")
-            with context.Pool(args.agents) as pool:
+            with context.Pool(args.agents + (1 if args.watchers else 0)) as pool:
                 jobs = [
                     pool.apply_async(agent_loop, (url, base_url, f"agent{i}", tmp, args.seconds))
                     for i in range(args.agents)
                 ]
+                if args.watchers:
+                    jobs.append(pool.apply_async(watchers, (url, args.watchers, args.seconds, 1)))
                 results = [job.get(timeout=args.seconds + 120) for job in jobs]
         finally:
             server.communicate("", timeout=30)
@@ -184,9 +256,12 @@ def main() -> None:
     p95 = claims[min(len(claims) - 1, round(0.95 * (len(claims) - 1)))] if claims else 0.0
     kind = "PostgreSQL" if url.startswith("postgresql") else "SQLite"
     done = f"{len(claims)} conversations claimed, drafted, noted, approved and resolved"
-    print(f"{args.agents} agents × {args.seconds:.0f} s on {kind}: {done}")
+    watching = f" (and {args.watchers} consoles only beating)" if args.watchers else ""
+    print(f"{args.agents} agents × {args.seconds:.0f} s on {kind}{watching}: {done}")
     for name, value in figures.items():
         print(f"  {name}: {value}")
+    sent, skipped = (sum(r["beats"][i] for r in results) for i in (0, 1))
+    print(f"  heartbeats: {sent} sent, {skipped} skipped (the write lock busy: a beat never waits)")
     if claims:
         print(f"  claim latency: median {statistics.median(claims) * 1000:.1f} ms, p95 {p95 * 1000:.1f} ms")
     for r in results:
