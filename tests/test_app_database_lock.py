@@ -12,6 +12,7 @@ from support_console.workflows.services import Services
 from tests.db_lock import WriteLock
 from tests.ui_helpers import (
     console,
+    draft_status,
     notifications,
     open_first_customer,
     screen_text,
@@ -130,6 +131,39 @@ async def test_a_draft_asked_for_behind_a_waiting_message_includes_that_message(
             "Hello",
             "late again",
         ]
+    finally:
+        services.close()
+
+
+async def test_stopping_a_draft_still_being_prepared_says_so_and_sends_nothing(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    """The request waits behind a message the store cannot write yet (another program holds the lock);
+    the agent stops it: the status says nothing was sent (it stayed "Preparing the request…"), and no
+    request ever goes out, after the lock is gone either."""
+    services = services_for(ui_settings(tmp_path, wire_server))
+    try:
+        _, conversation_id = seed_customer(services, messages=("Hello",))
+        app = create_app(services.settings, services)
+        async with console(app, (120, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            with WriteLock(tmp_path / "console.db") as lock:
+                main.incoming.area.focus()
+                await pilot.press(*"late", "f5")  # waits for the lock
+                await pilot.press("ctrl+g")  # prepared behind it
+                await wait_for(pilot, lambda: "Preparing" in draft_status(main), what="preparing")
+                await pilot.press("escape")
+                await wait_for(pilot, lambda: "Stopped before the request" in draft_status(main))
+                lock.release()
+            await wait_for(
+                pilot,
+                lambda: len(services.store.page_messages(conversation_id)) == 2,
+                what="the message saved",
+            )
+            await pilot.pause(0.3)
+            assert draft_status(main) == "Stopped before the request was sent."
+            assert main.draft.text == ""
+        assert wire_server.requests == []
     finally:
         services.close()
 

@@ -50,6 +50,10 @@ KeyName = Callable[[str], str]
 """binding id -> the key it is on now, for hints (the screen knows the [keys] rebinding)."""
 
 
+#: The status when the agent stops a draft before its request was sent (a draft already in the pane stays).
+STOPPED_PREPARING = "Stopped before the request was sent: the draft is unchanged."
+
+
 class DraftColumn(Vertical):
     """The suggestion banner over the draft pane, and the drafting actions."""
 
@@ -230,6 +234,9 @@ class DraftColumn(Vertical):
         try:
             try:
                 generation = await self.session.prepare(guidance)
+            except asyncio.CancelledError:  # stopped while the request was being prepared: nothing was sent
+                pane.set_status(STOPPED_PREPARING if pane.text else "Stopped before the request was sent.")
+                raise
             except NotReady as error:
                 pane.set_status("No draft yet." if not pane.text else "The draft is unchanged.")
                 self._not_ready(error.missing, str(error))
