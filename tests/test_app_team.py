@@ -160,3 +160,24 @@ async def test_what_one_agent_reads_loses_its_unread_mark_in_the_other_console(
         shown = app_b.screen.query_one("#audit-events", Static).content
         assert isinstance(shown, Text)
         assert "kim · seen" in shown.plain
+
+
+async def test_a_message_that_arrives_in_the_open_conversation_is_seen_there(
+    team: tuple[Services, Services],
+) -> None:
+    """Kim has Ann's conversation open; Ann writes again (Lee's console records it). Kim's transcript shows
+    it, and so it is not unread: the mark goes, in Kim's queue and for the team (one "seen" event)."""
+    kim, lee = team
+    _, cid = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Where is my parcel?",))
+    app = create_app(kim.settings, kim)
+    async with console(app, (160, 45)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await wait_for(pilot, lambda: kim.store.queue_row(cid).unread == 0, what="opened: seen")
+        await wait_for(pilot, lambda: main.live.started, what="Kim's live updates")
+        lee.store.add_message(cid, "customer", "Hello? Anyone?")
+        await wait_for(pilot, lambda: "Hello? Anyone?" in screen_text(app), within=3, what="it shown")
+        await wait_for(pilot, lambda: kim.store.queue_row(cid).unread == 0, within=3, what="seen there")
+        rows = main.customers.query_one(OptionList)
+        await wait_for(pilot, lambda: "•" not in str(rows.get_option_at_index(0).prompt), what="no mark")
+        await settle(pilot)
+    assert [e.agent for e in kim.store.events(cid) if e.kind == "seen"] == ["kim", "kim"]

@@ -147,7 +147,8 @@ class TeamActions(_Base):
 
     @work(exclusive=True, group="reread", exit_on_error=False)
     async def _reread(self) -> None:
-        """Read the open conversation again and add what is new to the transcript (the draft stays)."""
+        """Read the open conversation again and add what is new to the transcript (the draft stays); what
+        is new is then seen."""
         try:
             reread = await self.session.reread()
         except SupportConsoleError as error:
@@ -159,6 +160,15 @@ class TeamActions(_Base):
         view.transcript.merge(reread.page)
         view.show_title()
         self._show_header()
+        # What came is on the agent's screen now: not unread (written only if something was unseen, so two
+        # consoles with the conversation open do not answer each other's "seen" for ever).
+        try:
+            seen = await self.session.mark_seen()
+        except SupportConsoleError as error:
+            self.notify(str(error), severity="error", markup=False)
+            return
+        if seen:
+            self.query_one(QueueList).refresh_list()
 
     def on_live_updates_presence_seen(self, event: LiveUpdates.PresenceSeen) -> None:
         event.stop()
