@@ -314,15 +314,14 @@ class DraftSession:
 
     async def mark_seen(self) -> bool:
         """The agent has seen the open conversation: clear its unread count, for every console, recorded
-        as seen by this agent (True if there was one)."""
+        as seen by this agent (True if something in it was unseen: only then is anything written)."""
         return await self.queue.run(self._mark_seen)
 
     def _mark_seen(self) -> bool:
         conversation = self.conversation
         if conversation is None or conversation.id is None or not conversation.unread_count:
             return False
-        self._services.store.mark_seen(conversation.id, agent=self.agent_name or None)
-        return True
+        return self._services.store.mark_seen(conversation.id, agent=self.agent_name or None)
 
     async def update_attributes(self, attributes: dict[str, str]) -> CustomerRecord:
         """Replace the open customer's attributes (the values persona placeholders use)."""

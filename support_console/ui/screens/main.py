@@ -219,12 +219,7 @@ class MainScreen(TeamActions, Screen[None]):
             if conversation is not None and conversation.id is not None and conversation.unread_count:
                 self._unseen.append(conversation.id)  # marked seen as soon as it is open (store_opened),
             return  # not now: opening it (SQLAlchemy's imports) would compete with drawing this conversation
-        try:
-            seen = await self.session.mark_seen()
-        except SupportConsoleError as error:
-            self.notify(str(error), severity="error", markup=False)
-            return
-        if seen:
+        if await self._mark_open_seen():
             self.customers.refresh_list()
 
     @work(group="seen", exit_on_error=False)
@@ -243,11 +238,17 @@ class MainScreen(TeamActions, Screen[None]):
     async def _seen_and_listed(self) -> None:
         """Mark the open conversation seen (what the agent has on screen is not unread), then reload the
         queue."""
+        await self._mark_open_seen()
+        self.customers.refresh_list()
+
+    async def _mark_open_seen(self) -> bool:
+        """Mark the open conversation seen; True when something in it was unseen (the queue's mark goes),
+        False when nothing was, or the store refused (the agent is told)."""
         try:
-            await self.session.mark_seen()
+            return await self.session.mark_seen()
         except SupportConsoleError as error:
             self.notify(str(error), severity="error", markup=False)
-        self.customers.refresh_list()
+            return False
 
     @property
     def open_entry(self) -> Entry | None:

@@ -45,6 +45,7 @@ class TeamActions(_Base):
         def ask_agent_name(self, then: Callable[[], None] | None = None) -> None: ...
         def open_customer(self, customer_id: int, conversation_id: int | None = None) -> None: ...
         def _show_header(self) -> None: ...
+        async def _mark_open_seen(self) -> bool: ...
 
     @property
     def live(self) -> LiveUpdates:
@@ -162,12 +163,7 @@ class TeamActions(_Base):
         self._show_header()
         # What came is on the agent's screen now: not unread (written only if something was unseen, so two
         # consoles with the conversation open do not answer each other's "seen" for ever).
-        try:
-            seen = await self.session.mark_seen()
-        except SupportConsoleError as error:
-            self.notify(str(error), severity="error", markup=False)
-            return
-        if seen:
+        if await self._mark_open_seen():
             self.query_one(QueueList).refresh_list()
 
     def on_live_updates_presence_seen(self, event: LiveUpdates.PresenceSeen) -> None:
