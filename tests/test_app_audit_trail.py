@@ -374,6 +374,30 @@ async def test_a_regeneration_the_server_refuses_keeps_the_previous_draft(
     )  # fmt: skip
 
 
+async def test_a_regeneration_that_comes_back_empty_keeps_the_previous_draft(
+    services: Services, wire_server: WireServer
+) -> None:
+    """The model finishes without a word (a reasoning model that spent max_tokens thinking): no failure
+    the server reports, and still nothing to replace the draft with."""
+    _, conversation_id = seed_customer(services, messages=("My order never came",))
+
+    async def empty(pilot: Pilot[Any]) -> None:
+        wire_server.enqueue(stream_text("", finish_reason="length", usage=(40, 300)))
+        await pilot.press("ctrl+r")
+
+    status, regenerate = await _regenerate_and_send_the_kept_draft(
+        services, wire_server, conversation_id, empty
+    )
+    assert status == f"The model returned no text: your previous draft is kept; {regenerate} tries again."
+    _, empty_one = services.store.generations(conversation_id)
+    assert (empty_one.finish_reason, empty_one.completion_tokens, empty_one.output_text) == (
+        "length",
+        300,
+        None,
+    )
+    assert empty_one.ended_at is not None
+
+
 async def test_a_regeneration_stopped_before_any_text_keeps_the_previous_draft(
     services: Services, wire_server: WireServer
 ) -> None:

@@ -309,6 +309,21 @@ async def test_a_regeneration_refused_at_once_leaves_the_draft_as_it_was(
     assert [m.state for m in services.store.page_messages(conversation) if m.role == "agent"] == ["draft"]
 
 
+async def test_a_regeneration_that_finishes_with_no_text_leaves_the_draft_as_it_was(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    wire_server.enqueue(stream_text("A good reply.", usage=(40, 4)))
+    first = await _generate(services, conversation)
+    before = _draft_facts(services, conversation)
+    wire_server.enqueue(stream_text("", finish_reason="length", usage=(40, 300)))  # all spent thinking
+    again = await _generate(services, conversation, first.draft_id)
+    assert again.wrote_nothing
+    assert _draft_facts(services, conversation) == before
+    good, empty = services.store.generations(conversation)
+    assert (empty.finish_reason, empty.completion_tokens, empty.output_text) == ("length", 300, None)
+    assert (empty.ended_at is not None, empty.replaces, good.output_text) == (True, good.id, "A good reply.")
+
+
 async def test_a_regeneration_stopped_before_any_text_leaves_the_draft_as_it_was(
     services: Services, conversation: int, wire_server: WireServer
 ) -> None:

@@ -17,7 +17,7 @@ import itertools
 import time
 from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextlib import aclosing
+from contextlib import aclosing, suppress
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
@@ -507,9 +507,10 @@ class Drafter:
         self.wrote_nothing = True
 
         def end() -> None:
-            self._learn(prepared, served_model=served_model, learned_window=learned_window)
-            if self.generation_id is not None:
+            if self.generation_id is not None:  # first: the record must not stay open for a lesson
                 self._services.store.end_generation(self.generation_id, **facts)
+            with suppress(SupportConsoleError):  # what the server taught is worth keeping, not a failure
+                self._learn(prepared, served_model=served_model, learned_window=learned_window)
 
         self._final = self._executor().submit(end)
 
@@ -524,7 +525,8 @@ class Drafter:
         self.unsaved, self.saved_text = None, text
 
     def _finish(self, prepared: PreparedDraft, result: StreamResult) -> None:
-        """Save the complete draft; a refusal is kept as the draft's text and marked, never left empty."""
+        """Save the complete draft; a refusal is kept as the draft's text and marked, never left empty. A
+        regeneration that came back with no text at all saves nothing (:attr:`wrote_nothing`)."""
         self.result = result
         self._judge(prepared, result)
         refused = result.refused
@@ -532,6 +534,14 @@ class Drafter:
             self.outcome = ErrorKind.REFUSED
         elif result.finish_reason == "content_filter":
             self.outcome = ErrorKind.CONTENT_FILTER
+        if self.draft_id is not None and not (result.refusal if refused else result.text):
+            # A regeneration that came back empty (a reasoning model that spent max_tokens thinking, a
+            # server's empty answer): the draft stays as it was, as when a regeneration fails at once.
+            facts = {"finish_reason": result.finish_reason, "usage": _usage_pair(result)}
+            self._end_without_draft(
+                prepared, facts | {"error_kind": self.outcome}, served_model=result.served_model
+            )
+            return
         self._submit(
             prepared,
             result.refusal if refused else result.text,

@@ -29,7 +29,7 @@ from support_console.ui.widgets.draft_pane import DraftPane, Meter, ShownDraft
 from support_console.ui.widgets.draft_rewrite import DraftRewriter
 from support_console.ui.widgets.reply_out import deliver
 from support_console.ui.widgets.safe_text_area import SafeTextArea
-from support_console.ui.widgets.status import failed_status, finish_status, kept_status
+from support_console.ui.widgets.status import EMPTY_REPLY, failed_status, finish_status, kept_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
 from support_console.workflows.send_guard import placeholder_block
@@ -287,6 +287,9 @@ class DraftColumn(Vertical):
                 self._ended("Stopped: the partial draft is kept; edit it or generate again.")
             await self._settle()
             raise
+        if generation.drafter.wrote_nothing:  # finished with no text: the draft from before is kept
+            await self._unchanged(shown, EMPTY_REPLY)
+            return
         if not streamed and refusal:  # the Drafter keeps a refusal as the draft's text, so the pane shows it
             pane.feed("".join(refusal))
         result = self.session.result

@@ -60,10 +60,16 @@ def failed_status(kind: str, kept: bool, generate: str) -> str:
     return f"Failed ({kind}): nothing was drafted; {hint.format(generate=generate)}."
 
 
+#: ``kept_status``'s kind for a reply that finished with no text (not a failure the server reported).
+EMPTY_REPLY = "empty"
+
+
 def kept_status(kind: str | None, regenerate: str) -> str:
     """The status after a regeneration that produced no text (``kind`` None: the agent stopped it): the
     draft shown is the one from before it, unchanged, in the pane and in the store."""
     if kind is None:
         return f"Stopped before any text came: your previous draft is kept; {regenerate} tries again."
+    if kind == EMPTY_REPLY:
+        return f"The model returned no text: your previous draft is kept; {regenerate} tries again."
     hint = NOTHING_CAME_HINTS.get(kind, "{generate} tries again")
     return f"Failed ({kind}): your previous draft is kept; {hint.format(generate=regenerate)}."
