@@ -60,8 +60,6 @@ BULK_COLUMNS: Final = (
     "prompt_tokens", "completion_tokens", "approved_by", "approved_at", "created_at", "updated_at",
     "external_id",
 )  # fmt: skip
-#: The optional ones (``''`` or None for NULL): original_text … approved_at.
-BULK_NULLABLE: Final = frozenset(BULK_COLUMNS[4:12])
 
 #: A snippet of a matching message: plain text, and the matched words as (start, end) character spans.
 Snippet = tuple[str, tuple[tuple[int, int], ...]]
@@ -149,8 +147,9 @@ class Backend(Protocol):
 
     def insert_messages(self, conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
         """Insert message rows (values in :data:`BULK_COLUMNS` order, datetimes as ``times.to_stored``
-        text, ``''`` or None for NULL in the :data:`BULK_NULLABLE` columns), skipping (conversation,
-        external id) repeats, indexed for search; return how many were added."""
+        text, None for NULL: the import parser and ``messages.py`` give it, so no writer looks at every
+        value), skipping (conversation, external id) repeats, indexed for search; return how many were
+        added."""
 
     def reserve_conversation_ids(self, conn: Connection) -> int:
         """The id the next new conversation gets, so messages can be inserted before their conversation

@@ -36,11 +36,10 @@ from sqlalchemy.engine import Connection
 
 from support_console.core.clock import as_utc, utcnow
 from support_console.core.errors import StoreError
-from support_console.store.backend import BULK_COLUMNS, BULK_NULLABLE
+from support_console.store.backend import BULK_COLUMNS
 from support_console.store.counters import newest_activity, unread, waiting_since
 
 _STAGING: Final = "support_console_import"
-_NULLABLE: Final = tuple(i for i, name in enumerate(BULK_COLUMNS) if name in BULK_NULLABLE)
 _COLUMNS: Final = ", ".join(BULK_COLUMNS)
 _EXTERNAL_ID: Final = BULK_COLUMNS.index("external_id")
 _DIALECT: Final = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
@@ -96,7 +95,7 @@ def _copy_new(cursor: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> int
                 if key in seen:
                     continue
                 seen.add(key)
-            copy.write_row(_nulls(row) if "" in row else row)
+            copy.write_row(row)
             added += 1
     return added
 
@@ -110,7 +109,7 @@ def _copy_staged(cursor: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> 
     cursor.execute(f"TRUNCATE {_STAGING}")
     with cursor.copy(f"COPY {_STAGING} (ord, {_COLUMNS}) FROM STDIN") as copy:
         for number, row in enumerate(rows):
-            copy.write_row((number, *(_nulls(row) if "" in row else row)))
+            copy.write_row((number, *row))
     cursor.execute(
         f"INSERT INTO messages ({_COLUMNS}) SELECT {_COLUMNS} FROM {_STAGING} ORDER BY ord "
         "ON CONFLICT DO NOTHING"
@@ -118,15 +117,6 @@ def _copy_staged(cursor: psycopg.Cursor[Any], rows: Sequence[Sequence[Any]]) -> 
     added = cursor.rowcount
     cursor.execute(f"TRUNCATE {_STAGING}")
     return int(added)
-
-
-def _nulls(row: Sequence[Any]) -> list[Any]:
-    """The row with ``''`` made NULL in the nullable columns (the importer's parser gives None already)."""
-    values = list(row)
-    for i in _NULLABLE:
-        if values[i] == "":
-            values[i] = None
-    return values
 
 
 @contextmanager

@@ -3,10 +3,8 @@
 Three tricks, each measured by ``benchmarks/bench_logs.py`` (import speed):
 
 * **Multi-row INSERTs on the raw pysqlite connection** (:func:`insert_messages`): no per-row SQLAlchemy
-  processing; optional columns go through ``NULLIF(?, '')`` because pysqlite binds ``None`` through its
-  adapter lookup (slow) while a ``str`` binds directly; the CHECK constraints' ``IN (…)`` lists are set up
-  once per statement, not once per row as an executemany does. The rows are indexed for search per batch
-  (``fts.deferred_fts``).
+  processing; the CHECK constraints' ``IN (…)`` lists are set up once per statement, not once per row as an
+  executemany does. The rows are indexed for search per batch (``fts.deferred_fts``).
 * **Conversations inserted after their messages, counters included** (:func:`reserve_conversation_ids`,
   :func:`insert_conversations_counted`): inserting a conversation with its final counters runs the customer
   roll-up trigger once, where inserting it first and counting after runs it twice (a third of an import's
@@ -29,16 +27,14 @@ from sqlalchemy.engine import Connection
 
 from support_console.core.clock import utcnow
 from support_console.core.errors import StoreError
-from support_console.store.backend import BULK_COLUMNS, BULK_NULLABLE
+from support_console.store.backend import BULK_COLUMNS
 from support_console.store.counters import newest_activity, unread, waiting_since
 from support_console.store.sqlite.connection import dbapi
 from support_console.store.sqlite.fts import deferred_fts
 from support_console.store.times import to_stored
 
 _BULK_INSERT_HEAD: Final = f"INSERT INTO messages ({', '.join(BULK_COLUMNS)}) VALUES "
-_BULK_INSERT_ROW: Final = (
-    "(" + ", ".join("NULLIF(?, '')" if c in BULK_NULLABLE else "?" for c in BULK_COLUMNS) + ")"
-)
+_BULK_INSERT_ROW: Final = "(" + ", ".join("?" for _ in BULK_COLUMNS) + ")"
 #: Rows per INSERT statement (fewer when SQLite allows fewer parameters per statement).
 _ROWS_PER_INSERT: Final = 500
 #: WAL pages between checkpoints while a bulk writer runs (SQLite's default is 1,000, i.e. about 4 MB).
