@@ -4,13 +4,13 @@ The main app pushes ``LogsScreen(services)``. The conversation list is paged (``
 search shows hits with highlighted snippets, and Enter opens the read-only audit view (``screens/audit.py``)
 at the conversation, or at the hit's message. The store queries behind it usually take milliseconds (an
 index walk for the list, FTS5 for search: see ``benchmarks/bench_logs.py``), but a database another process
-is writing to (an import) or a server across the network can make any of them wait, so they run in thread
-workers and the screen never waits on the database. A result that arrives after the agent changed the
-filters or the query is dropped.
+is writing to (an import) or a server across the network can make any of them wait, so they run in threads
+and the screen never waits on the database. A result that arrives after the agent changed the filters or
+the query is dropped.
 
-The first page is read ahead: the screen starts reading it when it is made, in a thread of its own, so that
-the read overlaps building the screen (tens of milliseconds on the event loop). By the time the screen
-has mounted it is usually in, and shown at once, without a worker's round trip.
+A first page is read in a thread of its own (:func:`_read_ahead`) whose result a worker awaits. The
+screen's own is started when the screen is made, so that the read overlaps building the screen (tens of
+milliseconds on the event loop): by the time the screen has mounted it is usually in, and shown at once.
 """
 
 from __future__ import annotations
@@ -105,24 +105,14 @@ class LogsScreen(Screen[None]):
             self._search(self.query_text, self.filters)
             return
         self.remove_class("searching")
-        self._list(self.filters)
-
-    @work(thread=True, exclusive=True, group="logs", exit_on_error=False)
-    def _list(self, filters: LogFilters) -> None:
-        """Count the matching conversations and read the first page."""
-        try:
-            listed = _first_page(self.services, filters)
-        except SupportConsoleError as exc:
-            self._deliver(self._failed, exc)
-            return
-        self._deliver(self._listed, *listed)
+        self._show_when_read(_read_ahead(self.services, self.filters))
 
     @work(exclusive=True, group="logs", exit_on_error=False)
-    async def _show_when_read(self, ahead: Future[Listed]) -> None:
-        """The first page read ahead, shown when it is in (at once, usually); a reload meanwhile (the agent
-        filtered or searched first) cancels this wait."""
+    async def _show_when_read(self, reading: Future[Listed]) -> None:
+        """A first page being read in its thread (the screen's own, read ahead; or the filters' new one),
+        shown when it is in; a reload meanwhile (the agent filtered or searched again) cancels this wait."""
         try:
-            listed = await asyncio.wrap_future(ahead)
+            listed = await asyncio.wrap_future(reading)
         except SupportConsoleError as exc:
             self._failed(exc)
             return
@@ -250,7 +240,8 @@ def _first_page(services: Services, filters: LogFilters) -> Listed:
 
 
 def _read_ahead(services: Services, filters: LogFilters) -> Future[Listed]:
-    """:func:`_first_page` started now in a thread of its own (which ends with it)."""
+    """:func:`_first_page` started now in a thread of its own (which ends with it): never on the event
+    loop, and its result awaited by :meth:`LogsScreen._show_when_read`."""
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs-first-page")
     try:
         return reader.submit(_first_page, services, filters)
