@@ -78,8 +78,9 @@ def agent_loop(url: str, base_url: str, agent: str, home: str, seconds: float) -
     errors: list[str] = []
     working: list[int | None] = [None]  # the conversation its heartbeat names
     stop = threading.Event()
-    beats = threading.Thread(target=beat, args=(store, [agent], working, stop, errors), daemon=True)
-    beats.start()
+    beats = Beats(errors)
+    beating = threading.Thread(target=beats.run, args=(store, agent, working, stop), daemon=True)
+    beating.start()
 
     async def work() -> None:
         deadline = time.monotonic() + seconds
@@ -108,40 +109,42 @@ def agent_loop(url: str, base_url: str, agent: str, home: str, seconds: float) -
 
     asyncio.run(work())
     stop.set()
-    beats.join()
+    beating.join()
     services.close()
     return {"claims": claims, "taken": taken, "notes": notes, "replies": replies, "errors": errors,
-            "beats": beats_of(errors)}  # fmt: skip
+            "beats": (beats.sent, beats.skipped)}  # fmt: skip
 
 
-#: What a skipped beat adds to an agent's errors list (taken out again by beats_of: it is no error).
-_SKIPPED = "skipped beat"
-_SENT = "sent beat"
+class Beats:
+    """The heartbeats of one process's consoles: how many were sent, how many skipped (the write lock
+    busy: a beat never waits), and any other failure, as an error of the benchmark."""
 
+    def __init__(self, errors: list[str]) -> None:
+        self.sent = self.skipped = 0
+        self.errors = errors
+        self._lock = threading.Lock()  # several consoles' threads count here
 
-def beat(
-    store: Any, consoles: list[str], working: list[int | None], stop: threading.Event, log: list[str]
-) -> None:
-    """Heartbeats for ``consoles`` (one console each) every HEARTBEAT_SECONDS until ``stop``, as the
-    console's live worker sends them; each beat sent or skipped is noted in ``log``."""
-    from support_console.store import WriteLockBusy
-    from support_console.store.live import HEARTBEAT_SECONDS
+    def run(self, store: Any, console: str, working: list[int | None], stop: threading.Event) -> None:
+        """Beat for ``console`` every HEARTBEAT_SECONDS until ``stop``, as the console's live worker does."""
+        from support_console.store import WriteLockBusy
+        from support_console.store.live import HEARTBEAT_SECONDS
 
-    while not stop.is_set():
-        for console in consoles:
+        while not stop.is_set():
             try:
                 store.heartbeat(console, console, working[0], "drafting")
-                log.append(_SENT)
+                outcome = "sent"
             except WriteLockBusy:
-                log.append(_SKIPPED)
-        stop.wait(HEARTBEAT_SECONDS)
-
-
-def beats_of(log: list[str]) -> tuple[int, int]:
-    """(sent, skipped) beats noted in ``log``, which keeps only the errors afterwards."""
-    sent, skipped = log.count(_SENT), log.count(_SKIPPED)
-    log[:] = [line for line in log if line not in (_SENT, _SKIPPED)]
-    return sent, skipped
+                outcome = "skipped"
+            except Exception as exc:  # every failure is a figure of the benchmark
+                outcome = f"{type(exc).__name__}: {exc}"
+            with self._lock:
+                if outcome == "sent":
+                    self.sent += 1
+                elif outcome == "skipped":
+                    self.skipped += 1
+                else:
+                    self.errors.append(outcome)
+            stop.wait(HEARTBEAT_SECONDS)
 
 
 def watchers(url: str, count: int, seconds: float, first_conversation: int) -> dict[str, Any]:
@@ -152,10 +155,10 @@ def watchers(url: str, count: int, seconds: float, first_conversation: int) -> d
 
     store = Store.open(url)
     stop = threading.Event()
-    log: list[str] = []
+    beats = Beats([])
     threads = [
         threading.Thread(
-            target=beat, args=(store, [f"watcher{i}"], [first_conversation + i], stop, log), daemon=True
+            target=beats.run, args=(store, f"watcher{i}", [first_conversation + i], stop), daemon=True
         )
         for i in range(count)
     ]
@@ -167,7 +170,8 @@ def watchers(url: str, count: int, seconds: float, first_conversation: int) -> d
     for thread in threads:
         thread.join()
     store.close()
-    return {"claims": [], "taken": [], "notes": [], "replies": [], "errors": log, "beats": beats_of(log)}
+    return {"claims": [], "taken": [], "notes": [], "replies": [], "errors": beats.errors,
+            "beats": (beats.sent, beats.skipped)}  # fmt: skip
 
 
 def customers(url: str, count: int, start: int = 0) -> None:
