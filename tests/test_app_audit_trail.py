@@ -63,6 +63,17 @@ def question(app: SupportConsoleApp) -> str:
     return str(app.screen.query_one("#confirm-question").render())
 
 
+async def audit_generations(
+    pilot: Pilot[Any], app: SupportConsoleApp, services: Services, conversation_id: int
+) -> Text:
+    """Open the conversation's audit view and read its list of generations, as shown."""
+    await app.push_screen(AuditScreen(services, conversation_id))
+    await wait_for(pilot, lambda: bool(app.screen.query("#audit-generations")), what="the audit view")
+    shown = app.screen.query_one("#audit-generations", Static).content
+    assert isinstance(shown, Text)
+    return shown
+
+
 async def test_stop_regenerate_and_failure_each_leave_their_own_generation(
     services: Services, wire_server: WireServer
 ) -> None:
@@ -88,10 +99,7 @@ async def test_stop_regenerate_and_failure_each_leave_their_own_generation(
         await pilot.press("ctrl+r")
         await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the last draft")
         await settle(pilot)
-        await app.push_screen(AuditScreen(services, conversation_id))
-        await wait_for(pilot, lambda: bool(app.screen.query("#audit-generations")), what="the audit view")
-        shown = app.screen.query_one("#audit-generations", Static).content
-        assert isinstance(shown, Text)
+        shown = await audit_generations(pilot, app, services, conversation_id)
         lines = [line for line in shown.plain.splitlines() if not line.startswith(" ")]  # not their texts
         assert lines[0] == "Generations (5, oldest first)"
         assert ["stopped by the agent" in line for line in lines[1:]] == [False, True, False, False, False]
@@ -432,10 +440,7 @@ async def test_the_audit_view_shows_the_text_of_every_generation(
         await wait_for(pilot, lambda: main.draft.text.startswith("A second"), what="the second draft")
         await wait_for(pilot, lambda: "Finished" in draft_status(main), what="the second draft's end")
         await settle(pilot)
-        await app.push_screen(AuditScreen(services, conversation_id))
-        await wait_for(pilot, lambda: bool(app.screen.query("#audit-generations")), what="the audit view")
-        shown = app.screen.query_one("#audit-generations", Static).content
-        assert isinstance(shown, Text)
+        shown = await audit_generations(pilot, app, services, conversation_id)
         plain = shown.plain
         assert "Use [bold]this[/bold] link" in plain
         assert "\u202e" not in plain  # pictured, never raw

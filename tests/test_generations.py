@@ -288,12 +288,19 @@ def _draft_facts(services: Services, conversation: int) -> tuple[object, ...]:
     )  # fmt: skip
 
 
+async def _good_draft(
+    services: Services, conversation: int, wire_server: WireServer
+) -> tuple[Drafter, tuple[object, ...]]:
+    """A complete model draft, "A good reply.", and its stored facts, before a regeneration."""
+    wire_server.enqueue(stream_text("A good reply.", usage=(40, 4)))
+    first = await _generate(services, conversation)
+    return first, _draft_facts(services, conversation)
+
+
 async def test_a_regeneration_refused_at_once_leaves_the_draft_as_it_was(
     services: Services, conversation: int, wire_server: WireServer
 ) -> None:
-    wire_server.enqueue(stream_text("A good reply.", usage=(40, 4)))
-    first = await _generate(services, conversation)
-    before = _draft_facts(services, conversation)
+    first, before = await _good_draft(services, conversation, wire_server)
     assert before[1:3] == ("A good reply.", "A good reply.")
     wire_server.enqueue(AUTH)
     with pytest.raises(LLMError):
@@ -312,9 +319,7 @@ async def test_a_regeneration_refused_at_once_leaves_the_draft_as_it_was(
 async def test_a_regeneration_that_finishes_with_no_text_leaves_the_draft_as_it_was(
     services: Services, conversation: int, wire_server: WireServer
 ) -> None:
-    wire_server.enqueue(stream_text("A good reply.", usage=(40, 4)))
-    first = await _generate(services, conversation)
-    before = _draft_facts(services, conversation)
+    first, before = await _good_draft(services, conversation, wire_server)
     wire_server.enqueue(stream_text("", finish_reason="length", usage=(40, 300)))  # all spent thinking
     again = await _generate(services, conversation, first.draft_id)
     assert again.wrote_nothing
@@ -327,9 +332,7 @@ async def test_a_regeneration_that_finishes_with_no_text_leaves_the_draft_as_it_
 async def test_a_regeneration_stopped_before_any_text_leaves_the_draft_as_it_was(
     services: Services, conversation: int, wire_server: WireServer
 ) -> None:
-    wire_server.enqueue(stream_text("A good reply.", usage=(40, 4)))
-    first = await _generate(services, conversation)
-    before = _draft_facts(services, conversation)
+    first, before = await _good_draft(services, conversation, wire_server)
     wire_server.enqueue(stall_after(stream_text("late words"), 1, 5.0))  # the role chunk, then silence
     drafter = Drafter(services)
     prepared = drafter.prepare(conversation, "plain")
@@ -356,8 +359,7 @@ async def test_a_regeneration_stopped_before_any_text_leaves_the_draft_as_it_was
 async def test_a_regeneration_that_streamed_some_text_then_failed_keeps_the_partial(
     services: Services, conversation: int, wire_server: WireServer
 ) -> None:
-    wire_server.enqueue(stream_text("A good reply.", usage=(40, 4)))
-    first = await _generate(services, conversation)
+    first, _ = await _good_draft(services, conversation, wire_server)
     wire_server.enqueue(drop_after(stream_text("ab cd ef", chunks=["ab", " cd", " ef"]), 3))
     with pytest.raises(LLMError):
         await _generate(services, conversation, first.draft_id)
