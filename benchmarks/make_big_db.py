@@ -87,17 +87,17 @@ Row = tuple[object, ...]  # a message in the import parser's layout (import_rows
 
 def _ticket_rows(ticket: int, when: datetime, size: int, rng: random.Random) -> list[Row]:
     """One ticket's messages: customer and reply alternate; some tickets get a note, a few end with the
-    customer waiting (:func:`waits`). ``""`` is NULL."""
+    customer waiting (:func:`waits`). None is NULL (``Backend.insert_messages``)."""
     persona = PERSONAS[ticket % len(PERSONAS)]
     rows: list[Row] = []
     for n in range(size):
         stamp = to_stored(when + timedelta(minutes=7 * n))
         key = f"T{ticket}/{n}"
         if n == size - 2 and ticket % 4 == 0:
-            rows.append(("note", "note", rng.choice(NOTES), *[""] * 8, stamp, stamp, key))
+            rows.append(("note", "note", rng.choice(NOTES), *[None] * 8, stamp, stamp, key))
         elif n % 2 == 0 or (n == size - 1 and waits(ticket)):
             text = f"{rng.choice(CUSTOMER_LINES)} (ticket {ticket})"
-            rows.append(("customer", "received", text, *[""] * 8, stamp, stamp, key))
+            rows.append(("customer", "received", text, *[None] * 8, stamp, stamp, key))
         else:
             rows.append(_reply(persona, stamp, key, rng))
     return rows
@@ -108,7 +108,7 @@ def _reply(persona: str, stamp: str, key: str, rng: random.Random) -> Row:
     text = rng.choice(REPLY_LINES)
     agent = rng.choice(AGENTS)
     if rng.random() < 0.5:
-        return ("agent", "sent", text, "", persona, "", "", "", "", agent, stamp, stamp, stamp, key)
+        return ("agent", "sent", text, None, persona, None, None, None, None, agent, stamp, stamp, stamp, key)
     original = text if rng.random() < 0.4 else text.replace("please", "kindly") + " Let me know."
     ai = (original, persona, "gpt-4o-2024-08-06", "stop", 600, 60, agent)
     return ("agent", "sent", text, *ai, stamp, stamp, stamp, key)
