@@ -24,6 +24,8 @@
 
 from __future__ import annotations
 
+import json
+import operator
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import cache
@@ -42,7 +44,13 @@ from support_console.store.counters import newest_activity, unread, waiting_sinc
 _STAGING: Final = "support_console_import"
 _COLUMNS: Final = ", ".join(BULK_COLUMNS)
 _EXTERNAL_ID: Final = BULK_COLUMNS.index("external_id")
+_conversation_of: Final = operator.itemgetter(BULK_COLUMNS.index("conversation_id"))
 _DIALECT: Final = postgresql.psycopg.dialect()  # type: ignore[no-untyped-call]
+#: The new conversations' rows, from one JSON array of arrays (:func:`insert_conversations_counted`).
+_VALUES: Final = (
+    "(SELECT (r->>0)::integer, (r->>1)::integer, r->>2, r->>3, (r->>4)::timestamp, (r->>5)::timestamp "
+    "FROM json_array_elements(%s::json) AS r) AS v(column1, column2, column3, column4, column5, column6)"
+)
 
 
 def dbapi(conn: Connection) -> psycopg.Connection[Any]:
@@ -76,7 +84,7 @@ def insert_messages(conn: Connection, rows: Sequence[Sequence[Any]]) -> int:
         cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute("SET LOCAL jit = off")  # see the module docstring
         newest = cursor.execute("SELECT coalesce(max(id), 0) FROM conversations").fetchone()
-        if newest is not None and all(row[0] > newest[0] for row in rows):
+        if newest is not None and min(map(_conversation_of, rows)) > newest[0]:
             return _copy_new(cursor, rows)
         return _copy_staged(cursor, rows)
 
@@ -138,19 +146,16 @@ def insert_conversations_counted(conn: Connection, rows: Sequence[dict[str, Any]
     """``Backend.insert_conversations_counted``: one INSERT … SELECT, then the sequence past the new ids."""
     if not rows:
         return
-    now = utcnow().replace(tzinfo=None)
-    columns = (
-        [r["id"] for r in rows], [r["customer_id"] for r in rows], [r["status"] for r in rows],
-        [r.get("persona_id") or None for r in rows],
-        [as_utc(r["created_at"]).replace(tzinfo=None) for r in rows], [now] * len(rows),
-    )  # fmt: skip
-    # One array per column (unnest): six parameters, however many conversations.
-    values = (
-        "unnest(%s::integer[], %s::integer[], %s::varchar[], %s::varchar[], %s::timestamp[], "
-        "%s::timestamp[]) AS v(column1, column2, column3, column4, column5, column6)"
-    )
+    now = utcnow().replace(tzinfo=None).isoformat()
+    values = [
+        (r["id"], r["customer_id"], r["status"], r.get("persona_id") or None,
+         as_utc(r["created_at"]).replace(tzinfo=None).isoformat(), now)
+        for r in rows
+    ]  # fmt: skip
+    # One JSON parameter, however many conversations: json.dumps is C, where six arrays were dumped
+    # element by element in Python (10% of the importer's own time), with the server waiting.
     with dbapi(conn).cursor() as cursor:
-        cursor.execute(f"{_counted_insert()} FROM {values}", columns)
+        cursor.execute(f"{_counted_insert()} FROM {_VALUES}", (json.dumps(values),))
         cursor.execute(
             "SELECT setval(pg_get_serial_sequence('conversations', 'id'), "
             "greatest((SELECT max(id) FROM conversations), 1))"
