@@ -264,8 +264,10 @@ def test_our_own_database_opens_again(tmp_path: Path) -> None:
 
 
 def test_import_on_a_full_disk_says_how_many_rows_were_kept_and_resumes_exactly(tmp_path: Path) -> None:
-    source = import_file(tmp_path / "big.jsonl", 20_000)
-    with tmpfs(tmp_path / "small", "4m") as small:
+    # A batch (importer.BATCH_ROWS, 10,000 rows) is some 5 MB of database and as much write-ahead log: 12 MB
+    # fill up after a batch or more, before the 40,000 rows are all in.
+    source = import_file(tmp_path / "big.jsonl", 40_000)
+    with tmpfs(tmp_path / "small", "12m") as small:
         db = small / "console.db"
         proc = cli(tmp_path, "--db", str(db), "import", str(source))
         assert proc.returncode == 1, proc.stderr
@@ -277,15 +279,15 @@ def test_import_on_a_full_disk_says_how_many_rows_were_kept_and_resumes_exactly(
         )
         assert found, line
         kept = int(found.group(1))
-        assert 0 < kept < 20_000
+        assert 0 < kept < 40_000
         remount(small, "size=64m")  # the agent frees space
         proc = cli(tmp_path, "--db", str(db), "import", str(source))
         assert proc.returncode == 0, proc.stderr
-        assert f"{20_000 - kept} messages added, {kept} already present" in proc.stdout
+        assert f"{40_000 - kept} messages added, {kept} already present" in proc.stdout
         store = Store.open(f"sqlite:///{db}")
         try:
             assert sum(store.count_messages(r.conversation_id) for r in store.list_conversations(
-                limit=1000)) == 20_000  # fmt: skip
+                limit=1000)) == 40_000  # fmt: skip
         finally:
             store.close()
 

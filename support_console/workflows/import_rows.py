@@ -177,7 +177,7 @@ def _relay(child: subprocess.Popen[bytes], stderr: BinaryIO) -> Generator[tuple[
         child.wait()
 
 
-#: Batches unpickled ahead of the writer (memory: a few thousand rows each).
+#: Batches unpickled ahead of the writer (memory: ``importer.BATCH_ROWS`` rows each).
 _QUEUED_BATCHES: Final = 2
 
 

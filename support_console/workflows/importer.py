@@ -40,7 +40,10 @@ if TYPE_CHECKING:
     from support_console.store import Store
 
 #: Rows per batch: big enough to amortise a transaction, small enough to keep other writers' waits short.
-BATCH_ROWS: Final = 3000
+#: A batch costs some 20-40 ms whatever its size (``benchmarks/bench_import_batches.py``): 3,000 rows a batch
+#: made a PostgreSQL import about a fifth slower. 10,000 rows hold the write lock for about half a second
+#: on a 2-core machine: an agent's reply sent meanwhile waits that long at most (the console never waits).
+BATCH_ROWS: Final = 10_000
 #: Files at least this large are parsed in a child process (starting it costs about a tenth of a second).
 CHILD_PARSE_BYTES: Final = 1_000_000
 ProgressCallback = Callable[[int, int], None]  # (bytes read, total bytes)
