@@ -36,10 +36,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Connection
 
-from support_console.core.clock import as_utc, utcnow
+from support_console.core.clock import utcnow
 from support_console.core.errors import StoreError
 from support_console.store.backend import BULK_COLUMNS
 from support_console.store.counters import newest_activity, unread, waiting_since
+from support_console.store.times import to_stored
 
 _STAGING: Final = "support_console_import"
 _COLUMNS: Final = ", ".join(BULK_COLUMNS)
@@ -146,12 +147,11 @@ def insert_conversations_counted(conn: Connection, rows: Sequence[dict[str, Any]
     """``Backend.insert_conversations_counted``: one INSERT … SELECT, then the sequence past the new ids."""
     if not rows:
         return
-    now = utcnow().replace(tzinfo=None).isoformat()
+    now = to_stored(utcnow())
     values = [
-        (r["id"], r["customer_id"], r["status"], r.get("persona_id") or None,
-         as_utc(r["created_at"]).replace(tzinfo=None).isoformat(), now)
+        (r["id"], r["customer_id"], r["status"], r.get("persona_id") or None, to_stored(r["created_at"]), now)
         for r in rows
-    ]  # fmt: skip
+    ]
     # One JSON parameter, however many conversations: json.dumps is C, where six arrays were dumped
     # element by element in Python (10% of the importer's own time), with the server waiting.
     with dbapi(conn).cursor() as cursor:
