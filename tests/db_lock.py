@@ -18,28 +18,32 @@ from types import TracebackType
 _CHILD = """
 import sqlite3, sys, select
 conn = sqlite3.connect(sys.argv[1], timeout=30, isolation_level=None)
-conn.execute("BEGIN IMMEDIATE")
+if sys.argv[3] == "exclusive":
+    conn.execute("PRAGMA locking_mode=EXCLUSIVE")  # the file kept from readers too, until the end
+conn.execute("BEGIN " + sys.argv[3].upper())
 print("locked", flush=True)
 select.select([sys.stdin], [], [], float(sys.argv[2]))
 conn.execute("COMMIT")
-conn.close()
+conn.close()  # (an exclusive holder lets readers in only here)
 print("released", flush=True)
 """
 
 
 class WriteLock:
     """``with WriteLock(db):`` another process holds ``db``'s write lock until :meth:`release` (or the end
-    of the block, or ``hold`` seconds)."""
+    of the block, or ``hold`` seconds). ``readers_too``: the whole file (SQLite's exclusive locking mode),
+    so that even a read waits, as for a server whose table another session has locked."""
 
-    def __init__(self, db: Path, hold: float = 60.0) -> None:
+    def __init__(self, db: Path, hold: float = 60.0, *, readers_too: bool = False) -> None:
         self._db = db
         self._hold = hold
+        self._mode = "exclusive" if readers_too else "immediate"  # readers_too: even a read waits
         self._child: subprocess.Popen[str] | None = None
         self.released_at: float | None = None
 
     def __enter__(self) -> WriteLock:
         self._child = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, str(self._db), str(self._hold)],
+            [sys.executable, "-c", _CHILD, str(self._db), str(self._hold), self._mode],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,

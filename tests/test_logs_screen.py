@@ -283,3 +283,33 @@ async def test_the_logs_screen_is_usable_at_80x24(services: Services) -> None:
         row = next(line for line in screen_text(pilot.app).splitlines() if "Isabel Costa" in line)
         assert " open " in row  # status and persona without scrolling sideways
         assert "billing-refunds" in row
+
+
+async def test_the_logs_open_at_once_while_the_database_keeps_the_first_page_waiting(tmp_path: Path) -> None:
+    """The screen waits a moment for its first page, to draw it in its first frame (screens/logs.py), but
+    no longer: behind another program holding the whole file it opens empty, then shows the page when it
+    can be read."""
+    from tests.db_lock import WriteLock
+    from tests.ui_helpers import screen_text
+
+    settings = ui_settings(tmp_path, None)
+    loaded = build_services(settings)
+    assert import_file(loaded.store, SAMPLE).ok
+    loaded.close()  # the lock holder below needs the file to itself
+    with WriteLock(tmp_path / "console.db", readers_too=True) as lock:
+        services = build_services(settings, open_store=False)  # opened by the first page's read
+        try:
+            async with Host(services).run_test(size=(120, 30)) as pilot:
+                await pilot.pause(1.0)  # ten times the first page's wait
+                screen = pilot.app.screen
+                assert isinstance(screen, LogsScreen)
+                assert "search all messages" in screen_text(pilot.app)  # drawn
+                table = screen.query_one(ConversationTable)
+                assert table.row_count == 0
+                assert table.has_focus
+                lock.release()
+                await settle(pilot)
+                assert table.row_count == 36
+                assert "36 conversations" in _text(screen.query_one("#logs-status", Static))
+        finally:
+            services.close()

@@ -10,7 +10,9 @@ the query is dropped.
 
 A first page is read in a thread of its own (:func:`_read_ahead`) whose result a worker awaits. The
 screen's own is started when the screen is made, so that the read overlaps building the screen (tens of
-milliseconds on the event loop): by the time the screen has mounted it is usually in, and shown at once.
+milliseconds on the event loop). The mounted screen waits for it up to :data:`FIRST_FRAME_WAIT` before its
+first frame, so that the table is laid out and drawn once, with the rows (drawing a screenful of cells
+is the largest part of opening the logs); a page that takes longer is shown when it is in.
 """
 
 from __future__ import annotations
@@ -26,11 +28,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from support_console.core.errors import SupportConsoleError
 from support_console.store import LogFilters
+from support_console.ui.screens.laid_out_once import LaidOutOnce
 from support_console.ui.screens.reply_to import ReplyTo
 from support_console.ui.widgets.footer import KeyFooter
 from support_console.ui.widgets.logs_filters import LogsFilterBar
@@ -46,6 +48,9 @@ Listed = tuple[LogFilters, int, "list[ConversationRow]"]
 
 #: Most hits shown for one search (newest first); refine the words or filters to see older ones.
 SEARCH_LIMIT = 200
+#: Longest the screen's first frame waits for its first page (seconds). The page is usually in well before
+#: this, and then drawn with the screen, once; a slower one (a busy database) comes when it is read.
+FIRST_FRAME_WAIT = 0.1
 
 LOGS_BINDINGS: list[Binding] = [
     Binding("escape", "back", "Back", id="logs_back"),
@@ -56,10 +61,11 @@ LOGS_BINDINGS: list[Binding] = [
 ]
 
 
-class LogsScreen(Screen[None]):
+class LogsScreen(LaidOutOnce[None]):
     """Browse, filter and search all conversations; open one read-only with its audit trail."""
 
     BINDINGS: ClassVar[list[BindingType]] = list(LOGS_BINDINGS)
+    AUTO_FOCUS = "#logs-table"
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]  # noqa: RUF012 (Textual declares it)
     DEFAULT_CSS = """
     LogsScreen #logs-search { margin: 0 0 0 0; }
@@ -81,6 +87,7 @@ class LogsScreen(Screen[None]):
         self._read_ahead = _read_ahead(services, self.filters)
 
     def compose(self) -> ComposeResult:
+        self.set_breakpoint_class()
         with Vertical(id="logs-body"):
             yield TextInput(
                 placeholder="search all messages ⏎  (all words; refund* matches a prefix)", id="logs-search"
@@ -92,10 +99,14 @@ class LogsScreen(Screen[None]):
             # HitsTable is mounted by the first search: the screen opens faster without it.
         yield KeyFooter(keys_in_first_frame=True)
 
-    def on_mount(self) -> None:
+    async def on_mount(self) -> None:
         self.sub_title = "Conversation logs"
-        self._show_when_read(self._read_ahead)
-        self.query_one(ConversationTable).focus()
+        reading = asyncio.wrap_future(self._read_ahead)
+        await asyncio.wait((reading,), timeout=FIRST_FRAME_WAIT)
+        if reading.done():
+            self._show_read(reading)  # before the first frame, which then draws the table once, with it
+        else:
+            self._show_when_read(reading)
 
     # -- loading -------------------------------------------------------------------------------------------
 
@@ -105,14 +116,20 @@ class LogsScreen(Screen[None]):
             self._search(self.query_text, self.filters)
             return
         self.remove_class("searching")
-        self._show_when_read(_read_ahead(self.services, self.filters))
+        self._show_when_read(asyncio.wrap_future(_read_ahead(self.services, self.filters)))
 
     @work(exclusive=True, group="logs", exit_on_error=False)
-    async def _show_when_read(self, reading: Future[Listed]) -> None:
+    async def _show_when_read(self, reading: asyncio.Future[Listed]) -> None:
         """A first page being read in its thread (the screen's own, read ahead; or the filters' new one),
         shown when it is in; a reload meanwhile (the agent filtered or searched again) cancels this wait."""
+        with suppress(Exception):  # its outcome is told below; a cancel goes on, and cancels the future too
+            await reading
+        self._show_read(reading)
+
+    def _show_read(self, read: asyncio.Future[Listed]) -> None:
+        """A first page that has been read: shown, or why it could not be read told."""
         try:
-            listed = await asyncio.wrap_future(reading)
+            listed = read.result()
         except SupportConsoleError as exc:
             self._failed(exc)
             return

@@ -13,12 +13,10 @@ import asyncio
 from collections.abc import Callable
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import BindingType
 from textual.containers import Horizontal
-from textual.geometry import Size
-from textual.screen import Screen
 from textual.widgets import Header
 
 from support_console.config.settings import save_agent_name
@@ -26,6 +24,7 @@ from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE
 from support_console.ui.screens.bindings import MAIN_BINDINGS, key_name
+from support_console.ui.screens.laid_out_once import LaidOutOnce
 from support_console.ui.screens.team import TeamActions
 from support_console.ui.widgets.conversation import ConversationView
 from support_console.ui.widgets.draft_column import DraftColumn
@@ -54,7 +53,7 @@ WAIT_NOTICE_AFTER = 0.5
 """Seconds a store call may take before the header says the console is waiting for the database."""
 
 
-class MainScreen(TeamActions, Screen[None]):
+class MainScreen(TeamActions, LaidOutOnce[None]):
     """The one working screen of the console."""
 
     BINDINGS: ClassVar[list[BindingType]] = list(MAIN_BINDINGS)
@@ -66,14 +65,9 @@ class MainScreen(TeamActions, Screen[None]):
         self.services = services
         self.session = DraftSession(services)
         self._unseen: list[int] = []  # conversations opened before the store, to mark seen once it is open
-        self._laid_out: Size | None = None  # the terminal size the screen was last laid out for
 
     def compose(self) -> ComposeResult:
-        # The breakpoint class Textual sets on the first resize, set now: the screen is styled once, with
-        # it, rather than styled, laid out and styled again (the whole screen) when the resize comes.
-        width = self.app.size.width
-        edges = sorted(self.HORIZONTAL_BREAKPOINTS, reverse=True)
-        self.add_class(next(name for edge, name in edges if width >= edge), update=False)
+        self.set_breakpoint_class()
         yield Header()
         with Horizontal(id="body"):
             yield QueueList(self._load_queue, id="customers")
@@ -82,19 +76,6 @@ class MainScreen(TeamActions, Screen[None]):
         yield NoticeBar(id="notices")
         yield KeyFooter()
         yield LiveUpdates(self.services)
-
-    def on_screen_resume(self) -> None:
-        self._laid_out = self.app.size  # what Screen's own handler lays the screen out at, after this one
-
-    def on_resize(self, event: events.Resize) -> None:
-        """A "resize" to the size the screen is laid out at changes nothing, so Textual's handler (a layout
-        and a repaint of the whole screen, ~40 ms here) does not run for it. Two come at every start: the
-        one the screen's first layout sends the screen itself, and the terminal's first size, passed on
-        when the app is first idle. A real resize (another size) goes to Textual's handler as always."""
-        if event.size == self._laid_out:
-            event.stop()
-            event.prevent_default()  # not Screen._on_resize
-        self._laid_out = event.size
 
     def on_mount(self) -> None:
         self.customers.empty_hint = f"No customers here: {self.key('add_customer')} adds one."
