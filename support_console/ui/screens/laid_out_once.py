@@ -24,12 +24,9 @@ class LaidOutOnce(Screen[ResultType]):
 
     _laid_out: Size | None = None  # the terminal size the screen was last laid out for
 
-    def set_breakpoint_class(self) -> None:
-        """The class Textual's first Resize would set, set now, before any widget is styled."""
-        self._update_breakpoint_class(update=False)
-
-    def _update_breakpoint_class(self, *, update: bool) -> None:
-        """The ``HORIZONTAL_BREAKPOINTS`` class for the terminal's width on, the others off."""
+    def set_breakpoint_class(self, *, update: bool = False) -> None:
+        """The ``HORIZONTAL_BREAKPOINTS`` class for the terminal's width on, the others off: in ``compose``,
+        the class Textual's first Resize would set, set before any widget is styled (``update`` False)."""
         width = self.app.size.width
         edges = sorted(self.HORIZONTAL_BREAKPOINTS or [], reverse=True)
         chosen = next((name for edge, name in edges if width >= edge), None)
@@ -39,7 +36,7 @@ class LaidOutOnce(Screen[ResultType]):
         # Back on top after another screen: the terminal may have been resized meanwhile, and the Resize
         # for it is then let pass as "no change" below, so the class follows the width here (a no-op when
         # it is the same).
-        self._update_breakpoint_class(update=True)
+        self.set_breakpoint_class(update=True)
         self._laid_out = self.app.size  # what Screen's own handler lays the screen out at, after this one
 
     def on_resize(self, event: events.Resize) -> None:
