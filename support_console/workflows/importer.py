@@ -11,7 +11,7 @@ Why it is shaped like this:
 * **Idempotent**: every message is stored with the external id ``TICKET/ID`` (``/ID`` without a ticket), and
   the store skips a message whose (conversation, external id) exists. A ticket's conversation is found again
   from those ids, so re-importing a file, or a later file that continues a ticket, adds only what is new.
-* **Fast**: rows come in batches of a few thousand, each written in one short transaction, set-based
+* **Fast**: rows come in batches (:data:`BATCH_ROWS`), each written in one short transaction, set-based
   (``Store.bulk_importer``, ``store/bulk.py``: multi-row INSERTs, search index built per batch, counters in
   one UPDATE; no tokenising: the store counts tokens lazily). For a large file the parsing runs in a child
   process (``import_rows.batches_from_child``), one batch ahead of the writing here.

@@ -258,7 +258,7 @@ def _first_page(services: Services, filters: LogFilters) -> Listed:
 
 def _read_ahead(services: Services, filters: LogFilters) -> Future[Listed]:
     """:func:`_first_page` started now in a thread of its own (which ends with it): never on the event
-    loop, and its result awaited by :meth:`LogsScreen._show_when_read`."""
+    loop; the screen awaits its result (in ``on_mount`` for a moment, then in ``_show_when_read``)."""
     reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="logs-first-page")
     try:
         return reader.submit(_first_page, services, filters)
