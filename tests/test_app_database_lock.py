@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from support_console.ui.app import create_app
+from support_console.ui.widgets.live import LiveUpdates
 from support_console.workflows.services import Services
 from tests.db_lock import WriteLock
 from tests.ui_helpers import (
@@ -265,5 +266,38 @@ async def test_quitting_with_a_draft_the_database_refuses_asks_first(
         draft = services.store.pending_draft(conversation_id)
         assert draft is not None
         assert draft.text == "Dear Jane"
+    finally:
+        services.close()
+
+
+async def test_an_edit_that_could_not_be_saved_is_saved_when_the_database_is_back(
+    tmp_path: Path, wire_server: WireServer
+) -> None:
+    services = services_for(ui_settings(tmp_path, wire_server, config_text=SHORT_BUSY))
+    try:
+        _, conversation_id = seed_customer(services, messages=("Hello",))
+        app = create_app(services.settings, services)
+        async with console(app, (120, 40)) as pilot:
+            main = await open_first_customer(pilot, app)
+            with WriteLock(tmp_path / "console.db"):
+                await pilot.press("ctrl+n", *"Dear Jane")
+                await wait_for(
+                    pilot,
+                    lambda: any("Could not save the draft" in m for _, m in notifications(app)),
+                    what="the failed save",
+                )
+                await pilot.pause(1.0)  # past any later save of the same text (each fails at 0.3 s)
+            await pilot.pause(0.5)
+            assert services.store.pending_draft(conversation_id) is None  # nothing retries by itself
+            # The feed says the database is back (as after a dropped PostgreSQL connection): no key pressed.
+            main.query_one(LiveUpdates).post_message(LiveUpdates.ConnectionChanged(None))
+            await wait_for(
+                pilot,
+                lambda: (
+                    (d := services.store.pending_draft(conversation_id)) is not None and d.text == "Dear Jane"
+                ),
+                what="the saved draft",
+            )
+            await wait_for(pilot, lambda: not main.draft.dirty, what="the pane to know it is saved")
     finally:
         services.close()

@@ -135,6 +135,19 @@ async def test_write_by_hand_updates_the_status_line(services: Services) -> None
         assert main.draft.editor.has_focus
 
 
+async def test_typing_straight_into_the_draft_pane_no_longer_says_there_is_no_draft(
+    services: Services,
+) -> None:
+    _, conversation_id = seed_customer(services, messages=("Hi",))
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await pilot.click("#draft-editor")  # the agent clicks into the pane instead of pressing ctrl+n
+        await pilot.press(*"Dear")
+        await wait_for(pilot, lambda: services.store.pending_draft(conversation_id) is not None, what="saved")
+        await wait_for(pilot, lambda: "Writing by hand" in str(main.query_one("#draft-status").render()))
+
+
 @pytest.mark.parametrize(
     ("status", "kind", "words"),
     [(401, "auth", "check the API key"), (429, "rate_limit", "wait a moment")],

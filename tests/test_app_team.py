@@ -181,3 +181,29 @@ async def test_a_message_that_arrives_in_the_open_conversation_is_seen_there(
         await wait_for(pilot, lambda: "•" not in str(rows.get_option_at_index(0).prompt), what="no mark")
         await settle(pilot)
     assert [e.agent for e in kim.store.events(cid) if e.kind == "seen"] == ["kim", "kim"]
+
+
+async def test_reassigning_gives_a_known_agent_it_under_their_own_name_and_asks_again_for_a_stranger(
+    team: tuple[Services, Services],
+) -> None:
+    kim, lee = team
+    _, first = seed_customer(kim, "Ann Lake", "ann@example.com", messages=("Hello?",))
+    _, second = seed_customer(kim, "Bob Stone", "bob@example.com", messages=("Hi",))
+    lee.store.assign(second, "lee", by="lee")  # Lee has worked here
+    app = create_app(kim.settings, kim)
+    async with console(app, (160, 45)) as pilot:
+        main = await open_first_customer(pilot, app)
+        assert main.session.conversation_id == first
+        await pilot.press("shift+f11")
+        await wait_for(pilot, lambda: "Agents here: kim, lee" in screen_text(app), what="the agents")
+        await pilot.press(*"nobdy", "enter")
+        await wait_for(pilot, lambda: "Nobody called 'nobdy' has worked here" in screen_text(app))
+        assert kim.store.get_conversation(first).assignee is None  # not given yet: asked again
+        await pilot.press(*["backspace"] * 5, *" LEE ", "enter")
+        await wait_for(pilot, lambda: kim.store.get_conversation(first).assignee == "lee", what="assigned")
+        assert first in {r.conversation_id for r in lee.store.list_queue("mine", agent="lee")}
+        await wait_for(pilot, lambda: f"Conversation {first} given to lee." in screen_text(app))
+        await pilot.press("shift+f11")
+        await wait_for(pilot, lambda: "Assigned to lee now." in screen_text(app))
+        await pilot.press(*"nobdy", "enter", "enter")  # entered twice: given as typed
+        await wait_for(pilot, lambda: kim.store.get_conversation(first).assignee == "nobdy", what="given")

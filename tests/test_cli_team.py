@@ -80,4 +80,33 @@ def test_approve_refuses_a_stale_draft_then_sends_it_when_reviewed(
     assert "Never mind, it arrived" in err
     through = err.rsplit("--reviewed-through ", 1)[1].split()[0]
     assert main(["--db", str(db), "approve", str(draft), "--reviewed-through", through]) == 0
-    assert f"Draft {draft} sent" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert f"Draft {draft} sent in conversation {cid} (now message {draft + 2}, after those written" in out
+
+
+def test_every_team_command_takes_the_agent_it_is_done_by(
+    db: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (cid,) = seed(db, "Ann")
+    monkeypatch.delenv("USER")
+    monkeypatch.delenv("USERNAME", raising=False)
+    assert main(["--db", str(db), "release", str(cid)]) != 0
+    assert "Pass --agent NAME, or set [agent] name in the config file" in capsys.readouterr().err
+    assert main(["--db", str(db), "assign", str(cid), "kim", "--agent", "lee"]) == 0
+    assert "nobody called 'kim' has worked on this database lately" in capsys.readouterr().err
+    assert main(["--db", str(db), "assign", str(cid), "KIM", "--agent", "lee"]) == 0  # kim is known now
+    assert capsys.readouterr().err == ""
+    assert main(["--db", str(db), "release", str(cid), "--agent", "kim"]) == 0
+    store = Store.open(f"sqlite:///{db}")
+    try:
+        draft = store.save_draft(cid, text="Sorted.")
+    finally:
+        store.close()
+    assert main(["--db", str(db), "approve", str(draft), "--agent", "lee"]) == 0
+    store = Store.open(f"sqlite:///{db}")
+    try:
+        done = [(e.kind, e.agent) for e in store.events(cid) if e.kind in ("assigned", "released", "sent")]
+        assert done == [("assigned", "lee"), ("released", "kim"), ("sent", "lee")]  # KIM: unchanged
+        assert store.get_message(draft).approved_by == "lee"
+    finally:
+        store.close()

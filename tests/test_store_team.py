@@ -54,6 +54,18 @@ def test_notes_statuses_and_assignments_record_who_did_them(store: Store) -> Non
     assert len(store.events(cid)) == 6
 
 
+def test_an_assignment_uses_the_spelling_the_agent_works_under(store: Store) -> None:
+    first, second = waiting(store, "Ann"), waiting(store, "Bob")
+    assert store.take_next("Élise") is not None  # her own spelling, from her console
+    store.heartbeat("console-2", "lee", None, "viewing")
+    assert store.agent_names() == ["lee", "Élise"]  # by folded name
+    assert store.assign(second, " ÉLISE ", by="lee") == "Élise"
+    assert store.assign(first, "LEE", by="Élise") == "lee"
+    assert [r.conversation_id for r in store.list_queue("mine", agent="lee")] == [first]
+    assert store.assign(first, "Newcomer", by="lee") == "Newcomer"  # not known yet: as typed
+    assert store.agent_names() == ["lee", "Newcomer", "Élise"]
+
+
 def test_take_next_claims_the_longest_waiting_unassigned_conversation(store: Store) -> None:
     first, second, third = waiting(store, "Ann"), waiting(store, "Bob"), waiting(store, "Cid")
     store.assign(first, "lee", by="lee")
@@ -143,6 +155,44 @@ def test_a_draft_written_before_a_new_customer_message_is_refused_until_reviewed
     finally:
         a.close()
         b.close()
+
+
+def test_a_reply_sent_after_messages_written_meanwhile_comes_after_them_and_answers_them(url: str) -> None:
+    a, b = Store.open(url), Store.open(url)
+    try:
+        cid = waiting(a, "Ann")
+        generation = a.start_generation(cid, draft_id=None, persona_id=None, model="m", parameters={})
+        draft = a.save_draft(
+            cid, text="Your refund is on its way.", model="m", generation_id=generation, final=True
+        )
+        b.add_message(cid, "note", "Called her: she wants an exchange")
+        b.add_message(cid, "customer", "Actually I want an exchange, not a refund")
+        with pytest.raises(ConversationChanged) as refused:
+            a.approve_draft(draft, "Exchange it is.", "kim")
+        sent = a.approve_draft(draft, "Exchange it is.", "kim", reviewed_through=refused.value.through)
+        order = [(m.role, m.text) for m in a.page_messages(cid)]
+        assert order[-3:] == [
+            ("note", "Called her: she wants an exchange"),
+            ("customer", "Actually I want an exchange, not a refund"),
+            ("agent", "Exchange it is."),
+        ]
+        assert sent.id is not None
+        assert sent.id > draft
+        assert (sent.state, sent.approved_by) == ("sent", "kim")
+        assert sent.original_text == "Your refund is on its way."
+        conversation = b.get_conversation(cid)
+        assert (conversation.waiting_since, conversation.unread_count) == (None, 0)
+        (record,) = a.generations(cid)
+        assert (record.message_id, record.draft_state) == (sent.id, "sent")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_reply_sent_with_nothing_written_meanwhile_keeps_its_id(store: Store) -> None:
+    cid = waiting(store, "Ann")
+    draft = store.save_draft(cid, text="On its way.")
+    assert store.approve_draft(draft, "On its way.", "kim").id == draft
 
 
 def test_two_agents_answering_at_once_send_one_reply(url: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Final
 from support_console.cli.output import to_json
 from support_console.config.settings import Settings
 from support_console.core.errors import ConfigError, ConversationChanged
+from support_console.core.matching import fold
 from support_console.core.safe_text import escaped
 
 #: ``approve`` refused because the conversation changed after the draft was written.
@@ -26,23 +27,25 @@ _SHOWN: Final = 20
 def register(
     sub: argparse._SubParsersAction[argparse.ArgumentParser], common: argparse.ArgumentParser
 ) -> None:
-    """Add ``take-next``, ``assign``, ``release`` and ``approve`` to the main parser."""
+    """Add ``take-next``, ``assign``, ``release`` and ``approve`` to the main parser; each says who does it
+    with ``--agent`` (default: the settings' agent, ``[agent] name`` or ``$USER``)."""
+    team = argparse.ArgumentParser(add_help=False, parents=[common])
+    team.add_argument("--agent", metavar="NAME", help="who does it (default: [agent] name, else $USER)")
     take = sub.add_parser(
-        "take-next", parents=[common], help="claim the longest-waiting unassigned conversation"
+        "take-next", parents=[team], help="claim the longest-waiting unassigned conversation"
     )
-    take.add_argument("--agent", metavar="NAME", help="who takes it (default: [agent] name)")
     take.add_argument("--json", action="store_true", help="print one JSON object (null: nothing waits)")
     take.set_defaults(func=cmd_take_next)
-    assign = sub.add_parser("assign", parents=[common], help="give a conversation to an agent")
+    assign = sub.add_parser("assign", parents=[team], help="give a conversation to an agent")
     assign.add_argument("conversation_id", type=int, metavar="CONVERSATION")
     assign.add_argument("assignee", metavar="AGENT")
     assign.set_defaults(func=cmd_assign)
-    release = sub.add_parser("release", parents=[common], help="hand a conversation back to the queue")
+    release = sub.add_parser("release", parents=[team], help="hand a conversation back to the queue")
     release.add_argument("conversation_id", type=int, metavar="CONVERSATION")
     release.set_defaults(func=cmd_assign, assignee=None)
     approve = sub.add_parser(
         "approve",
-        parents=[common],
+        parents=[team],
         help="send a stored draft (refused, exit 6, if the conversation changed after it was written)",
     )
     approve.add_argument("draft_id", type=int, metavar="DRAFT")
@@ -56,7 +59,9 @@ def register(
 def _agent(settings: Settings, given: str | None = None) -> str:
     name = (given or settings.agent_name).strip()
     if not name:
-        raise ConfigError("Who is working? Set [agent] name in the config file, or pass --agent NAME.")
+        raise ConfigError(
+            "Who is working? Pass --agent NAME, or set [agent] name in the config file (else $USER is used)."
+        )
     return name
 
 
@@ -96,15 +101,19 @@ def cmd_take_next(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_assign(args: argparse.Namespace, settings: Settings) -> int:
     from support_console.store import Store
 
-    by = _agent(settings)
+    by = _agent(settings, args.agent)
     store = Store.open(settings.db_url, busy_timeout=settings.busy_timeout)
     try:
         if args.assignee is None:
             store.release(args.conversation_id, by=by)
             print(f"Conversation {args.conversation_id} released to the unassigned queue.")
         else:
-            store.assign(args.conversation_id, args.assignee, by=by)
-            print(escaped(f"Conversation {args.conversation_id} assigned to {args.assignee.strip()}."))
+            known = {fold(name) for name in store.agent_names()}
+            name = store.assign(args.conversation_id, args.assignee, by=by)
+            print(escaped(f"Conversation {args.conversation_id} assigned to {name}."))
+            if fold(name) not in known:
+                warning = f"note: nobody called {name!r} has worked on this database lately: check the name."
+                print(escaped(warning), file=sys.stderr)
     finally:
         store.close()
     return 0
@@ -113,7 +122,7 @@ def cmd_assign(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     from support_console.store import Store
 
-    approver = _agent(settings)
+    approver = _agent(settings, args.agent)
     store = Store.open(settings.db_url, busy_timeout=settings.busy_timeout)
     try:
         text = args.text if args.text is not None else store.get_message(args.draft_id).text
@@ -127,5 +136,6 @@ def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
             return EXIT_CHANGED
     finally:
         store.close()
-    print(f"Draft {sent.id} sent in conversation {sent.conversation_id}.")
+    moved = f" (now message {sent.id}, after those written meanwhile)" if sent.id != args.draft_id else ""
+    print(f"Draft {args.draft_id} sent in conversation {sent.conversation_id}{moved}.")
     return 0

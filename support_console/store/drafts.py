@@ -4,6 +4,11 @@ A reply is saved as ``role=agent, state=draft`` while it is being written (by th
 repeatedly as it grows, so a crash loses at most the last few tokens. Nothing counts as sent until
 :meth:`approve_draft`, which records the sent text, who approved it and when, and keeps the model's
 original text next to it.
+
+Messages are ordered by id (``tables.py``): a draft gets its id when it is started, so a reply sent after a
+customer message or a note written meanwhile (another agent, another program) is moved to a new id when it
+is sent (:func:`_move_to_end`). Otherwise it would show above what it answers, and the counters, which
+read "after the last sent reply" by id, would leave the customer waiting for a reply already sent.
 """
 
 from __future__ import annotations
@@ -27,7 +32,7 @@ from support_console.store.base import StoreBase
 from support_console.store.counters import update_counters_for
 from support_console.store.generations import generation_facts, write_generation
 from support_console.store.guard import refuse_if_changed
-from support_console.store.tables import MESSAGES, SERVED_MODELS, Message
+from support_console.store.tables import GENERATIONS, MESSAGES, SERVED_MODELS, Message
 from support_console.store.team import latest_event_id, log_event
 
 
@@ -174,8 +179,13 @@ class DraftsMixin(StoreBase):
             message.updated_at = now
             message.tokens_o200k = message.tokens_cl100k = None  # the text changed: recount lazily
             session.flush()
-            update_counters_for(session.connection(), message.conversation_id, draft_id)
-            log_event(session.connection(), message.conversation_id, EVENT_SENT, approver, str(draft_id))
+            conn = session.connection()
+            sent_id = _move_to_end(conn, draft_id, message.conversation_id)
+            if sent_id != draft_id:
+                session.expunge(message)
+                message = session.get_one(Message, sent_id)
+            update_counters_for(conn, message.conversation_id, sent_id)
+            log_event(conn, message.conversation_id, EVENT_SENT, approver, str(sent_id))
             return message
 
     def discard_draft(self, draft_id: int) -> None:
@@ -240,3 +250,25 @@ def _own(column: sa.ColumnElement[Any], author: str | None) -> list[sa.ColumnEle
     """The drafts that are ``author``'s: theirs and those without an author (all of them when no author is
     named, as before team mode)."""
     return [] if author is None else [sa.or_(column.is_(None), column == author)]
+
+
+_M = MESSAGES.c
+_G = GENERATIONS.c
+
+
+def _move_to_end(conn: sa.Connection, message_id: int, conversation_id: int) -> int:
+    """Give message ``message_id`` the next id if its conversation has newer messages; return its id.
+
+    The row is copied whole to a new id, and what points at it (its generations, the drafts it superseded)
+    is pointed at the copy before the old row goes: the audit trail keeps every fact, in the new place.
+    """
+    newest = conn.execute(sa.select(sa.func.max(_M.id)).where(_M.conversation_id == conversation_id))
+    if (newest.scalar() or 0) <= message_id:
+        return message_id
+    columns = [column for column in MESSAGES.c if column.key != "id"]
+    copied = MESSAGES.insert().from_select(columns, sa.select(*columns).where(_M.id == message_id))
+    moved = int(conn.execute(copied.returning(_M.id)).scalar_one())
+    conn.execute(GENERATIONS.update().where(_G.message_id == message_id).values(message_id=moved))
+    conn.execute(MESSAGES.update().where(_M.superseded_by == message_id).values(superseded_by=moved))
+    conn.execute(MESSAGES.delete().where(_M.id == message_id))
+    return moved

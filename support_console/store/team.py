@@ -26,6 +26,7 @@ from sqlmodel import SQLModel
 
 from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError, StoreError
+from support_console.core.matching import fold
 from support_console.core.vocabulary import (
     EVENT_ASSIGNED,
     EVENT_IMPORTED,
@@ -124,10 +125,23 @@ class TeamMixin(StoreBase):
                     return self._queue_row(conn, found)
         return None  # every candidate went to someone else meanwhile (only without row locks)
 
-    def assign(self, conversation_id: int, assignee: str, *, by: str) -> None:
-        """Give the conversation to ``assignee`` (reassigning it if someone has it); ``by`` is who did it."""
-        name = _agent(assignee)
+    def assign(self, conversation_id: int, assignee: str, *, by: str) -> str:
+        """Give the conversation to ``assignee`` (reassigning it if someone has it); ``by`` is who did it.
+
+        Returns the name stored: an agent already known here under another spelling (``Lee`` for ``lee``,
+        by ``core.matching.fold``) is given it under theirs, so that it is in their "mine" view.
+        """
+        typed = _agent(assignee)
+        with self._read() as session:
+            known = _agent_names(session.connection())
+        name = next((k for k in known if fold(k) == fold(typed)), typed)
         self._set_assignee(conversation_id, name, by, EVENT_ASSIGNED, name)
+        return name
+
+    def agent_names(self) -> list[str]:
+        """The names agents work under here (:func:`_agent_names`), sorted: who a conversation may go to."""
+        with self._read() as session:
+            return _agent_names(session.connection())
 
     def release(self, conversation_id: int, *, by: str) -> None:
         """Hand the conversation back: unassigned, anyone may take it next."""
@@ -188,6 +202,29 @@ class TeamMixin(StoreBase):
 
 #: How often take next looks again when the candidate it read was taken first (only without row locks).
 _TAKE_ATTEMPTS: Final = 5
+
+
+#: The newest events whose agents count as known (:func:`_agent_names`): a bound on the read, not a rule.
+_RECENT_EVENTS: Final = 10_000
+
+
+def _agent_names(conn: Connection) -> list[str]:
+    """Who has worked here lately: the agents of the newest events, the consoles open now, then the
+    assignees (an assignment may be mistyped: the agents' own spelling comes first); one name per folded
+    spelling (``core.matching.fold``), sorted."""
+    e, c, p = EVENTS.c, CONVERSATIONS.c, PRESENCE.c
+    recent = sa.select(e.agent).where(e.agent.is_not(None)).order_by(e.id.desc()).limit(_RECENT_EVENTS)
+    statements = (
+        sa.select(recent.subquery().c.agent).distinct(),
+        sa.select(p.agent).distinct(),
+        sa.select(c.assignee).where(c.assignee.is_not(None)).distinct(),
+    )
+    names: dict[str, str] = {}
+    for statement in statements:
+        for (name,) in conn.execute(statement):
+            if name and name.strip():
+                names.setdefault(fold(name), name.strip())
+    return sorted(names.values(), key=fold)
 
 
 def _agent(name: str) -> str:

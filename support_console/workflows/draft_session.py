@@ -382,6 +382,10 @@ class DraftSession:
         self.conversation = store.get_conversation(conversation_id)
         return self.conversation
 
+    async def agent_names(self) -> list[str]:
+        """The names agents work under here (``Store.agent_names``): who a conversation may be given to."""
+        return await self.queue.run(self._services.store.agent_names)
+
     async def take_next(self) -> QueueRow | None:
         """Claim the longest-waiting unassigned conversation for this agent (None: nothing waits); the
         screen then opens it. Atomic in the store: two agents never get the same one."""

@@ -96,19 +96,29 @@ class TeamActions(_Base):
             self._assign(None)
 
     def action_reassign(self) -> None:
-        """Give the open conversation to another agent (asked by name)."""
+        """Give the open conversation to another agent (asked by name, checked against who works here)."""
+        if self.session.conversation_id is None or not self._conversation_needed():
+            return
+        self._ask_assignee()
+
+    @work(exclusive=True, group="reassign", exit_on_error=False)
+    async def _ask_assignee(self) -> None:
         from support_console.ui.screens.assign import AssignScreen
 
         conversation_id = self.session.conversation_id
-        if conversation_id is None or not self._conversation_needed():
+        if conversation_id is None:
             return
         current = getattr(self.session.conversation, "assignee", None)
+        try:
+            known = await self.session.agent_names()
+        except SupportConsoleError:
+            known = []  # the dialog still works: it cannot warn about an unknown name, the store matches case
 
         def chosen(name: str | None) -> None:
             if name:
                 self._assign(name)
 
-        self.app.push_screen(AssignScreen(conversation_id, current), chosen)
+        self.app.push_screen(AssignScreen(conversation_id, current, known), chosen)
 
     def _conversation_needed(self) -> bool:
         if self.session.conversation_id is None:
@@ -130,7 +140,11 @@ class TeamActions(_Base):
         except SupportConsoleError as error:
             self.notify(str(error), severity="error", markup=False)
             return
-        done = f"given to {visible(assignee)}" if assignee else "released to the unassigned queue"
+        done = (
+            f"given to {visible(conversation.assignee or '')}"
+            if assignee
+            else "released to the unassigned queue"
+        )
         self.notify(f"Conversation {conversation.id} {done}.", markup=False)
         self.query_one(ConversationView).show_title()
         self.query_one(QueueList).refresh_list()
@@ -185,4 +199,15 @@ class TeamActions(_Base):
             )
         else:
             self.notify("Live updates are back.", markup=False)
+            self._save_what_waited()
         self._show_header()
+
+    @work(exclusive=True, group="reconnected", exit_on_error=False)
+    async def _save_what_waited(self) -> None:
+        """The database is back: save now what could not be saved while it was away (the newest edit, a
+        model's draft), not at the agent's next key or at quit, so that a crash from here on loses none."""
+        self.query_one(DraftColumn).save_unsaved_edit()  # reports its own failure
+        try:
+            await self.session.flush()
+        except SupportConsoleError as error:
+            self.notify(f"Could not save the draft: {error}", severity="error", markup=False)

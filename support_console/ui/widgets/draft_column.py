@@ -398,10 +398,13 @@ class DraftColumn(Vertical):
             )
             return
         if not self.pane.text.strip():  # the status said "No draft yet": say what happens now
-            self.pane.set_status(
-                f"Writing by hand: type the reply, then {self.key('approve')} approves and sends it."
-            )
+            self._say_writing_by_hand()
         self.pane.editor.focus()
+
+    def _say_writing_by_hand(self) -> None:
+        self.pane.set_status(
+            f"Writing by hand: type the reply, then {self.key('approve')} approves and sends it."
+        )
 
     @on(SafeTextArea.TypingRefused)
     def _typing_refused(self, event: SafeTextArea.TypingRefused) -> None:
@@ -451,7 +454,10 @@ class DraftColumn(Vertical):
             self.notify(f"Could not save the draft: {error}", severity="error", markup=False)
             return
         if self.pane.conversation_id == self.session.conversation_id and not self.sending:
+            created = self.pane.draft_id is None and draft_id is not None
             self.pane.mark_saved(draft_id, text)
+            if created:  # typed straight into the pane: the status still said "No draft yet"
+                self._say_writing_by_hand()
 
     # -- sending and discarding --------------------------------------------------------------------------
 
