@@ -206,7 +206,8 @@ def test_the_cli_prints_one_error_line_without_the_password(
     assert done.stdout == ""
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert lines[0].startswith("error: PostgreSQL refused postgresql+psycopg://postgres:***@")
+    verb = "Could not connect to" if problem == "unreachable" else "PostgreSQL refused"
+    assert lines[0].startswith(f"error: {verb} postgresql+psycopg://postgres:***@")
     assert postgres_server.password not in done.stderr
     assert wrong not in done.stderr
 

@@ -75,4 +75,6 @@ def explain(error: BaseException | None, where: str) -> str | None:
     what = advice(error)
     if error is None or what is None:
         return None
+    if what is _UNREACHABLE_ADVICE:  # no server answered: nothing was refused
+        return f"Could not connect to {where} ({server_message(error)}): {what}."
     return f"PostgreSQL refused {where} ({server_message(error)}): {what}."

@@ -185,7 +185,7 @@ class MainScreen(TeamActions, LaidOutOnce[None]):
         try:
             opened = await self.session.open(customer_id, PAGE, conversation_id)
         except SupportConsoleError as error:
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(str(error), title="Not opened", severity="error", markup=False)
             return
         self.transcript.load_page = self._page
         self.conversation_view.show_opened(opened)
@@ -247,7 +247,7 @@ class MainScreen(TeamActions, LaidOutOnce[None]):
         try:
             row = await asyncio.to_thread(self.services.store.next_waiting, skip, self.session.agent_name)
         except SupportConsoleError as error:
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(str(error), title="Not opened", severity="error", markup=False)
             return
         if row is None:
             self.notify("No other conversation is waiting for a reply (other agents' are left to them).",
@@ -276,7 +276,7 @@ class MainScreen(TeamActions, LaidOutOnce[None]):
         try:
             conversation = await asyncio.to_thread(self.services.store.get_conversation, conversation_id)
         except SupportConsoleError as error:
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(str(error), title="Not opened", severity="error", markup=False)
             return
         self.open_customer(conversation.customer_id, conversation_id)
 
@@ -340,7 +340,7 @@ class MainScreen(TeamActions, LaidOutOnce[None]):
         try:
             done = await self.session.queue.run(rate)
         except SupportConsoleError as error:
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(str(error), title="Rating not saved", severity="error", markup=False)
             return
         thumb = "up" if rating > 0 else "down"  # the notice says it was saved (or why not)
         self.notify(f"Thumbs {thumb} saved." if done else "A hand-written draft has no generation to rate.",
@@ -508,7 +508,7 @@ class MainScreen(TeamActions, LaidOutOnce[None]):
             self._no_conversation_to_mark()
             return
         except SupportConsoleError as error:
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(str(error), title="Status not changed", severity="error", markup=False)
             return
         self.conversation_view.show_title()
         self.customers.refresh_list()
@@ -546,7 +546,7 @@ class MainScreen(TeamActions, LaidOutOnce[None]):
         try:
             await self.session.set_persona(persona_id)
         except SupportConsoleError as error:  # the persona is used anyway; only remembering it failed
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(str(error), title="Persona not remembered", severity="error", markup=False)
         self.drafting.persona_changed()
         self.notify(f"Persona: {name}", markup=False)
 

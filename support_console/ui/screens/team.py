@@ -81,7 +81,7 @@ class TeamActions(_Base):
             self.ask_agent_name(then=self.action_take_next)
             return
         except SupportConsoleError as error:
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(str(error), title="Nothing taken", severity="error", markup=False)
             return
         if row is None:
             self.notify("Nothing unassigned is waiting for a reply.", markup=False)
@@ -138,7 +138,12 @@ class TeamActions(_Base):
             self.ask_agent_name(then=again)
             return
         except SupportConsoleError as error:
-            self.notify(str(error), severity="error", markup=False)
+            self.notify(
+                str(error),
+                title="Not reassigned" if assignee else "Not released",
+                severity="error",
+                markup=False,
+            )
             return
         done = (
             f"given to {visible(conversation.assignee or '')}"

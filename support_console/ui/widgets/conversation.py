@@ -30,8 +30,8 @@ if TYPE_CHECKING:
 
 
 class ConversationTitle(Static):
-    """One line: the conversation's status first (a long name or email is cut at the end, never the status),
-    then the customer, the conversation's id and the email."""
+    """One line: the conversation's status and assignee first (a long name or email is cut at the end, never
+    those), then the customer, the conversation's id and the email."""
 
     def show(self, customer: CustomerRecord | None, conversation: OpenConversation | None) -> None:
         if customer is None:
@@ -41,12 +41,12 @@ class ConversationTitle(Static):
         if conversation is not None:
             text.append(f" {conversation.status} ", style="bold reverse")
             text.append(" ")
+            assignee = getattr(conversation, "assignee", None)  # None too before the store is open
+            if assignee:  # who has it, as the queue shows it, before what a narrow line may crop
+                text.append_text(literal(f"@{assignee} ", style="bold"))
         text.append_text(literal(customer.name, style="bold"))
         if conversation is not None:
             text.append(f" · conversation {conversation.id}")
-            assignee = getattr(conversation, "assignee", None)  # None too before the store is open
-            if assignee:
-                text.append_text(literal(f" · assigned to {assignee}"))
         else:
             text.append(" · no open conversation")
         text.append_text(literal(f" <{customer.email}>", style="dim"))

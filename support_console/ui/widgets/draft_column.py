@@ -542,8 +542,12 @@ class DraftColumn(Vertical):
                 f"Not sent: the conversation changed after this draft ({what}). Read it; {again}", error=True
             )
             pane.draft_id = self.session.draft_id
+            ends = '.!?"”'  # a change quoting a message may end its sentence already
             self.notify(
-                f"Not sent: {'; '.join(changed.changes)}.", title="Changed", severity="warning", markup=False
+                f"Not sent: {what}{'' if what.endswith(tuple(ends)) else '.'}",
+                title="Changed",
+                severity="warning",
+                markup=False,
             )
             self.post_message(self.ConversationChanged())
             return
