@@ -117,7 +117,9 @@ async def test_take_next_gives_two_agents_different_conversations(team: tuple[Se
         await wait_for(pb, lambda: b.session.conversation_id is not None, what="Lee's conversation")
         assert {a.session.conversation_id, b.session.conversation_id} == {first, second}
         await settle(pa)
-        assert "@kim Ann Lake" in screen_text(app_a) or "@kim Bob Stone" in screen_text(app_a)  # the title
+        assert "@kim · Ann Lake" in screen_text(app_a) or "@kim · Bob Stone" in screen_text(
+            app_a
+        )  # the title
         await pa.press("6")  # mine: only Kim's
         await pa.press("shift+f9")  # release it
         await settle(pa)

@@ -97,6 +97,9 @@ def test_every_team_command_takes_the_agent_it_is_done_by(
     assert main(["--db", str(db), "assign", str(cid), "KIM", "--agent", "lee"]) == 0  # kim is known now
     assert capsys.readouterr().err == ""
     assert main(["--db", str(db), "release", str(cid), "--agent", "kim"]) == 0
+    assert main(["--db", str(db), "assign", str(cid), "zoe", "--agent", "zoe"]) == 0  # new, to herself
+    assert capsys.readouterr().err == ""
+    assert main(["--db", str(db), "release", str(cid), "--agent", "zoe"]) == 0
     store = Store.open(f"sqlite:///{db}")
     try:
         draft = store.save_draft(cid, text="Sorted.")
@@ -106,7 +109,10 @@ def test_every_team_command_takes_the_agent_it_is_done_by(
     store = Store.open(f"sqlite:///{db}")
     try:
         done = [(e.kind, e.agent) for e in store.events(cid) if e.kind in ("assigned", "released", "sent")]
-        assert done == [("assigned", "lee"), ("released", "kim"), ("sent", "lee")]  # KIM: unchanged
+        assert done == [  # KIM: unchanged, no event
+            ("assigned", "lee"), ("released", "kim"), ("assigned", "zoe"), ("released", "zoe"),
+            ("sent", "lee"),
+        ]  # fmt: skip
         assert store.get_message(draft).approved_by == "lee"
     finally:
         store.close()

@@ -263,7 +263,7 @@ def test_approval_refuses_empty_text_anonymous_agent_and_non_drafts(store: Store
         store.save_draft(cid, draft_id=draft_id, text="rewrite history")
     with pytest.raises(StoreError, match="already sent and cannot be discarded"):
         store.discard_draft(draft_id)
-    with pytest.raises(NotFoundError, match="Draft 999 does not exist"):
+    with pytest.raises(NotFoundError, match="There is no draft 999: it may have been sent"):
         store.approve_draft(999, "x", "bob")
     assert [m.text for m in store.page_messages(cid)] == ["hi", "fine"]
 
@@ -287,7 +287,7 @@ def test_save_draft_checks_the_conversation(store: Store) -> None:
     cid = _id(_conversation(store))
     other = _id(_conversation(store, "other@example.com"))
     draft_id = store.save_draft(cid, text="mine")
-    with pytest.raises(NotFoundError, match=f"Draft {draft_id} does not exist in conversation {other}"):
+    with pytest.raises(NotFoundError, match=f"There is no draft {draft_id} in conversation {other}"):
         store.save_draft(other, draft_id=draft_id, text="not yours")
     with pytest.raises(NotFoundError, match="Conversation 777 does not exist"):
         store.save_draft(777, text="nowhere")

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from support_console.core.clock import utcnow
-from support_console.core.errors import ConversationChanged, StoreError
+from support_console.core.errors import ConversationChanged, NotFoundError, StoreError
 from support_console.store import Store, WriteLockBusy
 from support_console.store.engine import create_engine
 from support_console.store.live import PRESENCE_EXPIRES, ChangeFeed
@@ -64,6 +64,8 @@ def test_an_assignment_uses_the_spelling_the_agent_works_under(store: Store) -> 
     assert [r.conversation_id for r in store.list_queue("mine", agent="lee")] == [first]
     assert store.assign(first, "Newcomer", by="lee") == "Newcomer"  # not known yet: as typed
     assert store.agent_names() == ["lee", "Newcomer", "Élise"]
+    store.add_message(first, "note", "signed as LEE", agent="LEE")  # a newer spelling of her name
+    assert store.agent_names() == ["LEE", "Newcomer", "Élise"]
 
 
 def test_take_next_claims_the_longest_waiting_unassigned_conversation(store: Store) -> None:
@@ -184,6 +186,8 @@ def test_a_reply_sent_after_messages_written_meanwhile_comes_after_them_and_answ
         assert (conversation.waiting_since, conversation.unread_count) == (None, 0)
         (record,) = a.generations(cid)
         assert (record.message_id, record.draft_state) == (sent.id, "sent")
+        with pytest.raises(NotFoundError, match=f"There is no draft {draft}: it may have been sent"):
+            b.approve_draft(draft, "Exchange it is.", "kim")  # another console still holding the old number
     finally:
         a.close()
         b.close()
@@ -191,7 +195,8 @@ def test_a_reply_sent_after_messages_written_meanwhile_comes_after_them_and_answ
 
 def test_a_reply_sent_with_nothing_written_meanwhile_keeps_its_id(store: Store) -> None:
     cid = waiting(store, "Ann")
-    draft = store.save_draft(cid, text="On its way.")
+    draft = store.save_draft(cid, text="On its way.", author="kim")
+    store.save_draft(cid, text="Lee's own draft", author="lee")  # a newer draft is not a newer message
     assert store.approve_draft(draft, "On its way.", "kim").id == draft
 
 

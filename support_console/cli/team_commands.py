@@ -108,7 +108,7 @@ def cmd_assign(args: argparse.Namespace, settings: Settings) -> int:
             store.release(args.conversation_id, by=by)
             print(f"Conversation {args.conversation_id} released to the unassigned queue.")
         else:
-            known = {fold(name) for name in store.agent_names()}
+            known = {fold(name) for name in (*store.agent_names(), by)}
             name = store.assign(args.conversation_id, args.assignee, by=by)
             print(escaped(f"Conversation {args.conversation_id} assigned to {name}."))
             if fold(name) not in known:

@@ -29,7 +29,7 @@ from support_console.core.vocabulary import (
     ErrorKind,
 )
 from support_console.store.base import StoreBase
-from support_console.store.counters import update_counters_for
+from support_console.store.counters import ACTIVE_STATES, update_counters_for
 from support_console.store.generations import generation_facts, write_generation
 from support_console.store.guard import refuse_if_changed
 from support_console.store.tables import GENERATIONS, MESSAGES, SERVED_MODELS, Message
@@ -159,6 +159,8 @@ class DraftsMixin(StoreBase):
         discarded). If a model-written draft was saved without ``original_text``, its stored text is kept
         there. Refuses too, with ``ConversationChanged``, a draft whose conversation changed after it was
         written (``guard.py``), unless only what the agent has reviewed (``reviewed_through``) did.
+        The message returned is the sent reply: when something was written in the conversation after the
+        draft began, it has a new id, after those messages (see the module docstring).
         """
         if not sent_text.strip():
             raise StoreError("The reply is empty: write the text to send, or discard the draft.")
@@ -235,7 +237,11 @@ class DraftsMixin(StoreBase):
         message = session.get(Message, draft_id)
         if message is None or (conversation_id is not None and message.conversation_id != conversation_id):
             where = f" in conversation {conversation_id}" if conversation_id is not None else ""
-            raise NotFoundError(f"Draft {draft_id} does not exist{where}: reload the conversation.")
+            raise NotFoundError(
+                f"There is no draft {draft_id}{where}: it may have been sent from another console or the "
+                "command line (a reply sent after newer messages gets a newer number). Reload the "
+                "conversation."
+            )
         if message.state == STATE_SENT:
             raise StoreError(
                 f"Message {draft_id} was already sent and cannot be {verb}: "
@@ -257,18 +263,22 @@ _G = GENERATIONS.c
 
 
 def _move_to_end(conn: sa.Connection, message_id: int, conversation_id: int) -> int:
-    """Give message ``message_id`` the next id if its conversation has newer messages; return its id.
+    """Give message ``message_id`` the next id if its conversation has newer activity (a customer message,
+    a note, a sent reply: ``counters.ACTIVE_STATES``; drafts do not count); return its id.
 
-    The row is copied whole to a new id, and what points at it (its generations, the drafts it superseded)
-    is pointed at the copy before the old row goes: the audit trail keeps every fact, in the new place.
+    The row is copied whole to a new id, and what points at it (its generations, the drafts of the
+    conversation it superseded) is pointed at the copy before the old row goes: the audit trail keeps every
+    fact, in the new place.
     """
-    newest = conn.execute(sa.select(sa.func.max(_M.id)).where(_M.conversation_id == conversation_id))
-    if (newest.scalar() or 0) <= message_id:
+    in_conversation = _M.conversation_id == conversation_id
+    newer = sa.select(_M.id).where(in_conversation, _M.id > message_id, _M.state.in_(ACTIVE_STATES)).limit(1)
+    if conn.execute(newer).first() is None:
         return message_id
     columns = [column for column in MESSAGES.c if column.key != "id"]
     copied = MESSAGES.insert().from_select(columns, sa.select(*columns).where(_M.id == message_id))
     moved = int(conn.execute(copied.returning(_M.id)).scalar_one())
     conn.execute(GENERATIONS.update().where(_G.message_id == message_id).values(message_id=moved))
-    conn.execute(MESSAGES.update().where(_M.superseded_by == message_id).values(superseded_by=moved))
+    superseded = MESSAGES.update().where(in_conversation, _M.superseded_by == message_id)
+    conn.execute(superseded.values(superseded_by=moved))
     conn.execute(MESSAGES.delete().where(_M.id == message_id))
     return moved

@@ -209,15 +209,20 @@ _RECENT_EVENTS: Final = 10_000
 
 
 def _agent_names(conn: Connection) -> list[str]:
-    """Who has worked here lately: the agents of the newest events, the consoles open now, then the
-    assignees (an assignment may be mistyped: the agents' own spelling comes first); one name per folded
-    spelling (``core.matching.fold``), sorted."""
+    """Who has worked here lately: the agents of the newest events (the newest spelling first), the consoles
+    open now, then the assignees (an assignment may be mistyped: the agents' own spelling comes first); one
+    name per folded spelling (``core.matching.fold``), sorted."""
     e, c, p = EVENTS.c, CONVERSATIONS.c, PRESENCE.c
-    recent = sa.select(e.agent).where(e.agent.is_not(None)).order_by(e.id.desc()).limit(_RECENT_EVENTS)
+    recent = (
+        sa.select(e.id, e.agent).where(e.agent.is_not(None)).order_by(e.id.desc()).limit(_RECENT_EVENTS)
+    ).subquery()
+    newest_first = (
+        sa.select(recent.c.agent).group_by(recent.c.agent).order_by(sa.func.max(recent.c.id).desc())
+    )
     statements = (
-        sa.select(recent.subquery().c.agent).distinct(),
-        sa.select(p.agent).distinct(),
-        sa.select(c.assignee).where(c.assignee.is_not(None)).distinct(),
+        newest_first,
+        sa.select(p.agent).distinct().order_by(p.agent),
+        sa.select(c.assignee).where(c.assignee.is_not(None)).distinct().order_by(c.assignee),
     )
     names: dict[str, str] = {}
     for statement in statements:

@@ -75,6 +75,8 @@ def explain(error: BaseException | None, where: str) -> str | None:
     what = advice(error)
     if error is None or what is None:
         return None
-    if what is _UNREACHABLE_ADVICE:  # no server answered: nothing was refused
-        return f"Could not connect to {where} ({server_message(error)}): {what}."
+    if what is _UNREACHABLE_ADVICE:  # no server answered (or it went away): nothing was refused
+        lost = "server closed the connection" in str(error).lower()
+        opening = f"The connection to {where} was lost" if lost else f"Could not connect to {where}"
+        return f"{opening} ({server_message(error)}): {what}."
     return f"PostgreSQL refused {where} ({server_message(error)}): {what}."

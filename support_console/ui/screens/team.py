@@ -115,8 +115,17 @@ class TeamActions(_Base):
             known = []  # the dialog still works: it cannot warn about an unknown name, the store matches case
 
         def chosen(name: str | None) -> None:
-            if name:
-                self._assign(name)
+            if not name:
+                return
+            if self.session.conversation_id != conversation_id:  # another one was opened meanwhile
+                self.notify(
+                    f"Conversation {conversation_id} is no longer open: open it and reassign it again.",
+                    title="Not reassigned",
+                    severity="warning",
+                    markup=False,
+                )
+                return
+            self._assign(name)
 
         self.app.push_screen(AssignScreen(conversation_id, current, known), chosen)
 

@@ -43,7 +43,8 @@ class ConversationTitle(Static):
             text.append(" ")
             assignee = getattr(conversation, "assignee", None)  # None too before the store is open
             if assignee:  # who has it, as the queue shows it, before what a narrow line may crop
-                text.append_text(literal(f"@{assignee} ", style="bold"))
+                text.append_text(literal(f"@{assignee}", style="bold"))
+                text.append(" · ")
         text.append_text(literal(customer.name, style="bold"))
         if conversation is not None:
             text.append(f" · conversation {conversation.id}")

@@ -25,7 +25,7 @@ from support_console.core.errors import ConversationChanged, SupportConsoleError
 from support_console.llm import LLMError, TextDelta
 from support_console.ui.widgets.draft_editor import DraftEditor
 from support_console.ui.widgets.draft_macros import DraftMacros
-from support_console.ui.widgets.draft_pane import DraftPane, Meter, ShownDraft
+from support_console.ui.widgets.draft_pane import NO_DRAFT, DraftPane, Meter, ShownDraft
 from support_console.ui.widgets.draft_rewrite import DraftRewriter
 from support_console.ui.widgets.reply_out import deliver
 from support_console.ui.widgets.safe_text_area import SafeTextArea
@@ -238,7 +238,7 @@ class DraftColumn(Vertical):
                 pane.set_status(STOPPED_PREPARING if pane.text else "Stopped before the request was sent.")
                 raise
             except NotReady as error:
-                pane.set_status("No draft yet." if not pane.text else "The draft is unchanged.")
+                pane.set_status(NO_DRAFT if not pane.text else "The draft is unchanged.")
                 self._not_ready(error.missing, str(error))
                 return
             except SupportConsoleError as error:
@@ -454,9 +454,8 @@ class DraftColumn(Vertical):
             self.notify(f"Could not save the draft: {error}", severity="error", markup=False)
             return
         if self.pane.conversation_id == self.session.conversation_id and not self.sending:
-            created = self.pane.draft_id is None and draft_id is not None
             self.pane.mark_saved(draft_id, text)
-            if created:  # typed straight into the pane: the status still said "No draft yet"
+            if draft_id is not None and self.pane.status == NO_DRAFT:  # typed straight into the pane
                 self._say_writing_by_hand()
 
     # -- sending and discarding --------------------------------------------------------------------------

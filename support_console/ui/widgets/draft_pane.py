@@ -18,6 +18,7 @@ The pane knows nothing of the store or the model; the draft column drives it and
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Final
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -33,6 +34,8 @@ from support_console.ui.widgets.safe_text_area import removed_note
 
 FRAME = 1 / 60
 EDIT_SAVE_DELAY = 0.5
+#: The status of a pane without a draft.
+NO_DRAFT: Final = "No draft yet."
 TAIL_MIN = 1_000
 """Characters the editor holds at least while streaming or editing a long draft (see ``_keep``)."""
 MODEL_TEXT = "the model's text"
@@ -123,7 +126,7 @@ class DraftPane(Vertical):
 
     def on_mount(self) -> None:
         self._render_header()
-        self.set_status("No draft yet.")
+        self.set_status(NO_DRAFT)
 
     @property
     def editor(self) -> TextArea:
@@ -213,6 +216,11 @@ class DraftPane(Vertical):
             self._meter.render() if self._meter else "prompt tokens: generate to measure", style="dim"
         )
         self.query_one("#draft-header", Static).update(header)
+
+    @property
+    def status(self) -> str:
+        """The status line as set (without the "Edited by you" in front of it)."""
+        return self._status[0]
 
     def set_status(self, status: str, *, error: bool = False, while_text: str | None = None) -> None:
         """Show ``status``; with ``while_text``, only while the draft holds that text (a status about an
@@ -384,7 +392,7 @@ class DraftPane(Vertical):
         self.mark_saved(draft_id)
         self.set_status(self._with_removed(status) if status else status)
 
-    def clear_draft(self, status: str = "No draft yet.") -> None:
+    def clear_draft(self, status: str = NO_DRAFT) -> None:
         self.load_draft("", draft_id=None, model_text=None, status=status)
 
     # -- a long draft ----------------------------------------------------------------------------------
