@@ -286,6 +286,8 @@ async def test_an_edit_that_could_not_be_saved_is_saved_when_the_database_is_bac
                     lambda: any("Could not save the draft" in m for _, m in notifications(app)),
                     what="the failed save",
                 )
+                await pilot.press("ctrl+s")  # refused too: the database is away
+                await wait_for(pilot, lambda: "Not sent" in draft_status(main), what="the refusal")
                 await pilot.pause(1.0)  # past any later save of the same text (each fails at 0.3 s)
             await pilot.pause(0.5)
             assert services.store.pending_draft(conversation_id) is None  # nothing retries by itself
@@ -299,5 +301,6 @@ async def test_an_edit_that_could_not_be_saved_is_saved_when_the_database_is_bac
                 what="the saved draft",
             )
             await wait_for(pilot, lambda: not main.draft.dirty, what="the pane to know it is saved")
+            await wait_for(pilot, lambda: "The database is back and the draft is saved" in draft_status(main))
     finally:
         services.close()

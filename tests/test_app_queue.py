@@ -14,7 +14,7 @@ from support_console.ui.screens.customer_panel import CustomerPanel
 from support_console.ui.screens.logs import LogsScreen
 from support_console.ui.screens.main import MainScreen
 from support_console.workflows.services import Services
-from tests.ui_helpers import T0, console, paste, settle, wait_for
+from tests.ui_helpers import T0, console, paste, screen_text, settle, wait_for
 
 
 def seed_queue(services: Services) -> dict[str, int]:
@@ -139,6 +139,18 @@ async def test_views_are_one_key_away_and_the_filter_finds_any_customer(services
         assert main.customers.query_text == ""
         assert len(main.customers.entries) == 4
         assert covered == []  # each re-read left the list shown (and usable) until the new rows came
+
+
+async def test_the_customer_panel_fits_a_terminal_of_24_rows_with_its_keys_shown(services: Services) -> None:
+    seed_queue(services)
+    app = create_app(services.settings, services)
+    async with console(app, (80, 24)) as pilot:
+        await loaded(pilot, app)
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("f11")
+        assert isinstance(app.screen, CustomerPanel)
+        await wait_for(pilot, lambda: "ctrl+s save · esc close" in screen_text(app), what="the panel's keys")
 
 
 async def test_the_customer_panel_shows_the_customer_and_edits_their_attributes(services: Services) -> None:

@@ -92,6 +92,8 @@ def language_text(known: KnownLanguage, agent_language: str) -> Text:
 class CustomerPanel(ModalScreen[bool]):
     """Dismisses with True when the attributes were saved, False otherwise."""
 
+    #: On a short terminal (24 rows) the attributes box is smaller, so the hint below it stays on screen.
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]  # noqa: RUF012 (Textual declares it)
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Close", id="customer_panel_close"),
         Binding("ctrl+s", "save", "Save", id="customer_panel_save", priority=True),

@@ -220,8 +220,14 @@ class TeamActions(_Base):
     async def _save_what_waited(self) -> None:
         """The database is back: save now what could not be saved while it was away (the newest edit, a
         model's draft), not at the agent's next key or at quit, so that a crash from here on loses none."""
-        self.query_one(DraftColumn).save_unsaved_edit()  # reports its own failure
+        drafting = self.query_one(DraftColumn)
+        drafting.save_unsaved_edit()  # reports its own failure
         try:
             await self.session.flush()
         except SupportConsoleError as error:
             self.notify(f"Could not save the draft: {error}", severity="error", markup=False)
+            return
+        if drafting.pane.status_is_error and not drafting.sending:  # what failed while it was away
+            drafting.pane.set_status(
+                f"The database is back and the draft is saved: {drafting.key('approve')} sends it."
+            )

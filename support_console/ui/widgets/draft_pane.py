@@ -222,6 +222,11 @@ class DraftPane(Vertical):
         """The status line as set (without the "Edited by you" in front of it)."""
         return self._status[0]
 
+    @property
+    def status_is_error(self) -> bool:
+        """Whether the status line says something failed (a save, a send)."""
+        return self._status[1]
+
     def set_status(self, status: str, *, error: bool = False, while_text: str | None = None) -> None:
         """Show ``status``; with ``while_text``, only while the draft holds that text (a status about an
         edit, such as "ctrl+z undoes it", would be wrong once the agent undoes it or types on)."""
