@@ -12,7 +12,7 @@ import pytest
 
 from support_console.cli.main import main
 from support_console.core.errors import StoreError
-from support_console.core.matching import fold
+from support_console.core.matching import fold, spelled_among
 from support_console.store import Store
 from support_console.store.engine import create_engine
 from support_console.store.migrations import MIGRATIONS, migrate
@@ -61,6 +61,12 @@ def test_fold_ignores_case_compatibility_forms_and_spacing() -> None:
     assert fold("STRASSE") == fold("Straße") == "strasse"
     assert fold("  Ann \n\t Lee ") == "ann lee"
     assert fold("Zoë@Exemple.FR") == "zoë@exemple.fr"
+
+
+def test_a_name_is_found_among_names_by_the_same_folding() -> None:
+    assert spelled_among(" ÉLISE ", ["lee", "Élise"]) == "Élise"
+    assert spelled_among("ｌｅｅ", ("Lee",)) == "Lee"  # full-width letters read as the same name
+    assert spelled_among("lea", ["lee", "Élise"]) is None
 
 
 @pytest.mark.parametrize("typed", ["Élise", "élise", "ÉLISE", "élise dupont", "E\u0301lise", "DUPONT"])

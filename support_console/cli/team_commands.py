@@ -15,7 +15,7 @@ from typing import Any, Final
 from support_console.cli.output import to_json
 from support_console.config.settings import Settings
 from support_console.core.errors import ConfigError, ConversationChanged
-from support_console.core.matching import fold
+from support_console.core.matching import spelled_among
 from support_console.core.safe_text import escaped
 
 #: ``approve`` refused because the conversation changed after the draft was written.
@@ -108,10 +108,10 @@ def cmd_assign(args: argparse.Namespace, settings: Settings) -> int:
             store.release(args.conversation_id, by=by)
             print(f"Conversation {args.conversation_id} released to the unassigned queue.")
         else:
-            known = {fold(name) for name in (*store.agent_names(), by)}
+            known = (*store.agent_names(), by)  # before: once assigned, the name is known
             name = store.assign(args.conversation_id, args.assignee, by=by)
             print(escaped(f"Conversation {args.conversation_id} assigned to {name}."))
-            if fold(name) not in known:
+            if spelled_among(name, known) is None:
                 warning = f"note: nobody called {name!r} has worked on this database lately: check the name."
                 print(escaped(warning), file=sys.stderr)
     finally:

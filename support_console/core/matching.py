@@ -14,6 +14,7 @@ import parser (a child process) folds each row's email with it.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 
 
 def fold(text: str) -> str:
@@ -22,3 +23,10 @@ def fold(text: str) -> str:
         return " ".join(text.lower().split())
     folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
     return " ".join(folded.split())
+
+
+def spelled_among(name: str, names: Iterable[str]) -> str | None:
+    """The one of ``names`` that is ``name`` as people read it (the same :func:`fold`), if any: how an agent
+    named ``LEE`` is found as ``lee``."""
+    key = fold(name)
+    return next((known for known in names if fold(known) == key), None)

@@ -26,7 +26,7 @@ from sqlmodel import SQLModel
 
 from support_console.core.clock import utcnow
 from support_console.core.errors import NotFoundError, StoreError
-from support_console.core.matching import fold
+from support_console.core.matching import fold, spelled_among
 from support_console.core.vocabulary import (
     EVENT_ASSIGNED,
     EVENT_IMPORTED,
@@ -133,8 +133,7 @@ class TeamMixin(StoreBase):
         """
         typed = _agent(assignee)
         with self._read() as session:
-            known = _agent_names(session.connection())
-        name = next((k for k in known if fold(k) == fold(typed)), typed)
+            name = spelled_among(typed, _agent_names(session.connection())) or typed
         self._set_assignee(conversation_id, name, by, EVENT_ASSIGNED, name)
         return name
 

@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Input, Static
 
-from support_console.core.matching import fold
+from support_console.core.matching import fold, spelled_among
 from support_console.core.safe_text import visible
 from support_console.ui.widgets.text_input import TextInput
 
@@ -60,7 +60,7 @@ class AssignScreen(ModalScreen[str | None]):
         if not name:
             error.update("Type the agent's name (or press esc).")
             return
-        known = next((k for k in self._known if fold(k) == fold(name)), None)
+        known = spelled_among(name, self._known)
         if known is not None or not self._known or fold(name) == self._unknown_once:
             self.dismiss(known or name)
             return
