@@ -5,7 +5,10 @@ server, real SQLite files; nothing of ours is patched."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 from support_console.ui.app import create_app
 from support_console.ui.widgets.live import LiveUpdates
@@ -241,66 +244,70 @@ async def test_a_first_message_and_a_draft_asked_for_at_once_both_happen(
         services.close()
 
 
-async def test_quitting_with_a_draft_the_database_refuses_asks_first(
-    tmp_path: Path, wire_server: WireServer
-) -> None:
+@pytest.fixture
+def hello(tmp_path: Path, wire_server: WireServer) -> Iterator[tuple[Services, int]]:
+    """Services on ``tmp_path`` with a short busy timeout, and a customer's conversation that says "Hello"
+    (its id); closed after the test."""
     services = services_for(ui_settings(tmp_path, wire_server, config_text=SHORT_BUSY))
     try:
         _, conversation_id = seed_customer(services, messages=("Hello",))
-        app = create_app(services.settings, services)
-        async with console(app, (120, 40)) as pilot:
-            main = await open_first_customer(pilot, app)
-            with WriteLock(tmp_path / "console.db") as lock:
-                await pilot.press("ctrl+n", *"Dear Jane")
-                await pilot.press("ctrl+q")  # asks first: an unsent draft is open
-                assert "not sent yet" in screen_text(app)
-                await pilot.press("y")  # the typed draft cannot be saved past the busy timeout
-                await wait_for(pilot, lambda: "could not be saved" in screen_text(app), what="the question")
-                assert type(app.screen).__name__ == "ConfirmScreen"
-                await pilot.press("n")
-                assert app.is_running
-                assert main.draft.text == "Dear Jane"
-                lock.release()
-            await pilot.press("ctrl+q", "y")
-            await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
-        draft = services.store.pending_draft(conversation_id)
-        assert draft is not None
-        assert draft.text == "Dear Jane"
+        yield services, conversation_id
     finally:
         services.close()
+
+
+async def test_quitting_with_a_draft_the_database_refuses_asks_first(
+    tmp_path: Path, hello: tuple[Services, int]
+) -> None:
+    services, conversation_id = hello
+    app = create_app(services.settings, services)
+    async with console(app, (120, 40)) as pilot:
+        main = await open_first_customer(pilot, app)
+        with WriteLock(tmp_path / "console.db") as lock:
+            await pilot.press("ctrl+n", *"Dear Jane")
+            await pilot.press("ctrl+q")  # asks first: an unsent draft is open
+            assert "not sent yet" in screen_text(app)
+            await pilot.press("y")  # the typed draft cannot be saved past the busy timeout
+            await wait_for(pilot, lambda: "could not be saved" in screen_text(app), what="the question")
+            assert type(app.screen).__name__ == "ConfirmScreen"
+            await pilot.press("n")
+            assert app.is_running
+            assert main.draft.text == "Dear Jane"
+            lock.release()
+        await pilot.press("ctrl+q", "y")
+        await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
+    draft = services.store.pending_draft(conversation_id)
+    assert draft is not None
+    assert draft.text == "Dear Jane"
 
 
 async def test_an_edit_that_could_not_be_saved_is_saved_when_the_database_is_back(
-    tmp_path: Path, wire_server: WireServer
+    tmp_path: Path, hello: tuple[Services, int]
 ) -> None:
-    services = services_for(ui_settings(tmp_path, wire_server, config_text=SHORT_BUSY))
-    try:
-        _, conversation_id = seed_customer(services, messages=("Hello",))
-        app = create_app(services.settings, services)
-        async with console(app, (120, 40)) as pilot:
-            main = await open_first_customer(pilot, app)
-            with WriteLock(tmp_path / "console.db"):
-                await pilot.press("ctrl+n", *"Dear Jane")
-                await wait_for(
-                    pilot,
-                    lambda: any("Could not save the draft" in m for _, m in notifications(app)),
-                    what="the failed save",
-                )
-                await pilot.press("ctrl+s")  # refused too: the database is away
-                await wait_for(pilot, lambda: "Not sent" in draft_status(main), what="the refusal")
-                await pilot.pause(1.0)  # past any later save of the same text (each fails at 0.3 s)
-            await pilot.pause(0.5)
-            assert services.store.pending_draft(conversation_id) is None  # nothing retries by itself
-            # The feed says the database is back (as after a dropped PostgreSQL connection): no key pressed.
-            main.query_one(LiveUpdates).post_message(LiveUpdates.ConnectionChanged(None))
+    services, conversation_id = hello
+    app = create_app(services.settings, services)
+    async with console(app, (120, 40)) as pilot:
+        main = await open_first_customer(pilot, app)
+        with WriteLock(tmp_path / "console.db"):
+            await pilot.press("ctrl+n", *"Dear Jane")
             await wait_for(
                 pilot,
-                lambda: (
-                    (d := services.store.pending_draft(conversation_id)) is not None and d.text == "Dear Jane"
-                ),
-                what="the saved draft",
+                lambda: any("Could not save the draft" in m for _, m in notifications(app)),
+                what="the failed save",
             )
-            await wait_for(pilot, lambda: not main.draft.dirty, what="the pane to know it is saved")
-            await wait_for(pilot, lambda: "The database is back and the draft is saved" in draft_status(main))
-    finally:
-        services.close()
+            await pilot.press("ctrl+s")  # refused too: the database is away
+            await wait_for(pilot, lambda: "Not sent" in draft_status(main), what="the refusal")
+            await pilot.pause(1.0)  # past any later save of the same text (each fails at 0.3 s)
+        await pilot.pause(0.5)
+        assert services.store.pending_draft(conversation_id) is None  # nothing retries by itself
+        # The feed says the database is back (as after a dropped PostgreSQL connection): no key pressed.
+        main.query_one(LiveUpdates).post_message(LiveUpdates.ConnectionChanged(None))
+        await wait_for(
+            pilot,
+            lambda: (
+                (d := services.store.pending_draft(conversation_id)) is not None and d.text == "Dear Jane"
+            ),
+            what="the saved draft",
+        )
+        await wait_for(pilot, lambda: not main.draft.dirty, what="the pane to know it is saved")
+        await wait_for(pilot, lambda: "The database is back and the draft is saved" in draft_status(main))

@@ -14,7 +14,7 @@ from support_console.ui.screens.customer_panel import CustomerPanel
 from support_console.ui.screens.logs import LogsScreen
 from support_console.ui.screens.main import MainScreen
 from support_console.workflows.services import Services
-from tests.ui_helpers import T0, console, paste, screen_text, settle, wait_for
+from tests.ui_helpers import T0, console, listed, paste, screen_text, settle, wait_for
 
 
 def seed_queue(services: Services) -> dict[str, int]:
@@ -36,15 +36,6 @@ def seed_queue(services: Services) -> dict[str, int]:
     return ids
 
 
-async def loaded(pilot: object, app: SupportConsoleApp) -> MainScreen:
-    main = app.main_screen
-    assert main is not None
-    await wait_for(
-        pilot, lambda: bool(main.customers.entries) and not main.customers.reading, what="the queue"
-    )
-    return main
-
-
 def focused_id(app: SupportConsoleApp) -> str | None:
     return app.focused.id if app.focused is not None else None
 
@@ -55,7 +46,7 @@ async def test_the_queue_lists_who_waits_longest_first_and_the_next_key_opens_th
     ids = seed_queue(services)
     app = create_app(services.settings, services)
     async with console(app, (160, 45)) as pilot:
-        main = await loaded(pilot, app)
+        main = await listed(pilot, app)
         assert [e.conversation_id for e in main.customers.entries] == [ids["Bob"], ids["Ann"], ids["Cleo"]]
         assert focused_id(app) == "customer-options"
 
@@ -85,7 +76,7 @@ async def test_opening_a_conversation_clears_its_unread_and_focuses_the_draft(se
     assert store.get_conversation(ids["Bob"]).unread_count == 2
     app = create_app(services.settings, services)
     async with console(app, (160, 45)) as pilot:
-        main = await loaded(pilot, app)
+        main = await listed(pilot, app)
         await pilot.press("enter")  # the first row: Bob
         await wait_for(pilot, lambda: main.session.conversation_id == ids["Bob"], what="Bob's conversation")
         await settle(pilot)
@@ -111,7 +102,7 @@ async def test_views_are_one_key_away_and_the_filter_finds_any_customer(services
     services.store.set_status(ids["Cleo"], "pending")
     app = create_app(services.settings, services)
     async with console(app, (160, 45)) as pilot:
-        main = await loaded(pilot, app)
+        main = await listed(pilot, app)
         covered: list[bool] = []  # Textual's loading state: the list hidden under a loading indicator
         main.watch(main.customers, "loading", covered.append, init=False)
         await pilot.press("3")  # pending
@@ -145,7 +136,7 @@ async def test_the_customer_panel_fits_a_terminal_of_24_rows_with_its_keys_shown
     seed_queue(services)
     app = create_app(services.settings, services)
     async with console(app, (80, 24)) as pilot:
-        await loaded(pilot, app)
+        await listed(pilot, app)
         await pilot.press("enter")
         await settle(pilot)
         await pilot.press("f11")
@@ -157,7 +148,7 @@ async def test_the_customer_panel_shows_the_customer_and_edits_their_attributes(
     ids = seed_queue(services)
     app = create_app(services.settings, services)
     async with console(app, (160, 45)) as pilot:
-        main = await loaded(pilot, app)
+        main = await listed(pilot, app)
         await pilot.press("enter")  # Bob
         await wait_for(pilot, lambda: main.session.conversation_id == ids["Bob"], what="Bob's conversation")
         await settle(pilot)
@@ -194,7 +185,7 @@ async def test_one_key_replies_to_a_conversation_from_the_logs_and_from_the_audi
     ids = seed_queue(services)
     app = create_app(services.settings, services)
     async with console(app, (160, 45)) as pilot:
-        main = await loaded(pilot, app)
+        main = await listed(pilot, app)
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: isinstance(app.screen, LogsScreen), what="the logs")
         await wait_for(pilot, lambda: app.screen.query_one("#logs-table").row_count == 4)  # type: ignore[attr-defined]

@@ -9,9 +9,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
-from textual.pilot import Pilot
 from textual.widgets import OptionList
 
 from support_console.config.settings import Settings
@@ -21,10 +19,10 @@ from support_console.store.customers import record_of
 from support_console.store.first_page import read_first_conversation, read_first_queue
 from support_console.store.queue_rows import VIEW_ALL
 from support_console.ui.app import SupportConsoleApp, create_app
-from support_console.ui.screens.main import MainScreen
 from support_console.workflows.services import Services, build_services
 from tests.ui_helpers import (
     console,
+    listed,
     open_first_customer,
     screen_text,
     seed_customer,
@@ -251,21 +249,13 @@ def _before_the_store(
     return services, create_app(settings, services)
 
 
-async def _listed(pilot: Pilot[Any], app: SupportConsoleApp) -> MainScreen:
-    """The main screen once its first list is on screen."""
-    main = app.main_screen
-    assert main is not None
-    await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
-    return main
-
-
 async def test_a_customer_opened_while_the_store_opens_shows_at_once(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
     services, app = _before_the_store(tmp_path, wire_server, "First words", "Second words")
     try:
         async with console(app, (120, 40)) as pilot:
-            main = await _listed(pilot, app)
+            main = await listed(pilot, app)
             opened = await main.session.open(main.customers.customer_ids[0])
             assert [m.text for m in opened.page] == ["First words", "Second words"]
             assert main.session.customer is not None
@@ -285,7 +275,7 @@ async def test_a_waiting_customer_opened_before_the_store_is_marked_seen_once_it
     services, app = _before_the_store(tmp_path, wire_server, "Are you there?", "Hello?")
     try:
         async with console(app, (120, 40)) as pilot:
-            main = await _listed(pilot, app)
+            main = await listed(pilot, app)
             options = main.customers.query_one(OptionList)
 
             def jane_row() -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from support_console.ui.app import create_app
 from support_console.workflows.services import Services
-from tests.ui_helpers import console, screen_text, seed_customer, wait_for
+from tests.ui_helpers import console, listed, screen_text, seed_customer, wait_for
 
 LONG = "Maximilian Alexander Featherstonehaugh-Worthington"
 
@@ -25,9 +25,7 @@ async def test_resizing_the_terminal_lays_the_main_screen_out_for_the_new_width(
     seed_customer(services, LONG, "max@example.com", ("Hello?",))
     app = create_app(services.settings, services)
     async with console(app, (160, 45)) as pilot:
-        main = app.main_screen
-        assert main is not None
-        await wait_for(pilot, lambda: bool(main.customers.entries), what="the customer list")
+        main = await listed(pilot, app)
         assert main.has_class("-wide")
         await wait_for(pilot, lambda: main.customers.size.height > 20, what="the customers as a column")
         await pilot.pause()
@@ -63,9 +61,7 @@ async def test_screens_take_the_width_they_open_at_and_the_one_they_come_back_to
     seed_customer(services, LONG, "max@example.com", ("Hello?",))
     app = create_app(services.settings, services)
     async with console(app, (100, 30)) as pilot:
-        main = app.main_screen
-        assert main is not None
-        await wait_for(pilot, lambda: bool(main.customers.entries), what="the customer list")
+        main = await listed(pilot, app)
         assert main.has_class("-narrow")
         logs = LogsScreen(services)
         await app.push_screen(logs)

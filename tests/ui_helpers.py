@@ -184,6 +184,19 @@ async def show_all_conversations(pilot: Pilot[Any], main: MainScreen) -> None:
     await wait_for(pilot, lambda: bool(main.customers.customer_ids), what="the customer list")
 
 
+async def listed(pilot: object, app: object) -> MainScreen:
+    """The main screen once its first list is on screen (read, and no read of it running)."""
+    from support_console.ui.app import SupportConsoleApp
+
+    assert isinstance(app, SupportConsoleApp)
+    main = app.main_screen
+    assert main is not None
+    await wait_for(
+        pilot, lambda: bool(main.customers.entries) and not main.customers.reading, what="the list"
+    )
+    return main
+
+
 async def open_first_customer(pilot: object, app: object) -> MainScreen:
     """Open the highlighted (first) customer with Enter, as an agent would; the main screen once open."""
     from textual.pilot import Pilot
