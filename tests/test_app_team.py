@@ -209,3 +209,17 @@ async def test_reassigning_gives_a_known_agent_it_under_their_own_name_and_asks_
         await wait_for(pilot, lambda: "Assigned to lee now." in screen_text(app))
         await pilot.press(*"nobdy", "enter", "enter")  # entered twice: given as typed
         await wait_for(pilot, lambda: kim.store.get_conversation(first).assignee == "nobdy", what="given")
+
+
+async def test_reassigning_or_releasing_with_no_conversation_open_says_to_open_one(
+    team: tuple[Services, Services],
+) -> None:
+    kim, _ = team
+    app = create_app(kim.settings, kim)
+    async with console(app, (160, 45)) as pilot:
+        assert app.screen.session.conversation_id is None  # type: ignore[attr-defined]
+        for key in ("shift+f11", "shift+f9"):
+            await pilot.press(key)
+            await wait_for(pilot, lambda: "Open a conversation first." in screen_text(app), what=key)
+            app.clear_notifications()
+            await settle(pilot)

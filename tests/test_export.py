@@ -166,3 +166,17 @@ def test_cli_search_prints_plain_marked_lines_without_terminal_escapes(
     assert "\x1b" not in out
     assert "\x07" not in out
     assert "1 hit" in err
+
+
+def test_a_reply_is_exported_at_when_it_was_sent_after_what_came_while_it_was_drafted(store: Store) -> None:
+    cid = json.loads(_export(store, "json"))["conversations"][0]["id"]
+    draft = store.save_draft(cid, text="Your refund is on its way.")
+    note = store.add_message(cid, "note", "Checked the refund in the billing system.")
+    sent = store.approve_draft(draft, "Your refund is on its way.", "Kim", reviewed_through=note.id)
+    messages = json.loads(_export(store, "json"))["conversations"][0]["messages"]
+    assert [m["id"] for m in messages[-2:]] == [note.id, sent.id]  # the reply after the note it followed
+    times = [m["time"] for m in messages[-2:]]
+    assert times == sorted(times)
+    assert messages[-1]["time"] == messages[-1]["approved_at"]
+    markdown = _export(store, "md")
+    assert markdown.index("Checked the refund") < markdown.index("Reply sent by Kim")

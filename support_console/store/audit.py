@@ -62,6 +62,13 @@ class AuditMessage:
     error_kind: str | None = None  # how that generation ended (a refusal, a stop…): not a complete reply
 
     @property
+    def happened_at(self) -> datetime:
+        """When it happened in the conversation: a reply when it was sent (a reply sent after messages that
+        came while it was drafted follows them, though its draft began before them), anything else when it
+        was written."""
+        return self.approved_at or self.created_at
+
+    @property
     def verdict(self) -> str:
         """How the reply relates to the model's text, in words (the audit view and the Markdown export)."""
         if not self.ai_assisted:

@@ -44,7 +44,7 @@ def message_dict(m: AuditMessage) -> dict[str, Any]:
         "id": m.message_id,
         "role": m.role,
         "state": m.state,
-        "time": _iso(m.created_at),
+        "time": _iso(m.happened_at),
         "text": m.text,
         "external_id": m.external_id,
     }
@@ -161,10 +161,10 @@ def _when(value: datetime | None) -> str:
 def message_markdown(m: AuditMessage) -> str:
     """One message for people: who and when, the text as a quote, and for AI replies the audit details."""
     if m.role == ROLE_CUSTOMER:
-        return f"**Customer** · {_when(m.created_at)}\n\n{_quote(m.text)}\n"
+        return f"**Customer** · {_when(m.happened_at)}\n\n{_quote(m.text)}\n"
     if m.role != ROLE_AGENT:
-        return f"**Internal note** · {_when(m.created_at)}\n\n{_quote(m.text)}\n"
-    when = _when(m.approved_at or m.created_at)
+        return f"**Internal note** · {_when(m.happened_at)}\n\n{_quote(m.text)}\n"
+    when = _when(m.happened_at)
     parts = [f"**Reply sent by {m.approved_by or 'unknown'}** ({m.verdict}) · {when}"]
     if m.ai_assisted:
         tokens = f"{m.prompt_tokens if m.prompt_tokens is not None else '?'} prompt / "

@@ -54,7 +54,7 @@ OUTPUT_LINES = 12  # ... and lines: a reply of many short lines must not push th
 def reply_header(m: AuditMessage) -> Text:
     """Who sent the reply and when; for AI replies persona, model, tokens, finish reason and edit size."""
     who = literal(m.approved_by or "unknown")
-    when = timestamp(m.approved_at or m.created_at)
+    when = timestamp(m.happened_at)
     head = Text.assemble(("Reply sent by ", "bold"), who, f" · {when}")
     if not m.ai_assisted:
         head.append(" · hand-written")
@@ -145,9 +145,9 @@ def diff_text(original: str, sent: str) -> Text:
 def message_text(m: AuditMessage, *, show_diff: bool) -> Text:
     """One message of the trail as styled, literal text."""
     if m.role == ROLE_CUSTOMER:
-        head = Text.assemble(("Customer", "bold"), f" · {timestamp(m.created_at)}")
+        head = Text.assemble(("Customer", "bold"), f" · {timestamp(m.happened_at)}")
     elif m.role != ROLE_AGENT:
-        head = Text.assemble(("Internal note", "bold italic"), f" · {timestamp(m.created_at)}")
+        head = Text.assemble(("Internal note", "bold italic"), f" · {timestamp(m.happened_at)}")
     else:
         head = reply_header(m)
     body = (

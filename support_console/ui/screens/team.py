@@ -97,9 +97,8 @@ class TeamActions(_Base):
 
     def action_reassign(self) -> None:
         """Give the open conversation to another agent (asked by name, checked against who works here)."""
-        if self.session.conversation_id is None or not self._conversation_needed():
-            return
-        self._ask_assignee()
+        if self._conversation_needed():
+            self._ask_assignee()
 
     @work(exclusive=True, group="reassign", exit_on_error=False)
     async def _ask_assignee(self) -> None:
