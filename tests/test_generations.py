@@ -316,6 +316,28 @@ async def test_a_regeneration_refused_at_once_leaves_the_draft_as_it_was(
     assert [m.state for m in services.store.page_messages(conversation) if m.role == "agent"] == ["draft"]
 
 
+async def test_the_audit_says_a_regeneration_that_failed_at_once_kept_the_draft_it_did_not_write(
+    services: Services, conversation: int, wire_server: WireServer
+) -> None:
+    first, _ = await _good_draft(services, conversation, wire_server)
+    assert first.draft_id is not None
+    wire_server.enqueue(AUTH)
+    with pytest.raises(LLMError):
+        await _generate(services, conversation, first.draft_id)
+    sent = services.store.approve_draft(first.draft_id, "A good reply.", "kim").id
+    good, failed = services.store.generations(conversation)
+    assert (good.draft_kept, failed.draft_kept) == (False, True)
+    lines = {g.id: line for line in _export(services.store, "md").splitlines() for g in (good, failed)
+             if line.startswith(f"- #{g.id} ·")}  # fmt: skip
+    assert lines[good.id].endswith(f"· draft #{sent} (sent)")  # whose text was sent
+    assert (
+        f"· ended: auth · no text: draft #{sent} (sent) kept as it was · replaces #{good.id}"
+        in lines[failed.id]
+    )
+    (data,) = json.loads(_export(services.store, "json"))["conversations"]
+    assert [g["draft_kept"] for g in data["generations"]] == [False, True]
+
+
 async def test_a_regeneration_that_finishes_with_no_text_leaves_the_draft_as_it_was(
     services: Services, conversation: int, wire_server: WireServer
 ) -> None:

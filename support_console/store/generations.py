@@ -64,6 +64,10 @@ class GenerationRecord:
     covers_message_id: int | None = None  # a summary's newest message read (store/insight.py)
     rating: int | None = None  # the agent's thumbs: +1 up, -1 down
     rating_reason: str | None = None
+    #: It left its draft as it was (a regeneration that failed, stopped or came back empty before any text):
+    #: it is newer than the generation the draft's text came from, and a generation writing into its draft
+    #: becomes that one. Its ``draft_state`` is then the state of a text it did not write.
+    draft_kept: bool = False
 
 
 _COLUMNS: Final = (
@@ -72,7 +76,7 @@ _COLUMNS: Final = (
     _G.ended_at, _G.stopped_by_agent,
     sa.case((_M.superseded_by.is_not(None), SUPERSEDED), else_=_M.state),
     _G.kind, _G.tool_id, _G.agent, _G.output_text, _G.outcome, _G.covers_message_id, _G.rating,
-    _G.rating_reason,
+    _G.rating_reason, sa.and_(_M.generation_id.is_not(None), _G.id > _M.generation_id),
 )  # fmt: skip
 
 
@@ -105,7 +109,7 @@ def read_generations(conn: Connection, where: sa.ColumnElement[bool]) -> tuple[G
     records = []
     for row in conn.execute(stmt):
         values: list[Any] = list(row)
-        values[14] = bool(values[14])  # SQLite returns 0/1
+        values[14], values[-1] = bool(values[14]), bool(values[-1])  # SQLite returns 0/1; no draft: NULL
         records.append(GenerationRecord(*values))
     return tuple(records)
 

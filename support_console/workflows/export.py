@@ -81,7 +81,7 @@ def generation_dict(g: GenerationRecord) -> dict[str, Any]:
         "started_at": _iso(g.started_at), "ended_at": _iso(g.ended_at),
         "stopped_by_agent": g.stopped_by_agent, "kind": g.kind, "tool": g.tool_id, "agent": g.agent,
         "output_text": g.output_text, "outcome": g.outcome, "covers_message_id": g.covers_message_id,
-        "rating": g.rating, "rating_reason": g.rating_reason,
+        "rating": g.rating, "rating_reason": g.rating_reason, "draft_kept": g.draft_kept,
     }  # fmt: skip
 
 
@@ -95,7 +95,12 @@ def generation_line(g: GenerationRecord) -> str:
         outcome = f"finish reason {g.finish_reason or '—'}"
     tokens = f"{g.prompt_tokens if g.prompt_tokens is not None else '?'} prompt / "
     tokens += f"{g.completion_tokens if g.completion_tokens is not None else '?'} completion"
-    draft = f"draft #{g.message_id} ({g.draft_state})" if g.message_id is not None else "no draft"
+    if g.message_id is None:
+        draft = "no draft"
+    elif g.draft_kept:
+        draft = f"no text: draft #{g.message_id} ({g.draft_state}) kept as it was"
+    else:
+        draft = f"draft #{g.message_id} ({g.draft_state})"
     replaces = f" · replaces #{g.replaces}" if g.replaces is not None else ""
     rated = ""
     if g.rating is not None:
