@@ -199,6 +199,8 @@ def test_a_new_draft_supersedes_the_pending_one_and_the_audit_keeps_it(tmp_path:
         assert "### Generations (2, oldest first)" in markdown
         assert markdown.index(f"#{first} ·") < markdown.index(f"#{second} ·")
         assert f"draft #{old} (superseded)" in markdown
+        # the superseded draft's text is kept only by its generation: quoted under that one's line
+        assert f"draft #{old} (superseded)\n\n  > Good draft\n" in markdown
     finally:
         store.close()
 

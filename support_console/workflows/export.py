@@ -199,9 +199,18 @@ def conversation_markdown(c: AuditConversation) -> str:
     )
     body = head + "\n" + "\n".join(message_markdown(m) for m in c.messages)
     if c.generations:
-        lines = "".join(f"- {generation_line(g)}\n" for g in c.generations)
+        lines = "".join(_generation_markdown(g) for g in c.generations)
         body += f"\n### Generations ({len(c.generations)}, oldest first)\n\n{lines}"
     return body
+
+
+def _generation_markdown(g: GenerationRecord) -> str:
+    """One generation as a list item, with the whole of its own text quoted under it (the audit view shows
+    its beginning): a draft that a later one replaced, a rewrite not taken, a summary are nowhere else."""
+    item = f"- {generation_line(g)}\n"
+    if g.output_text:
+        item += "\n" + "\n".join("  " + line for line in _quote(g.output_text).splitlines()) + "\n\n"
+    return item
 
 
 def export(
