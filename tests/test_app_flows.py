@@ -202,6 +202,42 @@ async def test_ctrl_c_never_quits_and_quit_mid_draft_asks(
         assert not app.is_running
 
 
+async def test_quitting_mid_draft_keeps_what_came_as_a_stopped_model_draft(
+    services: Services, wire_server: WireServer
+) -> None:
+    """Quit while the model streams: what came is saved as the model's stopped draft (its generation ended,
+    with the text), so that on reopening it is a partial reply that asks before it is sent, not a draft
+    that reads as hand-written."""
+    seed_customer(services, messages=("Hello?",))
+    wire_server.enqueue(stall_after(stream_text(SLOW_TEXT), 8, 10.0))
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        conversation = main.session.conversation_id
+        await pilot.press("ctrl+g")
+        await wait_for(pilot, lambda: "word6" in main.draft.text)
+        await pilot.press("ctrl+q")
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
+    assert conversation is not None
+    draft = services.store.pending_draft(conversation)
+    assert draft is not None
+    assert "word6" in draft.text
+    assert (draft.error_kind, draft.model, draft.original_text) == ("stopped", "gpt-4o", draft.text)
+    (generation,) = services.store.generations(conversation)
+    assert generation.ended_at is not None
+    assert generation.stopped_by_agent
+    assert generation.output_text == draft.text
+    again = create_app(services.settings, services)
+    async with console(again, (100, 30)) as pilot:
+        await open_first_customer(pilot, again)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(again.screen, ConfirmScreen), what="the partial question")
+        await pilot.press("escape")
+    assert services.store.pending_draft(conversation) is not None  # not sent
+
+
 async def test_quit_asks_when_an_unsent_draft_is_open_and_keeps_it(
     services: Services, wire_server: WireServer, tmp_path: Path
 ) -> None:

@@ -504,6 +504,16 @@ class DraftSession:
         if holding is not None and holding.drafter is drafter:
             self.draft_id, self.saved_text = drafter.draft_id, drafter.saved_text
 
+    async def stream_ended(self) -> None:
+        """Wait for the stream being stopped (or still running) to end, then for its last save: what came,
+        saved as the model's stopped draft with its generation ended. Quitting must wait for this: the
+        draft's periodic saves hold only its text, so a console that exited first left a draft that read as
+        written by hand, and that was sent without being asked about. Raises as :meth:`settle` does."""
+        task = self._task
+        if task is not None and task is not asyncio.current_task():
+            await asyncio.wait((task,))
+        await self.settle()
+
     async def settle(self) -> None:
         """Wait for the last draft's saves. Raises StoreError when the final save failed: the draft is kept
         (:attr:`unsaved`), and is saved before the next edit, approval, discard or switch of customer."""

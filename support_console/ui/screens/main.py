@@ -603,9 +603,11 @@ class MainScreen(TeamActions, LaidOutOnce[None]):
     # -- quitting --------------------------------------------------------------------------------------
 
     async def save_before_quit(self) -> SupportConsoleError | None:
-        """Save everything not saved yet (the newest edit, a draft whose save failed); the error, if any."""
-        self.drafting.save_unsaved_edit()
+        """Save everything not saved yet (a draft stopped for the quit, the newest edit, a draft whose save
+        failed); the error, if any."""
         try:
+            await self.session.stream_ended()
+            self.drafting.save_unsaved_edit()
             await self.session.flush()
         except SupportConsoleError as error:
             return error
