@@ -56,6 +56,8 @@ async def test_send_and_set_status_is_one_key(
         sent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"]
         assert [(m.state, m.text) for m in sent] == [("sent", "It left the depot today.")]
         assert services.store.get_conversation(conversation_id).status == status
+        changes = [(e.agent, e.detail) for e in services.store.events(conversation_id) if e.kind == "status"]
+        assert changes == [(sent[0].approved_by, status)]  # who sent it set the status too
         assert f"Conversation marked {status}." in str(main.query_one("#draft-status").render())
         assert any(f"marked {status}" in m for _, m in notifications(app))
         assert status in str(main.query_one("#conversation-title").render())

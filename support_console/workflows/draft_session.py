@@ -651,7 +651,7 @@ class DraftSession:
             raise
         self._forget_draft(None)
         if status is not None:
-            store.set_status(conversation_id, status)
+            store.set_status(conversation_id, status, agent=approver)
         self.conversation = store.get_conversation(conversation_id)
         return message
 
