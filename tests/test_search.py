@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from support_console.core.clock import as_utc
 from support_console.store import NewMessage, Store
 from support_console.store.engine import create_engine, reader
 from support_console.store.migrations import MIGRATIONS, migrate
@@ -44,7 +45,7 @@ def test_migration_creates_the_index_and_search_finds_newest_first(store: Store)
     _seed(store)
     assert search_index_exists(store)
     hits = store.search("controller")
-    assert [h.created_at for h in hits] == [T0 + timedelta(days=2), T0]
+    assert [h.happened_at for h in hits] == [T0 + timedelta(days=2), T0]
     assert hits[0].customer_email == "jordan@example.com"
     assert hits[0].role == "customer"
     assert store.search("charged twice")[0].customer_name == "Ellen Brooks"
@@ -69,7 +70,7 @@ def test_filters_by_customer_persona_and_since(store: Store) -> None:
     assert len(store.search("charged", persona="billing-refunds")) == 1
     assert store.search("charged", persona="xbox-support") == []
     recent = store.search("controller", since=T0 + timedelta(days=1))
-    assert [h.created_at for h in recent] == [T0 + timedelta(days=2)]
+    assert [h.happened_at for h in recent] == [T0 + timedelta(days=2)]
     assert len(store.search("controller", limit=1)) == 1
 
 
@@ -117,10 +118,12 @@ def test_index_follows_draft_updates_approval_and_deletion(store: Store) -> None
     )
     assert store.search("recovery") == []  # unsent drafts are not part of the logs
     store.save_draft(conversation, draft_id=draft, text="Use the recovery wizard")
-    store.approve_draft(draft, "Please use the account recovery wizard", "priya")
+    sent = store.approve_draft(draft, "Please use the account recovery wizard", "priya")
     hits = store.search("wizard")
     assert [h.message_id for h in hits] == [draft]
     assert hits[0].state == "sent"
+    assert sent.approved_at is not None
+    assert hits[0].happened_at == as_utc(sent.approved_at) != as_utc(sent.created_at)  # dated when sent
     assert store.search("form") == []  # the superseded draft text left the index
     with store.engine.begin() as conn:
         conn.execute(sa.text("DELETE FROM messages WHERE id = :i"), {"i": draft})

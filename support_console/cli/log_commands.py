@@ -125,7 +125,7 @@ def hit_line(hit: SearchHit, mark: Callable[[str], str]) -> str:
         last = end
     pieces.append(escaped(hit.snippet[last:]))
     snippet = " ".join("".join(pieces).split())  # one line: newlines and runs of spaces collapsed
-    when = hit.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
+    when = hit.happened_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M")
     who = escaped(f"{hit.customer_name} <{hit.customer_email}>")
     return f"{when}  conversation {hit.conversation_id}  {who}  {hit.role}: {snippet}"
 
@@ -171,7 +171,7 @@ def _hit_dict(hit: SearchHit) -> dict[str, Any]:
         "role": hit.role,
         "state": hit.state,
         "persona": hit.persona_id,
-        "time": hit.created_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+        "time": hit.happened_at.astimezone(UTC).isoformat().replace("+00:00", "Z"),
         "snippet": hit.snippet,
         "highlights": [list(span) for span in hit.highlights],
     }

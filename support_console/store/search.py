@@ -64,7 +64,7 @@ class SearchHit:
     role: str
     state: str
     persona_id: str | None
-    created_at: datetime
+    happened_at: datetime  # a reply: when it was sent (as the audit view and the exports date it)
     snippet: str
     highlights: tuple[tuple[int, int], ...]
 
@@ -143,7 +143,7 @@ def _hits(conn: Connection, ids: list[int], snippets: dict[int, Snippet]) -> lis
             _M.role,
             _M.state,
             sa.func.coalesce(_M.persona_id, _C.persona_id),
-            _M.created_at,
+            sa.func.coalesce(_M.approved_at, _M.created_at),
         )
         .join_from(MESSAGES, CONVERSATIONS, _C.id == _M.conversation_id)
         .join(CUSTOMERS, _K.id == _C.customer_id)
@@ -158,7 +158,7 @@ def _hits(conn: Connection, ids: list[int], snippets: dict[int, Snippet]) -> lis
         snippet, spans = snippets[message_id]
         hits.append(SearchHit(
             message_id=message_id, conversation_id=row[1], customer_id=row[2], customer_name=row[3],
-            customer_email=row[4], role=row[5], state=row[6], persona_id=row[7], created_at=row[8],
+            customer_email=row[4], role=row[5], state=row[6], persona_id=row[7], happened_at=row[8],
             snippet=snippet, highlights=spans,
         ))  # fmt: skip
     return hits

@@ -180,7 +180,7 @@ class HitsTable(DataTable[Text | str]):
         self.hits = {str(hit.message_id): hit for hit in hits}
         for hit in hits:
             self.add_row(
-                timestamp(hit.created_at),
+                timestamp(hit.happened_at),
                 literal(one_line(f"{hit.customer_name} <{hit.customer_email}>", CUSTOMER_WIDTH)),
                 hit.role,
                 snippet_text(hit),
