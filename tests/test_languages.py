@@ -21,6 +21,12 @@ from support_console.core.languages import detect_language, normalise_code, same
         ("Obrigado pela ajuda, mas o pedido ainda não chegou", "pt"),
         ("Dank je wel voor de hulp, maar mijn pakket is nog niet er", "nl"),
         ("My order has not arrived yet, can you help me?", "en"),
+        # English's "a" is Portuguese's too: it must not outvote the English words around it
+        (
+            "My PC shows a blue screen 'CRITICAL_PROCESS_DIED' about once a day since I added a second SSD.",
+            "en",
+        ),
+        ("Olá, a minha encomenda ainda não chegou e o site diz que foi entregue", "pt"),
         ("Привет, мой заказ не пришёл", "ru"),
         ("Привіт, де моє замовлення? Дякую", "uk"),
         ("注文がまだ届きません", "ja"),

@@ -43,7 +43,7 @@ _FUNCTION_WORDS: Final[dict[str, frozenset[str]]] = {
     code: frozenset(words.split())
     for code, words in {
         "en": "the and is are you your my i to of it this that have not with for can please thanks was be "
-        "what when how do does would could me we our",
+        "what when how do does would could me we our a an in on at but or if from since about after",
         "de": "der die das und ist ich nicht sie mit ein eine mein meine ihr ihre auf für bitte danke noch "
         "wie wann was haben habe kann können ist es zu den dem",
         "fr": "le la les et est je ne pas vous avec un une mon ma mes votre pour merci bonjour des du que "
