@@ -21,11 +21,13 @@ from support_console.workflows.export import export
 from support_console.workflows.languages import customer_language, language_instruction, set_language
 
 
-def _draft(store: Store, cid: int, text: str, *, persona: str, model: str) -> tuple[int, int]:
+def _draft(
+    store: Store, cid: int, text: str, *, persona: str, model: str, author: str | None = None
+) -> tuple[int, int]:
     gid = store.start_generation(cid, draft_id=None, persona_id=persona, model=model, parameters={})
     draft = store.save_draft(
         cid, text=text, original_text=text, persona_id=persona, model=model, finish_reason="stop",
-        usage=(10, 5), generation_id=gid, final=True,
+        usage=(10, 5), generation_id=gid, final=True, author=author,
     )  # fmt: skip
     return draft, gid
 
@@ -56,7 +58,7 @@ def test_quality_stats_on_a_seeded_database(store: Store) -> None:
     store.approve_draft(d3, "Refund sent.", "alice")
     store.rate_generation(g3, -1, reason="too long", agent="alice")
     store.add_message(cid, ROLE_CUSTOMER, "last")
-    d4, _ = _draft(store, cid, model_text, persona="tech", model="gpt-4o")
+    d4, _ = _draft(store, cid, model_text, persona="tech", model="gpt-4o", author="carol")
     store.discard_draft(d4)
 
     stats = store.quality_stats()
@@ -83,6 +85,7 @@ def test_quality_stats_on_a_seeded_database(store: Store) -> None:
     assert {row.key for row in stats.by_model} == {"gpt-4o", "gpt-4o-mini"}
     agents = {row.key: row for row in stats.by_agent}
     assert (agents["alice"].sent_as_is, agents["alice"].rewritten, agents["bob"].lightly_edited) == (1, 1, 1)
+    assert agents["carol"].discarded == 1  # an unsent draft counts for the agent whose draft it was
 
     later = store.quality_stats(since=(store.get_message(d4).created_at + timedelta(days=1)))
     assert later.by_persona == []

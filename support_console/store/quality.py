@@ -16,7 +16,8 @@ between the model's text and the sent text:
 
 Per **tool**, a draft counts under every rewrite tool whose rewrite the agent accepted into it, and under
 ``(none)`` when none was; the tool rows also count the thumbs on the rewrites themselves. Per **agent**: the
-approver of a sent draft, else the agent who asked for its generation, else ``(unknown)``.
+approver of a sent draft, else the agent whose draft it was (its author, or who asked for its generation),
+else ``(unknown)``.
 """
 
 from __future__ import annotations
@@ -110,7 +111,7 @@ class QualityMixin(StoreBase):
                 sa.func.coalesce(_M.persona_id, _C.persona_id, NONE),
                 _M.model,
                 _M.approved_by,
-                _G.agent,
+                sa.func.coalesce(_M.author, _G.agent),
                 _M.state,
                 _M.superseded_by,
                 _M.text,
