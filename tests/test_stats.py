@@ -292,9 +292,10 @@ async def test_the_drafter_stores_the_kind_of_each_failure(tmp_path: Path, wire_
         services.close()
 
 
-def test_the_logs_preview_is_never_an_unsent_draft(store: Store) -> None:
-    """The logs' "latest message" is what the conversation holds: a draft waiting for approval (or one the
-    agent discarded) was never sent, so it must not read as the conversation's last word."""
+def test_the_logs_preview_and_count_are_never_an_unsent_draft(store: Store) -> None:
+    """The logs' "latest message" and message count are what the conversation holds: a draft waiting for
+    approval (or one the agent discarded) was never sent, so it must not read as the conversation's last word,
+    nor count as one of its messages (the audit trail's count)."""
     customer = store.add_customer("Jordan Hale", "jordan@example.com")
     assert customer.id is not None
     conversation = store.current_conversation(customer.id, "xbox-support")
@@ -304,3 +305,4 @@ def test_the_logs_preview_is_never_an_unsent_draft(store: Store) -> None:
     store.save_draft(conversation.id, text=draft, original_text=draft)
     [row] = store.list_conversations(LogFilters(customer="Jordan"))
     assert row.preview == "DNS isn't resolving Xbox server names"
+    assert row.messages == len(store.audit_conversation(conversation.id).messages) == 1  # nor counted

@@ -16,20 +16,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from support_console.core.errors import NotFoundError
 from support_console.core.text_diff import edit_distance
-from support_console.core.vocabulary import STATE_NOTE, STATE_RECEIVED, STATE_SENT, incomplete_kind
+from support_console.core.vocabulary import incomplete_kind
 from support_console.store.base import StoreBase
-from support_console.store.conversation_list import LogFilters, where_clauses
+from support_console.store.conversation_list import AUDITED_STATES, LogFilters, where_clauses
 from support_console.store.generations import GenerationRecord, read_generations
 from support_console.store.tables import CONVERSATIONS, CUSTOMERS, GENERATIONS, MESSAGES, ai_assisted
-
-AUDITED_STATES: Final = (STATE_RECEIVED, STATE_SENT, STATE_NOTE)
 
 _M = MESSAGES.c
 _C = CONVERSATIONS.c

@@ -16,13 +16,16 @@ from typing import Final
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
-from support_console.core.vocabulary import STATE_DISCARDED, STATE_DRAFT
+from support_console.core.vocabulary import STATE_NOTE, STATE_RECEIVED, STATE_SENT
 from support_console.store.base import StoreBase
 from support_console.store.customers import customer_filter
 from support_console.store.tables import CONVERSATIONS, CUSTOMERS, MESSAGES, UTCDateTime
 
 ACTIVITY_INDEX: Final = "ix_conversations_activity"
 PREVIEW_CHARS: Final = 160
+#: The messages of a conversation's audit trail (``audit.py``), which the list counts and previews: what the
+#: customer wrote, notes and sent replies; not unsent or discarded drafts.
+AUDITED_STATES: Final = (STATE_RECEIVED, STATE_SENT, STATE_NOTE)
 
 _M = MESSAGES.c
 _C = CONVERSATIONS.c
@@ -97,12 +100,12 @@ class ConversationListMixin(StoreBase):
         """Conversations matching ``filters``, most recent activity first, ``limit`` rows from ``offset``."""
         count = (
             sa.select(sa.func.count())
-            .where(_M.conversation_id == _C.id, _M.state != STATE_DISCARDED)
+            .where(_M.conversation_id == _C.id, _M.state.in_(AUDITED_STATES))  # as its audit trail counts
             .scalar_subquery()
         )
         preview = (
             sa.select(sa.func.substr(_M.text, 1, PREVIEW_CHARS))
-            .where(_M.conversation_id == _C.id, _M.state.notin_((STATE_DISCARDED, STATE_DRAFT)))
+            .where(_M.conversation_id == _C.id, _M.state.in_(AUDITED_STATES))
             .order_by(_M.id.desc())
             .limit(1)
             .scalar_subquery()
