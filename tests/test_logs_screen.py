@@ -138,6 +138,7 @@ async def test_search_shows_highlighted_hits_and_enter_opens_the_audit_at_the_hi
         assert hits.display
         assert not screen.query_one(ConversationTable).display
         assert hits.row_count == 1
+        assert "1 hit for charged twice" in _text(screen.query_one("#logs-status", Static))
         snippet = hits.get_row_at(0)[3]
         assert isinstance(snippet, Text)
         styled = {snippet.plain[s.start : s.end].lower() for s in snippet.spans if "reverse" in str(s.style)}

@@ -168,7 +168,8 @@ class LogsScreen(LaidOutOnce[None]):
             existing.first().show(hits)
         else:
             self.query_one("#logs-body", Vertical).mount(HitsTable(hits, id="logs-hits"))
-        status = Text(f"{len(hits)}{'+' if len(hits) == SEARCH_LIMIT else ''} hits for ")
+        more = "+" if len(hits) == SEARCH_LIMIT else ""
+        status = Text(f"{len(hits)}{more} {'hit' if len(hits) == 1 else 'hits'} for ")
         status.append(query, style="bold")
         status.append(" — Enter opens the conversation at the hit, Esc returns to the list")
         self._status(status)
