@@ -180,3 +180,19 @@ def test_a_reply_is_exported_at_when_it_was_sent_after_what_came_while_it_was_dr
     assert messages[-1]["time"] == messages[-1]["approved_at"]
     markdown = _export(store, "md")
     assert markdown.index("Checked the refund") < markdown.index("Reply sent by Kim")
+
+
+def test_the_exports_say_who_did_what_as_the_audit_view_does(store: Store) -> None:
+    cid = json.loads(_export(store, "json"))["conversations"][0]["id"]
+    store.set_status(cid, "pending", agent="Kim")
+    store.assign(cid, "Lee", by="Kim")
+    (data,) = [c for c in json.loads(_export(store, "json"))["conversations"] if c["id"] == cid]
+    assert [(e["agent"], e["kind"], e["detail"]) for e in data["events"]][-2:] == [
+        ("Kim", "status", "pending"), ("Kim", "assigned", "Lee"),
+    ]  # fmt: skip
+    trail = store.audit_conversation(cid)
+    assert [e["kind"] for e in data["events"]] == [e.kind for e in trail.events]
+    markdown = _export(store, "md")
+    assert "### Who did what (oldest first)" in markdown
+    assert "· Kim · status pending\n- " in markdown
+    assert "· Kim · assigned Lee\n" in markdown

@@ -28,6 +28,7 @@ from support_console.store.base import StoreBase
 from support_console.store.conversation_list import AUDITED_STATES, LogFilters, where_clauses
 from support_console.store.generations import GenerationRecord, read_generations
 from support_console.store.tables import CONVERSATIONS, CUSTOMERS, GENERATIONS, MESSAGES, ai_assisted
+from support_console.store.team import EventRecord, read_events
 
 _M = MESSAGES.c
 _C = CONVERSATIONS.c
@@ -103,6 +104,7 @@ class AuditConversation:
     created_at: datetime
     messages: tuple[AuditMessage, ...]
     generations: tuple[GenerationRecord, ...] = ()
+    events: tuple[EventRecord, ...] = ()  # who did what, oldest first: notes, statuses, assignments, sends
 
 
 # fmt: off
@@ -130,6 +132,7 @@ def _build(conn: Connection, row: sa.Row[Any]) -> AuditConversation:
     messages = tuple(AuditMessage(*tuple(m)) for m in conn.execute(stmt))
     conversation_id, customer_id, name, email, external_id, status, persona_id, created_at = tuple(row)
     generations = read_generations(conn, GENERATIONS.c.conversation_id == conversation_id)
+    events = tuple(read_events(conn, conversation_id))
     return AuditConversation(
         conversation_id,
         customer_id,
@@ -141,6 +144,7 @@ def _build(conn: Connection, row: sa.Row[Any]) -> AuditConversation:
         created_at,
         messages,
         generations,
+        events,
     )
 
 

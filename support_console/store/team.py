@@ -169,10 +169,8 @@ class TeamMixin(StoreBase):
 
     def events(self, conversation_id: int) -> list[EventRecord]:
         """The conversation's events, oldest first (the audit screen's "who did it")."""
-        e = EVENTS.c
-        stmt = sa.select(EVENTS).where(e.conversation_id == conversation_id).order_by(e.id)
         with self._reading() as conn:
-            return [_record(row) for row in conn.execute(stmt)]
+            return read_events(conn, conversation_id)
 
     def events_since(self, after_id: int, limit: int = 1000) -> list[EventRecord]:
         """Events newer than ``after_id``, oldest first (the change feed's read)."""
@@ -237,6 +235,13 @@ def _agent(name: str) -> str:
     if not cleaned:
         raise StoreError("Assignments need the agent's name: set [agent] name in the config file.")
     return cleaned
+
+
+def read_events(conn: Connection, conversation_id: int) -> list[EventRecord]:
+    """One conversation's events, oldest first: who did what (the audit view, the exports)."""
+    e = EVENTS.c
+    stmt = sa.select(EVENTS).where(e.conversation_id == conversation_id).order_by(e.id)
+    return [_record(row) for row in conn.execute(stmt)]
 
 
 def _record(row: Sequence[object] | sa.Row[object]) -> EventRecord:

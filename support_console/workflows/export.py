@@ -3,7 +3,8 @@
 What the trail holds is the store's to say (``Store.iter_audit``: ``store/audit.py``), so an export always
 agrees with the audit view; this module only writes it. For every AI-assisted reply it keeps the model's
 original draft next to the sent text, with approver, time, persona, model, tokens and finish reason, and the
-generation its text came from; every generation of the conversation follows, in the order they started. No
+generation its text came from; every generation of the conversation follows, in the order they started, then
+who did what (the events log). No
 settings are read here, so no API key can reach an export.
 """
 
@@ -17,10 +18,16 @@ from typing import TYPE_CHECKING, Any, Final, Literal, TextIO
 from support_console.core.clock import utcnow
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import escaped, json_escaped
-from support_console.core.vocabulary import GENERATION_DRAFT, ROLE_AGENT, ROLE_CUSTOMER
+from support_console.core.vocabulary import (
+    EVENT_ASSIGNED,
+    EVENT_STATUS,
+    GENERATION_DRAFT,
+    ROLE_AGENT,
+    ROLE_CUSTOMER,
+)
 
 if TYPE_CHECKING:
-    from support_console.store import AuditConversation, AuditMessage, GenerationRecord, Store
+    from support_console.store import AuditConversation, AuditMessage, EventRecord, GenerationRecord, Store
 
 ExportFormat = Literal["md", "json", "jsonl"]
 FORMATS: Final = ("md", "json", "jsonl")
@@ -112,6 +119,13 @@ def generation_line(g: GenerationRecord) -> str:
     )
 
 
+def event_line(e: EventRecord) -> str:
+    """One event in words (Markdown export, audit view): when, who ("—" for no agent) and what; a status or
+    an assignment with what it was set to."""
+    detail = f" {e.detail}" if e.kind in (EVENT_STATUS, EVENT_ASSIGNED) and e.detail else ""
+    return f"{_when(e.at)} · {e.agent or '—'} · {e.kind}{detail}"
+
+
 def _kind(g: GenerationRecord) -> str:
     """What a generation other than a draft was (a rewrite by its tool, by whom) and the agent's verdict."""
     if g.kind == GENERATION_DRAFT:
@@ -137,6 +151,9 @@ def conversation_dict(c: AuditConversation) -> dict[str, Any]:
         "created_at": _iso(c.created_at),
         "messages": [message_dict(m) for m in c.messages],
         "generations": [generation_dict(g) for g in c.generations],
+        "events": [
+            {"at": _iso(e.at), "agent": e.agent, "kind": e.kind, "detail": e.detail} for e in c.events
+        ],
     }
 
 
@@ -201,6 +218,9 @@ def conversation_markdown(c: AuditConversation) -> str:
     if c.generations:
         lines = "".join(_generation_markdown(g) for g in c.generations)
         body += f"\n### Generations ({len(c.generations)}, oldest first)\n\n{lines}"
+    if c.events:
+        lines = "".join(f"- {event_line(e)}\n" for e in c.events)
+        body += f"\n### Who did what (oldest first)\n\n{lines}"
     return body
 
 

@@ -23,11 +23,11 @@ from textual.widgets import Static
 from support_console.core.errors import SupportConsoleError
 from support_console.core.safe_text import visible
 from support_console.core.text_diff import diff_words
-from support_console.core.vocabulary import EVENT_ASSIGNED, EVENT_STATUS, ROLE_AGENT, ROLE_CUSTOMER
+from support_console.core.vocabulary import ROLE_AGENT, ROLE_CUSTOMER
 from support_console.ui.screens.reply_to import ReplyTo
 from support_console.ui.widgets.footer import KeyFooter
 from support_console.ui.widgets.text import literal, timestamp
-from support_console.workflows.export import generation_line
+from support_console.workflows.export import event_line, generation_line
 from support_console.workflows.services import Services
 
 if TYPE_CHECKING:
@@ -120,11 +120,7 @@ def events_text(events: Sequence[EventRecord]) -> Text:
     was unread ("kim · seen") with its agent."""
     text = Text("Who did what\n", style="bold")
     for e in events:
-        detail = f" {e.detail}" if e.kind in (EVENT_STATUS, EVENT_ASSIGNED) and e.detail else ""
-        text.append(f"{e.at:%Y-%m-%d %H:%M} · ")
-        text.append_text(literal(e.agent or "—"))
-        text.append(f" · {e.kind}")
-        text.append_text(literal(detail))
+        text.append_text(literal(event_line(e)))
         text.append("\n")
     text.rstrip()
     return text
@@ -196,7 +192,7 @@ class AuditScreen(Screen[None]):
     def _read(self) -> None:
         try:
             trail = self.services.store.audit_conversation(self.conversation_id)
-            self.events = self.services.store.events(self.conversation_id)  # who did what (team mode)
+            self.events = list(trail.events)  # who did what (team mode)
         except SupportConsoleError as exc:
             with suppress(RuntimeError):
                 self.app.call_from_thread(self._failed, exc)
