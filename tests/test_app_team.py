@@ -139,7 +139,7 @@ async def test_what_one_agent_reads_loses_its_unread_mark_in_the_other_console(
         assert b is not None
         await show_all_conversations(pb, b)
         await wait_for(pb, lambda: kim.store_is_open and lee.store_is_open, what="the stores to open")
-        await wait_for(pb, lambda: b.live.started, what="Lee's live updates")
+        await wait_for(pb, b.live.following.is_set, what="Lee's live updates")
         rows = b.customers.query_one(OptionList)
 
         def ann_row() -> str:
@@ -175,7 +175,7 @@ async def test_a_message_that_arrives_in_the_open_conversation_is_seen_there(
     async with console(app, (160, 45)) as pilot:
         main = await open_first_customer(pilot, app)
         await wait_for(pilot, lambda: kim.store.queue_row(cid).unread == 0, what="opened: seen")
-        await wait_for(pilot, lambda: main.live.started, what="Kim's live updates")
+        await wait_for(pilot, main.live.following.is_set, what="Kim's live updates")
         lee.store.add_message(cid, "customer", "Hello? Anyone?")
         await wait_for(pilot, lambda: "Hello? Anyone?" in screen_text(app), within=3, what="it shown")
         await wait_for(pilot, lambda: kim.store.queue_row(cid).unread == 0, within=3, what="seen there")

@@ -13,6 +13,7 @@ a little longer each time, and opens a new feed, which reads every event it miss
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
 from contextlib import suppress
@@ -74,6 +75,9 @@ class LiveUpdates(Widget):
         self.activity = ACTIVITY_VIEWING
         self.agent = ""
         self.started = False
+        #: Set once the feed has its starting point (the newest event then): every change committed after
+        #: it is delivered. A change committed between :meth:`start` and this is already in that point.
+        self.following = threading.Event()
 
     def start(self) -> None:
         """Begin following the store (once)."""
@@ -88,6 +92,7 @@ class LiveUpdates(Widget):
         worker = get_current_worker()
         store = self.services.store
         feed = ChangeFeed(store)
+        self.following.set()
         failures = 0
         beat_at = presence_at = 0.0
         beaten: tuple[int | None, str, str] | None = None
