@@ -62,9 +62,9 @@ class AuditMessage:
 
     @property
     def happened_at(self) -> datetime:
-        """When it happened in the conversation: a reply when it was sent (a reply sent after messages that
-        came while it was drafted follows them, though its draft began before them), anything else when it
-        was written."""
+        """When it happened in the conversation (``tables.happened_at`` in SQL): a reply when it was sent (a
+        reply sent after messages that came while it was drafted follows them, though its draft began before
+        them), anything else when it was written."""
         return self.approved_at or self.created_at
 
     @property

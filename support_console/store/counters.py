@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection
 
 from support_console.core.clock import utcnow
 from support_console.core.vocabulary import ROLE_CUSTOMER, STATE_NOTE, STATE_RECEIVED, STATE_SENT
-from support_console.store.tables import CONVERSATIONS, MESSAGES
+from support_console.store.tables import CONVERSATIONS, MESSAGES, happened_at
 
 #: Message states whose rows are activity (not drafts, not discarded).
 ACTIVE_STATES: Final = (STATE_RECEIVED, STATE_NOTE, STATE_SENT)
@@ -56,7 +56,7 @@ def newest_activity(conversation: sa.ColumnElement[int], changed: Changed) -> sa
     """The newest activity time among the ``changed`` messages of ``conversation`` (NULL if none)."""
     m = _ACTIVITY.c
     return (
-        sa.select(sa.func.max(sa.func.coalesce(m.approved_at, m.created_at)))
+        sa.select(sa.func.max(happened_at(m)))
         .where(
             m.conversation_id == conversation,
             changed(m),

@@ -34,7 +34,7 @@ from support_console.store.backend import Snippet
 from support_console.store.base import StoreBase
 from support_console.store.customers import customer_filter
 from support_console.store.like import contains
-from support_console.store.tables import CONVERSATIONS, CUSTOMERS, MESSAGES, UTCDateTime
+from support_console.store.tables import CONVERSATIONS, CUSTOMERS, MESSAGES, UTCDateTime, happened_at
 
 #: Message states that search covers (see the module docstring).
 SEARCHED_STATES: Final = (STATE_RECEIVED, STATE_SENT, STATE_NOTE)
@@ -143,7 +143,7 @@ def _hits(conn: Connection, ids: list[int], snippets: dict[int, Snippet]) -> lis
             _M.role,
             _M.state,
             sa.func.coalesce(_M.persona_id, _C.persona_id),
-            sa.func.coalesce(_M.approved_at, _M.created_at),
+            happened_at(_M),
         )
         .join_from(MESSAGES, CONVERSATIONS, _C.id == _M.conversation_id)
         .join(CUSTOMERS, _K.id == _C.customer_id)

@@ -372,3 +372,10 @@ def ai_assisted(m: sa.ColumnCollection[str, sa.ColumnElement[Any]] | Any) -> sa.
     """An AI-assisted reply: an agent reply that came from the model (``original_text`` or ``model`` set;
     a hand-written reply has neither). The one definition: the stats count by it, the audit trail reads it."""
     return sa.and_(m.role == ROLE_AGENT, sa.or_(m.original_text.is_not(None), m.model.is_not(None)))
+
+
+def happened_at(m: sa.ColumnCollection[str, sa.ColumnElement[Any]] | Any) -> sa.ColumnElement[datetime]:
+    """When a message happened in its conversation: a reply when it was sent, anything else when it was
+    written (``audit.AuditMessage.happened_at`` for a message read). The one definition in SQL: the activity
+    counter (``counters.newest_activity``) and search's hits read it."""
+    return sa.func.coalesce(m.approved_at, m.created_at)

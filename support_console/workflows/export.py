@@ -4,8 +4,7 @@ What the trail holds is the store's to say (``Store.iter_audit``: ``store/audit.
 agrees with the audit view; this module only writes it. For every AI-assisted reply it keeps the model's
 original draft next to the sent text, with approver, time, persona, model, tokens and finish reason, and the
 generation its text came from; every generation of the conversation follows, in the order they started, then
-who did what (the events log). No
-settings are read here, so no API key can reach an export.
+who did what (the events log). No settings are read here, so no API key can reach an export.
 """
 
 from __future__ import annotations

@@ -176,7 +176,6 @@ class AuditScreen(Screen[None]):
         self.show_diff = True
         self.trail: AuditConversation | None = None
         self.shown: tuple[AuditMessage, ...] = ()
-        self.events: list[EventRecord] = []
 
     def compose(self) -> ComposeResult:
         yield Static(id="audit-head")
@@ -192,7 +191,6 @@ class AuditScreen(Screen[None]):
     def _read(self) -> None:
         try:
             trail = self.services.store.audit_conversation(self.conversation_id)
-            self.events = list(trail.events)  # who did what (team mode)
         except SupportConsoleError as exc:
             with suppress(RuntimeError):
                 self.app.call_from_thread(self._failed, exc)
@@ -247,8 +245,8 @@ class AuditScreen(Screen[None]):
             )
         if trail.generations:
             widgets.append(Static(generations_text(trail), id="audit-generations", classes="audit-msg"))
-        if self.events:
-            widgets.append(Static(events_text(self.events), id="audit-events", classes="audit-msg"))
+        if trail.events:  # who did what (team mode)
+            widgets.append(Static(events_text(trail.events), id="audit-events", classes="audit-msg"))
         self.query_one("#audit-body", VerticalScroll).mount_all(widgets)
         self.call_after_refresh(self._scroll_to_hit)
 
