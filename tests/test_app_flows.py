@@ -92,6 +92,59 @@ async def test_add_message_generate_stop_edit_approve(services: Services, wire_s
     assert main.customer.id == customer_id
 
 
+async def test_after_a_send_a_stray_key_and_the_send_key_send_nothing(
+    services: Services, wire_server: WireServer
+) -> None:
+    """The focus leaves the emptied draft for the queue: a key typed after the send lands nowhere, and the
+    send key then finds no draft (before, it sent that one letter as a hand-written reply, unasked)."""
+    _, conversation_id = seed_customer(services, messages=("Where is my refund?",))
+    wire_server.enqueue(stream_text("Your refund left today."))
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await generate(pilot, main)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: main.draft.text == "" and not main.drafting.sending, what="the send")
+        await settle(pilot)
+        assert app.focused is not None
+        assert app.focused.id == "customer-options"
+        await pilot.press("x", "ctrl+s")
+        await settle(pilot)
+        agent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"]
+        assert [(m.state, m.text) for m in agent] == [("sent", "Your refund left today.")]
+        assert main.draft.text == ""
+        assert services.store.pending_draft(conversation_id) is None
+
+
+async def test_sending_on_a_conversation_another_agent_has_asks_first(
+    services: Services, wire_server: WireServer
+) -> None:
+    """Another agent took the conversation: the send asks, a no sends nothing and says why, a yes sends."""
+    _, conversation_id = seed_customer(services, messages=("Where is my refund?",))
+    services.store.assign(conversation_id, "lee", by="lee")
+    wire_server.enqueue(stream_text("Your refund left today."))
+    app = create_app(services.settings, services)
+    async with console(app, (100, 30)) as pilot:
+        main = await open_first_customer(pilot, app)
+        await generate(pilot, main)
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question")
+        question = str(app.screen.query_one("#confirm-question").render())
+        assert "lee has this conversation" in question
+        await pilot.press("n")
+        await settle(pilot)
+        assert "Not sent. lee has this conversation" in str(main.query_one("#draft-status").render())
+        assert [m.state for m in services.store.page_messages(conversation_id) if m.role == "agent"] == [
+            "draft"
+        ]
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), what="the question again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: main.draft.text == "" and not main.drafting.sending, what="the send")
+        agent = [m for m in services.store.page_messages(conversation_id) if m.role == "agent"]
+        assert [(m.state, m.approved_by) for m in agent] == [("sent", "alice")]
+
+
 async def test_full_stream_lands_in_pane_and_status_shows_usage(
     services: Services, wire_server: WireServer
 ) -> None:

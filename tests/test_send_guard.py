@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from support_console.core.vocabulary import ErrorKind
-from support_console.workflows.send_guard import send_risk
+from support_console.workflows.send_guard import held_by_other, send_risk
 
 
 @pytest.mark.parametrize(
@@ -36,3 +36,24 @@ def test_complete_replies_and_drafts_without_model_text_are_not_risky(
     kind: str | None, finish: str | None, model_text: str | None
 ) -> None:
     assert send_risk(kind, finish, model_text) is None
+
+
+@pytest.mark.parametrize(
+    ("assignee", "agent", "warned"),
+    [(None, "alice", False), ("", "alice", False), ("alice", "alice", False), ("ALICE", "alice", False),
+     ("Élise", "élise", False), ("lee", "alice", True)],
+)  # fmt: skip
+def test_a_conversation_someone_else_has_is_a_warning(assignee: str | None, agent: str, warned: bool) -> None:
+    """Names compare as everywhere (``matching.fold``): the agent's own conversation, however spelled, is no
+    warning; another agent's is."""
+    warning = held_by_other(assignee, agent)
+    assert (warning is not None) == warned
+    if warning is not None:
+        assert warning.startswith(f"{assignee} has this conversation")
+
+
+def test_another_agents_name_is_shown_without_its_control_characters() -> None:
+    warning = held_by_other("lee\x1b[2J\u202e", "alice")
+    assert warning is not None
+    assert "\x1b" not in warning
+    assert "\u202e" not in warning

@@ -32,7 +32,7 @@ from support_console.core.errors import ConversationChanged, SupportConsoleError
 from support_console.core.vocabulary import ROLE_CUSTOMER, ROLE_NOTE, STATUSES
 from support_console.store.first_page import ConversationRecord, CustomerRecord, MessageRecord
 from support_console.workflows.drafting import Drafter, PreparedDraft, choose_persona
-from support_console.workflows.send_guard import SendRisk, placeholder_block, send_risk
+from support_console.workflows.send_guard import SendRisk, held_by_other, placeholder_block, send_risk
 
 if TYPE_CHECKING:
     from typing import TypeAlias
@@ -611,6 +611,11 @@ class DraftSession:
             outcome = drafter.outcome.value if drafter.outcome is not None else None
             return send_risk(outcome, result.finish_reason if result is not None else None, model_text)
         return send_risk(*self._restored_outcome, model_text)
+
+    def held_by_other(self) -> str | None:
+        """The warning when another agent has the open conversation (``send_guard.held_by_other``), from
+        the row last read (another console's take shows here within a second: the live feed rereads it)."""
+        return held_by_other(getattr(self.conversation, "assignee", None), self.agent_name)
 
     async def approve(self, text: str, status: str | None = None) -> Message:
         """Send ``text`` as the reply: the draft the pane holds becomes sent (keeping the model's original),

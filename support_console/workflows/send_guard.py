@@ -16,6 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from support_console.core.data_files import PLACEHOLDER
+from support_console.core.matching import fold
+from support_console.core.safe_text import visible
 from support_console.core.vocabulary import LENGTH_CUT, ErrorKind, incomplete_kind
 
 _WARNINGS = {
@@ -35,7 +37,21 @@ class SendRisk:
     @property
     def question(self) -> str:
         """What the console asks before sending it anyway."""
-        return f"{self.warning}\n\nSend it to the customer anyway?"
+        return send_question([self.warning])
+
+
+def send_question(warnings: list[str]) -> str:
+    """What the console asks before sending a reply despite ``warnings`` (sentences, one or more)."""
+    return "\n\n".join([*warnings, "Send it to the customer anyway?"])
+
+
+def held_by_other(assignee: str | None, agent: str) -> str | None:
+    """The warning when another agent has the conversation (``assignee``, not ``agent``), None when nobody
+    or this agent has it. Only a warning: two agents may answer one customer on purpose; the send-time
+    guard (``store/guard.py``) refuses only a draft the conversation has moved past."""
+    if not assignee or fold(assignee) == fold(agent):
+        return None
+    return f"{visible(assignee)} has this conversation: they may be answering the customer too."
 
 
 def send_risk(error_kind: str | None, finish_reason: str | None, model_text: str | None) -> SendRisk | None:

@@ -443,6 +443,8 @@ class MainScreen(TeamActions, LaidOutOnce[None]):
         self.transcript.append(event.message)
         self.conversation_view.show_title()
         self.customers.refresh_list()
+        if self.draft.editor.has_focus:  # not left in the emptied draft: a stray key there, then the send
+            self.customers.focus_list()  # key, would send it as a reply of its own without a question
 
     @on(DraftColumn.ConversationChanged)
     def _draft_stale(self, event: DraftColumn.ConversationChanged) -> None:

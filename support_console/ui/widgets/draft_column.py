@@ -32,7 +32,7 @@ from support_console.ui.widgets.safe_text_area import SafeTextArea
 from support_console.ui.widgets.status import EMPTY_REPLY, failed_status, finish_status, kept_status
 from support_console.ui.widgets.suggestion import SuggestionBanner
 from support_console.workflows.draft_session import NotReady
-from support_console.workflows.send_guard import placeholder_block
+from support_console.workflows.send_guard import placeholder_block, send_question
 
 if TYPE_CHECKING:
     from support_console.store import Message as StoredMessage
@@ -497,8 +497,9 @@ class DraftColumn(Vertical):
             self.post_message(self.NameNeeded(status))
             return
         risk = self.session.send_risk(pane.model_text)
+        warnings = [w for w in (risk.warning if risk else None, self.session.held_by_other()) if w]
         answer = (self.session.draft_id, text)
-        if risk is None or self._risk_accepted == answer:  # asked once for this text: not again after a
+        if not warnings or self._risk_accepted == answer:  # asked once for this text: not again after a
             self._send(status)  # refusal by the send-time guard
             return
         from support_console.ui.screens.confirm import ConfirmScreen
@@ -508,9 +509,10 @@ class DraftColumn(Vertical):
                 self._risk_accepted = answer
                 self._send(status)
             else:
-                self.pane.set_status(f"Not sent. {risk.warning}", error=True)
+                self.pane.set_status(f"Not sent. {' '.join(warnings)}", error=True)
 
-        self.app.push_screen(ConfirmScreen(risk.question, yes="Send anyway", no="Don't send"), answered)
+        question = send_question(warnings)
+        self.app.push_screen(ConfirmScreen(question, yes="Send anyway", no="Don't send"), answered)
 
     def _send(self, status: str | None) -> None:
         """Start sending what the pane holds now (and mark the conversation ``status``, if given)."""

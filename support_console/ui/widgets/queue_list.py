@@ -274,6 +274,9 @@ class QueueList(Vertical):
 
     def action_focus_list(self) -> None:
         """Down from the filter box moves into the list (the list's own Down moves the highlight)."""
+        self.focus_list()
+
+    def focus_list(self) -> None:
         self.query_one("#customer-options", OptionList).focus()
 
     def focus_filter(self) -> None:
