@@ -154,3 +154,24 @@ async def test_a_reply_with_an_unfilled_placeholder_is_never_sent(
     sent = await session.approve("Order A-1 ships today. It costs $5 {for real}.")
     assert sent.state == "sent"
     assert services.store.pending_draft(conversation_id) is None
+
+
+async def test_a_hand_written_reply_rewritten_by_the_model_says_so_in_its_trail(
+    services: Services, session: DraftSession, wire_server: WireServer
+) -> None:
+    """The accepted rewrite's tool is named on the reply; a rejected one is not (it wrote nothing sent)."""
+    conversation_id = await opened(services, session)
+    rewrites = RewriteSession(services, session)
+    tools = load_tools()
+    for tool, text, accepted in (("friendlier", "Rejected words.", False), ("shorter", "Refund sent.", True)):
+        wire_server.enqueue(stream_text(text))
+        rewrite = await rewrites.prepare(tools.get(tool), DRAFT)
+        async for _ in rewrites.stream(rewrite):
+            pass
+        await rewrites.decide(rewrite, accepted=accepted)
+    await session.save_edit("Refund sent.\n\n-- \nAlice")  # the accepted text, as the editor saves it
+    await session.approve("Refund sent.\n\n-- \nAlice")
+    [reply] = [m for m in services.store.audit_conversation(conversation_id).messages if m.role == "agent"]
+    assert not reply.ai_assisted  # where the draft came from: the agent's hands
+    assert reply.rewrites_accepted == ("shorter",)
+    assert reply.verdict == "hand-written, rewritten with the shorter rewrite tool"

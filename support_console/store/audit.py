@@ -13,8 +13,8 @@ went into (sent, draft, discarded or superseded). A sent reply names the generat
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection
 
 from support_console.core.errors import NotFoundError
 from support_console.core.text_diff import edit_distance
-from support_console.core.vocabulary import incomplete_kind
+from support_console.core.vocabulary import GENERATION_REWRITE, OUTCOME_ACCEPTED, incomplete_kind
 from support_console.store.base import StoreBase
 from support_console.store.conversation_list import AUDITED_STATES, LogFilters, where_clauses
 from support_console.store.generations import GenerationRecord, read_generations
@@ -59,6 +59,10 @@ class AuditMessage:
     ai_assisted: bool
     generation_id: int | None = None  # the generation the text came from (None: hand-written, or older)
     error_kind: str | None = None  # how that generation ended (a refusal, a stop…): not a complete reply
+    #: The rewrite tools whose rewrites the agent accepted into this reply's draft, oldest first (a
+    #: hand-written reply may have been rewritten by the model: it is not ``ai_assisted``, which looks at
+    #: where the draft came from, but the trail must not call its words wholly the agent's).
+    rewrites_accepted: tuple[str, ...] = ()
 
     @property
     def happened_at(self) -> datetime:
@@ -71,7 +75,11 @@ class AuditMessage:
     def verdict(self) -> str:
         """How the reply relates to the model's text, in words (the audit view and the Markdown export)."""
         if not self.ai_assisted:
-            return "hand-written"
+            if not self.rewrites_accepted:
+                return "hand-written"
+            tools = " and ".join(dict.fromkeys(self.rewrites_accepted))
+            tool = "tools" if len(set(self.rewrites_accepted)) > 1 else "tool"
+            return f"hand-written, rewritten with the {tools} rewrite {tool}"
         if self.edited:
             return "AI-assisted, edited"
         incomplete = incomplete_kind(self.error_kind, self.finish_reason)
@@ -123,15 +131,29 @@ def _conversation_select() -> sa.Select[Any]:
     return sa.select(*_CONVERSATION_COLUMNS).join_from(CONVERSATIONS, CUSTOMERS, _K.id == _C.customer_id)
 
 
+def _rewrites_accepted(generations: Sequence[GenerationRecord]) -> dict[int, list[str]]:
+    """Message id -> the tools of the rewrites accepted into that draft, oldest first."""
+    accepted: dict[int, list[str]] = {}
+    for g in generations:
+        if g.kind == GENERATION_REWRITE and g.outcome == OUTCOME_ACCEPTED and g.message_id is not None:
+            accepted.setdefault(g.message_id, []).append(g.tool_id or "unknown")
+    return accepted
+
+
 def _build(conn: Connection, row: sa.Row[Any]) -> AuditConversation:
     stmt = (
         sa.select(*_MESSAGE_COLUMNS)
         .where(_M.conversation_id == row[0], _M.state.in_(AUDITED_STATES))
         .order_by(_M.id)
     )
-    messages = tuple(AuditMessage(*tuple(m)) for m in conn.execute(stmt))
     conversation_id, customer_id, name, email, external_id, status, persona_id, created_at = tuple(row)
     generations = read_generations(conn, GENERATIONS.c.conversation_id == conversation_id)
+    rewrites = _rewrites_accepted(generations)
+    read = (AuditMessage(*tuple(m)) for m in conn.execute(stmt))
+    messages = tuple(
+        replace(m, rewrites_accepted=tuple(rewrites[m.message_id])) if m.message_id in rewrites else m
+        for m in read
+    )
     events = tuple(read_events(conn, conversation_id))
     return AuditConversation(
         conversation_id,

@@ -58,6 +58,7 @@ def message_dict(m: AuditMessage) -> dict[str, Any]:
         data.update(
             {
                 "ai_assisted": m.ai_assisted,
+                "rewrites_accepted": list(m.rewrites_accepted),
                 "original_text": m.original_text,
                 "sent_text": m.text,
                 "edited": m.edited,

@@ -57,7 +57,7 @@ def reply_header(m: AuditMessage) -> Text:
     when = timestamp(m.happened_at)
     head = Text.assemble(("Reply sent by ", "bold"), who, f" · {when}")
     if not m.ai_assisted:
-        head.append(" · hand-written")
+        head.append(literal(f" · {m.verdict}"))
         return head
     head.append(f" · {m.verdict}")
     if m.edited:
