@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from textual.widgets import Static
+
 from support_console.core.vocabulary import GENERATION_TRANSLATION, ROLE_CUSTOMER, ROLE_NOTE
 from support_console.ui.app import create_app
 from support_console.ui.screens.assist_panels import SummaryPanel, TranslationView
 from tests.ui_helpers import (
     console,
+    notifications,
     open_first_customer,
     seed_customer,
     services_for,
@@ -23,6 +26,11 @@ from tests.ui_helpers import (
 )
 from tests.wire_replies import stream_text
 from tests.wire_server import WireServer
+
+
+def status_of(panel: SummaryPanel) -> str:
+    return str(panel.query_one("#panel-status", Static).render())
+
 
 SUMMARY = "Intent: a refund.\nWhat happened: charged twice.\nPromised: nothing.\nOpen questions: which card?"
 
@@ -41,9 +49,13 @@ async def test_summary_panel_summarises_adds_a_note_and_goes_stale(
             await wait_for(pilot, lambda: isinstance(app.screen, SummaryPanel), what="the summary panel")
             panel = app.screen
             assert isinstance(panel, SummaryPanel)
+            hint = panel.query_one("#panel-hint", Static)
+            await wait_for(pilot, lambda: "No summary yet" in status_of(panel), what="no summary")
+            assert str(hint.render()) == "g summarise · esc close"  # nothing to do again, nor to add
             await pilot.press("g")
             await wait_for(pilot, lambda: panel.state is not None, what="the stored summary")
             assert panel.text == SUMMARY
+            assert str(hint.render()).startswith("g summarise again · n add as internal note")
             request = wire_server.requests[-1].json
             assert request["messages"][1] == {"role": "user", "content": "I was charged twice for my order."}
             assert "Open questions" in request["messages"][-1]["content"]
@@ -90,6 +102,11 @@ async def test_a_german_customer_gets_a_german_draft_a_translation_to_read_and_t
             await wait_for(pilot, lambda: view.text == english and not view.streaming, what="the text")
             translate = wire_server.requests[-1].json
             assert translate["messages"][1] == {"role": "user", "content": german}
+            await pilot.press("ctrl+s")  # the send key over the panel: said, not done
+            await settle(pilot)
+            assert app.screen_stack[-1] is view  # still open
+            assert any(m.startswith("Nothing is sent from this panel") for _, m in notifications(app))
+            assert [m.state for m in services.store.page_messages(cid) if m.role == "agent"] == ["draft"]
             assert "English" in translate["messages"][0]["content"]
             await pilot.press("ctrl+f2")  # the same key closes it
             await wait_for(pilot, lambda: app.screen is main, what="back to the draft")
@@ -113,7 +130,6 @@ async def test_a_german_customer_gets_a_german_draft_a_translation_to_read_and_t
 async def test_customer_panel_shows_the_detected_language_and_sets_another(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
-    from textual.widgets import Static
 
     from support_console.ui.screens.customer_panel import CustomerPanel
     from support_console.ui.widgets.safe_text_area import SafeTextArea
@@ -150,7 +166,6 @@ async def test_thumbs_in_the_audit_view_and_a_summary_shown_in_the_lineage(
     tmp_path: Path, wire_server: WireServer
 ) -> None:
     from rich.text import Text
-    from textual.widgets import Static
 
     from support_console.core.vocabulary import GENERATION_SUMMARY
     from support_console.ui.screens.audit import AuditScreen

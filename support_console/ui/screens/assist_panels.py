@@ -50,6 +50,13 @@ class _StreamedPanel(ModalScreen[Message | None]):
     """
     TITLE_TEXT = ""
     HINT = ""
+    #: The draft's send keys (the same ids as the main screen's, so a rebinding applies here too): nothing
+    #: is sent from over a panel, and the agent pressing one is told so rather than left wondering.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+s", "not_sent_here", "Approve & send", id="approve", show=False),
+        Binding("f9", "not_sent_here", "Send & set pending", id="send_pending", show=False),
+        Binding("f10", "not_sent_here", "Send & resolve", id="send_resolved", show=False),
+    ]
 
     def __init__(self, services: Services, session: DraftSession) -> None:
         super().__init__()
@@ -64,7 +71,7 @@ class _StreamedPanel(ModalScreen[Message | None]):
             yield Static("", id="panel-status", classes="panel-status", markup=False)
             with VerticalScroll():
                 yield Static("", id="panel-body", markup=False)
-            yield Static(self.HINT, classes="dialog-hint", markup=False)
+            yield Static(self.HINT, id="panel-hint", classes="dialog-hint", markup=False)
 
     def on_mount(self) -> None:
         self.set_interval(FRAME, self._paint)
@@ -103,6 +110,16 @@ class _StreamedPanel(ModalScreen[Message | None]):
             self._dirty = False
             self.query_one("#panel-body", Static).update(Text(visible(self.text)))
 
+    def hint(self, text: str) -> None:
+        self.query_one("#panel-hint", Static).update(Text(text))
+
+    def action_not_sent_here(self) -> None:
+        self.notify(
+            "Nothing is sent from this panel: close it (esc), then send the draft.",
+            severity="warning",
+            markup=False,
+        )
+
     def action_close(self) -> None:
         if self.streaming:
             self.workers.cancel_group(self, "panel-stream")
@@ -115,6 +132,7 @@ class SummaryPanel(_StreamedPanel):
 
     TITLE_TEXT = "Conversation summary (for a hand-over)"
     HINT = "g summarise again · n add as internal note · esc close"
+    FIRST_HINT = "g summarise · esc close"  # while there is none: nothing to do again, or to add
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,ctrl+f1", "close", "Close", id="summary_close"),
         Binding("g", "summarise", "Summarise", id="summary_generate"),
@@ -143,6 +161,7 @@ class SummaryPanel(_StreamedPanel):
             return
         if self.state is None:
             self.status("No summary yet: press g to summarise the conversation.")
+            self.hint(self.FIRST_HINT)
             return
         self.show(self.state.text)
         self.status(self._state_line(self.state))
@@ -181,6 +200,7 @@ class SummaryPanel(_StreamedPanel):
             return
         self.state = await self.session.queue.run(lambda: self.services.store.latest_summary(cid))
         self.status(self._state_line(self.state) if self.state else "The model returned no summary.")
+        self.hint(self.HINT if self.state else self.FIRST_HINT)
 
     def action_add_note(self) -> None:
         if self.streaming or not self.text.strip():
